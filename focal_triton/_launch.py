@@ -1,0 +1,135 @@
+"""Launchers: block choice, dtype dispatch, output buffers and the kernel launches.
+
+Inputs reaching these functions have passed ``_validation``.  No function here
+reads a tensor value on the host, so the whole path is free of host-device
+syncs and can be captured in a CUDA graph.
+"""
+import os
+
+import torch
+import triton
+import triton.language as tl
+
+from focal_triton.kernels.grad_scale import scale_grad_kernel
+from focal_triton.kernels.reduce import sum_partials_kernel
+from focal_triton.kernels.sigmoid_focal import sigmoid_focal_fwd_kernel
+
+from ._backend import interpreter_enabled
+
+REDUCE_BLOCK = 1024
+# (BLOCK, num_warps) candidates of the element-wise kernels.  BLOCK 4096 with
+# 4 warps spills registers (and 8192 with 16 warps spills on sm_80), so
+# large blocks come with 8 or 16 warps.
+ELEMENTWISE_CONFIGS = ((1024, 4), (2048, 4), (2048, 8), (4096, 8), (4096, 16))
+ONE_CONFIG = ((1024, 4),)
+
+
+def autotune_enabled():
+    """One config under the interpreter (tests stay fast) or with FOCAL_TRITON_AUTOTUNE=0."""
+    return not interpreter_enabled() and os.environ.get("FOCAL_TRITON_AUTOTUNE", "1") != "0"
+
+
+def _configs():
+    chosen = ELEMENTWISE_CONFIGS if autotune_enabled() else ONE_CONFIG
+    return [triton.Config({"BLOCK": block}, num_warps=warps) for block, warps in chosen]
+
+
+MIN_BLOCK = min(config.kwargs["BLOCK"] for config in _configs())
+
+
+def _prune_to_size(configs, named_args, **kwargs):
+    # Blocks larger than the tensor only idle lanes; keep them out of the search.
+    fitting = [c for c in configs if c.kwargs["BLOCK"] <= triton.next_power_of_2(named_args["n"])]
+    return fitting or configs[:1]
+
+
+def _autotuned(kernel, **extra):
+    # The key is a size bucket (ceil(log2 n)); the dtypes of the tensor
+    # arguments are added by the autotuner, so a training loop tunes once per
+    # bucket and dtype instead of once per distinct size.
+    return triton.autotune(
+        configs=_configs(), key=["size_bucket"], prune_configs_by={"early_config_prune": _prune_to_size}, **extra
+    )(kernel)
+
+
+_sigmoid_fwd = _autotuned(sigmoid_focal_fwd_kernel)
+# Autotuning runs the kernel several times; it scales grad_ptr in place, so
+# the autotuner must restore it between runs.
+_scale_grad = _autotuned(scale_grad_kernel, restore_value=["grad_ptr"])
+
+
+def size_bucket(n):
+    return max(n - 1, 0).bit_length()
+
+
+def compute_dtype(dtype):
+    """fp32 math for fp32/fp16/bf16 data, fp64 for float64 data."""
+    return tl.float64 if dtype == torch.float64 else tl.float32
+
+
+def _grid(n):
+    return lambda meta: (triton.cdiv(n, meta["BLOCK"]),)
+
+
+def empty_reduction(reduction, like):
+    """'sum' of nothing is 0 and 'mean' of nothing is NaN, as torch.sum / torch.mean give."""
+    fill = float("nan") if reduction == "mean" else 0.0
+    return torch.full((), fill, dtype=like.dtype, device=like.device)
+
+
+def finish_reduction(partials, n_partials, denominator, out_dtype):
+    """Sums ``partials[:n_partials]`` in a fixed order and divides by ``denominator``."""
+    out = torch.empty((), dtype=out_dtype, device=partials.device)
+    sum_partials_kernel[(1,)](partials, out, n_partials, denominator, BLOCK=REDUCE_BLOCK)
+    return out
+
+
+def sigmoid_focal_forward(inputs, targets, alpha, gamma, reduction, need_grad):
+    """Runs the fused sigmoid focal kernel.
+
+    Returns (loss, grad): loss has the shape of ``inputs`` for 'none' and is a
+    0-d tensor otherwise, in the dtype of ``inputs``; grad is dL/dx (already
+    divided by n for 'mean') when ``need_grad``, else None.
+    """
+    x = inputs.contiguous()
+    t = targets.contiguous()
+    if t.dtype == torch.bool:
+        t = t.view(torch.uint8)  # same bytes, no copy
+    n = x.numel()
+    grad = torch.empty_like(x) if need_grad else None
+    reduce = reduction != "none"
+    if n == 0:
+        return (empty_reduction(reduction, x) if reduce else torch.empty_like(x)), grad
+    compute = compute_dtype(x.dtype)
+    if reduce:
+        partial_dtype = torch.float64 if compute == tl.float64 else torch.float32
+        partials = torch.empty(triton.cdiv(n, MIN_BLOCK), dtype=partial_dtype, device=x.device)
+        loss = partials  # unused by the kernel when REDUCE
+    else:
+        loss = torch.empty_like(x)
+        partials = loss  # unused by the kernel when not REDUCE
+    _sigmoid_fwd[_grid(n)](
+        x, t, loss, partials, grad if need_grad else x,
+        n, 0.0 if alpha is None else alpha, gamma, 1.0 / n if reduction == "mean" else 1.0, size_bucket(n),
+        HAS_ALPHA=alpha is not None, REDUCE=reduce, WRITE_GRAD=need_grad, COMPUTE=compute,
+    )  # fmt: skip
+    if not reduce:
+        return loss, grad
+    n_partials = triton.cdiv(n, _sigmoid_fwd.best_config.kwargs["BLOCK"])
+    denominator = float(n) if reduction == "mean" else 1.0
+    return finish_reduction(partials, n_partials, denominator, x.dtype), grad
+
+
+def scale_grad_(grad, grad_output):
+    """grad *= grad_output in place (grad is the forward's own buffer); returns grad.
+
+    grad_output is a 0-d tensor for 'mean'/'sum', or a tensor of grad's shape for
+    'none' (a zero-stride expansion of one value is treated as that value).
+    """
+    n = grad.numel()
+    if n == 0:
+        return grad
+    scalar = grad_output.numel() == 1 or all(stride == 0 for stride in grad_output.stride())
+    go = grad_output if scalar else grad_output.contiguous()
+    _scale_grad[_grid(n)](grad, go, n, size_bucket(n), SCALAR=scalar, COMPUTE=compute_dtype(grad.dtype))
+    return grad

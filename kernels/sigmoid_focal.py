@@ -1,0 +1,74 @@
+"""Binary (sigmoid) focal loss: loss and dL/dx in one pass over logits and targets.
+
+Math (x logit, t target in [0, 1], sp = softplus; see ``stable_math``):
+
+    -log p = sp(-x), -log(1 - p) = sp(x), p = exp(-sp(-x)), q = 1 - p = exp(-sp(x))
+    ce      = t * sp(-x) + (1 - t) * sp(x)                   (BCE with logits)
+    1 - p_t = t * q + (1 - t) * p                            (no 1 - p cancellation)
+    w       = (1 - p_t) ** gamma
+    loss    = alpha_t * w * ce
+    dL/dx   = alpha_t * w * [(p - t) + gamma * (1 - 2t) * ce * p * q / (1 - p_t)]
+
+from d(1 - p_t)/dx = (1 - 2t) p q and dce/dx = p - t.  p * q / (1 - p_t) is at
+most max(p, q) <= 1 (the denominator is a convex mix of q and p) and is taken as
+0 where 1 - p_t underflows to 0, so no (1 - p_t) ** (gamma - 1) is ever formed:
+the gradient is finite for 0 < gamma < 1 at p_t -> 1.  p - t is written as
+(1 - t) p - t q, exact for hard labels.
+"""
+import triton
+import triton.language as tl
+
+from .stable_math import pow_or_one, softplus
+
+
+@triton.jit
+def sigmoid_focal_terms(x, t, alpha, gamma, HAS_ALPHA: tl.constexpr):
+    """Elementwise (loss, dL/dx) for float logits ``x`` and float targets ``t``."""
+    sp_pos = softplus(x)  # -log(1 - p)
+    sp_neg = softplus(-x)  # -log p
+    p = tl.exp(-sp_neg)
+    q = tl.exp(-sp_pos)
+    ce = t * sp_neg + (1.0 - t) * sp_pos
+    one_minus_pt = t * q + (1.0 - t) * p
+    w = pow_or_one(one_minus_pt, gamma)
+    pq_over = tl.where(one_minus_pt > 0.0, (p * q) / one_minus_pt, 0.0)
+    p_minus_t = (1.0 - t) * p - t * q
+    loss = w * ce
+    grad = w * (p_minus_t + gamma * (1.0 - 2.0 * t) * ce * pq_over)
+    if HAS_ALPHA:
+        alpha_t = alpha * t + (1.0 - alpha) * (1.0 - t)
+        loss = alpha_t * loss
+        grad = alpha_t * grad
+    return loss, grad
+
+
+@triton.jit
+def sigmoid_focal_fwd_kernel(
+    x_ptr,  # logits, n elements, contiguous
+    t_ptr,  # targets, n elements, contiguous, float / uint8 (bool viewed as uint8)
+    loss_ptr,  # out: n losses (REDUCE False) in the logits' dtype
+    partial_ptr,  # out: one partial sum per program (REDUCE True), COMPUTE dtype
+    grad_ptr,  # out: n gradients dL/dx * grad_scale (WRITE_GRAD True)
+    n,
+    alpha,
+    gamma,
+    grad_scale,  # 1/n for 'mean', 1 otherwise
+    size_bucket,  # autotune key only: ceil(log2(n))
+    HAS_ALPHA: tl.constexpr,
+    REDUCE: tl.constexpr,
+    WRITE_GRAD: tl.constexpr,
+    COMPUTE: tl.constexpr,  # tl.float32, or tl.float64 for float64 logits
+    BLOCK: tl.constexpr,
+):
+    pid = tl.program_id(0).to(tl.int64)
+    offs = pid * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < n
+    x = tl.load(x_ptr + offs, mask=mask, other=0.0).to(COMPUTE)
+    t = tl.load(t_ptr + offs, mask=mask, other=0).to(COMPUTE)
+    loss, grad = sigmoid_focal_terms(x, t, alpha, gamma, HAS_ALPHA)
+    if REDUCE:
+        tl.store(partial_ptr + pid, tl.sum(tl.where(mask, loss, 0.0), axis=0))
+    else:
+        tl.store(loss_ptr + offs, loss.to(loss_ptr.dtype.element_ty), mask=mask)
+    if WRITE_GRAD:
+        tl.store(grad_ptr + offs, (grad * grad_scale).to(grad_ptr.dtype.element_ty), mask=mask)
