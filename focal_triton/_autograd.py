@@ -2,27 +2,21 @@
 import torch
 from torch.autograd.function import once_differentiable
 
-from ._launch import scale_grad_, sigmoid_focal_forward
-
-SECOND_BACKWARD_ERROR = (
-    "focal_triton: backward through the same focal loss twice (retain_graph=True) is not supported: "
-    "the gradient buffer written by the forward is scaled in place by the first backward. "
-    "Compute the loss again for a second backward."
-)
+from ._launch import accumulator_dtype, scale_grad, sigmoid_focal_forward
 
 
 def save_fused_grad(ctx, grad):
     ctx.save_for_backward(grad)
-    ctx.backward_done = False
+    ctx.carried_scale = None
 
 
 def fused_grad_backward(ctx, grad_output):
-    """Scales the forward's gradient buffer by grad_output (read on the device) and returns it."""
-    if ctx.backward_done:
-        raise RuntimeError(SECOND_BACKWARD_ERROR)
-    ctx.backward_done = True
+    """grad_output * the forward's gradient buffer, scaled on the device (no host sync)."""
     (grad,) = ctx.saved_tensors
-    return scale_grad_(grad, grad_output)
+    first = ctx.carried_scale is None
+    if first:
+        ctx.carried_scale = torch.empty((), dtype=accumulator_dtype(grad.dtype), device=grad.device)
+    return scale_grad(grad, grad_output, ctx.carried_scale, first)
 
 
 class SigmoidFocalLossFunction(torch.autograd.Function):

@@ -53,8 +53,8 @@ def _autotuned(kernel, **extra):
 
 
 _sigmoid_fwd = _autotuned(sigmoid_focal_fwd_kernel)
-# Autotuning runs the kernel several times; it scales grad_ptr in place, so
-# the autotuner must restore it between runs.
+# Autotuning runs the kernel several times; it may scale grad_ptr in place,
+# so the autotuner must restore it between runs.
 _scale_grad = _autotuned(scale_grad_kernel, restore_value=["grad_ptr"])
 
 
@@ -62,8 +62,13 @@ def size_bucket(n):
     return max(n - 1, 0).bit_length()
 
 
+def accumulator_dtype(dtype):
+    """fp32 math (and sums) for fp32/fp16/bf16 data, fp64 for float64 data."""
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
 def compute_dtype(dtype):
-    """fp32 math for fp32/fp16/bf16 data, fp64 for float64 data."""
+    """accumulator_dtype as a Triton dtype, for the kernels' COMPUTE argument."""
     return tl.float64 if dtype == torch.float64 else tl.float32
 
 
@@ -100,10 +105,8 @@ def sigmoid_focal_forward(inputs, targets, alpha, gamma, reduction, need_grad):
     reduce = reduction != "none"
     if n == 0:
         return (empty_reduction(reduction, x) if reduce else torch.empty_like(x)), grad
-    compute = compute_dtype(x.dtype)
     if reduce:
-        partial_dtype = torch.float64 if compute == tl.float64 else torch.float32
-        partials = torch.empty(triton.cdiv(n, MIN_BLOCK), dtype=partial_dtype, device=x.device)
+        partials = torch.empty(triton.cdiv(n, MIN_BLOCK), dtype=accumulator_dtype(x.dtype), device=x.device)
         loss = partials  # unused by the kernel when REDUCE
     else:
         loss = torch.empty_like(x)
@@ -111,7 +114,7 @@ def sigmoid_focal_forward(inputs, targets, alpha, gamma, reduction, need_grad):
     _sigmoid_fwd[_grid(n)](
         x, t, loss, partials, grad if need_grad else x,
         n, 0.0 if alpha is None else alpha, gamma, 1.0 / n if reduction == "mean" else 1.0, size_bucket(n),
-        HAS_ALPHA=alpha is not None, REDUCE=reduce, WRITE_GRAD=need_grad, COMPUTE=compute,
+        HAS_ALPHA=alpha is not None, REDUCE=reduce, WRITE_GRAD=need_grad, COMPUTE=compute_dtype(x.dtype),
     )  # fmt: skip
     if not reduce:
         return loss, grad
@@ -120,16 +123,22 @@ def sigmoid_focal_forward(inputs, targets, alpha, gamma, reduction, need_grad):
     return finish_reduction(partials, n_partials, denominator, x.dtype), grad
 
 
-def scale_grad_(grad, grad_output):
-    """grad *= grad_output in place (grad is the forward's own buffer); returns grad.
+def scale_grad(grad, grad_output, carried_scale, first):
+    """grad_output * dL/dx from the forward's buffer ``grad``; see kernels/grad_scale.py.
 
     grad_output is a 0-d tensor for 'mean'/'sum', or a tensor of grad's shape for
-    'none' (a zero-stride expansion of one value is treated as that value).
+    'none' (a zero-stride expansion of one value counts as that value).
+    carried_scale: 0-d device tensor, written on the ``first`` backward through
+    ``grad`` with the scale the buffer then carries, and read on later ones.
     """
     n = grad.numel()
     if n == 0:
         return grad
     scalar = grad_output.numel() == 1 or all(stride == 0 for stride in grad_output.stride())
     go = grad_output if scalar else grad_output.contiguous()
-    _scale_grad[_grid(n)](grad, go, n, size_bucket(n), SCALAR=scalar, COMPUTE=compute_dtype(grad.dtype))
-    return grad
+    out = grad if (scalar and first) else torch.empty_like(grad)
+    _scale_grad[_grid(n)](
+        grad, out, go, carried_scale, n, size_bucket(n),
+        SCALAR=scalar, FIRST=first, COMPUTE=compute_dtype(grad.dtype),
+    )  # fmt: skip
+    return out

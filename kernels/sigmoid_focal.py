@@ -18,7 +18,7 @@ the gradient is finite for 0 < gamma < 1 at p_t -> 1.  p - t is written as
 import triton
 import triton.language as tl
 
-from .stable_math import pow_or_one, softplus
+from .stable_math import pow_or_one, ratio_or_zero, softplus
 
 
 @triton.jit
@@ -31,7 +31,7 @@ def sigmoid_focal_terms(x, t, alpha, gamma, HAS_ALPHA: tl.constexpr):
     ce = t * sp_neg + (1.0 - t) * sp_pos
     one_minus_pt = t * q + (1.0 - t) * p
     w = pow_or_one(one_minus_pt, gamma)
-    pq_over = tl.where(one_minus_pt > 0.0, (p * q) / one_minus_pt, 0.0)
+    pq_over = ratio_or_zero(p * q, one_minus_pt)
     p_minus_t = (1.0 - t) * p - t * q
     loss = w * ce
     grad = w * (p_minus_t + gamma * (1.0 - 2.0 * t) * ce * pq_over)
