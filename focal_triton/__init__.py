@@ -1,6 +1,7 @@
 """focal_triton: fused, numerically stable focal losses for PyTorch, written in Triton."""
+
 from ._backend import backend_for
 from .sigmoid import SigmoidFocalLoss, sigmoid_focal_loss
 
-__all__ = ["sigmoid_focal_loss", "SigmoidFocalLoss", "backend_for"]
+__all__ = ["SigmoidFocalLoss", "backend_for", "sigmoid_focal_loss"]
 __version__ = "0.1.0"

@@ -5,6 +5,7 @@ CUDA the command re-runs itself with TRITON_INTERPRET=1 (which must be set
 before Triton is imported, and the package has imported it by now) so that the
 real kernels run on the CPU through the Triton interpreter.
 """
+
 import os
 import sys
 
@@ -51,9 +52,15 @@ def main():
             for targets, kind in ((t_soft, "soft"), (t_hard, "bool")):
                 ok &= _check(
                     f"sigmoid reduction={reduction} gamma={gamma} {kind}",
-                    focal_triton.sigmoid_focal_loss, reference.sigmoid_focal_loss, x, targets,
-                    tolerance=1e-4, alpha=0.25, gamma=gamma, reduction=reduction,
-                )  # fmt: skip
+                    focal_triton.sigmoid_focal_loss,
+                    reference.sigmoid_focal_loss,
+                    x,
+                    targets,
+                    tolerance=1e-4,
+                    alpha=0.25,
+                    gamma=gamma,
+                    reduction=reduction,
+                )
     print("all checks passed" if ok else "ERRORS FOUND")
     return 0 if ok else 1
 

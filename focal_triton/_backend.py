@@ -1,4 +1,5 @@
 """Which implementation runs a tensor: the Triton kernels or the eager reference."""
+
 import os
 
 import torch

@@ -4,6 +4,7 @@ Inputs reaching these functions have passed ``_validation``.  No function here
 reads a tensor value on the host, so the whole path is free of host-device
 syncs and can be captured in a CUDA graph.
 """
+
 import os
 
 import torch
@@ -112,10 +113,21 @@ def sigmoid_focal_forward(inputs, targets, alpha, gamma, reduction, need_grad):
         loss = torch.empty_like(x)
         partials = loss  # unused by the kernel when not REDUCE
     _sigmoid_fwd[_grid(n)](
-        x, t, loss, partials, grad if need_grad else x,
-        n, 0.0 if alpha is None else alpha, gamma, 1.0 / n if reduction == "mean" else 1.0, size_bucket(n),
-        HAS_ALPHA=alpha is not None, REDUCE=reduce, WRITE_GRAD=need_grad, COMPUTE=compute_dtype(x.dtype),
-    )  # fmt: skip
+        x,
+        t,
+        loss,
+        partials,
+        grad if need_grad else x,
+        n,
+        0.0 if alpha is None else alpha,
+        gamma,
+        1.0 / n if reduction == "mean" else 1.0,
+        size_bucket(n),
+        HAS_ALPHA=alpha is not None,
+        REDUCE=reduce,
+        WRITE_GRAD=need_grad,
+        COMPUTE=compute_dtype(x.dtype),
+    )
     if not reduce:
         return loss, grad
     n_partials = triton.cdiv(n, _sigmoid_fwd.best_config.kwargs["BLOCK"])
@@ -138,7 +150,14 @@ def scale_grad(grad, grad_output, carried_scale, first):
     go = grad_output if scalar else grad_output.contiguous()
     out = grad if (scalar and first) else torch.empty_like(grad)
     _scale_grad[_grid(n)](
-        grad, out, go, carried_scale, n, size_bucket(n),
-        SCALAR=scalar, FIRST=first, COMPUTE=compute_dtype(grad.dtype),
-    )  # fmt: skip
+        grad,
+        out,
+        go,
+        carried_scale,
+        n,
+        size_bucket(n),
+        SCALAR=scalar,
+        FIRST=first,
+        COMPUTE=compute_dtype(grad.dtype),
+    )
     return out

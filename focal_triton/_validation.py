@@ -3,6 +3,7 @@
 Each error names the argument, what was expected and what was given.  Nothing
 here reads tensor values (that would be a host-device sync).
 """
+
 import math
 from numbers import Real
 
@@ -31,9 +32,7 @@ def check_logits(inputs):
 def check_same_shape_targets(inputs, targets):
     check_tensor("targets", targets)
     if targets.shape != inputs.shape:
-        raise ValueError(
-            f"targets must have the shape of inputs {tuple(inputs.shape)}, got {tuple(targets.shape)}"
-        )
+        raise ValueError(f"targets must have the shape of inputs {tuple(inputs.shape)}, got {tuple(targets.shape)}")
     if targets.dtype not in SAME_SHAPE_TARGET_DTYPES:
         raise TypeError(f"targets must have dtype {_names(SAME_SHAPE_TARGET_DTYPES)}, got {targets.dtype}")
     check_same_device(inputs, targets)

@@ -9,6 +9,7 @@ autograd's gradient stays finite where the textbook formula gives NaN.
 baseline the perf harness times; it is NaN-prone (see its docstring) and is
 never used to compute a result for the user.
 """
+
 import torch
 import torch.nn.functional as F
 

@@ -1,4 +1,5 @@
 """Binary (sigmoid) focal loss: functional and nn.Module forms."""
+
 import torch
 
 from . import reference
@@ -36,9 +37,10 @@ def sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2.0, reduction="none")
     Returns:
         The loss in the dtype of ``inputs``.
     """
+    checked_alpha, checked_gamma = check_sigmoid_args(inputs, targets, alpha, gamma, reduction)
     if backend_for(inputs) == REFERENCE:
         return reference.sigmoid_focal_loss(inputs, targets, alpha, gamma, reduction)
-    alpha, gamma = check_sigmoid_args(inputs, targets, alpha, gamma, reduction)
+    alpha, gamma = checked_alpha, checked_gamma
     if torch.is_grad_enabled() and inputs.requires_grad:
         return SigmoidFocalLossFunction.apply(inputs, targets, alpha, gamma, reduction)
     loss, _ = sigmoid_focal_forward(inputs, targets, alpha, gamma, reduction, need_grad=False)

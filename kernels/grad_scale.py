@@ -9,6 +9,7 @@ graph (``retain_graph=True``, ``gradcheck``) divides it out, writing a new
 tensor and leaving the buffer (already handed to autograd) alone.  A
 per-element grad_output ('none') is always applied out of place.
 """
+
 import triton
 import triton.language as tl
 
@@ -43,3 +44,9 @@ def scale_grad_kernel(
         factor = factor / tl.load(scale_ptr).to(COMPUTE)
     g = tl.load(grad_ptr + offs, mask=mask, other=0.0)
     tl.store(out_ptr + offs, (g.to(COMPUTE) * factor).to(out_ptr.dtype.element_ty), mask=mask)
+
+
+def scale_grad_bytes_per_element(grad_bytes, scalar):
+    """Ideal bytes per element of a backward that does scale: read and write the
+    gradient, plus read grad_output when it is per element (0 when a scalar 1.0)."""
+    return 2 * grad_bytes + (0 if scalar else grad_bytes)

@@ -1,4 +1,5 @@
 """Fixed-order final reduction of per-program partial sums (deterministic, no atomics)."""
+
 import triton
 import triton.language as tl
 

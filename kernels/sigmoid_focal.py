@@ -15,6 +15,7 @@ most max(p, q) <= 1 (the denominator is a convex mix of q and p) and is taken as
 the gradient is finite for 0 < gamma < 1 at p_t -> 1.  p - t is written as
 (1 - t) p - t q, exact for hard labels.
 """
+
 import triton
 import triton.language as tl
 
@@ -72,3 +73,9 @@ def sigmoid_focal_fwd_kernel(
         tl.store(loss_ptr + offs, loss.to(loss_ptr.dtype.element_ty), mask=mask)
     if WRITE_GRAD:
         tl.store(grad_ptr + offs, (grad * grad_scale).to(grad_ptr.dtype.element_ty), mask=mask)
+
+
+def sigmoid_focal_bytes_per_element(logit_bytes, target_bytes, reduce, write_grad):
+    """Bytes an ideal kernel moves per element: read x and t, write the loss ('none')
+    and the gradient (when it is needed); the per-program partials are negligible."""
+    return logit_bytes + target_bytes + (0 if reduce else logit_bytes) + (logit_bytes if write_grad else 0)

@@ -3,6 +3,7 @@
 Only core ``tl`` math is used (``libdevice`` does not run under the Triton
 interpreter).  Every helper is finite for every finite input.
 """
+
 import triton
 import triton.language as tl
 

@@ -5,19 +5,27 @@ triton wheel ships ptxas); ``cuobjdump --dump-resource-usage`` then reads the
 registers, stack (spills) and shared memory of the cubin, and the PTX shows
 the widest global load and store.
 """
+
 import os
 import re
 import subprocess
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import triton
 from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
 
 TRITON_BIN = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin")
-POINTER_TYPES = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16", "float64": "fp64", "uint8": "u8",
-                 "int64": "i64", "int32": "i32"}  # fmt: skip
+POINTER_TYPES = {
+    "float32": "fp32",
+    "float16": "fp16",
+    "bfloat16": "bf16",
+    "float64": "fp64",
+    "uint8": "u8",
+    "int64": "i64",
+    "int32": "i32",
+}
 _GLOBAL_ACCESS = re.compile(r"\b(ld|st)\.global(?:\.[a-z0-9_:]+)*?(?:\.v(\d))?\.(?:b|f|u|s)(\d+)\b")
 
 
@@ -39,7 +47,7 @@ class KernelVariant:
     ints: tuple = ()
     floats: tuple = ()
     dtype: str = ""
-    label: dict = field(default_factory=dict)
+    bytes_per_element: float = 0
 
     def source(self):
         signature, attrs = {}, {}
@@ -72,8 +80,10 @@ def resource_usage(cubin):
         handle.flush()
         out = subprocess.run(
             [os.path.join(TRITON_BIN, "cuobjdump"), "--dump-resource-usage", handle.name],
-            capture_output=True, text=True, check=True,
-        ).stdout  # fmt: skip
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
     fields = dict(re.findall(r"(REG|STACK|SHARED|LOCAL):(\d+)", out))
     return {
         "registers": int(fields["REG"]),
@@ -84,7 +94,8 @@ def resource_usage(cubin):
 
 def compile_variant(variant, arch, num_warps):
     """Compiles ``variant`` for sm_<arch>; returns its resource usage and widest loads/stores."""
-    compiled = triton.compile(variant.source(), target=GPUTarget("cuda", arch, 32), options={"num_warps": num_warps})
+    options = {"num_warps": num_warps, "enable_fp_fusion": True}  # Triton's run-time default, said explicitly
+    compiled = triton.compile(variant.source(), target=GPUTarget("cuda", arch, 32), options=options)
     ptx = compiled.asm["ptx"]
     usage = resource_usage(compiled.asm["cubin"])
     usage["shared_bytes"] = max(usage["shared_bytes"], compiled.metadata.shared)

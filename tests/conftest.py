@@ -1,5 +1,6 @@
 """Without CUDA the tests run the real Triton kernels on CPU tensors through the
 Triton interpreter; TRITON_INTERPRET must be set before Triton is imported."""
+
 import os
 import sys
 

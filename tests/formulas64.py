@@ -3,6 +3,7 @@
 Written from the textbook definitions with torch's own float64 ops, not from
 the code under test.
 """
+
 import torch
 import torch.nn.functional as F
 

@@ -1,0 +1,101 @@
+"""Bad input gets a clear error, naming the argument, before any kernel runs."""
+
+import pytest
+import torch
+
+import focal_triton._launch as launch
+from focal_triton import SigmoidFocalLoss, reference, sigmoid_focal_loss
+
+
+@pytest.fixture
+def no_kernel(monkeypatch):
+    """Fails the test if a kernel is launched."""
+    monkeypatch.setattr(launch, "sigmoid_focal_forward", lambda *a, **k: pytest.fail("a kernel ran"))
+
+
+def good(device):
+    return torch.randn(4, 5, device=device), torch.rand(4, 5, device=device)
+
+
+BAD_CALLS = [
+    pytest.param(
+        lambda x, t: ((x, t[:, :4]), {}),
+        ValueError,
+        r"targets must have the shape of inputs \(4, 5\), got \(4, 4\)",
+        id="shape",
+    ),
+    pytest.param(
+        lambda x, t: ((x.long(), t), {}),
+        TypeError,
+        "inputs must be a floating tensor .* got dtype torch.int64",
+        id="int-inputs",
+    ),
+    pytest.param(
+        lambda x, t: ((x.to(torch.complex64), t), {}),
+        TypeError,
+        "inputs must be a floating tensor .* got dtype torch.complex64",
+        id="complex-inputs",
+    ),
+    pytest.param(
+        lambda x, t: ((x, t.long()), {}),
+        TypeError,
+        "targets must have dtype .* got torch.int64",
+        id="int64-same-shape-targets",
+    ),
+    pytest.param(
+        lambda x, t: ((x, t.to("meta")), {}), ValueError, "targets must be on the device of inputs", id="device"
+    ),
+    pytest.param(
+        lambda x, t: ((x.tolist(), t), {}), TypeError, "inputs must be a torch.Tensor, got list", id="not-a-tensor"
+    ),
+    pytest.param(
+        lambda x, t: ((x, t), {"gamma": -0.5}),
+        ValueError,
+        r"gamma must be a finite number >= 0, got -0.5",
+        id="gamma<0",
+    ),
+    pytest.param(
+        lambda x, t: ((x, t), {"gamma": float("nan")}),
+        ValueError,
+        "gamma must be a finite number >= 0, got nan",
+        id="gamma-nan",
+    ),
+    pytest.param(
+        lambda x, t: ((x, t), {"alpha": 1.5}),
+        ValueError,
+        r"alpha must be None or a number <= 1 .* got 1.5",
+        id="alpha>1",
+    ),
+    pytest.param(
+        lambda x, t: ((x, t), {"alpha": "0.25"}),
+        ValueError,
+        "alpha must be None or a number <= 1 .* got '0.25'",
+        id="alpha-str",
+    ),
+    pytest.param(
+        lambda x, t: ((x, t), {"reduction": "avg"}),
+        ValueError,
+        "reduction must be one of 'none', 'mean', 'sum', got 'avg'",
+        id="reduction",
+    ),
+]
+
+
+@pytest.mark.parametrize("make_call,error,message", BAD_CALLS)
+@pytest.mark.parametrize("entry", [sigmoid_focal_loss, reference.sigmoid_focal_loss], ids=["triton", "reference"])
+def test_bad_input(device, no_kernel, make_call, error, message, entry):
+    args, kwargs = make_call(*good(device))
+    with pytest.raises(error, match=message):
+        entry(*args, **kwargs)
+
+
+def test_module_reports_bad_reduction(device, no_kernel):
+    with pytest.raises(ValueError, match="reduction must be one of"):
+        SigmoidFocalLoss(reduction="batchmean")(*good(device))
+
+
+@pytest.mark.parametrize("alpha", [-1.0, -0.25, None])
+def test_negative_alpha_drops_the_factor(device, alpha):
+    x, t = good(device)
+    torch.testing.assert_close(sigmoid_focal_loss(x, t, alpha=alpha), sigmoid_focal_loss(x, t, alpha=-1))
+    assert not torch.allclose(sigmoid_focal_loss(x, t, alpha=alpha), sigmoid_focal_loss(x, t, alpha=0.25))
