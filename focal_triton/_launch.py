@@ -112,6 +112,7 @@ def sigmoid_focal_forward(inputs, targets, alpha, gamma, reduction, need_grad):
     else:
         loss = torch.empty_like(x)
         partials = loss  # unused by the kernel when not REDUCE
+    denominator = float(n) if reduction == "mean" else 1.0
     _sigmoid_fwd[_grid(n)](
         x,
         t,
@@ -121,7 +122,7 @@ def sigmoid_focal_forward(inputs, targets, alpha, gamma, reduction, need_grad):
         n,
         0.0 if alpha is None else alpha,
         gamma,
-        1.0 / n if reduction == "mean" else 1.0,
+        denominator,
         size_bucket(n),
         HAS_ALPHA=alpha is not None,
         REDUCE=reduce,
@@ -131,7 +132,6 @@ def sigmoid_focal_forward(inputs, targets, alpha, gamma, reduction, need_grad):
     if not reduce:
         return loss, grad
     n_partials = triton.cdiv(n, _sigmoid_fwd.best_config.kwargs["BLOCK"])
-    denominator = float(n) if reduction == "mean" else 1.0
     return finish_reduction(partials, n_partials, denominator, x.dtype), grad
 
 

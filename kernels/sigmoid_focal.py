@@ -2,7 +2,7 @@
 
 Math (x logit, t target in [0, 1], sp = softplus; see ``stable_math``):
 
-    -log p = sp(-x), -log(1 - p) = sp(x), p = exp(-sp(-x)), q = 1 - p = exp(-sp(x))
+    -log p = sp(-x), -log(1 - p) = sp(x), p = sigmoid(x), q = 1 - p   (``sigmoid_parts``)
     ce      = t * sp(-x) + (1 - t) * sp(x)                   (BCE with logits)
     1 - p_t = t * q + (1 - t) * p                            (no 1 - p cancellation)
     w       = (1 - p_t) ** gamma
@@ -19,16 +19,15 @@ the gradient is finite for 0 < gamma < 1 at p_t -> 1.  p - t is written as
 import triton
 import triton.language as tl
 
-from .stable_math import pow_or_one, ratio_or_zero, softplus
+from .stable_math import pow_or_one, ratio_or_zero, sigmoid_parts
 
 
 @triton.jit
 def sigmoid_focal_terms(x, t, alpha, gamma, HAS_ALPHA: tl.constexpr):
     """Elementwise (loss, dL/dx) for float logits ``x`` and float targets ``t``."""
-    sp_pos = softplus(x)  # -log(1 - p)
-    sp_neg = softplus(-x)  # -log p
-    p = tl.exp(-sp_neg)
-    q = tl.exp(-sp_pos)
+    log1p_e, p, q = sigmoid_parts(x)
+    sp_pos = tl.maximum(x, 0.0) + log1p_e  # softplus(x) = -log(1 - p)
+    sp_neg = tl.maximum(-x, 0.0) + log1p_e  # softplus(-x) = -log p
     ce = t * sp_neg + (1.0 - t) * sp_pos
     one_minus_pt = t * q + (1.0 - t) * p
     w = pow_or_one(one_minus_pt, gamma)
@@ -49,11 +48,11 @@ def sigmoid_focal_fwd_kernel(
     t_ptr,  # targets, n elements, contiguous, float / uint8 (bool viewed as uint8)
     loss_ptr,  # out: n losses (REDUCE False) in the logits' dtype
     partial_ptr,  # out: one partial sum per program (REDUCE True), COMPUTE dtype
-    grad_ptr,  # out: n gradients dL/dx * grad_scale (WRITE_GRAD True)
+    grad_ptr,  # out: n gradients dL/dx / grad_denominator (WRITE_GRAD True)
     n,
     alpha,
     gamma,
-    grad_scale,  # 1/n for 'mean', 1 otherwise
+    grad_denominator,  # n for 'mean', 1 otherwise (an integer: exact as an fp32 argument)
     size_bucket,  # autotune key only: ceil(log2(n))
     HAS_ALPHA: tl.constexpr,
     REDUCE: tl.constexpr,
@@ -72,7 +71,8 @@ def sigmoid_focal_fwd_kernel(
     else:
         tl.store(loss_ptr + offs, loss.to(loss_ptr.dtype.element_ty), mask=mask)
     if WRITE_GRAD:
-        tl.store(grad_ptr + offs, (grad * grad_scale).to(grad_ptr.dtype.element_ty), mask=mask)
+        inv_denominator = tl.full((), 1.0, COMPUTE) / grad_denominator  # once per program
+        tl.store(grad_ptr + offs, (grad * inv_denominator).to(grad_ptr.dtype.element_ty), mask=mask)
 
 
 def sigmoid_focal_bytes_per_element(logit_bytes, target_bytes, reduce, write_grad):

@@ -9,18 +9,22 @@ import triton.language as tl
 
 
 @triton.jit
-def log1p(e):
-    # Goldberg's trick: log(1 + e) * e / ((1 + e) - 1) recovers the bits that
-    # rounding 1 + e threw away, so log1p(e) ~= e stays exact for tiny e.
+def sigmoid_parts(x):
+    """(log1p(exp(-|x|)), sigmoid(x), 1 - sigmoid(x)) from one exp, one reciprocal and one log.
+
+    With e = exp(-|x|) <= 1 and r = 1 / (1 + e): the larger of p and q is r and
+    the smaller is e * r, so neither is formed as 1 - (something near 1).
+    softplus(x) = max(x, 0) + log1p(e) and softplus(-x) = max(-x, 0) + log1p(e).
+    """
+    e = tl.exp(-tl.abs(x))
     u = 1.0 + e
-    rounded = u == 1.0
-    return tl.where(rounded, e, tl.log(u) * (e / tl.where(rounded, 1.0, u - 1.0)))
-
-
-@triton.jit
-def softplus(z):
-    # softplus(z) = log(1 + exp(z)) = max(z, 0) + log1p(exp(-|z|)); exp never overflows.
-    return tl.maximum(z, 0.0) + log1p(tl.exp(-tl.abs(z)))
+    r = 1.0 / u
+    # log1p(e) = log(u) - (u - 1 - e) / u: the second term puts back what rounding
+    # 1 + e lost, so tiny e gives log1p(e) = e instead of 0.
+    log1p_e = tl.log(u) - ((u - 1.0) - e) * r
+    smaller = e * r
+    positive = x >= 0.0
+    return log1p_e, tl.where(positive, r, smaller), tl.where(positive, smaller, r)
 
 
 @triton.jit

@@ -43,7 +43,7 @@ def sigmoid_variants(block):
                     "BLOCK": block,
                 },
                 ints=("n", "size_bucket"),
-                floats=("alpha", "gamma", "grad_scale"),
+                floats=("alpha", "gamma", "grad_denominator"),
                 dtype=f"{x_dtype}/{t_dtype}",
                 bytes_per_element=sigmoid_focal_bytes_per_element(_size(x_dtype), _size(t_dtype), reduce, True),
             )
