@@ -125,6 +125,7 @@ def sigmoid_focal_forward(inputs, targets, alpha, gamma, reduction, need_grad):
         denominator,
         size_bucket(n),
         HAS_ALPHA=alpha is not None,
+        HARD_LABELS=t.dtype == torch.uint8,
         REDUCE=reduce,
         WRITE_GRAD=need_grad,
         COMPUTE=compute_dtype(x.dtype),

@@ -30,7 +30,7 @@ def sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2.0, reduction="none")
     """Eager sigmoid focal loss; same arguments and result as focal_triton.sigmoid_focal_loss."""
     alpha, gamma = check_sigmoid_args(inputs, targets, alpha, gamma, reduction)
     x = inputs.float() if inputs.dtype in HALF_DTYPES else inputs
-    t = targets.to(x.dtype)
+    t = (targets != 0).to(x.dtype) if targets.dtype == torch.uint8 else targets.to(x.dtype)
     log_p = -F.softplus(-x)
     log_q = -F.softplus(x)  # log(1 - p)
     ce = -(t * log_p + (1 - t) * log_q)

@@ -14,6 +14,11 @@ most max(p, q) <= 1 (the denominator is a convex mix of q and p) and is taken as
 0 where 1 - p_t underflows to 0, so no (1 - p_t) ** (gamma - 1) is ever formed:
 the gradient is finite for 0 < gamma < 1 at p_t -> 1.  p - t is written as
 (1 - t) p - t q, exact for hard labels.
+
+Hard labels (bool / uint8 targets, nonzero = positive) take a shorter path on
+the signed margin s = x for positives, -x for negatives: p_t = sigmoid(s),
+ce = sp(-s), w = exp(-gamma * sp(s)) (no logarithm of 1 - p_t at all) and
+dL/dx = -sign * alpha_t * w * [(1 - p_t) + gamma * p_t * ce].
 """
 
 import triton
@@ -23,9 +28,12 @@ from .stable_math import pow_or_one, ratio_or_zero, sigmoid_parts
 
 
 @triton.jit
-def sigmoid_focal_terms(x, t, alpha, gamma, HAS_ALPHA: tl.constexpr):
-    """Elementwise (loss, dL/dx) for float logits ``x`` and float targets ``t``."""
-    log1p_e, p, q = sigmoid_parts(x)
+def soft_label_terms(x, t, gamma):
+    """Elementwise (loss, dL/dx) without alpha for float targets t in [0, 1]."""
+    e, r, log1p_e = sigmoid_parts(x)
+    positive_x = x >= 0.0
+    p = tl.where(positive_x, r, e * r)
+    q = tl.where(positive_x, e * r, r)
     sp_pos = tl.maximum(x, 0.0) + log1p_e  # softplus(x) = -log(1 - p)
     sp_neg = tl.maximum(-x, 0.0) + log1p_e  # softplus(-x) = -log p
     ce = t * sp_neg + (1.0 - t) * sp_pos
@@ -33,19 +41,28 @@ def sigmoid_focal_terms(x, t, alpha, gamma, HAS_ALPHA: tl.constexpr):
     w = pow_or_one(one_minus_pt, gamma)
     pq_over = ratio_or_zero(p * q, one_minus_pt)
     p_minus_t = (1.0 - t) * p - t * q
-    loss = w * ce
-    grad = w * (p_minus_t + gamma * (1.0 - 2.0 * t) * ce * pq_over)
-    if HAS_ALPHA:
-        alpha_t = alpha * t + (1.0 - alpha) * (1.0 - t)
-        loss = alpha_t * loss
-        grad = alpha_t * grad
-    return loss, grad
+    return w * ce, w * (p_minus_t + gamma * (1.0 - 2.0 * t) * ce * pq_over)
+
+
+@triton.jit
+def hard_label_terms(x, positive, gamma):
+    """Elementwise (loss, dL/dx) without alpha for boolean labels ``positive``."""
+    e, r, log1p_e = sigmoid_parts(x)
+    margin = tl.where(positive, x, -x)
+    correct = margin >= 0.0
+    p_t = tl.where(correct, r, e * r)
+    one_minus_pt = tl.where(correct, e * r, r)
+    ce = tl.maximum(-margin, 0.0) + log1p_e  # softplus(-margin) = -log p_t
+    # w = exp(-gamma * softplus(margin)) = exp2(-gamma * log2(e) * softplus(margin))
+    w = tl.exp2((tl.maximum(margin, 0.0) + log1p_e) * (gamma * -1.4426950408889634))
+    g = w * (one_minus_pt + gamma * p_t * ce)
+    return w * ce, tl.where(positive, -g, g)
 
 
 @triton.jit
 def sigmoid_focal_fwd_kernel(
     x_ptr,  # logits, n elements, contiguous
-    t_ptr,  # targets, n elements, contiguous, float / uint8 (bool viewed as uint8)
+    t_ptr,  # targets, n elements, contiguous: float, or uint8 labels (bool viewed as uint8)
     loss_ptr,  # out: n losses (REDUCE False) in the logits' dtype
     partial_ptr,  # out: one partial sum per program (REDUCE True), COMPUTE dtype
     grad_ptr,  # out: n gradients dL/dx / grad_denominator (WRITE_GRAD True)
@@ -55,6 +72,7 @@ def sigmoid_focal_fwd_kernel(
     grad_denominator,  # n for 'mean', 1 otherwise (an integer: exact as an fp32 argument)
     size_bucket,  # autotune key only: ceil(log2(n))
     HAS_ALPHA: tl.constexpr,
+    HARD_LABELS: tl.constexpr,  # targets are uint8 labels: nonzero = positive
     REDUCE: tl.constexpr,
     WRITE_GRAD: tl.constexpr,
     COMPUTE: tl.constexpr,  # tl.float32, or tl.float64 for float64 logits
@@ -64,8 +82,18 @@ def sigmoid_focal_fwd_kernel(
     offs = pid * BLOCK + tl.arange(0, BLOCK)
     mask = offs < n
     x = tl.load(x_ptr + offs, mask=mask, other=0.0).to(COMPUTE)
-    t = tl.load(t_ptr + offs, mask=mask, other=0).to(COMPUTE)
-    loss, grad = sigmoid_focal_terms(x, t, alpha, gamma, HAS_ALPHA)
+    t = tl.load(t_ptr + offs, mask=mask, other=0)
+    if HARD_LABELS:
+        positive = t != 0
+        loss, grad = hard_label_terms(x, positive, gamma)
+        alpha_t = tl.where(positive, alpha, 1.0 - alpha)
+    else:
+        t = t.to(COMPUTE)
+        loss, grad = soft_label_terms(x, t, gamma)
+        alpha_t = alpha * t + (1.0 - alpha) * (1.0 - t)
+    if HAS_ALPHA:
+        loss = alpha_t * loss
+        grad = alpha_t * grad
     if REDUCE:
         tl.store(partial_ptr + pid, tl.sum(tl.where(mask, loss, 0.0), axis=0))
     else:

@@ -37,6 +37,7 @@ def sigmoid_variants(block):
                 },
                 constexprs={
                     "HAS_ALPHA": True,
+                    "HARD_LABELS": t_dtype == "uint8",
                     "REDUCE": reduce,
                     "WRITE_GRAD": True,
                     "COMPUTE": tl.float32,

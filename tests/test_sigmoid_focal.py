@@ -98,6 +98,15 @@ def test_target_dtypes(device, kind, reduction):
     assert_matches(x, t, 0.25, 2.0, reduction, 2e-5, 2e-6)
 
 
+def test_uint8_labels_nonzero_is_positive(device):
+    x = make_logits(256, torch.float32, device)
+    labels = torch.randint(0, 4, (256,), generator=torch.Generator().manual_seed(5), dtype=torch.uint8).to(device)
+    loss, grad = run(x, labels, 0.25, 2.0, "none")
+    want_loss, want_grad = expected(x, (labels != 0).double(), 0.25, 2.0, "none")
+    torch.testing.assert_close(loss.double().cpu(), want_loss.cpu(), rtol=2e-5, atol=2e-6)
+    torch.testing.assert_close(grad.double().cpu(), want_grad.cpu(), rtol=2e-5, atol=2e-6)
+
+
 @pytest.mark.parametrize(
     "shape",
     [
@@ -148,14 +157,13 @@ def test_empty_input(device, dtype):
 
 @pytest.mark.parametrize("dtype,rtol,atol", DTYPES)
 @pytest.mark.parametrize("gamma", [0.0, 0.5, 2.0])
-def test_extreme_logits(device, dtype, rtol, atol, gamma):
+@pytest.mark.parametrize("label_dtype", [torch.float32, torch.bool], ids=["soft-path", "label-path"])
+def test_extreme_logits(device, dtype, rtol, atol, gamma, label_dtype):
     """Confident predictions both ways: finite loss and gradient, equal to the float64 limits."""
-    values = [-1e4, -300.0, -100.0, -20.0, -1.0, 0.0, 1.0, 20.0, 100.0, 300.0, 1e4]
-    if dtype == torch.float16:
-        values = [v for v in values if abs(v) < 6e4]
+    values = [-1e4, -300.0, -100.0, -20.0, -5.0, -1.0, 0.0, 1.0, 5.0, 20.0, 100.0, 300.0, 1e4]
     x = torch.tensor(values * 2, dtype=torch.float64).to(dtype).to(device)
     t = torch.tensor([1.0] * len(values) + [0.0] * len(values), device=device)
-    loss, grad = run(x, t, 0.25, gamma, "none")
+    loss, grad = run(x, t.to(label_dtype), 0.25, gamma, "none")
     assert torch.isfinite(loss).all() and torch.isfinite(grad).all()
     want_loss, want_grad = expected(x, t, 0.25, gamma, "none")
     torch.testing.assert_close(loss.double().cpu(), want_loss.cpu(), rtol=rtol, atol=atol)
