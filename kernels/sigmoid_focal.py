@@ -54,7 +54,8 @@ def hard_label_terms(x, positive, gamma):
     one_minus_pt = tl.where(correct, e * r, r)
     ce = tl.maximum(-margin, 0.0) + log1p_e  # softplus(-margin) = -log p_t
     # w = exp(-gamma * softplus(margin)) = exp2(-gamma * log2(e) * softplus(margin))
-    w = tl.exp2((tl.maximum(margin, 0.0) + log1p_e) * (gamma * -1.4426950408889634))
+    # (multiplied left to right, so float64 math keeps the constant in float64)
+    w = tl.exp2((tl.maximum(margin, 0.0) + log1p_e) * gamma * -1.4426950408889634)
     g = w * (one_minus_pt + gamma * p_t * ce)
     return w * ce, tl.where(positive, -g, g)
 
