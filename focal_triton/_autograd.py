@@ -2,7 +2,7 @@
 
 import torch
 
-from ._launch import accumulator_dtype, scale_grad, sigmoid_focal_forward
+from ._launch import scale_grad_in_place, sigmoid_focal_forward
 
 SECOND_DERIVATIVE_ERROR = (
     "focal_triton: second derivatives of the focal losses are not supported "
@@ -10,24 +10,38 @@ SECOND_DERIVATIVE_ERROR = (
 )
 
 
-def save_fused_grad(ctx, grad):
+def save_fused_grad(ctx, grad, row_broadcast=False):
+    """Keeps the forward's gradient for backward.  row_broadcast: a per-row
+    grad_output of shape (N, *) multiplies a gradient of shape (N, C, *)."""
     ctx.save_for_backward(grad)
     ctx.carried_scale = None
+    ctx.row_broadcast = row_broadcast
+
+
+def _scaled_grad(ctx, grad, grad_output):
+    if grad_output.numel() == 1 and ctx.carried_scale is None:
+        # The usual first backward of a 'mean'/'sum' loss: in place, nothing written for 1.0.
+        ctx.carried_scale = scale_grad_in_place(grad, grad_output.reshape(()))
+        return grad
+    # A per-element grad_output, or a repeated backward (retain_graph): out of place,
+    # dividing out the scale the buffer already carries.
+    if ctx.row_broadcast and grad_output.dim() == grad.dim() - 1:
+        grad_output = grad_output.unsqueeze(1)
+    if ctx.carried_scale is not None:
+        grad_output = grad_output / ctx.carried_scale
+    return grad * grad_output.to(grad.dtype)
 
 
 def fused_grad_backward(ctx, grad_output):
-    """grad_output * the forward's gradient buffer, scaled on the device (no host sync).
+    """grad_output * the forward's gradient buffer, on the device (no host sync).
 
     Under create_graph=True the result gets a grad_fn that raises
     SECOND_DERIVATIVE_ERROR if a second derivative is ever taken through it.
     """
     (grad,) = ctx.saved_tensors
-    first = ctx.carried_scale is None
-    if first:
-        ctx.carried_scale = torch.empty((), dtype=accumulator_dtype(grad.dtype), device=grad.device)
     create_graph = torch.is_grad_enabled()
     with torch.no_grad():
-        result = scale_grad(grad, grad_output, ctx.carried_scale, first)
+        result = _scaled_grad(ctx, grad, grad_output)
     if create_graph:
         result = torch._C._functions.DelayedError(SECOND_DERIVATIVE_ERROR.encode(), 1)(result.detach().requires_grad_())
     return result

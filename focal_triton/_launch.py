@@ -83,10 +83,14 @@ def empty_reduction(reduction, like):
     return torch.full((), fill, dtype=like.dtype, device=like.device)
 
 
-def finish_reduction(partials, n_partials, denominator, out_dtype):
-    """Sums ``partials[:n_partials]`` in a fixed order and divides by ``denominator``."""
+def finish_reduction(partials, n_partials, denominator, out_dtype, count=None):
+    """Sums ``partials[:n_partials]`` in a fixed order and divides by ``denominator``
+    (times ``count``, a 0-d device tensor, when given)."""
     out = torch.empty((), dtype=out_dtype, device=partials.device)
-    sum_partials_kernel[(1,)](partials, out, n_partials, denominator, BLOCK=REDUCE_BLOCK)
+    sum_partials_kernel[(1,)](
+        partials, out, n_partials, denominator, partials if count is None else count,
+        COUNT_ON_DEVICE=count is not None, BLOCK=REDUCE_BLOCK,
+    )  # fmt: skip
     return out
 
 
@@ -136,29 +140,14 @@ def sigmoid_focal_forward(inputs, targets, alpha, gamma, reduction, need_grad):
     return finish_reduction(partials, n_partials, denominator, x.dtype), grad
 
 
-def scale_grad(grad, grad_output, carried_scale, first):
-    """grad_output * dL/dx from the forward's buffer ``grad``; see kernels/grad_scale.py.
+def scale_grad_in_place(grad, grad_output):
+    """grad *= grad_output (a 0-d device tensor) unless it is 1.0; see kernels/grad_scale.py.
 
-    grad_output is a 0-d tensor for 'mean'/'sum', or a tensor of grad's shape for
-    'none' (a zero-stride expansion of one value counts as that value).
-    carried_scale: 0-d device tensor, written on the ``first`` backward through
-    ``grad`` with the scale the buffer then carries, and read on later ones.
+    ``grad`` must be dense.  Returns a 0-d device tensor holding the scale the
+    buffer now carries.
     """
+    carried = torch.empty((), dtype=accumulator_dtype(grad.dtype), device=grad.device)
     n = grad.numel()
-    if n == 0:
-        return grad
-    scalar = grad_output.numel() == 1 or all(stride == 0 for stride in grad_output.stride())
-    go = grad_output if scalar else grad_output.contiguous()
-    out = grad if (scalar and first) else torch.empty_like(grad)
-    _scale_grad[_grid(n)](
-        grad,
-        out,
-        go,
-        carried_scale,
-        n,
-        size_bucket(n),
-        SCALAR=scalar,
-        FIRST=first,
-        COMPUTE=compute_dtype(grad.dtype),
-    )
-    return out
+    if n:
+        _scale_grad[_grid(n)](grad, grad_output, carried, n, size_bucket(n), COMPUTE=compute_dtype(grad.dtype))
+    return carried

@@ -13,6 +13,7 @@ import os
 import triton
 import triton.language as tl
 
+
 @triton.jit
 def log1p_unit(e):
     """log(1 + e) for e in [0, 1], relatively accurate (float32: within 2.2e-7, measured).

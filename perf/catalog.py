@@ -52,16 +52,15 @@ def sigmoid_variants(block):
 
 def scale_grad_variants(block):
     for dtype in ("float32", "bfloat16"):
-        for scalar in (True, False):
-            yield KernelVariant(
-                name=f"scale_grad[{'scalar' if scalar else 'tensor'}]",
-                fn=scale_grad_kernel,
-                pointers={"grad_ptr": dtype, "out_ptr": dtype, "grad_out_ptr": dtype, "scale_ptr": "float32"},
-                constexprs={"SCALAR": scalar, "FIRST": True, "COMPUTE": tl.float32, "BLOCK": block},
-                ints=("n", "size_bucket"),
-                dtype=dtype,
-                bytes_per_element=scale_grad_bytes_per_element(_size(dtype), scalar),
-            )
+        yield KernelVariant(
+            name="scale_grad",
+            fn=scale_grad_kernel,
+            pointers={"grad_ptr": dtype, "grad_out_ptr": dtype, "scale_ptr": "float32"},
+            constexprs={"COMPUTE": tl.float32, "BLOCK": block},
+            ints=("n", "size_bucket"),
+            dtype=dtype,
+            bytes_per_element=scale_grad_bytes_per_element(_size(dtype)),
+        )
 
 
 def variants():
@@ -73,8 +72,8 @@ def variants():
         KernelVariant(
             name="sum_partials",
             fn=sum_partials_kernel,
-            pointers={"partial_ptr": "float32", "out_ptr": "float32"},
-            constexprs={"BLOCK": REDUCE_BLOCK},
+            pointers={"partial_ptr": "float32", "out_ptr": "float32", "count_ptr": "int64"},
+            constexprs={"COUNT_ON_DEVICE": False, "BLOCK": REDUCE_BLOCK},
             ints=("n_partials",),
             floats=("denominator",),
             dtype="float32",
