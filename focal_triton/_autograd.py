@@ -2,7 +2,7 @@
 
 import torch
 
-from ._launch import scale_grad_in_place, sigmoid_focal_forward
+from ._launch import scale_grad_in_place, sigmoid_focal_forward, sigmoid_focal_index_forward, softmax_focal_forward
 
 SECOND_DERIVATIVE_ERROR = (
     "focal_triton: second derivatives of the focal losses are not supported "
@@ -62,3 +62,31 @@ class SigmoidFocalLossFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output):
         return fused_grad_backward(ctx, grad_output), None, None, None, None
+
+
+class SoftmaxFocalLossFunction(torch.autograd.Function):
+    """Softmax focal loss with the gradient computed in the forward kernel."""
+
+    @staticmethod
+    def forward(ctx, inputs, targets, alpha, gamma, reduction, ignore_index):
+        loss, grad = softmax_focal_forward(inputs, targets, alpha, gamma, reduction, ignore_index, need_grad=True)
+        save_fused_grad(ctx, grad, row_broadcast=True)
+        return loss
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return fused_grad_backward(ctx, grad_output), None, None, None, None, None
+
+
+class SigmoidFocalIndexLossFunction(torch.autograd.Function):
+    """Sigmoid focal loss against class-index targets, gradient computed in the forward kernel."""
+
+    @staticmethod
+    def forward(ctx, inputs, targets, alpha, gamma, reduction, ignore_index):
+        loss, grad = sigmoid_focal_index_forward(inputs, targets, alpha, gamma, reduction, ignore_index, True)
+        save_fused_grad(ctx, grad)
+        return loss
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return fused_grad_backward(ctx, grad_output), None, None, None, None, None

@@ -6,6 +6,7 @@ syncs and can be captured in a CUDA graph.
 """
 
 import os
+from dataclasses import dataclass
 
 import torch
 import triton
@@ -14,8 +15,16 @@ import triton.language as tl
 from focal_triton.kernels.grad_scale import scale_grad_kernel
 from focal_triton.kernels.reduce import sum_partials_kernel
 from focal_triton.kernels.sigmoid_focal import sigmoid_focal_fwd_kernel
+from focal_triton.kernels.softmax_focal import (
+    ALPHA_NONE,
+    ALPHA_PER_CLASS,
+    ALPHA_SCALAR,
+    sigmoid_focal_index_fwd_kernel,
+    softmax_focal_fwd_kernel,
+)
 
 from ._backend import interpreter_enabled
+from ._layout import MAX_SINGLE_TILE_CLASSES, RowsLayout, rows_layout, tile_shape
 
 REDUCE_BLOCK = 1024
 # (BLOCK, num_warps) candidates of the element-wise kernels.  BLOCK 4096 with
@@ -151,3 +160,129 @@ def scale_grad_in_place(grad, grad_output):
     if n:
         _scale_grad[_grid(n)](grad, grad_output, carried, n, size_bucket(n), COMPUTE=compute_dtype(grad.dtype))
     return carried
+
+
+def non_ignored_count(targets, ignore_index):
+    """0-d int64 device tensor: how many targets differ from ignore_index (no host sync)."""
+    info = torch.iinfo(targets.dtype)
+    if not info.min <= ignore_index <= info.max:  # no target can equal it
+        return torch.full((), targets.numel(), dtype=torch.int64, device=targets.device)
+    return (targets != ignore_index).sum()
+
+
+@dataclass
+class ClassLaunch:
+    """Everything a (B, C, S) kernel launch needs besides its loss-specific arguments."""
+
+    logits: torch.Tensor
+    targets: torch.Tensor  # flat, one class index per row
+    grad: "torch.Tensor | None"
+    out: "torch.Tensor | None"  # 'none' loss: per row, or laid out as the logits
+    partials: "torch.Tensor | None"
+    count: "torch.Tensor | None"  # non-ignored rows, for 'mean'
+    layout: RowsLayout
+    block_s: int
+    block_c: int
+    num_warps: int
+
+    @property
+    def n_s_blocks(self):
+        return triton.cdiv(self.layout.rows, self.block_s)
+
+    @property
+    def grid(self):
+        return (self.layout.batches * self.n_s_blocks,)
+
+    def pointers(self):
+        """loss, partial, grad and count pointers (a placeholder where one is not used)."""
+        spare = self.targets
+        return tuple(spare if p is None else p for p in (self.out, self.partials, self.grad, self.count))
+
+    def shape_arguments(self):
+        return (self.layout.rows, self.logits.shape[1], self.n_s_blocks, *self.layout.logits_strides,
+                *self.layout.grad_strides)  # fmt: skip
+
+
+def prepare_class_launch(inputs, targets, reduction, ignore_index, need_grad, per_element_none):
+    """Buffers, layout and tile of a multiclass launch; None when there is nothing to compute.
+
+    Buffers are empty_like(logits), which keeps the layout of dense logits
+    (channels_last too); logits whose trailing dims do not merge are copied to
+    contiguous first."""
+    reduce = reduction != "none"
+    x = inputs
+    layout = None
+    while layout is None:
+        grad = torch.empty_like(x) if need_grad else None
+        out = torch.empty_like(x) if per_element_none and not reduce else None
+        layout = rows_layout(x, next(b for b in (grad, out, x) if b is not None))
+        x = x if layout is not None else x.contiguous()
+    t = targets.contiguous().reshape(-1)
+    if not reduce and out is None:
+        out = torch.empty(t.numel(), dtype=x.dtype, device=x.device)
+    block_s, block_c, num_warps = tile_shape(x.shape[1], layout, MAX_SINGLE_TILE_CLASSES)
+    launch = ClassLaunch(x, t, grad, out, None, None, layout, block_s, block_c, num_warps)
+    if reduce:
+        launch.partials = torch.empty(launch.grid[0], dtype=accumulator_dtype(x.dtype), device=x.device)
+    if reduction == "mean":
+        launch.count = non_ignored_count(t, ignore_index)
+    return launch
+
+
+def finish_class_launch(launch, reduction, targets_shape, per_element_none):
+    """(loss, grad) after the kernel ran: the fixed-order reduction, or the 'none' output."""
+    x = launch.logits
+    if reduction == "none":
+        return (launch.out if per_element_none else launch.out.reshape(targets_shape)), launch.grad
+    if x.numel() == 0:
+        return empty_reduction(reduction, x), launch.grad
+    # sigmoid 'mean' is over the non-ignored elements: C per non-ignored row
+    multiplier = float(x.shape[1]) if per_element_none and reduction == "mean" else 1.0
+    return finish_reduction(launch.partials, launch.grid[0], multiplier, x.dtype, launch.count), launch.grad
+
+
+def _alpha_arguments(alpha, placeholder):
+    """(ALPHA_MODE, scalar alpha, per-class alpha tensor or a placeholder pointer)."""
+    if alpha is None:
+        return ALPHA_NONE, 0.0, placeholder
+    if isinstance(alpha, float):
+        return ALPHA_SCALAR, alpha, placeholder
+    return ALPHA_PER_CLASS, 0.0, alpha
+
+
+def softmax_focal_forward(inputs, targets, alpha, gamma, reduction, ignore_index, need_grad):
+    """Runs the fused softmax focal kernel on (N, C, *) logits and (N, *) class indices.
+
+    Returns (loss, grad): loss of shape (N, *) for 'none' (0 at ignored positions),
+    else 0-d; grad is dL/dx (divided by the non-ignored count for 'mean'), laid out
+    as the logits, when ``need_grad``.
+    """
+    launch = prepare_class_launch(inputs, targets, reduction, ignore_index, need_grad, per_element_none=False)
+    if launch.logits.numel():
+        alpha_mode, alpha_scalar, alpha_tensor = _alpha_arguments(alpha, launch.targets)
+        loss_ptr, partial_ptr, grad_ptr, count_ptr = launch.pointers()
+        softmax_focal_fwd_kernel[launch.grid](
+            launch.logits, launch.targets, alpha_tensor, loss_ptr, partial_ptr, grad_ptr, count_ptr,
+            *launch.shape_arguments(), alpha_scalar, gamma, ignore_index,
+            ALPHA_MODE=alpha_mode, REDUCE=reduction != "none", WRITE_GRAD=need_grad, MEAN=reduction == "mean",
+            SINGLE_TILE=launch.logits.shape[1] <= launch.block_c, COMPUTE=compute_dtype(launch.logits.dtype),
+            BLOCK_S=launch.block_s, BLOCK_C=launch.block_c, num_warps=launch.num_warps,
+        )  # fmt: skip
+    return finish_class_launch(launch, reduction, targets.shape, per_element_none=False)
+
+
+def sigmoid_focal_index_forward(inputs, targets, alpha, gamma, reduction, ignore_index, need_grad):
+    """Runs the sigmoid focal kernel on (N, C, *) logits against the implicit one-hot of
+    (N, *) class indices.  Returns (loss, grad) as sigmoid_focal_forward, with 'none'
+    of the logits' shape (0 at ignored positions) and 'mean' over the non-ignored elements."""
+    launch = prepare_class_launch(inputs, targets, reduction, ignore_index, need_grad, per_element_none=True)
+    if launch.logits.numel():
+        loss_ptr, partial_ptr, grad_ptr, count_ptr = launch.pointers()
+        sigmoid_focal_index_fwd_kernel[launch.grid](
+            launch.logits, launch.targets, loss_ptr, partial_ptr, grad_ptr, count_ptr,
+            *launch.shape_arguments(), 0.0 if alpha is None else alpha, gamma, ignore_index,
+            HAS_ALPHA=alpha is not None, REDUCE=reduction != "none", WRITE_GRAD=need_grad, MEAN=reduction == "mean",
+            COMPUTE=compute_dtype(launch.logits.dtype),
+            BLOCK_S=launch.block_s, BLOCK_C=launch.block_c, num_warps=launch.num_warps,
+        )  # fmt: skip
+    return finish_class_launch(launch, reduction, targets.shape, per_element_none=True)

@@ -69,3 +69,104 @@ def check_sigmoid_args(inputs, targets, alpha, gamma, reduction):
     check_same_shape_targets(inputs, targets)
     check_reduction(reduction)
     return check_binary_alpha(alpha), check_gamma(gamma)
+
+
+CLASS_TARGET_DTYPES = (torch.int64, torch.int32, torch.uint8)
+
+
+def check_class_logits(inputs):
+    check_logits(inputs)
+    if inputs.dim() < 2 or inputs.shape[1] < 1:
+        raise ValueError(f"inputs must have shape (N, C) or (N, C, d1, ...) with C >= 1, got {tuple(inputs.shape)}")
+
+
+def check_class_targets(inputs, targets):
+    """targets: class indices of shape (N, d1, ...) for inputs of shape (N, C, d1, ...)."""
+    check_tensor("targets", targets)
+    expected = (inputs.shape[0], *inputs.shape[2:])
+    if tuple(targets.shape) != expected:
+        raise ValueError(
+            f"targets must hold one class index per position, shape {expected} for inputs "
+            f"{tuple(inputs.shape)}, got {tuple(targets.shape)}"
+        )
+    if targets.dtype not in CLASS_TARGET_DTYPES:
+        raise TypeError(f"targets must be class indices of dtype {_names(CLASS_TARGET_DTYPES)}, got {targets.dtype}")
+    check_same_device(inputs, targets)
+
+
+def check_ignore_index(ignore_index):
+    if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
+        raise TypeError(f"ignore_index must be an int, got {ignore_index!r}")
+    return ignore_index
+
+
+def check_targets_in_range(targets, num_classes, ignore_index):
+    """Class indices outside [0, C) that are not ignore_index are an error.  Only
+    CPU tensors are checked here: a CUDA check would need a host-device sync
+    (on the GPU such a position gives a NaN loss instead)."""
+    if targets.device.type != "cpu" or targets.numel() == 0:
+        return
+    wide = targets.to(torch.int64)
+    bad = (wide != ignore_index) & ((wide < 0) | (wide >= num_classes))
+    if bool(bad.any()):
+        raise ValueError(
+            f"targets must be class indices in [0, {num_classes}) or ignore_index={ignore_index}, "
+            f"got {int(wide[bad][0])}"
+        )
+
+
+def check_class_alpha(alpha, num_classes, inputs):
+    """Multiclass alpha: None, one number in [0, 1] for every class, or C per-class
+    weights >= 0 (a sequence, or a 1-D floating tensor on the device of inputs).
+    Returns None, a float, or a tensor in the accumulator dtype of inputs."""
+    if alpha is None:
+        return None
+    if isinstance(alpha, Real) and not isinstance(alpha, bool):
+        if not 0 <= alpha <= 1:
+            raise ValueError(f"alpha must be a number in [0, 1], or one weight per class, got {alpha!r}")
+        return float(alpha)
+    accumulate = torch.float64 if inputs.dtype == torch.float64 else torch.float32
+    if isinstance(alpha, (list, tuple)):
+        if not all(isinstance(a, Real) and not isinstance(a, bool) and math.isfinite(a) and a >= 0 for a in alpha):
+            raise ValueError(f"alpha must hold finite class weights >= 0, got {list(alpha)!r}")
+        alpha = torch.tensor(alpha, dtype=accumulate, device=inputs.device)
+    elif isinstance(alpha, torch.Tensor):
+        if not alpha.is_floating_point() or alpha.dim() != 1:
+            raise TypeError(f"alpha must be a 1-D floating tensor of class weights, got {alpha.dtype} of shape "
+                            f"{tuple(alpha.shape)}")  # fmt: skip
+        if alpha.device != inputs.device:
+            raise ValueError(f"alpha must be on the device of inputs ({inputs.device}), got {alpha.device}")
+    else:
+        raise TypeError(f"alpha must be None, a number, a sequence or a tensor, got {type(alpha).__name__}")
+    if alpha.numel() != num_classes:
+        raise ValueError(f"alpha must have one weight per class ({num_classes}), got {alpha.numel()}")
+    return alpha.to(accumulate).contiguous()
+
+
+def check_softmax_args(inputs, targets, alpha, gamma, reduction, ignore_index):
+    """Validates softmax_focal_loss arguments; returns (alpha as None / float / tensor, gamma, ignore_index)."""
+    check_class_logits(inputs)
+    check_class_targets(inputs, targets)
+    check_reduction(reduction)
+    ignore_index = check_ignore_index(ignore_index)
+    check_targets_in_range(targets, inputs.shape[1], ignore_index)
+    return check_class_alpha(alpha, inputs.shape[1], inputs), check_gamma(gamma), ignore_index
+
+
+def is_class_index_form(inputs, targets):
+    """sigmoid_focal_loss takes (N, C, *) logits with integer (N, *) targets as an implicit one-hot."""
+    return (
+        isinstance(inputs, torch.Tensor)
+        and isinstance(targets, torch.Tensor)
+        and targets.dim() == inputs.dim() - 1
+        and not targets.is_floating_point()
+        and targets.dtype != torch.bool
+    )
+
+
+def check_sigmoid_index_args(inputs, targets, alpha, gamma, reduction, ignore_index):
+    """Validates sigmoid_focal_loss arguments with class-index targets; returns (alpha or None, gamma, ignore_index)."""
+    check_class_logits(inputs)
+    check_class_targets(inputs, targets)
+    check_reduction(reduction)
+    return check_binary_alpha(alpha), check_gamma(gamma), check_ignore_index(ignore_index)

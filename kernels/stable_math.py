@@ -84,3 +84,26 @@ def ratio_or_zero(numerator, denominator):
     # numerator / denominator, and 0 where the denominator is 0 (never divides by 0).
     nonzero = denominator != 0.0
     return tl.where(nonzero, numerator / tl.where(nonzero, denominator, 1.0), 0.0)
+
+
+@triton.jit
+def expm1(u):
+    """exp(u) - 1 without cancellation near 0: a Taylor series for small |u|, exp(u) - 1 beyond.
+
+    float32: 8 terms below |u| = 0.25 (truncation < 1e-11 relative); float64:
+    3 terms below |u| = 1e-5 (truncation < 1e-16).
+    """
+    if u.dtype == tl.float64:
+        series = u * (1.0 + u * (0.5 + u * (1.0 / 6.0)))
+        small = tl.abs(u) < 1e-5
+    else:
+        poly = 1.0 / 40320.0
+        poly = poly * u + 1.0 / 5040.0
+        poly = poly * u + 1.0 / 720.0
+        poly = poly * u + 1.0 / 120.0
+        poly = poly * u + 1.0 / 24.0
+        poly = poly * u + 1.0 / 6.0
+        poly = poly * u + 0.5
+        series = u * (1.0 + u * poly)
+        small = tl.abs(u) < 0.25
+    return tl.where(small, series, tl.exp(u) - 1.0)

@@ -1,0 +1,61 @@
+"""How (N, C, *) logits are walked by the multiclass kernels, without a permute or a copy.
+
+The kernels see logits as (B, C, S): element (b, c, s) at
+b * stride_b + c * stride_c + s * stride_s, and row b * S + s is position
+(n, *) of the targets and of a per-row output.
+"""
+
+import math
+from dataclasses import dataclass
+
+import triton
+
+TILE = 4096  # logits per program tile
+MAX_SINGLE_TILE_CLASSES = 4096  # softmax rows up to this many classes are read once
+
+
+@dataclass(frozen=True)
+class RowsLayout:
+    batches: int  # B
+    rows: int  # S, rows per batch
+    logits_strides: tuple  # (stride_b, stride_c, stride_s) of the logits
+    grad_strides: tuple  # the same for the gradient (and a per-element output)
+
+
+def _bcs_strides(tensor):
+    """(stride_b, stride_c, stride_s) of (N, C, *) with the trailing dims merged into one, or None."""
+    spatial = [(size, stride) for size, stride in zip(tensor.shape[2:], tensor.stride()[2:]) if size != 1]
+    for (_, outer), (size, inner) in zip(spatial, spatial[1:]):
+        if outer != inner * size:
+            return None
+    stride_s = spatial[-1][1] if spatial else 1
+    return tensor.stride(0), tensor.stride(1), stride_s
+
+
+def rows_layout(logits, grad):
+    """The (B, C, S) view of ``logits`` and of ``grad`` (same shape); None when the
+    trailing dims of ``logits`` do not merge into one stride (the caller copies)."""
+    n, spatial = logits.shape[0], math.prod(logits.shape[2:])
+    x_strides, g_strides = _bcs_strides(logits), _bcs_strides(grad)
+    if x_strides is None or g_strides is None:
+        return None
+    if spatial == 1:  # (N, C) rows: the batch dim is the row dim
+        return RowsLayout(1, n, (0, x_strides[1], x_strides[0]), (0, g_strides[1], g_strides[0]))
+    mergeable = all(sb == spatial * ss for sb, _, ss in (x_strides, g_strides))
+    if n == 1 or mergeable:  # e.g. channels_last: row (b, s) sits at (b * S + s) * stride_s
+        return RowsLayout(1, n * spatial, (0, x_strides[1], x_strides[2]), (0, g_strides[1], g_strides[2]))
+    return RowsLayout(n, spatial, x_strides, g_strides)
+
+
+def tile_shape(num_classes, layout, single_tile_limit):
+    """(BLOCK_S, BLOCK_C, num_warps): classes contiguous -> the tile runs along C;
+    classes strided (NCHW) -> it runs along S, so loads coalesce either way."""
+    classes = triton.next_power_of_2(num_classes)
+    rows = triton.next_power_of_2(layout.rows)
+    if layout.logits_strides[1] == 1:
+        block_c = min(classes, single_tile_limit)
+        block_s = min(max(TILE // block_c, 1), rows)
+    else:
+        block_s = min(128, rows)
+        block_c = min(classes, max(TILE // block_s, 1))
+    return block_s, block_c, 8 if block_s * block_c >= TILE else 4

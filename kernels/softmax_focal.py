@@ -1,0 +1,234 @@
+"""Multiclass (softmax) focal loss, and the sigmoid loss with class-index targets,
+over (N, C, *) logits: loss and dL/dx in one pass.
+
+Layout.  Logits are seen as (B, C, S) with element (b, c, s) at
+b * stride_b + c * stride_c + s * stride_s; a "row" is one (b, s) position
+and its C classes.  (N, C) logits are B = 1, S = N rows; (N, C, H, W) are
+B = N, S = H * W; channels_last gives stride_c = 1.  A program takes BLOCK_S
+rows of one b and walks their classes in tiles of BLOCK_C; Triton specialises
+a stride equal to 1, so loads coalesce along whichever of C and S is
+contiguous, with no permute or copy.
+
+Softmax math per row (k = target class, lse = logsumexp(x), u = x_k - lse = log p_k <= 0):
+
+    1 - p_k = -expm1(u)                     (no cancellation as p_k -> 1)
+    w       = (1 - p_k) ** gamma
+    loss    = -alpha_k * w * u
+    g'      = alpha_k * w * (1 + gamma * p_k * u / expm1(u))
+    dL/dx_j = g' * (p_j - [j == k])
+
+from dL/du = -alpha_k * w * (1 + gamma * p_k * u / expm1(u)) and du/dx_j = [j == k] - p_j.
+u / expm1(u) lies in (0, 1] and is taken as 1 at u = 0, so g' is finite for
+every gamma >= 0 as p_k -> 1 and as p_k -> 0.  A row whose classes fit one
+tile (SINGLE_TILE) is read once; otherwise an online max / sum of exp over the
+class tiles (pass 1) is followed by a pass that writes p_j (two reads).
+"""
+
+import triton
+import triton.language as tl
+
+from .sigmoid_focal import hard_label_terms
+from .stable_math import expm1, pow_or_one
+
+ALPHA_NONE = tl.constexpr(0)
+ALPHA_SCALAR = tl.constexpr(1)
+ALPHA_PER_CLASS = tl.constexpr(2)
+
+
+@triton.jit
+def softmax_focal_row_terms(u, alpha_k, gamma):
+    """(loss, g') of one row from u = log p_k (see the module docstring)."""
+    em1 = expm1(u)  # p_k - 1
+    w = pow_or_one(-em1, gamma)
+    exact = em1 == 0.0
+    u_over_em1 = tl.where(exact, 1.0, u / tl.where(exact, 1.0, em1))
+    loss = -alpha_k * w * u
+    gprime = alpha_k * w * (1.0 + gamma * tl.exp(u) * u_over_em1)
+    return loss, gprime
+
+
+@triton.jit
+def _rows(pid, S, n_s_blocks, BLOCK_S: tl.constexpr):
+    """(b, s, row mask) of the BLOCK_S rows of program ``pid``."""
+    b = (pid // n_s_blocks).to(tl.int64)
+    s = (pid % n_s_blocks).to(tl.int64) * BLOCK_S + tl.arange(0, BLOCK_S)
+    return b, s, s < S
+
+
+@triton.jit
+def _class_alpha(k_safe, alpha, alpha_ptr, ALPHA_MODE: tl.constexpr, COMPUTE: tl.constexpr):
+    """alpha_k of each row: alpha[k] (per class), alpha (one factor) or 1 (no alpha)."""
+    if ALPHA_MODE == ALPHA_PER_CLASS:
+        return tl.load(alpha_ptr + k_safe).to(COMPUTE)
+    elif ALPHA_MODE == ALPHA_SCALAR:
+        return alpha + tl.zeros(k_safe.shape, COMPUTE)
+    else:
+        return tl.full(k_safe.shape, 1.0, COMPUTE)
+
+
+@triton.jit
+def softmax_focal_fwd_kernel(
+    x_ptr,
+    t_ptr,  # class indices, one per row (b * S + s), int64 / int32 / uint8
+    alpha_ptr,  # per-class alpha, C values (ALPHA_MODE == ALPHA_PER_CLASS)
+    loss_ptr,  # out: loss per row (REDUCE False)
+    partial_ptr,  # out: one partial sum per program (REDUCE True)
+    grad_ptr,  # out: dL/dx with the grad strides (WRITE_GRAD)
+    count_ptr,  # 0-d count of non-ignored rows ('mean': the gradient is divided by it)
+    S,
+    C,
+    n_s_blocks,
+    stride_xb,
+    stride_xc,
+    stride_xs,
+    stride_gb,
+    stride_gc,
+    stride_gs,
+    alpha,
+    gamma,
+    ignore_index,
+    ALPHA_MODE: tl.constexpr,
+    REDUCE: tl.constexpr,
+    WRITE_GRAD: tl.constexpr,
+    MEAN: tl.constexpr,
+    SINGLE_TILE: tl.constexpr,
+    COMPUTE: tl.constexpr,
+    BLOCK_S: tl.constexpr,
+    BLOCK_C: tl.constexpr,
+):
+    pid = tl.program_id(0)
+    b, s, row_mask = _rows(pid, S, n_s_blocks, BLOCK_S)
+    k = tl.load(t_ptr + b * S + s, mask=row_mask, other=0).to(tl.int64)
+    valid = row_mask & (k != ignore_index)
+    in_range = (k >= 0) & (k < C)
+    k_safe = tl.where(valid & in_range, k, 0)  # never read out of bounds
+    x_rows = x_ptr + b * stride_xb + s * stride_xs
+    classes = tl.arange(0, BLOCK_C)
+    if SINGLE_TILE:
+        tile_mask = row_mask[:, None] & (classes < C)[None, :]
+        x = tl.load(x_rows[:, None] + classes[None, :] * stride_xc, mask=tile_mask, other=-float("inf"))
+        x = x.to(COMPUTE)
+        row_max = tl.where(row_mask, tl.max(x, axis=1), 0.0)
+        ex = tl.exp(x - row_max[:, None])
+        sum_exp = tl.sum(ex, axis=1)
+        x_k = tl.sum(tl.where(classes[None, :] == k_safe[:, None], x, 0.0), axis=1)
+    else:
+        row_max = tl.full((BLOCK_S,), -float("inf"), COMPUTE)
+        sum_exp = tl.zeros((BLOCK_S,), COMPUTE)
+        for c0 in range(0, C, BLOCK_C):
+            cls = c0 + classes
+            tile_mask = row_mask[:, None] & (cls < C)[None, :]
+            x = tl.load(x_rows[:, None] + cls[None, :] * stride_xc, mask=tile_mask, other=-float("inf"))
+            new_max = tl.maximum(row_max, tl.max(x.to(COMPUTE), axis=1))
+            new_max = tl.where(row_mask, new_max, 0.0)
+            sum_exp = sum_exp * tl.exp(row_max - new_max) + tl.sum(tl.exp(x.to(COMPUTE) - new_max[:, None]), axis=1)
+            row_max = new_max
+        x_k = tl.load(x_rows + k_safe * stride_xc, mask=valid, other=0.0).to(COMPUTE)
+    log_sum_exp = row_max + tl.log(tl.where(row_mask, sum_exp, 1.0))
+    u = tl.where(valid, x_k - log_sum_exp, 0.0)
+    alpha_k = _class_alpha(k_safe, alpha, alpha_ptr, ALPHA_MODE, COMPUTE)
+    loss, gprime = softmax_focal_row_terms(u, alpha_k, gamma)
+    # ignored rows give 0; a target outside [0, C) that is not ignore_index gives NaN
+    bad = tl.where(in_range, 0.0, float("nan"))
+    loss = tl.where(valid, loss + bad, 0.0)
+    gprime = tl.where(valid, gprime + bad, 0.0)
+    if REDUCE:
+        tl.store(partial_ptr + pid, tl.sum(loss, axis=0))
+    else:
+        tl.store(loss_ptr + b * S + s, loss.to(loss_ptr.dtype.element_ty), mask=row_mask)
+    if WRITE_GRAD:
+        if MEAN:
+            count = tl.load(count_ptr).to(COMPUTE)
+            gprime = gprime / tl.where(count > 0, count, 1.0)
+        g_rows = grad_ptr + b * stride_gb + s * stride_gs
+        inv_sum = 1.0 / tl.where(row_mask, sum_exp, 1.0)
+        if SINGLE_TILE:
+            p = ex * inv_sum[:, None]
+            onehot = classes[None, :] == k_safe[:, None]
+            g = gprime[:, None] * (p - tl.where(onehot, 1.0, 0.0))
+            tl.store(g_rows[:, None] + classes[None, :] * stride_gc, g.to(grad_ptr.dtype.element_ty), mask=tile_mask)
+        else:
+            for c0 in range(0, C, BLOCK_C):
+                cls = c0 + classes
+                tile_mask = row_mask[:, None] & (cls < C)[None, :]
+                x = tl.load(x_rows[:, None] + cls[None, :] * stride_xc, mask=tile_mask, other=0.0).to(COMPUTE)
+                p = tl.exp(x - row_max[:, None]) * inv_sum[:, None]
+                onehot = cls[None, :] == k_safe[:, None]
+                g = gprime[:, None] * (p - tl.where(onehot, 1.0, 0.0))
+                tl.store(g_rows[:, None] + cls[None, :] * stride_gc, g.to(grad_ptr.dtype.element_ty), mask=tile_mask)
+
+
+@triton.jit
+def sigmoid_focal_index_fwd_kernel(
+    x_ptr,
+    t_ptr,  # class indices, one per row; C or any value outside [0, C) = background
+    loss_ptr,  # out: loss per element, laid out as the gradient (REDUCE False)
+    partial_ptr,  # out: one partial sum per program (REDUCE True)
+    grad_ptr,  # out: dL/dx (WRITE_GRAD)
+    count_ptr,  # 0-d count of non-ignored rows ('mean': the gradient is divided by C times it)
+    S,
+    C,
+    n_s_blocks,
+    stride_xb,
+    stride_xc,
+    stride_xs,
+    stride_gb,
+    stride_gc,
+    stride_gs,
+    alpha,
+    gamma,
+    ignore_index,
+    HAS_ALPHA: tl.constexpr,
+    REDUCE: tl.constexpr,
+    WRITE_GRAD: tl.constexpr,
+    MEAN: tl.constexpr,
+    COMPUTE: tl.constexpr,
+    BLOCK_S: tl.constexpr,
+    BLOCK_C: tl.constexpr,
+):
+    """Binary focal loss of every (row, class) against the implicit one-hot of the row's index."""
+    pid = tl.program_id(0)
+    b, s, row_mask = _rows(pid, S, n_s_blocks, BLOCK_S)
+    k = tl.load(t_ptr + b * S + s, mask=row_mask, other=0).to(tl.int64)
+    valid = row_mask & (k != ignore_index)
+    x_rows = x_ptr + b * stride_xb + s * stride_xs
+    g_rows = grad_ptr + b * stride_gb + s * stride_gs
+    scale = 1.0
+    if MEAN:
+        count = tl.load(count_ptr).to(COMPUTE) * C
+        scale = 1.0 / tl.where(count > 0, count, 1.0)
+    total = tl.zeros((BLOCK_S, BLOCK_C), COMPUTE)
+    for c0 in range(0, C, BLOCK_C):
+        cls = c0 + tl.arange(0, BLOCK_C)
+        tile_mask = row_mask[:, None] & (cls < C)[None, :]
+        x = tl.load(x_rows[:, None] + cls[None, :] * stride_xc, mask=tile_mask, other=0.0).to(COMPUTE)
+        positive = cls[None, :] == k[:, None]
+        loss, grad = hard_label_terms(x, positive, gamma)
+        if HAS_ALPHA:
+            alpha_t = tl.where(positive, alpha, 1.0 - alpha)
+            loss = alpha_t * loss
+            grad = alpha_t * grad
+        keep = valid[:, None] & tile_mask
+        loss = tl.where(keep, loss, 0.0)
+        if REDUCE:
+            total += loss
+        else:
+            tl.store(loss_ptr + b * stride_gb + s[:, None] * stride_gs + cls[None, :] * stride_gc,
+                     loss.to(loss_ptr.dtype.element_ty), mask=tile_mask)  # fmt: skip
+        if WRITE_GRAD:
+            grad = tl.where(keep, grad * scale, 0.0)
+            tl.store(g_rows[:, None] + cls[None, :] * stride_gc, grad.to(grad_ptr.dtype.element_ty), mask=tile_mask)
+    if REDUCE:
+        tl.store(partial_ptr + pid, tl.sum(tl.sum(total, axis=1), axis=0))
+
+
+def softmax_focal_bytes_per_element(logit_bytes, single_tile):
+    """Ideal bytes per logit of the softmax kernel with the gradient: one read (two
+    when the row is walked twice) and one gradient write; targets are per row."""
+    return logit_bytes * (2 if single_tile else 3)
+
+
+def sigmoid_focal_index_bytes_per_element(logit_bytes, reduce):
+    """Ideal bytes per logit of the class-index sigmoid kernel with the gradient:
+    read x, write the gradient (and the loss for 'none'); targets are per row."""
+    return logit_bytes * (2 if reduce else 3)
