@@ -24,7 +24,7 @@ def _check(name, fn, ref, x, t, tolerance, **kwargs):
     x_kernel = x.detach().clone().requires_grad_()
     x_ref = x.detach().clone().requires_grad_()
     loss = fn(x_kernel, t, **kwargs)
-    expected = ref(x_ref, t, **kwargs)
+    expected = ref(x_ref.cpu(), t.cpu(), **kwargs).to(x.device)
     loss.backward(torch.ones_like(loss))
     expected.backward(torch.ones_like(expected))
     loss_err = _relative_error(loss, expected)
@@ -61,6 +61,17 @@ def main():
                     gamma=gamma,
                     reduction=reduction,
                 )
+    for shape in ((n // 64, 64), (8, 21, n // 512, 4), (4, 40000)):
+        logits = (torch.randn(shape, generator=generator) * 4).to(device)
+        labels = torch.randint(0, shape[1], (shape[0], *shape[2:]), generator=generator).to(device)
+        labels.view(-1)[::11] = -100
+        for reduction in ("none", "mean"):
+            for entry in ("softmax_focal_loss", "sigmoid_focal_loss"):
+                ok &= _check(
+                    f"{entry.split('_')[0]} {tuple(shape)} class indices reduction={reduction}",
+                    getattr(focal_triton, entry), getattr(reference, entry), logits, labels,
+                    tolerance=1e-4, reduction=reduction,
+                )  # fmt: skip
     print("all checks passed" if ok else "ERRORS FOUND")
     return 0 if ok else 1
 

@@ -8,8 +8,16 @@ import triton.language as tl
 from focal_triton.kernels.grad_scale import scale_grad_bytes_per_element, scale_grad_kernel
 from focal_triton.kernels.reduce import sum_partials_kernel
 from focal_triton.kernels.sigmoid_focal import sigmoid_focal_bytes_per_element, sigmoid_focal_fwd_kernel
+from focal_triton.kernels.softmax_focal import (
+    ALPHA_SCALAR,
+    sigmoid_focal_index_bytes_per_element,
+    sigmoid_focal_index_fwd_kernel,
+    softmax_focal_bytes_per_element,
+    softmax_focal_fwd_kernel,
+)
 
 from focal_triton._launch import ELEMENTWISE_CONFIGS, REDUCE_BLOCK
+from focal_triton._layout import MAX_SINGLE_TILE_CLASSES, RowsLayout, tile_shape
 
 from .aot import KernelVariant
 
@@ -63,11 +71,63 @@ def scale_grad_variants(block):
         )
 
 
+# Multiclass layouts the launcher meets: (label, C, B, S, stride_b, stride_c, stride_s), strides in elements.
+CLASS_LAYOUTS = (
+    ("rows C=80", 80, 1, 1 << 20, 0, 1, 80),  # (N, C) detection scores
+    ("rows C=32000", 32000, 1, 4096, 0, 1, 32000),  # language-model vocabulary: online softmax
+    ("nchw C=21", 21, 8, 512 * 512, 21 * 512 * 512, 512 * 512, 1),  # segmentation, classes strided
+    ("channels_last C=80", 80, 1, 8 * 100 * 100, 0, 1, 80),
+)
+
+
+def class_variants(dtype):
+    """(variant, num_warps) of both multiclass kernels for each layout of CLASS_LAYOUTS."""
+    for label, num_classes, batches, rows, *strides in CLASS_LAYOUTS:
+        layout = RowsLayout(batches, rows, tuple(strides), tuple(strides))
+        block_s, block_c, num_warps = tile_shape(num_classes, layout, MAX_SINGLE_TILE_CLASSES)
+        single_tile = num_classes <= block_c
+        names = ("stride_xb", "stride_xc", "stride_xs", "stride_gb", "stride_gc", "stride_gs")
+        unit = {name: 1 for name, stride in zip(names, strides * 2) if stride == 1}  # Triton specialises 1
+        ints = ("S", "C", "n_s_blocks", "ignore_index", *(name for name in names if name not in unit))
+        shared = {"BLOCK_S": block_s, "BLOCK_C": block_c, "COMPUTE": tl.float32, "REDUCE": True, "WRITE_GRAD": True,
+                  "MEAN": True}  # fmt: skip
+        pointers = {"x_ptr": dtype, "t_ptr": "int64", "loss_ptr": dtype, "partial_ptr": "float32",
+                    "grad_ptr": dtype, "count_ptr": "int64"}  # fmt: skip
+        yield (
+            KernelVariant(
+                name=f"softmax_focal_fwd[{label}, mean+grad]",
+                fn=softmax_focal_fwd_kernel,
+                pointers={**pointers, "alpha_ptr": "float32"},
+                constexprs={**unit, **shared, "ALPHA_MODE": ALPHA_SCALAR, "SINGLE_TILE": single_tile},
+                ints=ints,
+                floats=("alpha", "gamma"),
+                dtype=f"{dtype}/int64",
+                bytes_per_element=softmax_focal_bytes_per_element(_size(dtype), single_tile),
+            ),
+            num_warps,
+        )
+        yield (
+            KernelVariant(
+                name=f"sigmoid_focal_index_fwd[{label}, mean+grad]",
+                fn=sigmoid_focal_index_fwd_kernel,
+                pointers=pointers,
+                constexprs={**unit, **shared, "HAS_ALPHA": True},
+                ints=ints,
+                floats=("alpha", "gamma"),
+                dtype=f"{dtype}/int64",
+                bytes_per_element=sigmoid_focal_index_bytes_per_element(_size(dtype), reduce=True),
+            ),
+            num_warps,
+        )
+
+
 def variants():
     """Yields (variant, num_warps) for every shipped configuration."""
     for block, warps in ELEMENTWISE_CONFIGS:
         for variant in (*sigmoid_variants(block), *scale_grad_variants(block)):
             yield variant, warps
+    for dtype in ("float32", "bfloat16"):
+        yield from class_variants(dtype)
     yield (
         KernelVariant(
             name="sum_partials",

@@ -27,7 +27,10 @@ def rows(archs):
                 "kernel": variant.name,
                 "arch": arch,
                 "dtype": variant.dtype,
-                "config": f"BLOCK={variant.constexprs['BLOCK']},num_warps={num_warps}",
+                "config": ",".join(
+                    [f"{k}={variant.constexprs[k]}" for k in ("BLOCK", "BLOCK_S", "BLOCK_C") if k in variant.constexprs]
+                    + [f"num_warps={num_warps}"]
+                ),
                 **usage,
                 "bytes_per_element": variant.bytes_per_element,
             }

@@ -25,6 +25,14 @@ def report():
 
 
 def test_report_covers_every_kernel_and_arch(report):
+    kernels = {row["kernel"].split("[")[0] for row in report}
+    assert kernels == {
+        "sigmoid_focal_fwd",
+        "scale_grad",
+        "sum_partials",
+        "softmax_focal_fwd",
+        "sigmoid_focal_index_fwd",
+    }
     kernels = {row["kernel"] for row in report}
     assert {
         "sigmoid_focal_fwd[mean+grad]",
@@ -64,3 +72,5 @@ def test_bytes_model(report):
     assert by_key[("sigmoid_focal_fwd[mean+grad]", "float32/float32")] == 12  # read x, read t, write grad
     assert by_key[("sigmoid_focal_fwd[mean+grad]", "bfloat16/uint8")] == 5
     assert by_key[("sigmoid_focal_fwd[none+grad]", "float32/float32")] == 16
+    assert by_key[("softmax_focal_fwd[rows C=80, mean+grad]", "float32/int64")] == 8  # read x, write grad
+    assert by_key[("softmax_focal_fwd[rows C=32000, mean+grad]", "float32/int64")] == 12  # two reads

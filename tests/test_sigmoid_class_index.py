@@ -1,0 +1,127 @@
+"""sigmoid_focal_loss with (N, *) class-index targets against the float64 binary
+formula on an explicit one-hot built in the test."""
+
+import pytest
+import torch
+from formulas64 import one_hot64, sigmoid_focal_grad64, sigmoid_focal_loss64
+
+from focal_triton import SigmoidFocalLoss, reference, sigmoid_focal_loss
+
+REDUCTIONS = ["none", "mean", "sum"]
+
+
+def make_case(shape, device, dtype=torch.float32, target_dtype=torch.int64, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    x = (torch.randn(shape, generator=generator, dtype=torch.float64) * 3).to(dtype)
+    num_classes = shape[1]
+    # classes, background (C and other values outside [0, C)) and ignored positions
+    t = torch.randint(0, num_classes + 1, (shape[0], *shape[2:]), generator=generator)
+    t.view(-1)[1::7] = num_classes + 5 if target_dtype == torch.uint8 else -3
+    t.view(-1)[::5] = -100 if target_dtype != torch.uint8 else 255
+    return x.to(device), t.to(target_dtype).to(device)
+
+
+def expected(x, t, alpha, gamma, reduction, ignore_index, grad_output=None):
+    one_hot = one_hot64(t.cpu(), x.shape[1])
+    kept = (t.cpu().long() != ignore_index).unsqueeze(1).expand_as(one_hot)
+    loss = torch.where(kept, sigmoid_focal_loss64(x.cpu(), one_hot, alpha, gamma), 0.0)
+    grad = torch.where(kept, sigmoid_focal_grad64(x.cpu(), one_hot, alpha, gamma), 0.0)
+    if reduction == "sum":
+        loss = loss.sum()
+    elif reduction == "mean":
+        loss, grad = loss.sum() / kept.sum(), grad / kept.sum()
+    if grad_output is not None:
+        grad = grad * grad_output.double().cpu()
+    return loss, grad
+
+
+def assert_matches(x, t, alpha, gamma, reduction, ignore_index=-100, rtol=2e-5, atol=2e-6, grad_output=None):
+    leaf = x.detach().clone().requires_grad_()
+    loss = sigmoid_focal_loss(leaf, t, alpha, gamma, reduction, ignore_index=ignore_index)
+    loss.backward(torch.ones_like(loss) if grad_output is None else grad_output)
+    want_loss, want_grad = expected(x, t, alpha, gamma, reduction, ignore_index, grad_output)
+    assert loss.shape == want_loss.shape and leaf.grad.shape == x.shape and loss.dtype == x.dtype
+    rows = t.numel() * x.shape[1]
+    torch.testing.assert_close(
+        loss.double().cpu(), want_loss, rtol=rtol, atol=atol * (rows if reduction == "sum" else 1)
+    )
+    torch.testing.assert_close(leaf.grad.double().cpu(), want_grad, rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("gamma", [0.0, 0.5, 2.0, 5.0])
+@pytest.mark.parametrize("alpha", [None, 0.25])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_matches_one_hot_formula(device, gamma, alpha, reduction):
+    x, t = make_case((40, 6), device)
+    go = torch.randn(x.shape, generator=torch.Generator().manual_seed(2)).to(device) if reduction == "none" else None
+    assert_matches(x, t, alpha, gamma, reduction, grad_output=go)
+
+
+@pytest.mark.parametrize(
+    "shape,make_view",
+    [
+        pytest.param((2, 80, 5, 7), lambda x: x, id="retinanet-head-nchw"),
+        pytest.param((2, 80, 5, 7), lambda x: x.to(memory_format=torch.channels_last), id="channels_last"),
+        pytest.param((8, 1000), lambda x: x, id="large-C-rows"),
+        pytest.param((3, 7, 4, 6), lambda x: x[:, :, :, ::2], id="strided"),
+    ],
+)
+def test_layouts(device, shape, make_view):
+    x, _ = make_case(shape, device)
+    x = make_view(x)
+    _, t = make_case((x.shape[0], x.shape[1], *x.shape[2:]), device, seed=1)
+    for reduction in REDUCTIONS:
+        assert_matches(x, t, 0.25, 2.0, reduction)
+
+
+@pytest.mark.parametrize("target_dtype", [torch.int64, torch.int32, torch.uint8])
+def test_target_dtypes(device, target_dtype):
+    x, t = make_case((30, 4, 3), device, target_dtype=target_dtype)
+    ignore = 255 if target_dtype == torch.uint8 else -100
+    for reduction in REDUCTIONS:
+        assert_matches(x, t, 0.25, 2.0, reduction, ignore_index=ignore)
+
+
+def test_same_as_explicit_one_hot_with_same_shape_targets(device):
+    """No ignored positions: the class-index form equals the same-shape form on the one-hot."""
+    x, t = make_case((16, 5, 3), device)
+    t = t.clamp(0, 5)  # classes and background only
+    one_hot = one_hot64(t.cpu(), 5).float().to(device)
+    for reduction in REDUCTIONS:
+        torch.testing.assert_close(
+            sigmoid_focal_loss(x, t, reduction=reduction), sigmoid_focal_loss(x, one_hot, reduction=reduction)
+        )
+
+
+def test_all_ignored(device):
+    x, t = make_case((4, 3), device)
+    t = torch.full_like(t, -100)
+    assert torch.isnan(sigmoid_focal_loss(x, t, reduction="mean"))
+    assert sigmoid_focal_loss(x, t, reduction="sum").item() == 0.0
+    assert torch.equal(sigmoid_focal_loss(x, t), torch.zeros_like(x))
+
+
+def test_gradcheck_float64(device):
+    x, t = make_case((5, 3, 2), device, dtype=torch.float64)
+    for reduction in REDUCTIONS:
+        fn = lambda v, r=reduction: sigmoid_focal_loss(v, t, 0.25, 0.5, r)
+        assert torch.autograd.gradcheck(fn, (x.requires_grad_(),))
+
+
+def test_module_and_reference_agree(device):
+    x, t = make_case((12, 4, 2), device)
+    module = SigmoidFocalLoss(ignore_index=-100)
+    torch.testing.assert_close(
+        module(x, t), reference.sigmoid_focal_loss(x.cpu(), t.cpu(), reduction="mean").to(device)
+    )
+
+
+@pytest.mark.parametrize(
+    "inputs_shape,targets_shape,message",
+    [((6, 4, 3), (6, 2), r"shape \(6, 3\) for inputs \(6, 4, 3\), got \(6, 2\)"), ((6,), (), "inputs must have shape")],
+)
+def test_bad_shapes(device, inputs_shape, targets_shape, message):
+    x = torch.randn(inputs_shape, device=device)
+    t = torch.zeros(targets_shape, dtype=torch.int64, device=device)
+    with pytest.raises(ValueError, match=message):
+        sigmoid_focal_loss(x, t)

@@ -1,0 +1,236 @@
+"""focal_triton.softmax_focal_loss (Triton kernels; the interpreter without CUDA)
+against the independent float64 formulas of tests/formulas64.py."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from formulas64 import softmax_focal_grad64, softmax_focal_loss64
+
+from focal_triton import SoftmaxFocalLoss, reference, softmax_focal_loss
+
+DTYPES = [
+    pytest.param(torch.float32, 2e-5, 2e-6, id="fp32"),
+    pytest.param(torch.float16, 2e-3, 2e-5, id="fp16"),
+    pytest.param(torch.bfloat16, 1.6e-2, 2e-5, id="bf16"),
+    pytest.param(torch.float64, 1e-9, 1e-12, id="fp64"),
+]
+REDUCTIONS = ["none", "mean", "sum"]
+
+
+def make_case(shape, dtype, device, ignore_every=0, target_dtype=torch.int64, scale=3.0, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    x = (torch.randn(shape, generator=generator, dtype=torch.float64) * scale).to(dtype)
+    num_classes = shape[1]
+    t = torch.randint(0, num_classes, (shape[0], *shape[2:]), generator=generator)
+    if ignore_every:
+        t.view(-1)[::ignore_every] = -100 if target_dtype != torch.uint8 else 255
+    return x.to(device), t.to(target_dtype).to(device)
+
+
+def expected(x, t, alpha, gamma, reduction, ignore_index=-100, grad_output=None):
+    """(loss, gradient) in float64 by autograd through softmax_focal_loss64."""
+    leaf = x.detach().double().cpu().requires_grad_()
+    per_position, kept = softmax_focal_loss64(leaf, t.cpu(), alpha, gamma, ignore_index)
+    if reduction == "none":
+        loss = per_position
+    elif reduction == "sum":
+        loss = per_position.sum()
+    else:
+        loss = per_position.sum() / kept.sum()
+    go = torch.ones_like(loss) if grad_output is None else grad_output.double().cpu()
+    (grad,) = torch.autograd.grad(loss, leaf, go)
+    return loss.detach(), grad
+
+
+def run(x, t, alpha, gamma, reduction, ignore_index=-100, grad_output=None):
+    leaf = x.detach().clone().requires_grad_()
+    loss = softmax_focal_loss(leaf, t, alpha=alpha, gamma=gamma, reduction=reduction, ignore_index=ignore_index)
+    loss.backward(torch.ones_like(loss) if grad_output is None else grad_output)
+    return loss, leaf.grad
+
+
+def assert_matches(x, t, alpha, gamma, reduction, rtol, atol, ignore_index=-100, grad_output=None):
+    loss, grad = run(x, t, alpha, gamma, reduction, ignore_index, grad_output)
+    want_loss, want_grad = expected(x, t, alpha, gamma, reduction, ignore_index, grad_output)
+    assert loss.dtype == x.dtype and grad.dtype == x.dtype and grad.shape == x.shape
+    assert loss.shape == want_loss.shape
+    rows = t.numel()
+    torch.testing.assert_close(
+        loss.double().cpu(), want_loss, rtol=rtol, atol=atol * (rows if reduction == "sum" else 1)
+    )
+    torch.testing.assert_close(grad.double().cpu(), want_grad, rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("dtype,rtol,atol", DTYPES)
+@pytest.mark.parametrize("gamma", [0.0, 0.5, 2.0, 5.0])
+@pytest.mark.parametrize("alpha", [None, 0.25, "per-class"], ids=["no-alpha", "alpha-0.25", "per-class"])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_matches_float64_formula(device, dtype, rtol, atol, gamma, alpha, reduction):
+    x, t = make_case((50, 7), dtype, device, ignore_every=9)
+    if alpha == "per-class":
+        alpha = [0.1, 0.9, 0.5, 1.0, 0.25, 0.0, 2.0]
+    go = torch.randn(t.shape, generator=torch.Generator().manual_seed(4)).to(dtype).to(device)
+    assert_matches(x, t, alpha, gamma, reduction, rtol, atol, grad_output=go if reduction == "none" else None)
+
+
+@pytest.mark.parametrize(
+    "num_classes,rows",
+    [
+        (2, 300),
+        (3, 200),
+        (80, 64),  # COCO classes: one tile, several rows per program
+        (1000, 9),  # one tile per row
+        (50257, 3),  # GPT-2 vocabulary: online softmax over class tiles, two passes
+    ],
+)
+def test_class_counts(device, num_classes, rows):
+    x, t = make_case((rows, num_classes), torch.float32, device, ignore_every=4)
+    for reduction in REDUCTIONS:
+        assert_matches(x, t, 0.25, 2.0, reduction, 2e-5, 2e-6)
+
+
+@pytest.mark.parametrize(
+    "make_view",
+    [
+        pytest.param(lambda x: x, id="nchw-contiguous"),
+        pytest.param(lambda x: x.to(memory_format=torch.channels_last), id="channels_last"),
+        pytest.param(lambda x: x[:, :, :, ::2], id="strided-width"),
+        pytest.param(lambda x: x.permute(0, 1, 3, 2), id="transposed-spatial"),
+    ],
+)
+@pytest.mark.parametrize("num_classes", [5, 300])
+def test_segmentation_layouts(device, make_view, num_classes):
+    x, _ = make_case((2, num_classes, 6, 10), torch.float32, device)
+    x = make_view(x)
+    t = torch.randint(0, num_classes, (x.shape[0], *x.shape[2:]), generator=torch.Generator().manual_seed(3))
+    t.view(-1)[::5] = -100
+    t = t.to(device)
+    for reduction in REDUCTIONS:
+        assert_matches(x, t, [1.0 + (c % 3) for c in range(num_classes)], 2.0, reduction, 2e-5, 2e-6)
+
+
+def test_transposed_rows(device):
+    """(N, C) logits whose classes are strided: the transpose of a (C, N) tensor."""
+    x, t = make_case((40, 13), torch.float32, device)
+    x = x.t().contiguous().t()
+    assert x.stride() == (1, 40)
+    assert_matches(x, t, None, 2.0, "mean", 2e-5, 2e-6)
+
+
+def test_channels_last_gradient_keeps_the_layout(device):
+    x, t = make_case((2, 8, 4, 4), torch.float32, device)
+    x = x.to(memory_format=torch.channels_last)
+    _, grad = run(x, t, None, 2.0, "sum")
+    assert grad.is_contiguous(memory_format=torch.channels_last)
+
+
+@pytest.mark.parametrize("target_dtype", [torch.int64, torch.int32, torch.uint8])
+def test_target_dtypes(device, target_dtype):
+    x, t = make_case((64, 10), torch.float32, device, ignore_every=6, target_dtype=target_dtype)
+    ignore = 255 if target_dtype == torch.uint8 else -100
+    for reduction in REDUCTIONS:
+        assert_matches(x, t, 0.5, 2.0, reduction, 2e-5, 2e-6, ignore_index=ignore)
+
+
+def test_alpha_as_tensor_and_module_buffer(device):
+    x, t = make_case((30, 4), torch.float32, device)
+    weights = [0.2, 0.4, 0.6, 0.8]
+    tensor_alpha = torch.tensor(weights, device=device)
+    torch.testing.assert_close(
+        softmax_focal_loss(x, t, alpha=tensor_alpha), softmax_focal_loss(x, t, alpha=weights), rtol=0, atol=0
+    )
+    module = SoftmaxFocalLoss(alpha=weights).to(device)
+    assert module.alpha.device == x.device
+    want, _ = expected(x, t, weights, 2.0, "mean")
+    torch.testing.assert_close(module(x, t).double().cpu(), want, rtol=2e-5, atol=2e-6)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_gamma_zero_is_cross_entropy(device, dtype):
+    x, t = make_case((3, 11, 5, 4), dtype, device, ignore_every=7)
+    for reduction in REDUCTIONS:
+        ours, ours_grad = run(x, t, None, 0.0, reduction)
+        leaf = x.detach().clone().requires_grad_()
+        ce = F.cross_entropy(leaf, t, reduction=reduction)
+        ce.backward(torch.ones_like(ce))
+        tol = {"rtol": 1e-5, "atol": 1e-6} if dtype == torch.float32 else {"rtol": 1e-10, "atol": 1e-12}
+        torch.testing.assert_close(ours, ce.detach(), **tol)
+        torch.testing.assert_close(ours_grad, leaf.grad, **tol)
+
+
+def test_all_positions_ignored(device):
+    x, t = make_case((6, 4), torch.float32, device)
+    t = torch.full_like(t, -100)
+    assert torch.isnan(softmax_focal_loss(x, t, reduction="mean"))  # mean of nothing, as F.cross_entropy
+    assert softmax_focal_loss(x, t, reduction="sum").item() == 0.0
+    loss, grad = run(x, t, None, 2.0, "none")
+    assert torch.equal(loss, torch.zeros_like(loss)) and torch.equal(grad, torch.zeros_like(grad))
+    _, grad = run(x, t, None, 2.0, "mean")
+    assert torch.equal(grad, torch.zeros_like(grad))
+
+
+@pytest.mark.parametrize("dtype,rtol,atol", DTYPES)
+@pytest.mark.parametrize("gamma", [0.0, 0.5, 2.0])
+def test_extreme_logits(device, dtype, rtol, atol, gamma):
+    """Rows that are certain (p_k -> 1) or hopeless (p_k -> 0): finite, equal to the float64 limits."""
+    big = 1e4
+    x = torch.tensor([[big, 0.0, -big], [-big, big, 0.0], [0.0, 0.0, 0.0], [30.0, -30.0, 0.0]], dtype=torch.float64)
+    t = torch.tensor([0, 0, 1, 0])
+    x, t = x.to(dtype).to(device), t.to(device)
+    loss, grad = run(x, t, 0.25, gamma, "none")
+    assert torch.isfinite(loss).all() and torch.isfinite(grad).all()
+    want_loss, _ = softmax_focal_loss64(x.cpu(), t.cpu(), 0.25, gamma)
+    want_grad = softmax_focal_grad64(x.cpu(), t.cpu(), 0.25, gamma)
+    torch.testing.assert_close(loss.double().cpu(), want_loss, rtol=rtol, atol=atol)
+    torch.testing.assert_close(grad.double().cpu(), want_grad, rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_gradcheck_float64(device, reduction):
+    x, t = make_case((5, 4, 3), torch.float64, device, ignore_every=4)
+    for gamma in (0.5, 2.0):
+        fn = lambda v, g=gamma: softmax_focal_loss(v, t, [0.3, 0.6, 1.0, 0.5], g, reduction)
+        assert torch.autograd.gradcheck(fn, (x.requires_grad_(),))
+
+
+def test_deterministic(device):
+    x, t = make_case((300, 1000), torch.float32, device, ignore_every=3)
+    first = run(x, t, None, 2.0, "mean")
+    second = run(x, t, None, 2.0, "mean")
+    assert torch.equal(first[0], second[0]) and torch.equal(first[1], second[1])
+
+
+def test_out_of_range_target(device):
+    x, t = make_case((8, 5), torch.float32, device)
+    t[3] = 5
+    if x.is_cuda:  # no host sync to check: documented NaN at that position
+        loss = softmax_focal_loss(x, t, reduction="none")
+        assert torch.isnan(loss[3]) and torch.isfinite(loss[torch.arange(8, device=device) != 3]).all()
+    else:
+        with pytest.raises(ValueError, match=r"targets must be class indices in \[0, 5\) or ignore_index=-100, got 5"):
+            softmax_focal_loss(x, t)
+
+
+BAD_CALLS = [
+    pytest.param(lambda x, t: ((x, t[:, :2]), {}), ValueError, r"shape \(6, 3\) for inputs \(6, 5, 3\), got \(6, 2\)", id="shape"),
+    pytest.param(lambda x, t: ((x, t.float()), {}), TypeError, "targets must be class indices of dtype", id="float-targets"),
+    pytest.param(lambda x, t: ((x[:, 0], t), {}), ValueError, "one class index per position", id="missing-class-dim"),
+    pytest.param(lambda x, t: ((x.long(), t), {}), TypeError, "inputs must be a floating tensor", id="int-inputs"),
+    pytest.param(lambda x, t: ((x, t), {"alpha": [0.5] * 4}), ValueError, r"one weight per class \(5\), got 4", id="alpha-length"),
+    pytest.param(lambda x, t: ((x, t), {"alpha": [0.5, -1, 0.5, 0.5, 0.5]}), ValueError, "finite class weights >= 0", id="alpha-negative"),
+    pytest.param(lambda x, t: ((x, t), {"alpha": 1.5}), ValueError, r"alpha must be a number in \[0, 1\]", id="alpha>1"),
+    pytest.param(lambda x, t: ((x, t), {"alpha": torch.ones(5, device="meta")}), ValueError, "alpha must be on the device of inputs", id="alpha-device"),
+    pytest.param(lambda x, t: ((x, t), {"gamma": -1.0}), ValueError, "gamma must be a finite number >= 0", id="gamma"),
+    pytest.param(lambda x, t: ((x, t), {"reduction": "batchmean"}), ValueError, "reduction must be one of", id="reduction"),
+    pytest.param(lambda x, t: ((x, t), {"ignore_index": 1.5}), TypeError, "ignore_index must be an int", id="ignore-index"),
+    pytest.param(lambda x, t: ((x, t.to("meta")), {}), ValueError, "targets must be on the device of inputs", id="targets-device"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("make_call,error,message", BAD_CALLS)
+@pytest.mark.parametrize("entry", [softmax_focal_loss, reference.softmax_focal_loss], ids=["triton", "reference"])
+def test_bad_input(device, make_call, error, message, entry):
+    x, t = make_case((6, 5, 3), torch.float32, device)
+    args, kwargs = make_call(x, t)
+    with pytest.raises(error, match=message):
+        entry(*args, **kwargs)
