@@ -25,6 +25,7 @@ from focal_triton.kernels.softmax_focal import (
 
 from ._backend import interpreter_enabled
 from ._layout import MAX_SINGLE_TILE_CLASSES, RowsLayout, rows_layout, tile_shape
+from ._tuning import shipped_config, size_bucket
 
 REDUCE_BLOCK = 1024
 # (BLOCK, num_warps) candidates of the element-wise kernels.  BLOCK 4096 with
@@ -68,8 +69,21 @@ _sigmoid_fwd = _autotuned(sigmoid_focal_fwd_kernel)
 _scale_grad = _autotuned(scale_grad_kernel, restore_value=["grad_ptr"])
 
 
-def size_bucket(n):
-    return max(n - 1, 0).bit_length()
+LAST_CONFIG = {}  # kernel name -> description of the configuration of its last launch (for the bench)
+
+
+def _launch_elementwise(autotuned, kernel_name, n, dtypes, args, kwargs):
+    """Launches a 1-D element-wise kernel over n elements with the shipped config for
+    (bucket, dtypes) on this GPU, or through the autotuner; returns the BLOCK used."""
+    config = shipped_config(kernel_name, args[0], n, *dtypes)
+    if config is None:
+        autotuned[_grid(n)](*args, **kwargs)
+        block, warps, source = autotuned.best_config.kwargs["BLOCK"], autotuned.best_config.num_warps, "autotuned"
+    else:
+        block, warps, source = config["BLOCK"], config["num_warps"], "shipped"
+        autotuned.fn[(triton.cdiv(n, block),)](*args, **kwargs, BLOCK=block, num_warps=warps)
+    LAST_CONFIG[kernel_name] = f"BLOCK={block} warps={warps} ({source})"
+    return block
 
 
 def accumulator_dtype(dtype):
@@ -126,26 +140,16 @@ def sigmoid_focal_forward(inputs, targets, alpha, gamma, reduction, need_grad):
         loss = torch.empty_like(x)
         partials = loss  # unused by the kernel when not REDUCE
     denominator = float(n) if reduction == "mean" else 1.0
-    _sigmoid_fwd[_grid(n)](
-        x,
-        t,
-        loss,
-        partials,
-        grad if need_grad else x,
-        n,
-        0.0 if alpha is None else alpha,
-        gamma,
-        denominator,
-        size_bucket(n),
-        HAS_ALPHA=alpha is not None,
-        HARD_LABELS=t.dtype == torch.uint8,
-        REDUCE=reduce,
-        WRITE_GRAD=need_grad,
-        COMPUTE=compute_dtype(x.dtype),
-    )
+    block = _launch_elementwise(
+        _sigmoid_fwd, "sigmoid_focal_fwd", n, (x.dtype, t.dtype),
+        (x, t, loss, partials, grad if need_grad else x, n, 0.0 if alpha is None else alpha, gamma, denominator,
+         size_bucket(n)),
+        {"HAS_ALPHA": alpha is not None, "HARD_LABELS": t.dtype == torch.uint8, "REDUCE": reduce,
+         "WRITE_GRAD": need_grad, "COMPUTE": compute_dtype(x.dtype)},
+    )  # fmt: skip
     if not reduce:
         return loss, grad
-    n_partials = triton.cdiv(n, _sigmoid_fwd.best_config.kwargs["BLOCK"])
+    n_partials = triton.cdiv(n, block)
     return finish_reduction(partials, n_partials, denominator, x.dtype), grad
 
 
@@ -158,7 +162,8 @@ def scale_grad_in_place(grad, grad_output):
     carried = torch.empty((), dtype=accumulator_dtype(grad.dtype), device=grad.device)
     n = grad.numel()
     if n:
-        _scale_grad[_grid(n)](grad, grad_output, carried, n, size_bucket(n), COMPUTE=compute_dtype(grad.dtype))
+        _launch_elementwise(_scale_grad, "scale_grad", n, (grad.dtype,), (grad, grad_output, carried, n, size_bucket(n)),
+                            {"COMPUTE": compute_dtype(grad.dtype)})  # fmt: skip
     return carried
 
 

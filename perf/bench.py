@@ -1,0 +1,351 @@
+"""``focal-triton bench``: focal_triton against eager PyTorch and torch.compile, swept over sizes.
+
+Every point is checked against the eager reference before it is timed.  GB/s
+counts the bytes an ideal kernel must move (``ideal_bytes``), not the bytes an
+implementation happens to move, so the lines of one plot compare like with like.
+"""
+
+import csv
+import math
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass
+
+import torch
+import triton
+
+import focal_triton
+from focal_triton import reference
+from focal_triton._launch import LAST_CONFIG
+from focal_triton._layout import MAX_SINGLE_TILE_CLASSES, rows_layout, tile_shape
+
+from .plots import write_plots
+
+PROVIDERS = ("focal_triton", "eager", "compile")
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+CPU_LABEL = "CPU / interpreter: not a GPU measurement"
+SOFTMAX_CLASSES = (2, 80, 1000, 32000, 128000)
+SEGMENTATION_CLASSES = 21  # (B, 21, H, W): PASCAL VOC
+
+
+@dataclass
+class Case:
+    loss: str  # "sigmoid" | "softmax"
+    dtype: torch.dtype
+    target: str  # "float" | "uint8" | "index"
+    mode: str  # "fwd" | "fwd_bwd"
+    reduction: str  # "mean" | "none"
+    shape: tuple
+
+    @property
+    def elements(self):
+        return math.prod(self.shape)
+
+    @property
+    def classes(self):
+        return self.shape[1] if self.loss == "softmax" else 1
+
+    @property
+    def series(self):
+        """The plot line this point belongs to (everything but the size)."""
+        dtype = str(self.dtype).replace("torch.", "")
+        if self.loss == "softmax":
+            layout = f"(B,{self.shape[1]},H,W)" if len(self.shape) == 4 else f"C={self.shape[1]}"
+            return f"softmax {layout} {dtype} {self.mode} {self.reduction}"
+        return f"sigmoid {dtype}/{self.target} {self.mode} {self.reduction}"
+
+
+def ideal_bytes(case):
+    """Bytes an ideal kernel must move: read logits and targets once (logits twice for a
+    softmax row too long for one tile), write the loss for 'none', read grad_output for
+    'none' and write the gradient for fwd_bwd."""
+    x = case.dtype.itemsize
+    if case.loss == "sigmoid":
+        per_position, positions = x + (1 if case.target == "uint8" else x), case.elements
+    else:
+        rows = case.elements // case.classes
+        reads = 2 if case.classes > MAX_SINGLE_TILE_CLASSES else 1
+        per_position, positions = x * case.classes * reads + 8, rows  # int64 class index per row
+    total = per_position * positions
+    if case.reduction == "none":
+        total += x * positions  # the loss written
+    if case.mode == "fwd_bwd":
+        total += x * case.elements  # the gradient written
+        if case.reduction == "none":
+            total += x * positions  # grad_output read
+    return total
+
+
+def sizes_for(loss, quick, on_gpu, requested=None):
+    """Shapes of the sweep: requested sizes (elements), or 2^12..2^28 (binary) / C x rows (softmax)."""
+    if requested:
+        elements = requested
+    elif on_gpu and loss == "softmax" and quick:
+        elements = [1 << 20, 1 << 24, 1 << 26]
+    elif on_gpu:
+        elements = [1 << e for e in (range(12, 27, 2) if quick else range(12, 29))]
+    else:
+        elements = [1 << 10, 1 << 12] if quick else [1 << 10, 1 << 12, 1 << 14]
+    if loss == "sigmoid":
+        return [(n,) for n in elements]
+    shapes = []
+    for classes in SOFTMAX_CLASSES if on_gpu else (2, 80, 5000):
+        shapes += [(max(n // classes, 1), classes) for n in elements if n >= classes]
+    for n in elements if on_gpu else elements[:1]:
+        side = int(math.sqrt(n / (8 * SEGMENTATION_CLASSES)))
+        if side >= 8:
+            shapes.append((8, SEGMENTATION_CLASSES, side, side))
+    return shapes
+
+
+def make_cases(losses, dtypes, modes, quick, on_gpu, requested_sizes):
+    cases = []
+    for loss in losses:
+        for dtype in dtypes:
+            targets = ("float", "uint8") if loss == "sigmoid" else ("index",)
+            if loss == "sigmoid" and quick:  # the headline pairs: fp32/fp32, bf16/uint8, fp16/fp16
+                targets = ("uint8",) if dtype == torch.bfloat16 else ("float",)
+            for target in targets:
+                for mode in modes:
+                    for reduction in ("mean", "none"):
+                        for shape in sizes_for(loss, quick, on_gpu, requested_sizes):
+                            cases.append(Case(loss, dtype, target, mode, reduction, shape))
+    return cases
+
+
+def make_inputs(case, device):
+    generator = torch.Generator().manual_seed(0)
+    x = (torch.randn(case.shape, generator=generator) * 3).to(case.dtype).to(device)
+    if case.loss == "sigmoid":
+        labels = torch.rand(case.shape, generator=generator) < 0.1
+        t = labels.to(torch.uint8) if case.target == "uint8" else labels.to(case.dtype)
+        return x, t.to(device), labels.to(case.dtype).to(device)  # eager gets float targets
+    t = torch.randint(0, case.shape[1], (case.shape[0], *case.shape[2:]), generator=generator).to(device)
+    return x, t, t
+
+
+def loss_functions(case, compiled_cache):
+    """provider -> f(x, t) for this case (torchvision's formula is the binary eager baseline)."""
+    if case.loss == "sigmoid":
+        ours, eager = focal_triton.sigmoid_focal_loss, reference.torchvision_sigmoid_focal_loss
+    else:
+        ours, eager = focal_triton.softmax_focal_loss, reference.softmax_focal_loss
+    if eager not in compiled_cache:
+        compiled_cache[eager] = torch.compile(eager, dynamic=False)
+    return {"focal_triton": ours, "eager": eager, "compile": compiled_cache[eager]}
+
+
+def step_function(fn, x, t, case, grad_output):
+    """The timed step: forward (no grad) or forward + backward."""
+    reduction = case.reduction
+
+    def forward():
+        with torch.no_grad():
+            return fn(x, t, reduction=reduction)
+
+    def forward_backward():
+        loss = fn(x, t, reduction=reduction)
+        loss.backward(grad_output if reduction == "none" else None)
+
+    return forward if case.mode == "fwd" else forward_backward
+
+
+CHECK_ELEMENTS = 1 << 20  # the check runs on a prefix of the data this long
+
+
+def _prefix(tensor, case):
+    if case.loss == "sigmoid":
+        return tensor.reshape(-1)[:CHECK_ELEMENTS]
+    return tensor[: max(CHECK_ELEMENTS // (case.elements // case.shape[0]), 1)]
+
+
+def check_against_reference(fn, case, x, t_eager, t):
+    """Max difference of loss (relative to 1 + |loss|) and gradient from the eager reference
+    run in float64, on a prefix of the data."""
+    reduction = "none"
+    x, t_eager, t = _prefix(x, case), _prefix(t_eager, case), _prefix(t, case)
+    leaf = x.detach().clone().requires_grad_()
+    loss = fn(leaf, t, reduction=reduction)
+    loss.sum().backward()
+    ref_leaf = x.detach().double().requires_grad_()
+    ref_fn = reference.sigmoid_focal_loss if case.loss == "sigmoid" else reference.softmax_focal_loss
+    expected = ref_fn(ref_leaf, t_eager, reduction=reduction)
+    expected.sum().backward()
+    scale = 1 + expected.detach().abs()
+    loss_error = ((loss.double() - expected.detach()).abs() / scale).max().item()
+    grad_error = (leaf.grad.double() - ref_leaf.grad).abs().max().item()
+    return max(loss_error, grad_error)
+
+
+def time_ms(step, x, on_gpu):
+    """Median milliseconds of ``step``: CUDA graphs where capture works, else do_bench; CPU: wall clock."""
+    if on_gpu:
+        try:
+            return triton.testing.do_bench_cudagraph(step, grad_to_none=[x], return_mode="median")
+        except Exception:  # noqa: BLE001 - a step that cannot be captured is timed without graphs
+            torch.cuda.synchronize()
+            return triton.testing.do_bench(step, grad_to_none=[x], return_mode="median")
+    times = []
+    for _ in range(3):
+        x.grad = None
+        start = time.perf_counter()
+        step()
+        times.append((time.perf_counter() - start) * 1e3)
+    return sorted(times)[1]
+
+
+def peak_memory(step, x, on_gpu):
+    """Bytes allocated above the starting point during one step (GPU only)."""
+    if not on_gpu:
+        return float("nan")
+    x.grad = None
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    base = torch.cuda.memory_allocated()
+    step()
+    torch.cuda.synchronize()
+    x.grad = None
+    return torch.cuda.max_memory_allocated() - base
+
+
+def copy_bandwidth(on_gpu):
+    """GB/s of a device-to-device clone (bytes read + written), the roofline of the plots."""
+    if not on_gpu:
+        return float("nan")
+    source = torch.empty(1 << 28, dtype=torch.float32, device="cuda")
+    ms = triton.testing.do_bench(lambda: source.clone(), return_mode="median")
+    return 2 * source.numel() * 4 / ms / 1e6
+
+
+def chosen_config(case, x):
+    """The launch configuration focal_triton used for this case."""
+    if case.loss == "sigmoid":
+        return LAST_CONFIG.get("sigmoid_focal_fwd", "")
+    layout = rows_layout(x, x)
+    block_s, block_c, warps = tile_shape(x.shape[1], layout, MAX_SINGLE_TILE_CLASSES)
+    return f"BLOCK_S={block_s} BLOCK_C={block_c} warps={warps}"
+
+
+class Progress:
+    """A one-line progress bar on stderr."""
+
+    def __init__(self, total):
+        self.total, self.done, self.start = total, 0, time.time()
+
+    def advance(self, label):
+        self.done += 1
+        width = 30
+        filled = width * self.done // max(self.total, 1)
+        elapsed = time.time() - self.start
+        sys.stderr.write(
+            f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} {elapsed:5.0f}s {label[:60]:<60}"
+        )
+        sys.stderr.flush()
+        if self.done == self.total:
+            sys.stderr.write("\n")
+
+
+def run_case(case, providers, device, on_gpu, copy_gbps, compiled_cache, environment):
+    x, t, t_eager = make_inputs(case, device)
+    functions = loss_functions(case, compiled_cache)
+    grad_output = None
+    rows = []
+    for provider in providers:
+        fn = functions[provider]
+        target = t if provider == "focal_triton" else t_eager
+        try:
+            error = check_against_reference(fn, case, x, t_eager, target)
+            leaf = x.detach().clone().requires_grad_(case.mode == "fwd_bwd")
+            if case.reduction == "none" and grad_output is None:
+                grad_output = torch.randn_like(fn(x, target, reduction="none"))
+            step = step_function(fn, leaf, target, case, grad_output)
+            ms = time_ms(step, leaf, on_gpu)
+            memory = peak_memory(step, leaf, on_gpu) if case.mode == "fwd_bwd" else float("nan")
+            note = "" if on_gpu else CPU_LABEL
+        except torch.cuda.OutOfMemoryError:
+            torch.cuda.empty_cache()
+            error, ms, memory, note = float("nan"), float("nan"), float("nan"), "out of memory"
+        gbps = ideal_bytes(case) / ms / 1e6
+        rows.append({
+            **environment, "loss": case.loss, "series": case.series, "dtype": str(case.dtype).replace("torch.", ""),
+            "target": case.target, "mode": case.mode, "reduction": case.reduction,
+            "shape": "x".join(map(str, case.shape)), "elements": case.elements, "provider": provider,
+            "time_ms": ms, "ideal_bytes": ideal_bytes(case), "gbps": gbps, "copy_gbps": copy_gbps,
+            "fraction_of_copy": gbps / copy_gbps, "peak_memory_bytes": memory, "max_error_vs_reference": error,
+            "config": chosen_config(case, x) if provider == "focal_triton" else "", "note": note,
+        })  # fmt: skip
+    for row in rows:
+        for baseline in ("eager", "compile"):
+            base = next((r["time_ms"] for r in rows if r["provider"] == baseline), float("nan"))
+            row[f"speedup_vs_{baseline}"] = base / row["time_ms"]
+    return rows
+
+
+def fits_in_memory(case, on_gpu):
+    """Leave room for the eager baseline's intermediates (about 40 bytes per element kept)."""
+    if not on_gpu:
+        return True
+    free, _ = torch.cuda.mem_get_info()
+    return case.elements * (case.dtype.itemsize * 12 + 48) < free
+
+
+def write_csv(rows, path, on_gpu):
+    columns = list(rows[0])
+    with open(path, "w", newline="") as handle:
+        handle.write(
+            "# focal-triton bench. gbps = ideal_bytes / time: the bytes an ideal kernel must move "
+            "(logits and targets read, loss written for 'none', grad_output read and gradient written "
+            "for fwd_bwd); fraction_of_copy = gbps / copy_gbps, the device-to-device clone bandwidth "
+            f"measured in the same run.{'' if on_gpu else ' ' + CPU_LABEL + '.'}\n"
+        )
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def print_summary(rows, on_gpu):
+    print("" if on_gpu else f"\n*** {CPU_LABEL} ***")
+    header = f"{'series':<44} {'size':>10} {'provider':<13} {'time ms':>9} {'GB/s':>8} {'of copy':>8} {'x eager':>8} {'x compile':>9}"
+    print(header)
+    largest = {}
+    for row in rows:
+        key = (row["series"], row["provider"])
+        if row["time_ms"] == row["time_ms"] and row["elements"] >= largest.get(key, {"elements": -1})["elements"]:
+            largest[key] = row
+    for row in largest.values():
+        print(
+            f"{row['series']:<44} {row['shape']:>10} {row['provider']:<13} {row['time_ms']:9.3f} {row['gbps']:8.1f} "
+            f"{row['fraction_of_copy']:8.2%} {row['speedup_vs_eager']:8.2f} {row['speedup_vs_compile']:9.2f}"
+        )
+
+
+def run(args):
+    on_gpu = torch.cuda.is_available()
+    device = "cuda" if on_gpu else "cpu"
+    quick = args.quick or not on_gpu
+    if hasattr(torch._dynamo.config, "recompile_limit"):
+        torch._dynamo.config.recompile_limit = 256
+    torch._dynamo.config.cache_size_limit = 256
+    losses = ("sigmoid", "softmax") if args.loss == "all" else (args.loss,)
+    dtypes = [DTYPES[d] for d in args.dtype.split(",")]
+    modes = args.mode.split(",")
+    requested = [int(s) for s in args.sizes.split(",")] if args.sizes else None
+    providers = args.providers.split(",")
+    cases = [c for c in make_cases(losses, dtypes, modes, quick, on_gpu, requested) if fits_in_memory(c, on_gpu)]
+    environment = {
+        "device": torch.cuda.get_device_name() if on_gpu else f"CPU ({platform.processor() or platform.machine()})",
+        "torch": torch.__version__, "triton": triton.__version__,
+    }  # fmt: skip
+    copy_gbps = copy_bandwidth(on_gpu)
+    os.makedirs(args.out, exist_ok=True)
+    rows, compiled_cache, progress = [], {}, Progress(len(cases))
+    for case in cases:
+        rows += run_case(case, providers, device, on_gpu, copy_gbps, compiled_cache, environment)
+        progress.advance(f"{case.series} {case.shape}")
+    write_csv(rows, os.path.join(args.out, "results.csv"), on_gpu)
+    write_plots(rows, args.out, None if on_gpu else CPU_LABEL)
+    print_summary(rows, on_gpu)
+    print(f"\nwrote {args.out}/results.csv and plots ({len(rows)} measurements)")
+    return rows

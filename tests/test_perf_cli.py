@@ -1,0 +1,91 @@
+"""The focal-triton command end to end with tiny sizes (CPU: the interpreter, labelled as such)."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from focal_triton.perf.bench import Case, ideal_bytes
+
+
+def focal_triton_cli(*args, cwd=None):
+    done = subprocess.run(
+        [sys.executable, "-m", "focal_triton.perf.cli", *args], capture_output=True, text=True, cwd=cwd, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def bench_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    stdout = focal_triton_cli("bench", "--dtype", "float32", "--mode", "fwd_bwd", "--sizes", "1024", "--out", str(out))
+    with open(out / "results.csv") as handle:
+        header = handle.readline()
+        rows = list(csv.DictReader(handle))
+    return out, stdout, header, rows
+
+
+def test_bench_writes_csv_and_plots(bench_run):
+    out, _, header, rows = bench_run
+    assert "ideal" in header  # the bytes model is stated in the CSV header
+    assert {row["provider"] for row in rows} == {"focal_triton", "eager", "compile"}
+    assert {row["loss"] for row in rows} == {"sigmoid", "softmax"}
+    assert {row["reduction"] for row in rows} == {"mean", "none"}
+    for name in ("bandwidth.png", "speedup.png", "memory.png"):
+        assert (out / name).stat().st_size > 10_000
+    for row in rows:
+        assert float(row["time_ms"]) > 0 and float(row["gbps"]) > 0
+        assert row["device"] and row["torch"] == torch.__version__ and row["triton"]
+    ours = [row for row in rows if row["provider"] == "focal_triton"]
+    assert all(float(row["max_error_vs_reference"]) < 1e-4 for row in ours)
+    assert all(row["config"] for row in ours)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the CPU run is the one labelled")
+def test_bench_labels_cpu_runs(bench_run):
+    _, stdout, header, rows = bench_run
+    label = "CPU / interpreter: not a GPU measurement"
+    assert label in header and label in stdout
+    assert all(row["note"] == label for row in rows)
+
+
+def test_tune_prints_the_winners_and_saves_only_measurements():
+    on_gpu = torch.cuda.is_available()  # on a GPU --save would replace the shipped table: not from a test
+    stdout = focal_triton_cli("tune", "--loss", "all", "--dtype", "float32", "--quick", *([] if on_gpu else ["--save"]))
+    assert "sigmoid_focal_fwd" in stdout and "scale_grad" in stdout and "softmax_focal_fwd" in stdout
+    if not on_gpu:
+        assert "nothing written" in stdout
+        assert not any(name.endswith(".json") and name.startswith("sm") for name in os.listdir(_configs_dir()))
+
+
+def _configs_dir():
+    import focal_triton
+
+    return os.path.join(os.path.dirname(focal_triton.__file__), "configs")
+
+
+def test_report_json_fields():
+    rows = json.loads(focal_triton_cli("report", "--arch", "sm_90", "--json"))
+    keys = {"kernel", "arch", "dtype", "config", "registers", "spill_bytes", "shared_bytes", "load_bits",
+            "store_bits", "bytes_per_element"}  # fmt: skip
+    assert rows and all(set(row) == keys for row in rows)
+
+
+@pytest.mark.parametrize(
+    "case,per_element",
+    [
+        (Case("sigmoid", torch.float32, "float", "fwd_bwd", "mean", (1 << 20,)), 12),  # read x, t; write grad
+        (Case("sigmoid", torch.bfloat16, "uint8", "fwd_bwd", "mean", (1 << 20,)), 5),
+        (Case("sigmoid", torch.float32, "float", "fwd", "mean", (1 << 20,)), 8),
+        (Case("sigmoid", torch.bfloat16, "uint8", "fwd", "mean", (1 << 20,)), 3),
+        (Case("softmax", torch.float32, "index", "fwd_bwd", "mean", (1024, 80)), 8 + 8 / 80),  # + int64 per row
+        (Case("softmax", torch.float32, "index", "fwd_bwd", "mean", (16, 32000)), 12 + 8 / 32000),  # two reads
+    ],
+)
+def test_bytes_model(case, per_element):
+    assert ideal_bytes(case) == pytest.approx(per_element * case.elements)
