@@ -8,7 +8,6 @@ import sys
 
 import pytest
 import torch
-
 from focal_triton.perf.bench import Case, ideal_bytes
 
 
