@@ -64,9 +64,11 @@ def _autotuned(kernel, **extra):
 
 
 _sigmoid_fwd = _autotuned(sigmoid_focal_fwd_kernel)
-# Autotuning runs the kernel several times; it may scale grad_ptr in place,
-# so the autotuner must restore it between runs.
-_scale_grad = _autotuned(scale_grad_kernel, restore_value=["grad_ptr"])
+# The backward scale is not autotuned: tuning an in-place kernel needs the
+# autotuner's restore copies, torch writes that bump the version counter of the
+# saved gradient, which a repeated backward (retain_graph, gradcheck) then
+# rejects.  One fixed config: 8 elements per thread, 128-bit accesses.
+SCALE_CONFIG = (2048, 8) if autotune_enabled() else ONE_CONFIG[0]
 
 
 LAST_CONFIG = {}  # kernel name -> description of the configuration of its last launch (for the bench)
@@ -162,8 +164,10 @@ def scale_grad_in_place(grad, grad_output):
     carried = torch.empty((), dtype=accumulator_dtype(grad.dtype), device=grad.device)
     n = grad.numel()
     if n:
-        _launch_elementwise(_scale_grad, "scale_grad", n, (grad.dtype,), (grad, grad_output, carried, n, size_bucket(n)),
-                            {"COMPUTE": compute_dtype(grad.dtype)})  # fmt: skip
+        block, warps = SCALE_CONFIG
+        scale_grad_kernel[(triton.cdiv(n, block),)](
+            grad, grad_output, carried, n, COMPUTE=compute_dtype(grad.dtype), BLOCK=block, num_warps=warps
+        )  # fmt: skip
     return carried
 
 

@@ -18,7 +18,6 @@ def scale_grad_kernel(
     grad_out_ptr,  # grad_output: one value
     scale_ptr,  # out: the scale the buffer carries afterwards (written by program 0)
     n,
-    size_bucket,  # autotune key only: ceil(log2(n))
     COMPUTE: tl.constexpr,  # tl.float32, or tl.float64 for a float64 gradient
     BLOCK: tl.constexpr,
 ):

@@ -16,7 +16,7 @@ from focal_triton.kernels.softmax_focal import (
     softmax_focal_fwd_kernel,
 )
 
-from focal_triton._launch import ELEMENTWISE_CONFIGS, REDUCE_BLOCK
+from focal_triton._launch import ELEMENTWISE_CONFIGS, REDUCE_BLOCK, SCALE_CONFIG
 from focal_triton._layout import MAX_SINGLE_TILE_CLASSES, RowsLayout, tile_shape
 
 from .aot import KernelVariant
@@ -65,7 +65,7 @@ def scale_grad_variants(block):
             fn=scale_grad_kernel,
             pointers={"grad_ptr": dtype, "grad_out_ptr": dtype, "scale_ptr": "float32"},
             constexprs={"COMPUTE": tl.float32, "BLOCK": block},
-            ints=("n", "size_bucket"),
+            ints=("n",),
             dtype=dtype,
             bytes_per_element=scale_grad_bytes_per_element(_size(dtype)),
         )
@@ -124,8 +124,10 @@ def class_variants(dtype):
 def variants():
     """Yields (variant, num_warps) for every shipped configuration."""
     for block, warps in ELEMENTWISE_CONFIGS:
-        for variant in (*sigmoid_variants(block), *scale_grad_variants(block)):
+        for variant in sigmoid_variants(block):
             yield variant, warps
+    for variant in scale_grad_variants(SCALE_CONFIG[0]):
+        yield variant, SCALE_CONFIG[1]
     for dtype in ("float32", "bfloat16"):
         yield from class_variants(dtype)
     yield (

@@ -1,10 +1,10 @@
 """``focal-triton tune``: run the autotuner per size bucket and dtype, print the winners, save a table.
 
-The element-wise kernels (the binary loss and the backward scale) are tuned
-over ELEMENTWISE_CONFIGS; the winner of each (size bucket, dtypes) is what
+The binary kernel is tuned over ELEMENTWISE_CONFIGS; the winner of each (size bucket, dtypes) is what
 ``--save`` writes to focal_triton/configs/sm<arch>.json, which the launchers
 then use on that architecture instead of tuning at run time.  The multiclass
-kernels use the tile heuristic of focal_triton/_layout.py (printed, not tuned).
+kernels use the tile heuristic of focal_triton/_layout.py (printed, not tuned), and
+the backward scale one fixed config (focal_triton/_launch.py, SCALE_CONFIG).
 """
 
 import json
@@ -37,7 +37,7 @@ def _winner(autotuned):
 
 
 def tune_sigmoid(dtypes, quick, on_gpu, device):
-    """Rows of (kernel, key, config, ms): one fwd+bwd per bucket triggers the tuning."""
+    """Rows of (kernel, key, config, ms): one forward with the gradient per bucket triggers the tuning."""
     rows = []
     for dtype in dtypes:
         target_dtype = TARGETS_FOR[dtype]
@@ -45,10 +45,8 @@ def tune_sigmoid(dtypes, quick, on_gpu, device):
             n = 1 << bucket
             x = torch.randn(n, device=device, dtype=dtype, requires_grad=True)
             t = (torch.rand(n, device=device) < 0.1).to(target_dtype)
-            loss = focal_triton.sigmoid_focal_loss(x, t, reduction="mean")
+            focal_triton.sigmoid_focal_loss(x, t, reduction="mean")
             rows.append(("sigmoid_focal_fwd", table_key(n, dtype, target_dtype), *_winner(_launch._sigmoid_fwd)))
-            loss.backward(torch.tensor(2.0, device=device, dtype=dtype))  # != 1: the scale kernel runs
-            rows.append(("scale_grad", table_key(n, dtype), *_winner(_launch._scale_grad)))
     return rows
 
 
@@ -83,7 +81,7 @@ def save(rows, on_gpu):
         "triton": __import__("triton").__version__,
     }  # fmt: skip
     for kernel, key, config, _ in rows:
-        if kernel in ("sigmoid_focal_fwd", "scale_grad"):
+        if kernel == "sigmoid_focal_fwd":
             table.setdefault(kernel, {})[key] = config
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
