@@ -24,7 +24,7 @@ from focal_triton.kernels.softmax_focal import (
 )
 
 from ._backend import interpreter_enabled
-from ._layout import MAX_SINGLE_TILE_CLASSES, RowsLayout, rows_layout, tile_shape
+from ._layout import MAX_SINGLE_TILE_CLASSES, RowsLayout, layout_kind, rows_layout, tile_shape
 from ._tuning import shipped_config, size_bucket
 
 REDUCE_BLOCK = 1024
@@ -212,8 +212,19 @@ class ClassLaunch:
                 *self.layout.grad_strides)  # fmt: skip
 
 
-def prepare_class_launch(inputs, targets, reduction, ignore_index, need_grad, per_element_none):
-    """Buffers, layout and tile of a multiclass launch; None when there is nothing to compute.
+def class_tile(kernel_name, logits, layout, tile=None):
+    """(BLOCK_S, BLOCK_C, num_warps): ``tile`` when given (``focal-triton tune``), else the
+    shipped table's entry for (class bucket, layout kind, dtype) on this GPU, else the heuristic."""
+    if tile is not None:
+        return tile
+    config = shipped_config(kernel_name, logits, logits.shape[1], layout_kind(layout), logits.dtype)
+    if config is not None:
+        return config["BLOCK_S"], config["BLOCK_C"], config["num_warps"]
+    return tile_shape(logits.shape[1], layout, MAX_SINGLE_TILE_CLASSES)
+
+
+def prepare_class_launch(kernel_name, inputs, targets, reduction, ignore_index, need_grad, per_element_none, tile):
+    """Buffers, layout and tile of a multiclass launch.
 
     Buffers are empty_like(logits), which keeps the layout of dense logits
     (channels_last too); logits whose trailing dims do not merge are copied to
@@ -229,7 +240,7 @@ def prepare_class_launch(inputs, targets, reduction, ignore_index, need_grad, pe
     t = targets.contiguous().reshape(-1)
     if not reduce and out is None:
         out = torch.empty(t.numel(), dtype=x.dtype, device=x.device)
-    block_s, block_c, num_warps = tile_shape(x.shape[1], layout, MAX_SINGLE_TILE_CLASSES)
+    block_s, block_c, num_warps = class_tile(kernel_name, x, layout, tile)
     launch = ClassLaunch(x, t, grad, out, None, None, layout, block_s, block_c, num_warps)
     if reduce:
         launch.partials = torch.empty(launch.grid[0], dtype=accumulator_dtype(x.dtype), device=x.device)
@@ -259,14 +270,16 @@ def _alpha_arguments(alpha, placeholder):
     return ALPHA_PER_CLASS, 0.0, alpha
 
 
-def softmax_focal_forward(inputs, targets, alpha, gamma, reduction, ignore_index, need_grad):
+def softmax_focal_forward(inputs, targets, alpha, gamma, reduction, ignore_index, need_grad, tile=None):
     """Runs the fused softmax focal kernel on (N, C, *) logits and (N, *) class indices.
 
     Returns (loss, grad): loss of shape (N, *) for 'none' (0 at ignored positions),
     else 0-d; grad is dL/dx (divided by the non-ignored count for 'mean'), laid out
     as the logits, when ``need_grad``.
     """
-    launch = prepare_class_launch(inputs, targets, reduction, ignore_index, need_grad, per_element_none=False)
+    launch = prepare_class_launch(
+        "softmax_focal_fwd", inputs, targets, reduction, ignore_index, need_grad, per_element_none=False, tile=tile
+    )
     if launch.logits.numel():
         alpha_mode, alpha_scalar, alpha_tensor = _alpha_arguments(alpha, launch.targets)
         loss_ptr, partial_ptr, grad_ptr, count_ptr = launch.pointers()
@@ -280,11 +293,13 @@ def softmax_focal_forward(inputs, targets, alpha, gamma, reduction, ignore_index
     return finish_class_launch(launch, reduction, targets.shape, per_element_none=False)
 
 
-def sigmoid_focal_index_forward(inputs, targets, alpha, gamma, reduction, ignore_index, need_grad):
+def sigmoid_focal_index_forward(inputs, targets, alpha, gamma, reduction, ignore_index, need_grad, tile=None):
     """Runs the sigmoid focal kernel on (N, C, *) logits against the implicit one-hot of
     (N, *) class indices.  Returns (loss, grad) as sigmoid_focal_forward, with 'none'
     of the logits' shape (0 at ignored positions) and 'mean' over the non-ignored elements."""
-    launch = prepare_class_launch(inputs, targets, reduction, ignore_index, need_grad, per_element_none=True)
+    launch = prepare_class_launch(
+        "sigmoid_focal_index_fwd", inputs, targets, reduction, ignore_index, need_grad, per_element_none=True, tile=tile
+    )
     if launch.logits.numel():
         loss_ptr, partial_ptr, grad_ptr, count_ptr = launch.pointers()
         sigmoid_focal_index_fwd_kernel[launch.grid](

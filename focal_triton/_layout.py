@@ -59,3 +59,22 @@ def tile_shape(num_classes, layout, single_tile_limit):
         block_s = min(128, rows)
         block_c = min(classes, max(TILE // block_s, 1))
     return block_s, block_c, 8 if block_s * block_c >= TILE else 4
+
+
+def layout_kind(layout):
+    return "classes-contiguous" if layout.logits_strides[1] == 1 else "classes-strided"
+
+
+def tile_candidates(num_classes, layout):
+    """The (BLOCK_S, BLOCK_C, num_warps) tiles ``focal-triton tune`` measures for a layout:
+    rows per program x class tile x warps, around the heuristic."""
+    classes = triton.next_power_of_2(num_classes)
+    rows = triton.next_power_of_2(layout.rows)
+    shapes = set()
+    for tile in (1024, 2048, 4096, 8192):
+        if layout.logits_strides[1] == 1:
+            class_tiles = (classes,) if classes <= MAX_SINGLE_TILE_CLASSES else (2048, 4096, 8192)
+            shapes |= {(min(max(tile // c, 1), rows), c) for c in class_tiles if c <= tile}
+        else:
+            shapes |= {(min(s, rows), min(classes, max(tile // s, 1))) for s in (32, 64, 128, 256)}
+    return sorted((s, c, w) for s, c in shapes for w in (4, 8, 16) if w * 32 <= s * c)

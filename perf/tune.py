@@ -1,24 +1,30 @@
 """``focal-triton tune``: run the autotuner per size bucket and dtype, print the winners, save a table.
 
-The binary kernel is tuned over ELEMENTWISE_CONFIGS; the winner of each (size bucket, dtypes) is what
-``--save`` writes to focal_triton/configs/sm<arch>.json, which the launchers
-then use on that architecture instead of tuning at run time.  The multiclass
-kernels use the tile heuristic of focal_triton/_layout.py (printed, not tuned), and
-the backward scale one fixed config (focal_triton/_launch.py, SCALE_CONFIG).
+The binary kernel is tuned over ELEMENTWISE_CONFIGS per (size bucket, dtypes);
+the multiclass kernels over ``tile_candidates`` (rows per program x class tile
+x warps) per (class-count bucket, layout kind, dtype).  ``--save`` writes the
+winners to focal_triton/configs/sm<arch>.json, which the launchers then use on
+that architecture instead of tuning at run time (or, for the multiclass
+kernels, instead of the tile heuristic).  The backward scale uses one fixed
+config (focal_triton/_launch.py, SCALE_CONFIG).
 """
 
+import functools
 import json
+import math
 import os
 
 import torch
+import triton
 
 import focal_triton
 from focal_triton import _launch
-from focal_triton._layout import MAX_SINGLE_TILE_CLASSES, RowsLayout, tile_shape
+from focal_triton._layout import MAX_SINGLE_TILE_CLASSES, layout_kind, rows_layout, tile_candidates, tile_shape
 from focal_triton._tuning import table_key, table_path
 
 from .bench import CPU_LABEL, DTYPES
 
+TUNED_KERNELS = ("sigmoid_focal_fwd", "softmax_focal_fwd", "sigmoid_focal_index_fwd")
 TARGETS_FOR = {torch.float32: torch.float32, torch.bfloat16: torch.uint8, torch.float16: torch.float16}
 
 
@@ -50,24 +56,51 @@ def tune_sigmoid(dtypes, quick, on_gpu, device):
     return rows
 
 
-def softmax_tiles():
-    """The heuristic tiles of the multiclass kernels for common layouts."""
+CLASS_CASES = (("rows", 2), ("rows", 80), ("rows", 1000), ("rows", 32000), ("rows", 128000), ("nchw", 21))
+CLASS_KERNELS = (("softmax_focal_fwd", _launch.softmax_focal_forward),
+                 ("sigmoid_focal_index_fwd", _launch.sigmoid_focal_index_forward))  # fmt: skip
+
+
+def _class_inputs(kind, classes, elements, dtype, device):
+    if kind == "rows":
+        x = torch.randn(max(elements // classes, 1), classes)
+    else:
+        side = max(int(math.sqrt(elements / (8 * classes))), 1)
+        x = torch.randn(8, classes, side, side)
+    t = torch.randint(0, classes, (x.shape[0], *x.shape[2:]))
+    return x.to(dtype).to(device), t.to(device)
+
+
+def tune_classes(dtypes, quick, on_gpu, device):
+    """Rows of (kernel, key, tile, ms): every candidate tile timed for forward + backward 'mean'
+    (on the CPU only the heuristic tile runs, once, untimed)."""
     rows = []
-    for classes in (2, 80, 1000, 32000, 128000):
-        block_s, block_c, warps = tile_shape(classes, RowsLayout(1, 1 << 16, (0, 1, classes), (0, 1, classes)),
-                                             MAX_SINGLE_TILE_CLASSES)  # fmt: skip
-        rows.append(("softmax_focal_fwd", f"rows C={classes}", {"BLOCK_S": block_s, "BLOCK_C": block_c,
-                                                               "num_warps": warps}, None))  # fmt: skip
+    elements = (1 << 22 if quick else 1 << 24) if on_gpu else 1 << 10
+    for dtype in dtypes:
+        for kind, classes in CLASS_CASES:
+            x, t = _class_inputs(kind, classes, elements, dtype, device)
+            layout = rows_layout(x, x)
+            candidates = (
+                tile_candidates(classes, layout) if on_gpu else [tile_shape(classes, layout, MAX_SINGLE_TILE_CLASSES)]
+            )
+            for kernel_name, forward in CLASS_KERNELS:
+                timings = {}
+                for tile in candidates:
+                    step = functools.partial(forward, x, t, None, 2.0, "mean", -100, True, tile=tile)
+                    timings[tile] = triton.testing.do_bench(step, return_mode="median") if on_gpu else step() and None
+                best = min(timings, key=lambda tile: timings[tile] or 0.0)
+                config = dict(zip(("BLOCK_S", "BLOCK_C", "num_warps"), best))
+                rows.append((kernel_name, table_key(classes, layout_kind(layout), dtype), config, timings[best]))
     return rows
 
 
 def print_table(rows, on_gpu):
     if not on_gpu:
         print(f"*** {CPU_LABEL}: the interpreter runs one config, nothing is tuned ***")
-    print(f"{'kernel':<20} {'bucket|dtypes':<28} {'winner':<40} {'ms':>9}")
+    print(f"{'kernel':<24} {'bucket|dtypes':<30} {'winner':<40} {'ms':>9}")
     for kernel, key, config, ms in rows:
         shown = "-" if ms is None else f"{ms:9.4f}"
-        print(f"{kernel:<20} {key:<28} {json.dumps(config):<40} {shown:>9}")
+        print(f"{kernel:<24} {key:<30} {json.dumps(config):<40} {shown:>9}")
 
 
 def save(rows, on_gpu):
@@ -81,7 +114,7 @@ def save(rows, on_gpu):
         "triton": __import__("triton").__version__,
     }  # fmt: skip
     for kernel, key, config, _ in rows:
-        if kernel == "sigmoid_focal_fwd":
+        if kernel in TUNED_KERNELS:
             table.setdefault(kernel, {})[key] = config
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
@@ -97,7 +130,7 @@ def run(args):
     if args.loss in ("sigmoid", "all"):
         rows += tune_sigmoid(dtypes, args.quick, on_gpu, "cuda" if on_gpu else "cpu")
     if args.loss in ("softmax", "all"):
-        rows += softmax_tiles()
+        rows += tune_classes(dtypes, args.quick, on_gpu, "cuda" if on_gpu else "cpu")
     print_table(rows, on_gpu)
     if args.save:
         save(rows, on_gpu)

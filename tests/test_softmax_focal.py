@@ -234,3 +234,26 @@ def test_bad_input(device, make_call, error, message, entry):
     args, kwargs = make_call(x, t)
     with pytest.raises(error, match=message):
         entry(*args, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [(40, 80), (6, 5000), (2, 21, 6, 8)],
+    ids=["one-tile-rows", "online-rows", "nchw"],
+)
+def test_every_tuning_candidate_is_correct(device, shape):
+    """Whatever tile focal-triton tune picks, the loss and gradient stay right."""
+    from focal_triton._launch import sigmoid_focal_index_forward, softmax_focal_forward
+    from focal_triton._layout import rows_layout, tile_candidates
+
+    x, t = make_case(shape, torch.float32, device, ignore_every=5)
+    want_loss, want_grad = expected(x, t, None, 2.0, "mean")
+    candidates = tile_candidates(shape[1], rows_layout(x, x))
+    assert len(candidates) > 3
+    for tile in candidates:
+        loss, grad = softmax_focal_forward(x, t, None, 2.0, "mean", -100, True, tile=tile)
+        torch.testing.assert_close(loss.double().cpu(), want_loss, rtol=2e-5, atol=2e-6, msg=f"tile {tile}")
+        torch.testing.assert_close(grad.double().cpu(), want_grad, rtol=2e-5, atol=2e-6, msg=f"tile {tile}")
+        reference_loss, _ = sigmoid_focal_index_forward(x, t, 0.25, 2.0, "sum", -100, False)
+        tiled_loss, _ = sigmoid_focal_index_forward(x, t, 0.25, 2.0, "sum", -100, False, tile=tile)
+        torch.testing.assert_close(tiled_loss, reference_loss, rtol=1e-5, atol=1e-5, msg=f"tile {tile}")
