@@ -4,8 +4,20 @@ Written from the textbook definitions with torch's own float64 ops, not from
 the code under test.
 """
 
+import pytest
 import torch
 import torch.nn.functional as F
+
+# (dtype, rtol, atol) of the kernels against these formulas: the math inside
+# the kernels is float32 (float64 for float64 logits), so the error is mostly
+# the rounding of the output to its dtype.
+DTYPE_TOLERANCES = [
+    pytest.param(torch.float32, 2e-5, 2e-6, id="fp32"),
+    pytest.param(torch.float16, 2e-3, 2e-5, id="fp16"),
+    pytest.param(torch.bfloat16, 1.6e-2, 2e-5, id="bf16"),
+    pytest.param(torch.float64, 1e-9, 1e-12, id="fp64"),
+]
+REDUCTIONS = ["none", "mean", "sum"]
 
 
 def alpha_factor(t, alpha):

@@ -3,21 +3,14 @@ against the independent float64 formulas of tests/formulas64.py."""
 
 import pytest
 import torch
-from formulas64 import grad_scale64, reduce64, sigmoid_focal_grad64, sigmoid_focal_loss64
+from formulas64 import DTYPE_TOLERANCES, REDUCTIONS, grad_scale64, reduce64, sigmoid_focal_grad64, sigmoid_focal_loss64
 
 import focal_triton
 from focal_triton import SigmoidFocalLoss, reference, sigmoid_focal_loss
 
-# (dtype, rtol, atol): fp32 math inside the kernel, so the error is the output rounding.
-DTYPES = [
-    pytest.param(torch.float32, 2e-5, 2e-6, id="fp32"),
-    pytest.param(torch.float16, 2e-3, 2e-5, id="fp16"),
-    pytest.param(torch.bfloat16, 1.6e-2, 2e-5, id="bf16"),
-    pytest.param(torch.float64, 1e-9, 1e-12, id="fp64"),
-]
+DTYPES = DTYPE_TOLERANCES
 GAMMAS = [0.0, 0.5, 1.0, 2.0, 4.5]
 ALPHAS = [None, 0.25, 0.75]
-REDUCTIONS = ["none", "mean", "sum"]
 
 
 def make_logits(shape, dtype, device, scale=4.0, seed=0):

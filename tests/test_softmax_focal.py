@@ -4,17 +4,11 @@ against the independent float64 formulas of tests/formulas64.py."""
 import pytest
 import torch
 import torch.nn.functional as F
-from formulas64 import softmax_focal_grad64, softmax_focal_loss64
+from formulas64 import DTYPE_TOLERANCES, REDUCTIONS, softmax_focal_grad64, softmax_focal_loss64
 
 from focal_triton import SoftmaxFocalLoss, reference, softmax_focal_loss
 
-DTYPES = [
-    pytest.param(torch.float32, 2e-5, 2e-6, id="fp32"),
-    pytest.param(torch.float16, 2e-3, 2e-5, id="fp16"),
-    pytest.param(torch.bfloat16, 1.6e-2, 2e-5, id="bf16"),
-    pytest.param(torch.float64, 1e-9, 1e-12, id="fp64"),
-]
-REDUCTIONS = ["none", "mean", "sum"]
+DTYPES = DTYPE_TOLERANCES
 
 
 def make_case(shape, dtype, device, ignore_every=0, target_dtype=torch.int64, scale=3.0, seed=0):
