@@ -212,6 +212,16 @@ class ClassLaunch:
                 *self.layout.grad_strides)  # fmt: skip
 
 
+def walkable(logits):
+    """``logits``, copied to contiguous when its trailing dims do not merge into one stride."""
+    return logits if rows_layout(logits, torch.empty_like(logits, device="meta")) else logits.contiguous()
+
+
+def gradient_like(logits):
+    """An empty tensor laid out as the multiclass launchers lay out the gradient of ``logits``."""
+    return torch.empty_like(walkable(logits))
+
+
 def class_tile(kernel_name, logits, layout, tile=None):
     """(BLOCK_S, BLOCK_C, num_warps): ``tile`` when given (``focal-triton tune``), else the
     shipped table's entry for (class bucket, layout kind, dtype) on this GPU, else the heuristic."""
@@ -230,13 +240,10 @@ def prepare_class_launch(kernel_name, inputs, targets, reduction, ignore_index, 
     (channels_last too); logits whose trailing dims do not merge are copied to
     contiguous first."""
     reduce = reduction != "none"
-    x = inputs
-    layout = None
-    while layout is None:
-        grad = torch.empty_like(x) if need_grad else None
-        out = torch.empty_like(x) if per_element_none and not reduce else None
-        layout = rows_layout(x, next(b for b in (grad, out, x) if b is not None))
-        x = x if layout is not None else x.contiguous()
+    x = walkable(inputs)
+    grad = torch.empty_like(x) if need_grad else None
+    out = torch.empty_like(x) if per_element_none and not reduce else None
+    layout = rows_layout(x, next(b for b in (grad, out, x) if b is not None))
     t = targets.contiguous().reshape(-1)
     if not reduce and out is None:
         out = torch.empty(t.numel(), dtype=x.dtype, device=x.device)

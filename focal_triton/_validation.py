@@ -103,8 +103,9 @@ def check_ignore_index(ignore_index):
 def check_targets_in_range(targets, num_classes, ignore_index):
     """Class indices outside [0, C) that are not ignore_index are an error.  Only
     CPU tensors are checked here: a CUDA check would need a host-device sync
-    (on the GPU such a position gives a NaN loss instead)."""
-    if targets.device.type != "cpu" or targets.numel() == 0:
+    (on the GPU such a position gives a NaN loss instead), and nothing is checked
+    under torch.compile (a data-dependent branch would break the graph)."""
+    if targets.device.type != "cpu" or targets.numel() == 0 or torch.compiler.is_compiling():
         return
     wide = targets.to(torch.int64)
     bad = (wide != ignore_index) & ((wide < 0) | (wide >= num_classes))

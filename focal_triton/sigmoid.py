@@ -6,6 +6,7 @@ from . import reference
 from ._autograd import SigmoidFocalIndexLossFunction, SigmoidFocalLossFunction
 from ._backend import REFERENCE, backend_for
 from ._launch import sigmoid_focal_forward, sigmoid_focal_index_forward
+from ._ops import sigmoid_focal_index_op, sigmoid_focal_op
 from ._validation import check_sigmoid_args, check_sigmoid_index_args, is_class_index_form
 
 
@@ -53,14 +54,24 @@ def sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2.0, reduction="none",
         if backend_for(inputs) == REFERENCE:
             return reference.sigmoid_focal_loss(inputs, targets, alpha, gamma, reduction, ignore_index=ignore_index)
         args = (inputs, targets, checked_alpha, checked_gamma, reduction, ignore_index)
-        if torch.is_grad_enabled() and inputs.requires_grad:
+        need_grad = torch.is_grad_enabled() and inputs.requires_grad
+        if torch.compiler.is_compiling():
+            alpha_args = (checked_alpha or 0.0, checked_alpha is not None)
+            return sigmoid_focal_index_op(
+                inputs, targets, *alpha_args, checked_gamma, reduction, ignore_index, need_grad
+            )[0]
+        if need_grad:
             return SigmoidFocalIndexLossFunction.apply(*args)
         return sigmoid_focal_index_forward(*args, need_grad=False)[0]
     checked_alpha, checked_gamma = check_sigmoid_args(inputs, targets, alpha, gamma, reduction)
     if backend_for(inputs) == REFERENCE:
         return reference.sigmoid_focal_loss(inputs, targets, alpha, gamma, reduction)
     args = (inputs, targets, checked_alpha, checked_gamma, reduction)
-    if torch.is_grad_enabled() and inputs.requires_grad:
+    need_grad = torch.is_grad_enabled() and inputs.requires_grad
+    if torch.compiler.is_compiling():  # the custom op: no graph break
+        alpha_args = (checked_alpha or 0.0, checked_alpha is not None)
+        return sigmoid_focal_op(inputs, targets, *alpha_args, checked_gamma, reduction, need_grad)[0]
+    if need_grad:
         return SigmoidFocalLossFunction.apply(*args)
     return sigmoid_focal_forward(*args, need_grad=False)[0]
 

@@ -6,6 +6,7 @@ from . import reference
 from ._autograd import SoftmaxFocalLossFunction
 from ._backend import REFERENCE, backend_for
 from ._launch import softmax_focal_forward
+from ._ops import softmax_focal_op
 from ._validation import check_softmax_args
 
 
@@ -41,7 +42,22 @@ def softmax_focal_loss(inputs, targets, alpha=None, gamma=2.0, reduction="mean",
     if backend_for(inputs) == REFERENCE:
         return reference.softmax_focal_loss(inputs, targets, alpha, gamma, reduction, ignore_index)
     args = (inputs, targets, checked_alpha, checked_gamma, reduction, ignore_index)
-    if torch.is_grad_enabled() and inputs.requires_grad:
+    need_grad = torch.is_grad_enabled() and inputs.requires_grad
+    if torch.compiler.is_compiling():  # the custom op: no graph break
+        per_class = checked_alpha if isinstance(checked_alpha, torch.Tensor) else None
+        scalar = checked_alpha if isinstance(checked_alpha, float) else 0.0
+        return softmax_focal_op(
+            inputs,
+            targets,
+            scalar,
+            per_class,
+            checked_alpha is not None,
+            checked_gamma,
+            reduction,
+            ignore_index,
+            need_grad,
+        )[0]
+    if need_grad:
         return SoftmaxFocalLossFunction.apply(*args)
     return softmax_focal_forward(*args, need_grad=False)[0]
 

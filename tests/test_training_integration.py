@@ -1,0 +1,129 @@
+"""The losses inside real training code: torch.compile (custom ops), no host sync, CUDA graphs."""
+
+import pytest
+import torch
+from conftest import requires_cuda
+
+import focal_triton
+from focal_triton._ops import sigmoid_focal_index_op, sigmoid_focal_op, softmax_focal_op
+
+REDUCTIONS = ["none", "mean", "sum"]
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_opcheck(device, reduction):
+    """Schema, fake tensors, autograd registration and AOT dispatch of every op."""
+    x = torch.randn(3, 5, 4, device=device, requires_grad=True)
+    soft = torch.rand(3, 5, 4, device=device)
+    index = torch.randint(0, 5, (3, 4), device=device)
+    alpha = torch.rand(5, device=device)
+    torch.library.opcheck(sigmoid_focal_op, (x, soft, 0.25, True, 2.0, reduction, True))
+    torch.library.opcheck(sigmoid_focal_index_op, (x, index, 0.25, True, 0.5, reduction, -100, True))
+    torch.library.opcheck(softmax_focal_op, (x, index, 0.0, alpha, True, 2.0, reduction, -100, True))
+    torch.library.opcheck(softmax_focal_op, (x.detach(), index, 0.5, None, True, 2.0, reduction, -100, False))
+
+
+class DetectionHead(torch.nn.Module):
+    """A 1x1 conv classifier with every loss form on its output."""
+
+    def __init__(self, classes=6):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(4, classes, 1)
+
+    def forward(self, features, class_index, soft_targets):
+        logits = self.conv(features)
+        return (
+            focal_triton.softmax_focal_loss(logits, class_index, alpha=[0.5, 1.0, 1.0, 2.0, 1.0, 0.25])
+            + focal_triton.sigmoid_focal_loss(logits, class_index, reduction="mean")
+            + focal_triton.sigmoid_focal_loss(logits, soft_targets, reduction="sum") / 100
+        )
+
+
+def test_torch_compile_fullgraph_matches_eager(device):
+    torch.manual_seed(0)
+    model = DetectionHead().to(device)
+    features = torch.randn(2, 4, 5, 5, device=device)
+    class_index = torch.randint(0, 7, (2, 5, 5), device=device).masked_fill(
+        torch.rand(2, 5, 5, device=device) < 0.1, -100
+    )
+    class_index = torch.where(class_index == 6, 5, class_index)  # softmax needs [0, C) or ignored
+    soft = torch.rand(2, 6, 5, 5, device=device)
+
+    eager = model(features, class_index, soft)
+    eager.backward()
+    eager_grads = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad(set_to_none=True)
+
+    compiled = torch.compile(model, fullgraph=True)  # raises on any graph break
+    loss = compiled(features, class_index, soft)
+    loss.backward()
+    torch.testing.assert_close(loss, eager, rtol=1e-5, atol=1e-6)
+    for grad, want in zip([p.grad for p in model.parameters()], eager_grads):
+        torch.testing.assert_close(grad, want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.fixture
+def host_sync_forbidden(monkeypatch):
+    """Fails the test if the launch path reads a tensor value on the host."""
+
+    def forbidden(name):
+        def fail(*args, **kwargs):
+            raise AssertionError(f"{name} called on the loss path: a host-device sync")
+
+        return fail
+
+    for name in ("item", "tolist", "cpu", "numpy"):
+        monkeypatch.setattr(torch.Tensor, name, forbidden(f"Tensor.{name}"))
+    monkeypatch.setattr(torch.cuda, "synchronize", forbidden("torch.cuda.synchronize"))
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_no_host_sync_on_the_launch_path(device, host_sync_forbidden, reduction):
+    x = torch.randn(4, 6, 3, device=device, requires_grad=True)
+    index = torch.randint(0, 6, (4, 3), device=device)
+    losses = [
+        focal_triton.sigmoid_focal_loss(x, torch.rand(4, 6, 3, device=device), reduction=reduction),
+        focal_triton.sigmoid_focal_loss(x, index, reduction=reduction),
+        focal_triton.softmax_focal_loss(x, index, alpha=torch.ones(6, device=device), reduction=reduction),
+    ]
+    for loss in losses:
+        loss.backward(torch.ones_like(loss))
+    assert x.grad is not None
+
+
+@requires_cuda
+@pytest.mark.parametrize("loss_name", ["sigmoid", "sigmoid-index", "softmax"])
+def test_cuda_graph_capture(loss_name):
+    """Forward + backward captured once and replayed on new data gives the eager result."""
+    x = torch.randn(64, 8, 16, device="cuda", requires_grad=True)
+    index = torch.randint(0, 8, (64, 16), device="cuda")
+    soft = torch.rand(64, 8, 16, device="cuda")
+
+    def step():
+        if loss_name == "sigmoid":
+            loss = focal_triton.sigmoid_focal_loss(x, soft, reduction="mean")
+        elif loss_name == "sigmoid-index":
+            loss = focal_triton.sigmoid_focal_loss(x, index, reduction="sum")
+        else:
+            loss = focal_triton.softmax_focal_loss(x, index)
+        x.grad = None
+        loss.backward()
+        return loss.detach(), x.grad
+
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        for _ in range(3):  # warm-up: compilation and autotuning happen outside the capture
+            step()
+    torch.cuda.current_stream().wait_stream(stream)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        static_loss, static_grad = step()
+    with torch.no_grad():
+        x.copy_(torch.randn_like(x))
+        index.copy_(torch.randint_like(index, 0, 8))
+        soft.copy_(torch.rand_like(soft))
+    graph.replay()
+    want_loss, want_grad = (t.clone() for t in step())
+    torch.testing.assert_close(static_loss, want_loss)
+    torch.testing.assert_close(static_grad, want_grad)
