@@ -24,7 +24,7 @@ dL/dx = -sign * alpha_t * w * [(1 - p_t) + gamma * p_t * ce].
 import triton
 import triton.language as tl
 
-from .stable_math import pow_or_one, ratio_or_zero, sigmoid_parts
+from .stable_math import clamp_infinities, pow_or_one, ratio_or_zero, sigmoid_parts
 
 
 @triton.jit
@@ -41,7 +41,8 @@ def soft_label_terms(x, t, gamma):
     w = pow_or_one(one_minus_pt, gamma)
     pq_over = ratio_or_zero(p * q, one_minus_pt)
     p_minus_t = (1.0 - t) * p - t * q
-    return w * ce, w * (p_minus_t + gamma * (1.0 - 2.0 * t) * ce * pq_over)
+    # ce * pq_over first: 0 (not 0 * inf) for a clamped infinite logit
+    return w * ce, w * (p_minus_t + gamma * (1.0 - 2.0 * t) * (ce * pq_over))
 
 
 @triton.jit
@@ -56,7 +57,7 @@ def hard_label_terms(x, positive, gamma):
     # w = exp(-gamma * softplus(margin)) = exp2(-gamma * log2(e) * softplus(margin))
     # (multiplied left to right, so float64 math keeps the constant in float64)
     w = tl.exp2((tl.maximum(margin, 0.0) + log1p_e) * gamma * -1.4426950408889634)
-    g = w * (one_minus_pt + gamma * p_t * ce)
+    g = w * (one_minus_pt + gamma * (p_t * ce))
     return w * ce, tl.where(positive, -g, g)
 
 
@@ -82,19 +83,24 @@ def sigmoid_focal_fwd_kernel(
     pid = tl.program_id(0).to(tl.int64)
     offs = pid * BLOCK + tl.arange(0, BLOCK)
     mask = offs < n
-    x = tl.load(x_ptr + offs, mask=mask, other=0.0).to(COMPUTE)
+    raw_x = tl.load(x_ptr + offs, mask=mask, other=0.0).to(COMPUTE)
+    x = clamp_infinities(raw_x)
     t = tl.load(t_ptr + offs, mask=mask, other=0)
     if HARD_LABELS:
         positive = t != 0
         loss, grad = hard_label_terms(x, positive, gamma)
         alpha_t = tl.where(positive, alpha, 1.0 - alpha)
+        # an infinite logit on the wrong side of its label: the loss is infinite
+        infinite = tl.where(positive, raw_x == -float("inf"), raw_x == float("inf"))
     else:
         t = t.to(COMPUTE)
         loss, grad = soft_label_terms(x, t, gamma)
         alpha_t = alpha * t + (1.0 - alpha) * (1.0 - t)
+        infinite = ((raw_x == float("inf")) & (t < 1.0)) | ((raw_x == -float("inf")) & (t > 0.0))
     if HAS_ALPHA:
         loss = alpha_t * loss
         grad = alpha_t * grad
+    loss = tl.where(infinite & (loss > 0.0), float("inf"), loss)
     if REDUCE:
         tl.store(partial_ptr + pid, tl.sum(tl.where(mask, loss, 0.0), axis=0))
     else:

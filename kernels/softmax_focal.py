@@ -28,7 +28,7 @@ import triton
 import triton.language as tl
 
 from .sigmoid_focal import hard_label_terms
-from .stable_math import expm1, pow_or_one
+from .stable_math import clamp_infinities, clamp_positive_infinity, expm1, pow_or_one
 
 ALPHA_NONE = tl.constexpr(0)
 ALPHA_SCALAR = tl.constexpr(1)
@@ -43,7 +43,9 @@ def softmax_focal_row_terms(u, alpha_k, gamma):
     exact = em1 == 0.0
     u_over_em1 = tl.where(exact, 1.0, u / tl.where(exact, 1.0, em1))
     loss = -alpha_k * w * u
-    gprime = alpha_k * w * (1.0 + gamma * tl.exp(u) * u_over_em1)
+    p_k = tl.exp(u)
+    # p_k * u / expm1(u) -> 0 as u -> -inf (a target logit of -inf): no 0 * inf
+    gprime = alpha_k * w * (1.0 + gamma * tl.where(p_k == 0.0, 0.0, p_k * u_over_em1))
     return loss, gprime
 
 
@@ -107,7 +109,7 @@ def softmax_focal_fwd_kernel(
     if SINGLE_TILE:
         tile_mask = row_mask[:, None] & (classes < C)[None, :]
         x = tl.load(x_rows[:, None] + classes[None, :] * stride_xc, mask=tile_mask, other=-float("inf"))
-        x = x.to(COMPUTE)
+        x = clamp_positive_infinity(x.to(COMPUTE))
         row_max = tl.where(row_mask, tl.max(x, axis=1), 0.0)
         ex = tl.exp(x - row_max[:, None])
         sum_exp = tl.sum(ex, axis=1)
@@ -119,13 +121,15 @@ def softmax_focal_fwd_kernel(
             cls = c0 + classes
             tile_mask = row_mask[:, None] & (cls < C)[None, :]
             x = tl.load(x_rows[:, None] + cls[None, :] * stride_xc, mask=tile_mask, other=-float("inf"))
-            new_max = tl.maximum(row_max, tl.max(x.to(COMPUTE), axis=1))
+            x = clamp_positive_infinity(x.to(COMPUTE))
+            new_max = tl.maximum(row_max, tl.max(x, axis=1))
             new_max = tl.where(row_mask, new_max, 0.0)
-            sum_exp = sum_exp * tl.exp(row_max - new_max) + tl.sum(tl.exp(x.to(COMPUTE) - new_max[:, None]), axis=1)
+            sum_exp = sum_exp * tl.exp(row_max - new_max) + tl.sum(tl.exp(x - new_max[:, None]), axis=1)
             row_max = new_max
-        x_k = tl.load(x_rows + k_safe * stride_xc, mask=valid, other=0.0).to(COMPUTE)
+        x_k = clamp_positive_infinity(tl.load(x_rows + k_safe * stride_xc, mask=valid, other=0.0).to(COMPUTE))
     log_sum_exp = row_max + tl.log(tl.where(row_mask, sum_exp, 1.0))
     u = tl.where(valid, x_k - log_sum_exp, 0.0)
+    u = tl.where(u < -1.0e38, -float("inf"), u)  # only from a clamped +inf elsewhere in the row: p_k = 0
     alpha_k = _class_alpha(k_safe, alpha, alpha_ptr, ALPHA_MODE, COMPUTE)
     loss, gprime = softmax_focal_row_terms(u, alpha_k, gamma)
     # ignored rows give 0; a target outside [0, C) that is not ignore_index gives NaN
@@ -152,7 +156,7 @@ def softmax_focal_fwd_kernel(
                 cls = c0 + classes
                 tile_mask = row_mask[:, None] & (cls < C)[None, :]
                 x = tl.load(x_rows[:, None] + cls[None, :] * stride_xc, mask=tile_mask, other=0.0).to(COMPUTE)
-                p = tl.exp(x - row_max[:, None]) * inv_sum[:, None]
+                p = tl.exp(clamp_positive_infinity(x) - row_max[:, None]) * inv_sum[:, None]
                 onehot = cls[None, :] == k_safe[:, None]
                 g = gprime[:, None] * (p - tl.where(onehot, 1.0, 0.0))
                 tl.store(g_rows[:, None] + cls[None, :] * stride_gc, g.to(grad_ptr.dtype.element_ty), mask=tile_mask)
@@ -201,15 +205,16 @@ def sigmoid_focal_index_fwd_kernel(
     for c0 in range(0, C, BLOCK_C):
         cls = c0 + tl.arange(0, BLOCK_C)
         tile_mask = row_mask[:, None] & (cls < C)[None, :]
-        x = tl.load(x_rows[:, None] + cls[None, :] * stride_xc, mask=tile_mask, other=0.0).to(COMPUTE)
+        raw_x = tl.load(x_rows[:, None] + cls[None, :] * stride_xc, mask=tile_mask, other=0.0).to(COMPUTE)
         positive = cls[None, :] == k[:, None]
-        loss, grad = hard_label_terms(x, positive, gamma)
+        loss, grad = hard_label_terms(clamp_infinities(raw_x), positive, gamma)
         if HAS_ALPHA:
             alpha_t = tl.where(positive, alpha, 1.0 - alpha)
             loss = alpha_t * loss
             grad = alpha_t * grad
         keep = valid[:, None] & tile_mask
-        loss = tl.where(keep, loss, 0.0)
+        infinite = tl.where(positive, raw_x == -float("inf"), raw_x == float("inf")) & (loss > 0.0)
+        loss = tl.where(keep, tl.where(infinite, float("inf"), loss), 0.0)
         if REDUCE:
             total += loss
         else:

@@ -1,0 +1,66 @@
+"""Infinite logits give the limit values; -inf masks a class of the softmax."""
+
+import pytest
+import torch
+from test_softmax_focal import expected as softmax_expected
+
+from focal_triton import sigmoid_focal_loss, softmax_focal_loss
+
+INF = float("inf")
+
+
+@pytest.mark.parametrize("gamma", [0.0, 0.5, 2.0])
+@pytest.mark.parametrize("labels", [torch.float32, torch.bool, "index"])
+def test_sigmoid_infinite_logits_give_the_limits(device, gamma, labels):
+    # x -> +inf with t = 1 (and -inf with t = 0): loss -> 0, gradient -> 0;
+    # x -> -inf with t = 1: loss -> inf, dL/dx -> -alpha; x -> +inf with t = 0: loss -> inf, dL/dx -> 1 - alpha.
+    alpha = 0.25
+    x = torch.tensor([[INF, -INF], [-INF, INF]], device=device, requires_grad=True)  # rows: positions, cols: classes
+    if labels == "index":
+        targets = torch.tensor([0, 0], device=device)  # class 0 positive, class 1 negative, in both rows
+    else:
+        targets = torch.tensor([[1.0, 0.0], [1.0, 0.0]], device=device).to(labels)
+    want_loss = torch.tensor([[0.0, 0.0], [INF, INF]])
+    want_grad = torch.tensor([[0.0, 0.0], [-alpha, 1 - alpha]])
+    loss = sigmoid_focal_loss(x, targets, alpha=alpha, gamma=gamma)
+    (grad,) = torch.autograd.grad(loss.sum(), x)
+    assert torch.equal(loss.cpu(), want_loss)
+    torch.testing.assert_close(grad.cpu(), want_grad)
+
+
+@pytest.mark.parametrize("gamma", [0.0, 0.5, 2.0])
+def test_softmax_minus_infinity_masks_a_class(device, gamma):
+    x = torch.tensor([[0.5, -INF, 1.0, -2.0], [3.0, 0.0, -INF, -INF]], device=device)
+    t = torch.tensor([2, 0], device=device)
+    leaf = x.clone().requires_grad_()
+    loss = softmax_focal_loss(leaf, t, gamma=gamma, reduction="none")
+    loss.sum().backward()
+    want_loss, want_grad = softmax_expected(x, t, None, gamma, "none")
+    torch.testing.assert_close(loss.double().cpu(), want_loss, rtol=2e-5, atol=2e-6)
+    torch.testing.assert_close(leaf.grad.double().cpu(), want_grad, rtol=2e-5, atol=2e-6)
+
+
+@pytest.mark.parametrize("gamma", [0.0, 0.5, 2.0])
+def test_softmax_infinite_target_logits(device, gamma):
+    # target logit -inf: p_k = 0, loss inf, dL/dx = alpha_k * (p - onehot) (g' -> alpha_k as p_k -> 0);
+    # target logit +inf: p_k = 1, loss 0, gradient 0;  +inf on another class: p_k = 0 as above.
+    x = torch.tensor([[-INF, 0.0, 1.0], [INF, 0.0, 1.0], [0.0, INF, 1.0]], device=device, requires_grad=True)
+    t = torch.tensor([0, 0, 0], device=device)
+    loss = softmax_focal_loss(x, t, alpha=0.5, gamma=gamma, reduction="none")
+    (grad,) = torch.autograd.grad(loss.sum(), x)
+    p = torch.softmax(torch.tensor([0.0, 1.0]), 0)
+    assert loss[0].item() == INF and loss[1].item() == 0.0 and loss[2].item() == INF
+    torch.testing.assert_close(grad[0].cpu(), 0.5 * torch.tensor([-1.0, p[0], p[1]]))
+    torch.testing.assert_close(grad[1].cpu(), torch.zeros(3))
+    torch.testing.assert_close(grad[2].cpu(), 0.5 * torch.tensor([-1.0, 1.0, 0.0]))
+
+
+def test_zero_size_inputs(device):
+    x = torch.empty(0, 5, 3, device=device, requires_grad=True)
+    t = torch.empty(0, 3, dtype=torch.int64, device=device)
+    for loss_fn in (softmax_focal_loss, sigmoid_focal_loss):
+        assert loss_fn(x, t, reduction="none").numel() == 0
+        assert loss_fn(x, t, reduction="sum").item() == 0.0
+        assert torch.isnan(loss_fn(x, t, reduction="mean"))
+        loss_fn(x, t, reduction="sum").backward()
+        assert x.grad.shape == x.shape
