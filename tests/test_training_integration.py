@@ -127,3 +127,30 @@ def test_cuda_graph_capture(loss_name):
     want_loss, want_grad = (t.clone() for t in step())
     torch.testing.assert_close(static_loss, want_loss)
     torch.testing.assert_close(static_grad, want_grad)
+
+
+@pytest.mark.parametrize("amp_dtype", [torch.bfloat16, torch.float16])
+def test_autocast(device, amp_dtype):
+    """Under autocast the model hands half-precision logits to the losses: the math runs in
+    float32 inside the kernels, the loss comes back in the logits' dtype, the weights get float32 grads."""
+    from formulas64 import sigmoid_focal_loss64, softmax_focal_loss64
+
+    if device == "cpu" and amp_dtype == torch.float16:
+        pytest.skip("CPU autocast runs in bfloat16")
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(8, 5).to(device)
+    features = torch.randn(32, 8, device=device)
+    classes = torch.randint(0, 5, (32,), device=device)
+    one_hot = torch.nn.functional.one_hot(classes, 5).float()
+    with torch.autocast(device_type=device, dtype=amp_dtype):
+        logits = layer(features)
+        softmax_loss = focal_triton.softmax_focal_loss(logits, classes)
+        sigmoid_loss = focal_triton.sigmoid_focal_loss(logits, one_hot, reduction="mean")
+    assert logits.dtype == amp_dtype
+    assert softmax_loss.dtype == amp_dtype and sigmoid_loss.dtype == amp_dtype
+    (softmax_loss + sigmoid_loss).backward()
+    assert layer.weight.grad.dtype == torch.float32 and torch.isfinite(layer.weight.grad).all()
+    want_softmax = softmax_focal_loss64(logits.detach().cpu(), classes.cpu(), None, 2.0)[0].mean()
+    want_sigmoid = sigmoid_focal_loss64(logits.detach().cpu(), one_hot.cpu(), 0.25, 2.0).mean()
+    torch.testing.assert_close(softmax_loss.double().cpu(), want_softmax, rtol=1.6e-2, atol=1e-4)
+    torch.testing.assert_close(sigmoid_loss.double().cpu(), want_sigmoid, rtol=1.6e-2, atol=1e-4)
