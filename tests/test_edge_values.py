@@ -64,3 +64,23 @@ def test_zero_size_inputs(device):
         assert torch.isnan(loss_fn(x, t, reduction="mean"))
         loss_fn(x, t, reduction="sum").backward()
         assert x.grad.shape == x.shape
+
+
+def test_offsets_beyond_two_to_the_31(device):
+    """Rows 2**30 elements apart, read in place: the third row starts past 2**31, where 32-bit
+    offsets would wrap.  The storage is 4 GiB of float16 virtual memory; only the rows are touched."""
+    from test_softmax_focal import expected as softmax_expected
+
+    storage = torch.empty(2**31 + 8, dtype=torch.float16, device=device)
+    x = storage.as_strided((3, 4), (2**30, 1))  # (N, C): classes contiguous, rows 2**30 apart
+    values = torch.tensor([[0.5, -1.0, 2.0, 0.0], [1.0, 1.0, -3.0, 0.5], [-2.0, 4.0, 0.0, 1.5]], dtype=torch.float16)
+    x.copy_(values.to(device))
+    t = torch.tensor([2, 0, 1], device=device)
+    leaf = x.requires_grad_()
+    loss = softmax_focal_loss(leaf, t, reduction="none")
+    (grad,) = torch.autograd.grad(loss.sum(), leaf)
+    want_loss, want_grad = softmax_expected(values, t.cpu(), None, 2.0, "none")
+    torch.testing.assert_close(loss.double().cpu(), want_loss, rtol=2e-3, atol=2e-5)
+    torch.testing.assert_close(grad.double().cpu(), want_grad, rtol=2e-3, atol=2e-5)
+    sigmoid = sigmoid_focal_loss(x.detach(), t, reduction="none")
+    torch.testing.assert_close(sigmoid.cpu(), sigmoid_focal_loss(values.to(device), t, reduction="none").cpu())
