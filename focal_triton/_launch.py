@@ -24,7 +24,7 @@ from focal_triton.kernels.softmax_focal import (
 )
 
 from ._backend import interpreter_enabled
-from ._layout import MAX_SINGLE_TILE_CLASSES, RowsLayout, layout_kind, rows_layout, tile_shape
+from ._layout import ELEMENTS_PER_THREAD, MAX_SINGLE_TILE_CLASSES, RowsLayout, layout_kind, rows_layout, tile_shape
 from ._tuning import shipped_config, size_bucket
 
 REDUCE_BLOCK = 1024
@@ -230,7 +230,7 @@ def class_tile(kernel_name, logits, layout, tile=None):
     config = shipped_config(kernel_name, logits, logits.shape[1], layout_kind(layout), logits.dtype)
     if config is not None:
         return config["BLOCK_S"], config["BLOCK_C"], config["num_warps"]
-    return tile_shape(logits.shape[1], layout, MAX_SINGLE_TILE_CLASSES)
+    return tile_shape(logits.shape[1], layout, MAX_SINGLE_TILE_CLASSES, ELEMENTS_PER_THREAD[kernel_name])
 
 
 def prepare_class_launch(kernel_name, inputs, targets, reduction, ignore_index, need_grad, per_element_none, tile):

@@ -19,7 +19,7 @@ import triton
 import focal_triton
 from focal_triton import reference
 from focal_triton._launch import LAST_CONFIG
-from focal_triton._layout import MAX_SINGLE_TILE_CLASSES, rows_layout, tile_shape
+from focal_triton._layout import ELEMENTS_PER_THREAD, MAX_SINGLE_TILE_CLASSES, rows_layout, tile_shape
 
 from .plots import write_plots
 
@@ -224,7 +224,9 @@ def chosen_config(case, x):
     if case.loss == "sigmoid":
         return LAST_CONFIG.get("sigmoid_focal_fwd", "")
     layout = rows_layout(x, x)
-    block_s, block_c, warps = tile_shape(x.shape[1], layout, MAX_SINGLE_TILE_CLASSES)
+    block_s, block_c, warps = tile_shape(
+        x.shape[1], layout, MAX_SINGLE_TILE_CLASSES, ELEMENTS_PER_THREAD["softmax_focal_fwd"]
+    )
     return f"BLOCK_S={block_s} BLOCK_C={block_c} warps={warps}"
 
 
