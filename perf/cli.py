@@ -1,4 +1,4 @@
-"""The ``focal-triton`` command: bench, tune and report."""
+"""focal-triton: benchmark, tune and inspect the focal_triton kernels."""
 
 import argparse
 import os
