@@ -54,16 +54,12 @@ def _prune_to_size(configs, named_args, **kwargs):
     return fitting or configs[:1]
 
 
-def _autotuned(kernel, **extra):
-    # The key is a size bucket (ceil(log2 n)); the dtypes of the tensor
-    # arguments are added by the autotuner, so a training loop tunes once per
-    # bucket and dtype instead of once per distinct size.
-    return triton.autotune(
-        configs=_configs(), key=["size_bucket"], prune_configs_by={"early_config_prune": _prune_to_size}, **extra
-    )(kernel)
-
-
-_sigmoid_fwd = _autotuned(sigmoid_focal_fwd_kernel)
+# The key is a size bucket (ceil(log2 n)); the dtypes of the tensor arguments
+# are added by the autotuner, so a training loop tunes once per bucket and
+# dtype instead of once per distinct size.
+_sigmoid_fwd = triton.autotune(
+    configs=_configs(), key=["size_bucket"], prune_configs_by={"early_config_prune": _prune_to_size}
+)(sigmoid_focal_fwd_kernel)
 # The backward scale is not autotuned: tuning an in-place kernel needs the
 # autotuner's restore copies, torch writes that bump the version counter of the
 # saved gradient, which a repeated backward (retain_graph, gradcheck) then
@@ -78,6 +74,8 @@ def _launch_elementwise(autotuned, kernel_name, n, dtypes, args, kwargs):
     """Launches a 1-D element-wise kernel over n elements with the shipped config for
     (bucket, dtypes) on this GPU, or through the autotuner; returns the BLOCK used."""
     config = shipped_config(kernel_name, args[0], n, *dtypes)
+    if config is not None and (config["BLOCK"], config["num_warps"]) not in ELEMENTWISE_CONFIGS:
+        config = None  # a table from another version: the buffers are sized for these configs only
     if config is None:
         autotuned[_grid(n)](*args, **kwargs)
         block, warps, source = autotuned.best_config.kwargs["BLOCK"], autotuned.best_config.num_warps, "autotuned"
