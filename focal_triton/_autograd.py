@@ -18,6 +18,13 @@ def save_fused_grad(ctx, grad, row_broadcast=False):
     ctx.row_broadcast = row_broadcast
 
 
+def times_grad_output(grad, grad_output, row_broadcast):
+    """grad * grad_output out of place; a per-row grad_output (N, *) broadcasts over the classes of (N, C, *)."""
+    if row_broadcast and grad_output.dim() == grad.dim() - 1:
+        grad_output = grad_output.unsqueeze(1)
+    return grad * grad_output.to(grad.dtype)
+
+
 def _scaled_grad(ctx, grad, grad_output):
     if grad_output.numel() == 1 and ctx.carried_scale is None:
         # The usual first backward of a 'mean'/'sum' loss: in place, nothing written for 1.0.
@@ -25,11 +32,9 @@ def _scaled_grad(ctx, grad, grad_output):
         return grad
     # A per-element grad_output, or a repeated backward (retain_graph): out of place,
     # dividing out the scale the buffer already carries.
-    if ctx.row_broadcast and grad_output.dim() == grad.dim() - 1:
-        grad_output = grad_output.unsqueeze(1)
     if ctx.carried_scale is not None:
         grad_output = grad_output / ctx.carried_scale
-    return grad * grad_output.to(grad.dtype)
+    return times_grad_output(grad, grad_output, ctx.row_broadcast)
 
 
 def fused_grad_backward(ctx, grad_output):

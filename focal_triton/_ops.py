@@ -13,6 +13,7 @@ from typing import Optional
 import torch
 from torch import Tensor
 
+from ._autograd import times_grad_output
 from ._launch import gradient_like, sigmoid_focal_forward, sigmoid_focal_index_forward, softmax_focal_forward
 
 
@@ -84,18 +85,12 @@ def _save_gradient(ctx, inputs, output):
     ctx.save_for_backward(output[1])
 
 
-def _times_grad_output(grad, grad_loss, row_broadcast):
-    if row_broadcast and grad_loss.dim() == grad.dim() - 1:
-        grad_loss = grad_loss.unsqueeze(1)
-    return grad * grad_loss.to(grad.dtype)
-
-
 def _backward(n_arguments, row_broadcast):
     """The backward of an op with ``n_arguments``: grad_output times the fused gradient, in torch ops."""
 
     def backward(ctx, grad_loss, _grad_of_grad):
         (grad,) = ctx.saved_tensors
-        return (_times_grad_output(grad, grad_loss, row_broadcast), *(None,) * (n_arguments - 1))
+        return (times_grad_output(grad, grad_loss, row_broadcast), *(None,) * (n_arguments - 1))
 
     return backward
 
