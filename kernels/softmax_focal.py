@@ -227,9 +227,11 @@ def sigmoid_focal_index_fwd_kernel(
         tl.store(partial_ptr + pid, tl.sum(tl.sum(total, axis=1), axis=0))
 
 
-def softmax_focal_bytes_per_element(logit_bytes, single_tile):
-    """Ideal bytes per logit of the softmax kernel with the gradient: one read (two
-    when the row is walked twice) and one gradient write; targets are per row."""
+def softmax_focal_bytes_per_element(logit_bytes, single_tile, write_grad=True):
+    """Ideal bytes per logit of the softmax kernel: one read, and with the gradient one
+    write (plus a second read when the row is too long for one tile); targets are per row."""
+    if not write_grad:
+        return logit_bytes
     return logit_bytes * (2 if single_tile else 3)
 
 

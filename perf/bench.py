@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import torch
 import triton
+from focal_triton.kernels.sigmoid_focal import sigmoid_focal_bytes_per_element
+from focal_triton.kernels.softmax_focal import softmax_focal_bytes_per_element
 
 import focal_triton
 from focal_triton import reference
@@ -23,7 +25,6 @@ from focal_triton._layout import ELEMENTS_PER_THREAD, MAX_SINGLE_TILE_CLASSES, r
 
 from .plots import write_plots
 
-PROVIDERS = ("focal_triton", "eager", "compile")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 CPU_LABEL = "CPU / interpreter: not a GPU measurement"
 SOFTMAX_CLASSES = (2, 80, 1000, 32000, 128000)
@@ -58,23 +59,22 @@ class Case:
 
 
 def ideal_bytes(case):
-    """Bytes an ideal kernel must move: read logits and targets once (logits twice for a
-    softmax row too long for one tile), write the loss for 'none', read grad_output for
-    'none' and write the gradient for fwd_bwd."""
-    x = case.dtype.itemsize
+    """Bytes an ideal kernel must move, from the model next to each kernel: logits and
+    targets read (softmax logits read twice with the gradient when a row is longer than
+    one tile), the loss written for 'none', the gradient written for fwd_bwd, and
+    grad_output read by the backward of 'none'."""
+    x, grad = case.dtype.itemsize, case.mode == "fwd_bwd"
+    reduce = case.reduction != "none"
     if case.loss == "sigmoid":
-        per_position, positions = x + (1 if case.target == "uint8" else x), case.elements
+        positions = case.elements
+        total = positions * sigmoid_focal_bytes_per_element(x, 1 if case.target == "uint8" else x, reduce, grad)
     else:
-        rows = case.elements // case.classes
-        reads = 2 if case.classes > MAX_SINGLE_TILE_CLASSES else 1
-        per_position, positions = x * case.classes * reads + 8, rows  # int64 class index per row
-    total = per_position * positions
-    if case.reduction == "none":
-        total += x * positions  # the loss written
-    if case.mode == "fwd_bwd":
-        total += x * case.elements  # the gradient written
-        if case.reduction == "none":
-            total += x * positions  # grad_output read
+        positions = case.elements // case.classes
+        single_tile = case.classes <= MAX_SINGLE_TILE_CLASSES
+        total = case.elements * softmax_focal_bytes_per_element(x, single_tile, grad) + positions * 8  # int64 index
+        total += 0 if reduce else x * positions  # the loss written
+    if grad and not reduce:
+        total += x * positions  # grad_output read
     return total
 
 

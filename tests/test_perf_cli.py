@@ -86,6 +86,8 @@ def test_report_json_fields():
         (Case("sigmoid", torch.bfloat16, "uint8", "fwd", "mean", (1 << 20,)), 3),
         (Case("softmax", torch.float32, "index", "fwd_bwd", "mean", (1024, 80)), 8 + 8 / 80),  # + int64 per row
         (Case("softmax", torch.float32, "index", "fwd_bwd", "mean", (16, 32000)), 12 + 8 / 32000),  # two reads
+        (Case("softmax", torch.float32, "index", "fwd", "mean", (16, 32000)), 4 + 8 / 32000),  # no gradient: one read
+        (Case("sigmoid", torch.float32, "float", "fwd_bwd", "none", (1 << 20,)), 20),  # + loss, grad_output
     ],
 )
 def test_bytes_model(case, per_element):
