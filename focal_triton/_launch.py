@@ -24,7 +24,7 @@ from focal_triton.kernels.softmax_focal import (
 )
 
 from ._backend import interpreter_enabled
-from ._layout import ELEMENTS_PER_THREAD, MAX_SINGLE_TILE_CLASSES, RowsLayout, layout_kind, rows_layout, tile_shape
+from ._layout import RowsLayout, layout_kind, rows_layout, tile_shape
 from ._tuning import shipped_config, size_bucket
 
 REDUCE_BLOCK = 1024
@@ -222,13 +222,18 @@ def gradient_like(logits):
 
 def class_tile(kernel_name, logits, layout, tile=None):
     """(BLOCK_S, BLOCK_C, num_warps): ``tile`` when given (``focal-triton tune``), else the
-    shipped table's entry for (class bucket, layout kind, dtype) on this GPU, else the heuristic."""
+    shipped table's entry for (class bucket, layout kind, dtype) on this GPU, else the heuristic.
+    Recorded in LAST_CONFIG."""
     if tile is not None:
-        return tile
-    config = shipped_config(kernel_name, logits, logits.shape[1], layout_kind(layout), logits.dtype)
-    if config is not None:
-        return config["BLOCK_S"], config["BLOCK_C"], config["num_warps"]
-    return tile_shape(logits.shape[1], layout, MAX_SINGLE_TILE_CLASSES, ELEMENTS_PER_THREAD[kernel_name])
+        source = "given"
+    elif (
+        config := shipped_config(kernel_name, logits, logits.shape[1], layout_kind(layout), logits.dtype)
+    ) is not None:
+        tile, source = (config["BLOCK_S"], config["BLOCK_C"], config["num_warps"]), "shipped"
+    else:
+        tile, source = tile_shape(logits.shape[1], layout, kernel_name), "heuristic"
+    LAST_CONFIG[kernel_name] = "BLOCK_S={} BLOCK_C={} warps={} ({})".format(*tile, source)
+    return tile
 
 
 def prepare_class_launch(kernel_name, inputs, targets, reduction, ignore_index, need_grad, per_element_none, tile):

@@ -53,19 +53,19 @@ def rows_layout(logits, grad):
 ELEMENTS_PER_THREAD = {"softmax_focal_fwd": 16, "sigmoid_focal_index_fwd": 8}
 
 
-def tile_shape(num_classes, layout, single_tile_limit, elements_per_thread=16):
-    """(BLOCK_S, BLOCK_C, num_warps): classes contiguous -> the tile runs along C;
-    classes strided (NCHW) -> it runs along S, so loads coalesce either way; at
-    least 4 warps, else ``elements_per_thread`` logits per thread."""
+def tile_shape(num_classes, layout, kernel_name):
+    """The heuristic (BLOCK_S, BLOCK_C, num_warps) of ``kernel_name``: classes contiguous ->
+    the tile runs along C; classes strided (NCHW) -> it runs along S, so loads coalesce
+    either way; at least 4 warps, else ELEMENTS_PER_THREAD logits per thread."""
     classes = triton.next_power_of_2(num_classes)
     rows = triton.next_power_of_2(layout.rows)
     if layout.logits_strides[1] == 1:
-        block_c = min(classes, single_tile_limit)
+        block_c = min(classes, MAX_SINGLE_TILE_CLASSES)
         block_s = min(max(TILE // block_c, 1), rows)
     else:
         block_s = min(128, rows)
         block_c = min(classes, max(TILE // block_s, 1))
-    return block_s, block_c, max(4, block_s * block_c // (32 * elements_per_thread))
+    return block_s, block_c, max(4, block_s * block_c // (32 * ELEMENTS_PER_THREAD[kernel_name]))
 
 
 def layout_kind(layout):

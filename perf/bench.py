@@ -21,7 +21,7 @@ from focal_triton.kernels.softmax_focal import softmax_focal_bytes_per_element
 import focal_triton
 from focal_triton import reference
 from focal_triton._launch import LAST_CONFIG
-from focal_triton._layout import ELEMENTS_PER_THREAD, MAX_SINGLE_TILE_CLASSES, rows_layout, tile_shape
+from focal_triton._layout import MAX_SINGLE_TILE_CLASSES
 
 from .plots import write_plots
 
@@ -29,6 +29,7 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch
 CPU_LABEL = "CPU / interpreter: not a GPU measurement"
 SOFTMAX_CLASSES = (2, 80, 1000, 32000, 128000)
 SEGMENTATION_CLASSES = 21  # (B, 21, H, W): PASCAL VOC
+KERNEL_OF = {"sigmoid": "sigmoid_focal_fwd", "softmax": "softmax_focal_fwd"}  # whose launch config a row reports
 
 
 @dataclass
@@ -219,17 +220,6 @@ def copy_bandwidth(on_gpu):
     return 2 * source.numel() * 4 / ms / 1e6
 
 
-def chosen_config(case, x):
-    """The launch configuration focal_triton used for this case."""
-    if case.loss == "sigmoid":
-        return LAST_CONFIG.get("sigmoid_focal_fwd", "")
-    layout = rows_layout(x, x)
-    block_s, block_c, warps = tile_shape(
-        x.shape[1], layout, MAX_SINGLE_TILE_CLASSES, ELEMENTS_PER_THREAD["softmax_focal_fwd"]
-    )
-    return f"BLOCK_S={block_s} BLOCK_C={block_c} warps={warps}"
-
-
 class Progress:
     """A one-line progress bar on stderr."""
 
@@ -276,7 +266,7 @@ def run_case(case, providers, device, on_gpu, copy_gbps, compiled_cache, environ
             "shape": "x".join(map(str, case.shape)), "elements": case.elements, "provider": provider,
             "time_ms": ms, "ideal_bytes": ideal_bytes(case), "gbps": gbps, "copy_gbps": copy_gbps,
             "fraction_of_copy": gbps / copy_gbps, "peak_memory_bytes": memory, "max_error_vs_reference": error,
-            "config": chosen_config(case, x) if provider == "focal_triton" else "", "note": note,
+            "config": LAST_CONFIG.get(KERNEL_OF[case.loss], "") if provider == "focal_triton" else "", "note": note,
         })  # fmt: skip
     for row in rows:
         for baseline in ("eager", "compile"):

@@ -17,7 +17,7 @@ from focal_triton.kernels.softmax_focal import (
 )
 
 from focal_triton._launch import ELEMENTWISE_CONFIGS, REDUCE_BLOCK, SCALE_CONFIG
-from focal_triton._layout import ELEMENTS_PER_THREAD, MAX_SINGLE_TILE_CLASSES, RowsLayout, tile_shape
+from focal_triton._layout import RowsLayout, tile_shape
 
 from .aot import KernelVariant
 
@@ -84,12 +84,8 @@ def class_variants(dtype):
     """(variant, num_warps) of both multiclass kernels for each layout of CLASS_LAYOUTS."""
     for label, num_classes, batches, rows, *strides in CLASS_LAYOUTS:
         layout = RowsLayout(batches, rows, tuple(strides), tuple(strides))
-        block_s, block_c, softmax_warps = tile_shape(
-            num_classes, layout, MAX_SINGLE_TILE_CLASSES, ELEMENTS_PER_THREAD["softmax_focal_fwd"]
-        )
-        index_warps = tile_shape(
-            num_classes, layout, MAX_SINGLE_TILE_CLASSES, ELEMENTS_PER_THREAD["sigmoid_focal_index_fwd"]
-        )[2]
+        block_s, block_c, softmax_warps = tile_shape(num_classes, layout, "softmax_focal_fwd")
+        index_warps = tile_shape(num_classes, layout, "sigmoid_focal_index_fwd")[2]
         single_tile = num_classes <= block_c
         names = ("stride_xb", "stride_xc", "stride_xs", "stride_gb", "stride_gc", "stride_gs")
         unit = {name: 1 for name, stride in zip(names, strides * 2) if stride == 1}  # Triton specialises 1

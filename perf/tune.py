@@ -20,8 +20,6 @@ import triton
 import focal_triton
 from focal_triton import _launch
 from focal_triton._layout import (
-    ELEMENTS_PER_THREAD,
-    MAX_SINGLE_TILE_CLASSES,
     layout_kind,
     rows_layout,
     tile_candidates,
@@ -88,8 +86,7 @@ def tune_classes(dtypes, quick, on_gpu, device):
             x, t = _class_inputs(kind, classes, elements, dtype, device)
             layout = rows_layout(x, x)
             for kernel_name, forward in CLASS_KERNELS:
-                heuristic = tile_shape(classes, layout, MAX_SINGLE_TILE_CLASSES, ELEMENTS_PER_THREAD[kernel_name])
-                candidates = tile_candidates(classes, layout) if on_gpu else [heuristic]
+                candidates = tile_candidates(classes, layout) if on_gpu else [tile_shape(classes, layout, kernel_name)]
                 timings = {}
                 for tile in candidates:
                     step = functools.partial(forward, x, t, None, 2.0, "mean", -100, True, tile=tile)
