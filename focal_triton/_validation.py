@@ -9,6 +9,8 @@ from numbers import Real
 
 import torch
 
+from ._launch import accumulator_dtype
+
 LOGIT_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64)
 SAME_SHAPE_TARGET_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64, torch.bool, torch.uint8)
 REDUCTIONS = ("none", "mean", "sum")
@@ -126,7 +128,7 @@ def check_class_alpha(alpha, num_classes, inputs):
         if not 0 <= alpha <= 1:
             raise ValueError(f"alpha must be a number in [0, 1], or one weight per class, got {alpha!r}")
         return float(alpha)
-    accumulate = torch.float64 if inputs.dtype == torch.float64 else torch.float32
+    accumulate = accumulator_dtype(inputs.dtype)
     if isinstance(alpha, (list, tuple)):
         if not all(isinstance(a, Real) and not isinstance(a, bool) and math.isfinite(a) and a >= 0 for a in alpha):
             raise ValueError(f"alpha must hold finite class weights >= 0, got {list(alpha)!r}")
