@@ -36,6 +36,8 @@ def rows_layout(logits, grad):
     """The (B, C, S) view of ``logits`` and of ``grad`` (same shape); None when the
     trailing dims of ``logits`` do not merge into one stride (the caller copies)."""
     n, spatial = logits.shape[0], math.prod(logits.shape[2:])
+    if n * spatial == 0:  # no rows: nothing is read, any strides do
+        return RowsLayout(1, 0, (0, logits.stride(1), 1), (0, grad.stride(1), 1))
     x_strides, g_strides = _bcs_strides(logits), _bcs_strides(grad)
     if x_strides is None or g_strides is None:
         return None
@@ -58,7 +60,7 @@ def tile_shape(num_classes, layout, kernel_name):
     the tile runs along C; classes strided (NCHW) -> it runs along S, so loads coalesce
     either way; at least 4 warps, else ELEMENTS_PER_THREAD logits per thread."""
     classes = triton.next_power_of_2(num_classes)
-    rows = triton.next_power_of_2(layout.rows)
+    rows = max(triton.next_power_of_2(layout.rows), 1)  # 0 rows (an empty batch): no program runs
     if layout.logits_strides[1] == 1:
         block_c = min(classes, MAX_SINGLE_TILE_CLASSES)
         block_s = min(max(TILE // block_c, 1), rows)

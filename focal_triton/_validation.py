@@ -4,12 +4,15 @@ Each error names the argument, what was expected and what was given.  Nothing
 here reads tensor values (that would be a host-device sync).
 """
 
-import math
 from numbers import Real
 
 import torch
+import torch.autograd.forward_ad as forward_ad
 
 from ._launch import accumulator_dtype
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+HALF_DTYPES = (torch.float16, torch.bfloat16)
 
 LOGIT_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64)
 SAME_SHAPE_TARGET_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64, torch.bool, torch.uint8)
@@ -23,6 +26,18 @@ def _names(dtypes):
 def check_tensor(name, value):
     if not isinstance(value, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
+    if value.layout != torch.strided:
+        raise TypeError(f"{name} must be a dense (strided) tensor, got layout {value.layout}; call .to_dense() first")
+
+
+def _is_number(value):
+    """A real number: int / float (not bool), or a symbolic one under torch.compile(dynamic=True)."""
+    return (isinstance(value, (Real, torch.SymInt, torch.SymFloat))) and not isinstance(value, bool)
+
+
+def _is_finite(value):
+    # comparisons instead of math.isfinite, which symbolic floats do not support
+    return value == value and abs(value) != float("inf")
 
 
 def check_logits(inputs):
@@ -46,7 +61,7 @@ def check_same_device(inputs, targets):
 
 
 def check_gamma(gamma):
-    if isinstance(gamma, bool) or not isinstance(gamma, Real) or not math.isfinite(gamma) or gamma < 0:
+    if not _is_number(gamma) or not _is_finite(gamma) or gamma < 0:
         raise ValueError(f"gamma must be a finite number >= 0, got {gamma!r}")
     return float(gamma)
 
@@ -55,7 +70,12 @@ def check_binary_alpha(alpha):
     """Returns the alpha factor as a float, or None when alpha_t is dropped (None or alpha < 0)."""
     if alpha is None:
         return None
-    if isinstance(alpha, bool) or not isinstance(alpha, Real) or math.isnan(alpha) or alpha > 1:
+    if isinstance(alpha, (list, tuple, torch.Tensor)):
+        raise TypeError(
+            f"alpha must be None or one number for the sigmoid loss, got {type(alpha).__name__}; "
+            "for one weight per class use focal_triton.softmax_focal_loss(alpha=[...])"
+        )
+    if not _is_number(alpha) or alpha != alpha or alpha > 1:
         raise ValueError(f"alpha must be None or a number <= 1 (negative: no alpha factor), got {alpha!r}")
     return float(alpha) if alpha >= 0 else None
 
@@ -65,12 +85,13 @@ def check_reduction(reduction):
         raise ValueError(f"reduction must be one of {', '.join(map(repr, REDUCTIONS))}, got {reduction!r}")
 
 
-def check_sigmoid_args(inputs, targets, alpha, gamma, reduction):
-    """Validates sigmoid_focal_loss arguments; returns (alpha or None, gamma) as floats."""
+def check_sigmoid_args(inputs, targets, alpha, gamma, reduction, ignore_index):
+    """Validates sigmoid_focal_loss arguments with same-shape targets; returns (alpha or None, gamma, ignore_index)."""
     check_logits(inputs)
+    check_call_context(inputs, targets)
     check_same_shape_targets(inputs, targets)
     check_reduction(reduction)
-    return check_binary_alpha(alpha), check_gamma(gamma)
+    return check_binary_alpha(alpha), check_gamma(gamma), check_ignore_index(ignore_index)
 
 
 CLASS_TARGET_DTYPES = (torch.int64, torch.int32, torch.uint8)
@@ -97,8 +118,10 @@ def check_class_targets(inputs, targets):
 
 
 def check_ignore_index(ignore_index):
-    if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
+    if isinstance(ignore_index, bool) or not isinstance(ignore_index, (int, torch.SymInt)):
         raise TypeError(f"ignore_index must be an int, got {ignore_index!r}")
+    if not INT64_MIN <= ignore_index <= INT64_MAX:
+        raise ValueError(f"ignore_index must fit in int64 [-2**63, 2**63 - 1], got {ignore_index}")
     return ignore_index
 
 
@@ -124,14 +147,13 @@ def check_class_alpha(alpha, num_classes, inputs):
     Returns None, a float, or a tensor in the accumulator dtype of inputs."""
     if alpha is None:
         return None
-    if isinstance(alpha, Real) and not isinstance(alpha, bool):
+    if _is_number(alpha):
         if not 0 <= alpha <= 1:
             raise ValueError(f"alpha must be a number in [0, 1], or one weight per class, got {alpha!r}")
         return float(alpha)
     accumulate = accumulator_dtype(inputs.dtype)
     if isinstance(alpha, (list, tuple)):
-        if not all(isinstance(a, Real) and not isinstance(a, bool) and math.isfinite(a) and a >= 0 for a in alpha):
-            raise ValueError(f"alpha must hold finite class weights >= 0, got {list(alpha)!r}")
+        check_class_weight_values(alpha)
         alpha = torch.tensor(alpha, dtype=accumulate, device=inputs.device)
     elif isinstance(alpha, torch.Tensor):
         if not alpha.is_floating_point() or alpha.dim() != 1:
@@ -143,12 +165,24 @@ def check_class_alpha(alpha, num_classes, inputs):
         raise TypeError(f"alpha must be None, a number, a sequence or a tensor, got {type(alpha).__name__}")
     if alpha.numel() != num_classes:
         raise ValueError(f"alpha must have one weight per class ({num_classes}), got {alpha.numel()}")
+    if alpha.requires_grad and torch.is_grad_enabled():
+        raise ValueError(
+            "alpha requires grad, but focal_triton computes no gradient with respect to the class weights; "
+            "pass alpha.detach()"
+        )
     return alpha.to(accumulate).contiguous()
+
+
+def check_class_weight_values(alpha):
+    """Host-side values of per-class weights (a sequence): each a finite number >= 0."""
+    if not all(_is_number(a) and _is_finite(a) and a >= 0 for a in alpha):
+        raise ValueError(f"alpha must hold finite class weights >= 0, got {list(alpha)!r}")
 
 
 def check_softmax_args(inputs, targets, alpha, gamma, reduction, ignore_index):
     """Validates softmax_focal_loss arguments; returns (alpha as None / float / tensor, gamma, ignore_index)."""
     check_class_logits(inputs)
+    check_call_context(inputs, targets)
     check_class_targets(inputs, targets)
     check_reduction(reduction)
     ignore_index = check_ignore_index(ignore_index)
@@ -170,6 +204,46 @@ def is_class_index_form(inputs, targets):
 def check_sigmoid_index_args(inputs, targets, alpha, gamma, reduction, ignore_index):
     """Validates sigmoid_focal_loss arguments with class-index targets; returns (alpha or None, gamma, ignore_index)."""
     check_class_logits(inputs)
+    check_call_context(inputs, targets)
+    if inputs.shape[1] == 1:
+        raise ValueError(
+            f"inputs of shape {tuple(inputs.shape)} with integer targets of shape {tuple(targets.shape)} are read "
+            "as C = 1 class with class-index targets, where 1 would mean background; for binary 0/1 labels "
+            f"pass targets of the shape of inputs (e.g. targets.view({tuple(inputs.shape)}).bool())"
+        )
     check_class_targets(inputs, targets)
     check_reduction(reduction)
     return check_binary_alpha(alpha), check_gamma(gamma), check_ignore_index(ignore_index)
+
+
+def check_call_context(inputs, targets):
+    """What the fused kernels cannot serve, refused at the call instead of failing deep inside or
+    silently dropping a gradient: a gradient of the targets, forward-mode AD, torch.func
+    transforms and torch.jit.trace."""
+    if isinstance(targets, torch.Tensor) and targets.requires_grad and torch.is_grad_enabled():
+        raise ValueError(
+            "targets requires grad, but focal_triton computes no gradient with respect to targets; "
+            "pass targets.detach()"
+        )
+    if torch.compiler.is_compiling():
+        return
+    if torch.jit.is_tracing():
+        raise RuntimeError("focal_triton does not support torch.jit.trace; use torch.compile (or call it eagerly)")
+    if torch._C._functorch.is_functorch_wrapped_tensor(inputs):
+        raise RuntimeError(
+            "focal_triton does not support torch.func transforms (grad, vjp, vmap, jacrev, ...): the gradient "
+            "comes from a Triton kernel; use torch.autograd.grad or loss.backward()"
+        )
+    if forward_ad._current_level >= 0 and forward_ad.unpack_dual(inputs).tangent is not None:
+        raise RuntimeError(
+            "focal_triton does not support forward-mode AD (dual tensors from torch.autograd.forward_ad); "
+            "use reverse mode (loss.backward() or torch.autograd.grad)"
+        )
+
+
+def loss_dtype_for(inputs):
+    """The dtype of the loss: float32 for float16 / bfloat16 logits under torch.autocast on
+    their device (as torch's own losses, so that GradScaler can scale it), else the logits' dtype."""
+    if inputs.dtype in HALF_DTYPES and torch.is_autocast_enabled(inputs.device.type):
+        return torch.float32
+    return inputs.dtype

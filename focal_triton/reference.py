@@ -6,16 +6,25 @@ tensor) and has the same semantics and input contract as
 autograd's gradient stays finite where the textbook formula gives NaN.
 
 ``torchvision_sigmoid_focal_loss`` is torchvision's formula verbatim, the
-baseline the perf harness times; it is NaN-prone (see its docstring) and is
-never used to compute a result for the user.
+binary baseline the perf harness times, and ``eager_softmax_focal_loss`` the
+softmax one; both are NaN-prone (see their docstrings) and never compute a
+result for the user.  The fallbacks compute in float64.
 """
 
 import torch
 import torch.nn.functional as F
 
-from ._validation import check_sigmoid_args, check_sigmoid_index_args, check_softmax_args, is_class_index_form
+from ._validation import (
+    check_sigmoid_args,
+    check_sigmoid_index_args,
+    check_softmax_args,
+    is_class_index_form,
+    loss_dtype_for,
+)
 
-HALF_DTYPES = (torch.float16, torch.bfloat16)
+# The kernels' stand-in for an infinite logit (kernels/stable_math.py, clamp_infinities):
+# every probability and gradient term has reached its limit long before it.
+BIG_LOGIT = 3.0e38
 
 
 def _reduce(loss, reduction):
@@ -27,7 +36,22 @@ def _reduce(loss, reduction):
 
 
 def _upcast(inputs):
-    return inputs.float() if inputs.dtype in HALF_DTYPES else inputs
+    """float64 math: at a clamped infinite logit (3e38) products such as gamma * ce of the
+    backward stay finite, where float32 would overflow to inf and meet a 0 (NaN)."""
+    return inputs.double()
+
+
+class _ClampPassingGradient(torch.autograd.Function):
+    """x.clamp(low, high) whose gradient passes through unchanged: the formula's gradient at
+    the clamp bound, which is its limit there, reaches an infinite value (a plain clamp would give 0)."""
+
+    @staticmethod
+    def forward(ctx, x, low, high):
+        return x.clamp(low, high)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, None, None
 
 
 def _implicit_one_hot(inputs, targets, ignore_index):
@@ -41,37 +65,52 @@ def sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2.0, reduction="none",
     """Eager sigmoid focal loss; same arguments and result as focal_triton.sigmoid_focal_loss."""
     if is_class_index_form(inputs, targets):
         alpha, gamma, ignore_index = check_sigmoid_index_args(inputs, targets, alpha, gamma, reduction, ignore_index)
-        one_hot, kept = _implicit_one_hot(inputs, targets, ignore_index)
-        loss = torch.where(kept, _sigmoid_focal_elementwise(_upcast(inputs), one_hot, alpha, gamma), 0.0)
-        if reduction == "mean":
-            return (loss.sum() / (kept.sum() * inputs.shape[1])).to(inputs.dtype)
-        return _reduce(loss, reduction).to(inputs.dtype)
-    alpha, gamma = check_sigmoid_args(inputs, targets, alpha, gamma, reduction)
-    x = _upcast(inputs)
-    t = (targets != 0).to(x.dtype) if targets.dtype == torch.uint8 else targets.to(x.dtype)
-    return _reduce(_sigmoid_focal_elementwise(x, t, alpha, gamma), reduction).to(inputs.dtype)
+        x = _upcast(inputs)
+        t, kept = _implicit_one_hot(inputs, targets, ignore_index)
+        denominator = kept.sum() * inputs.shape[1]
+    else:
+        alpha, gamma, ignore_index = check_sigmoid_args(inputs, targets, alpha, gamma, reduction, ignore_index)
+        x = _upcast(inputs)
+        labels = targets.dtype in (torch.bool, torch.uint8)
+        t = (targets != 0).to(x.dtype) if labels else targets.to(x.dtype)
+        kept = targets != ignore_index if targets.dtype == torch.uint8 else torch.ones_like(t, dtype=torch.bool)
+        denominator = kept.sum()
+    loss = torch.where(kept, _sigmoid_focal_elementwise(x, t, alpha, gamma), 0.0)
+    loss_dtype = loss_dtype_for(inputs)
+    if reduction == "mean":
+        return (loss.sum() / denominator).to(loss_dtype)
+    return _reduce(loss, reduction).to(loss_dtype)
 
 
 def _sigmoid_focal_elementwise(x, t, alpha, gamma):
-    log_p = -F.softplus(-x)
-    log_q = -F.softplus(x)  # log(1 - p)
+    clamped = _ClampPassingGradient.apply(x, -BIG_LOGIT, BIG_LOGIT)
+    log_p = -F.softplus(-clamped)
+    log_q = -F.softplus(clamped)  # log(1 - p)
     ce = -(t * log_p + (1 - t) * log_q)
     # log(1 - p_t) = log(t q + (1 - t) p) as a log-sum-exp: its gradient has no 0 * inf.
     log_one_minus_pt = torch.logaddexp(torch.log(t) + log_q, torch.log1p(-t) + log_p)
     loss = torch.exp(gamma * log_one_minus_pt) * ce
     if alpha is not None:
         loss = (alpha * t + (1 - alpha) * (1 - t)) * loss
-    return loss
+    # an infinite logit on the wrong side of its target: the loss is infinite (as the kernels);
+    # added, not selected, so that the limit gradient still flows through ``loss``
+    wrong_side = ((x == float("inf")) & (t < 1)) | ((x == -float("inf")) & (t > 0))
+    return loss + torch.where(wrong_side & (loss > 0), float("inf"), 0.0)
 
 
 def softmax_focal_loss(inputs, targets, alpha=None, gamma=2.0, reduction="mean", ignore_index=-100):
     """Eager softmax focal loss; same arguments and result as focal_triton.softmax_focal_loss."""
     alpha, gamma, ignore_index = check_softmax_args(inputs, targets, alpha, gamma, reduction, ignore_index)
-    x = _upcast(inputs)
+    loss_dtype = loss_dtype_for(inputs)
+    x = _ClampPassingGradient.apply(_upcast(inputs), None, BIG_LOGIT)  # -inf (a masked class) is exact as it is
     wide = targets.to(torch.int64)
     kept = wide != ignore_index
     k = torch.where(kept, wide, 0)
     u = F.log_softmax(x, dim=1).gather(1, k.unsqueeze(1)).squeeze(1)  # log p_k
+    # u below -1e38 (a target logit of -inf, or a clamped +inf on another class) means p_k = 0:
+    # an infinite loss, added after the formula has run on a finite u so that its limit gradient flows
+    infinite = torch.where(kept & (u < -1.0e38), float("inf"), 0.0)
+    u = _ClampPassingGradient.apply(u, -BIG_LOGIT, None)
     one_minus_p = -torch.expm1(u)
     # (1 - p_k) ** gamma with a finite gradient where 1 - p_k rounds to 0 (the double-where idiom)
     zero = one_minus_p == 0
@@ -81,10 +120,10 @@ def softmax_focal_loss(inputs, targets, alpha=None, gamma=2.0, reduction="mean",
         loss = alpha.to(x.dtype)[k] * loss
     elif alpha is not None:
         loss = alpha * loss
-    loss = torch.where(kept, loss, 0.0)
+    loss = torch.where(kept, loss, 0.0) + infinite
     if reduction == "mean":
-        return (loss.sum() / kept.sum()).to(inputs.dtype)
-    return _reduce(loss, reduction).to(inputs.dtype)
+        return (loss.sum() / kept.sum()).to(loss_dtype)
+    return _reduce(loss, reduction).to(loss_dtype)
 
 
 def torchvision_sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2.0, reduction="none"):
@@ -101,3 +140,18 @@ def torchvision_sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2.0, reduc
         alpha_t = alpha * targets + (1 - alpha) * (1 - targets)
         loss = alpha_t * loss
     return _reduce(loss, reduction)
+
+
+def eager_softmax_focal_loss(inputs, targets, gamma=2.0, reduction="mean", ignore_index=-100):
+    """The softmax focal loss as training code usually writes it (the perf baseline): log_softmax,
+    gather and pow in the logits' dtype upcast to float32, 'mean' over the non-ignored positions.
+    Its gradient is NaN for 0 < gamma < 1 where p_k rounds to 1."""
+    log_p = F.log_softmax(inputs.float(), dim=1)
+    kept = targets != ignore_index
+    k = torch.where(kept, targets, 0).long()
+    log_p_k = log_p.gather(1, k.unsqueeze(1)).squeeze(1)
+    loss = -((1 - log_p_k.exp()) ** gamma) * log_p_k
+    loss = torch.where(kept, loss, 0.0)
+    if reduction == "mean":
+        return (loss.sum() / kept.sum()).to(inputs.dtype)
+    return _reduce(loss, reduction).to(inputs.dtype)

@@ -4,10 +4,18 @@ import torch
 
 from . import reference
 from ._autograd import SigmoidFocalIndexLossFunction, SigmoidFocalLossFunction
-from ._backend import REFERENCE, backend_for
+from ._dispatch import run_loss
 from ._launch import sigmoid_focal_forward, sigmoid_focal_index_forward
 from ._ops import sigmoid_focal_index_op, sigmoid_focal_op
-from ._validation import check_sigmoid_args, check_sigmoid_index_args, is_class_index_form
+from ._validation import (
+    check_binary_alpha,
+    check_gamma,
+    check_ignore_index,
+    check_reduction,
+    check_sigmoid_args,
+    check_sigmoid_index_args,
+    is_class_index_form,
+)
 
 
 def sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2.0, reduction="none", *, ignore_index=-100):
@@ -48,32 +56,23 @@ def sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2.0, reduction="none",
         The loss in the dtype of ``inputs``.
     """
     if is_class_index_form(inputs, targets):
-        checked_alpha, checked_gamma, _ = check_sigmoid_index_args(
-            inputs, targets, alpha, gamma, reduction, ignore_index
-        )
-        if backend_for(inputs) == REFERENCE:
-            return reference.sigmoid_focal_loss(inputs, targets, alpha, gamma, reduction, ignore_index=ignore_index)
-        args = (inputs, targets, checked_alpha, checked_gamma, reduction, ignore_index)
-        need_grad = torch.is_grad_enabled() and inputs.requires_grad
-        if torch.compiler.is_compiling():
-            alpha_args = (checked_alpha or 0.0, checked_alpha is not None)
-            return sigmoid_focal_index_op(
-                inputs, targets, *alpha_args, checked_gamma, reduction, ignore_index, need_grad
-            )[0]
-        if need_grad:
-            return SigmoidFocalIndexLossFunction.apply(*args)
-        return sigmoid_focal_index_forward(*args, need_grad=False)[0]
-    checked_alpha, checked_gamma = check_sigmoid_args(inputs, targets, alpha, gamma, reduction)
-    if backend_for(inputs) == REFERENCE:
-        return reference.sigmoid_focal_loss(inputs, targets, alpha, gamma, reduction)
-    args = (inputs, targets, checked_alpha, checked_gamma, reduction)
-    need_grad = torch.is_grad_enabled() and inputs.requires_grad
-    if torch.compiler.is_compiling():  # the custom op: no graph break
-        alpha_args = (checked_alpha or 0.0, checked_alpha is not None)
-        return sigmoid_focal_op(inputs, targets, *alpha_args, checked_gamma, reduction, need_grad)[0]
-    if need_grad:
-        return SigmoidFocalLossFunction.apply(*args)
-    return sigmoid_focal_forward(*args, need_grad=False)[0]
+        checked = check_sigmoid_index_args(inputs, targets, alpha, gamma, reduction, ignore_index)
+        op, function, launcher = sigmoid_focal_index_op, SigmoidFocalIndexLossFunction, sigmoid_focal_index_forward
+    else:
+        checked = check_sigmoid_args(inputs, targets, alpha, gamma, reduction, ignore_index)
+        op, function, launcher = sigmoid_focal_op, SigmoidFocalLossFunction, sigmoid_focal_forward
+    alpha, gamma, ignore_index = checked
+    args = (alpha, gamma, reduction, ignore_index)
+    return run_loss(
+        inputs,
+        targets,
+        args,
+        reference=lambda: reference.sigmoid_focal_loss(inputs, targets, *args[:3], ignore_index=ignore_index),
+        op=op,
+        op_args=args,
+        function=function,
+        launcher=launcher,
+    )
 
 
 class SigmoidFocalLoss(torch.nn.Module):
@@ -81,6 +80,10 @@ class SigmoidFocalLoss(torch.nn.Module):
 
     def __init__(self, alpha=0.25, gamma=2.0, reduction="mean", ignore_index=-100):
         super().__init__()
+        check_binary_alpha(alpha)
+        check_gamma(gamma)
+        check_reduction(reduction)
+        check_ignore_index(ignore_index)
         self.alpha, self.gamma, self.reduction, self.ignore_index = alpha, gamma, reduction, ignore_index
 
     def forward(self, inputs, targets):

@@ -4,10 +4,16 @@ import torch
 
 from . import reference
 from ._autograd import SoftmaxFocalLossFunction
-from ._backend import REFERENCE, backend_for
+from ._dispatch import run_loss
 from ._launch import softmax_focal_forward
 from ._ops import softmax_focal_op
-from ._validation import check_softmax_args
+from ._validation import (
+    check_class_weight_values,
+    check_gamma,
+    check_ignore_index,
+    check_reduction,
+    check_softmax_args,
+)
 
 
 def softmax_focal_loss(inputs, targets, alpha=None, gamma=2.0, reduction="mean", ignore_index=-100):
@@ -38,28 +44,19 @@ def softmax_focal_loss(inputs, targets, alpha=None, gamma=2.0, reduction="mean",
     Returns:
         The loss in the dtype of ``inputs``.
     """
-    checked_alpha, checked_gamma, _ = check_softmax_args(inputs, targets, alpha, gamma, reduction, ignore_index)
-    if backend_for(inputs) == REFERENCE:
-        return reference.softmax_focal_loss(inputs, targets, alpha, gamma, reduction, ignore_index)
-    args = (inputs, targets, checked_alpha, checked_gamma, reduction, ignore_index)
-    need_grad = torch.is_grad_enabled() and inputs.requires_grad
-    if torch.compiler.is_compiling():  # the custom op: no graph break
-        per_class = checked_alpha if isinstance(checked_alpha, torch.Tensor) else None
-        scalar = checked_alpha if isinstance(checked_alpha, float) else 0.0
-        return softmax_focal_op(
-            inputs,
-            targets,
-            scalar,
-            per_class,
-            checked_alpha is not None,
-            checked_gamma,
-            reduction,
-            ignore_index,
-            need_grad,
-        )[0]
-    if need_grad:
-        return SoftmaxFocalLossFunction.apply(*args)
-    return softmax_focal_forward(*args, need_grad=False)[0]
+    alpha, gamma, ignore_index = check_softmax_args(inputs, targets, alpha, gamma, reduction, ignore_index)
+    args = (alpha, gamma, reduction, ignore_index)
+    per_class = isinstance(alpha, torch.Tensor)
+    return run_loss(
+        inputs,
+        targets,
+        args,
+        reference=lambda: reference.softmax_focal_loss(inputs, targets, *args),
+        op=softmax_focal_op,
+        op_args=(None if per_class else alpha, alpha if per_class else None, gamma, reduction, ignore_index),
+        function=SoftmaxFocalLossFunction,
+        launcher=softmax_focal_forward,
+    )
 
 
 class SoftmaxFocalLoss(torch.nn.Module):
@@ -68,9 +65,19 @@ class SoftmaxFocalLoss(torch.nn.Module):
 
     def __init__(self, alpha=None, gamma=2.0, reduction="mean", ignore_index=-100):
         super().__init__()
+        check_gamma(gamma)
+        check_reduction(reduction)
+        check_ignore_index(ignore_index)
         if isinstance(alpha, (list, tuple, torch.Tensor)):
-            self.register_buffer("alpha", torch.as_tensor(alpha, dtype=torch.float32))
+            weights = torch.as_tensor(alpha, dtype=torch.float32).detach()
+            if weights.dim() != 1:
+                raise ValueError(f"alpha must be one weight per class (1-D), got shape {tuple(weights.shape)}")
+            check_class_weight_values(weights.cpu().tolist())  # read once, at construction
+            self.register_buffer("alpha", weights)
         else:
+            is_number = isinstance(alpha, (int, float)) and not isinstance(alpha, bool)
+            if alpha is not None and not (is_number and 0 <= alpha <= 1):
+                raise ValueError(f"alpha must be None, a number in [0, 1] or one weight per class, got {alpha!r}")
             self.alpha = alpha
         self.gamma, self.reduction, self.ignore_index = gamma, reduction, ignore_index
 

@@ -24,7 +24,8 @@ dL/dx = -sign * alpha_t * w * [(1 - p_t) + gamma * p_t * ce].
 import triton
 import triton.language as tl
 
-from .stable_math import clamp_infinities, pow_or_one, ratio_or_zero, sigmoid_parts
+from .reduce import REDUCE_CHUNK, chunk_sums
+from .stable_math import clamp_infinities, float64_scalar, pow_or_one, ratio_or_zero, sigmoid_parts
 
 
 @triton.jit
@@ -65,24 +66,33 @@ def hard_label_terms(x, positive, gamma):
 def sigmoid_focal_fwd_kernel(
     x_ptr,  # logits, n elements, contiguous
     t_ptr,  # targets, n elements, contiguous: float, or uint8 labels (bool viewed as uint8)
-    loss_ptr,  # out: n losses (REDUCE False) in the logits' dtype
-    partial_ptr,  # out: one partial sum per program (REDUCE True), COMPUTE dtype
-    grad_ptr,  # out: n gradients dL/dx / grad_denominator (WRITE_GRAD True)
+    loss_ptr,  # out: n losses (REDUCE False) in the loss dtype
+    partial_ptr,  # out: one partial sum per REDUCE_CHUNK elements (REDUCE True), COMPUTE dtype
+    grad_ptr,  # out: n gradients dL/dx / denominator (WRITE_GRAD True), in the gradient buffer's dtype
+    count_ptr,  # COUNT_ON_DEVICE: 0-d count of non-ignored elements, the 'mean' denominator
     n,
-    alpha,
+    alpha,  # each float scalar comes with its float64 remainder (see stable_math.float64_scalar)
+    alpha_remainder,
     gamma,
-    grad_denominator,  # n for 'mean', 1 otherwise (an integer: exact as an fp32 argument)
+    gamma_remainder,
+    grad_denominator,  # n for 'mean' (without COUNT_ON_DEVICE), 1 otherwise
+    grad_denominator_remainder,
+    ignore_label,  # IGNORE: uint8 labels equal to it contribute no loss and no gradient
     size_bucket,  # autotune key only: ceil(log2(n))
     HAS_ALPHA: tl.constexpr,
     HARD_LABELS: tl.constexpr,  # targets are uint8 labels: nonzero = positive
+    IGNORE: tl.constexpr,  # HARD_LABELS only: skip labels equal to ignore_label
+    COUNT_ON_DEVICE: tl.constexpr,  # 'mean' over the non-ignored count at count_ptr
     REDUCE: tl.constexpr,
     WRITE_GRAD: tl.constexpr,
     COMPUTE: tl.constexpr,  # tl.float32, or tl.float64 for float64 logits
-    BLOCK: tl.constexpr,
+    BLOCK: tl.constexpr,  # a multiple of REDUCE_CHUNK
 ):
     pid = tl.program_id(0).to(tl.int64)
     offs = pid * BLOCK + tl.arange(0, BLOCK)
     mask = offs < n
+    alpha = float64_scalar(alpha, alpha_remainder, COMPUTE)
+    gamma = float64_scalar(gamma, gamma_remainder, COMPUTE)
     raw_x = tl.load(x_ptr + offs, mask=mask, other=0.0).to(COMPUTE)
     x = clamp_infinities(raw_x)
     t = tl.load(t_ptr + offs, mask=mask, other=0)
@@ -97,20 +107,37 @@ def sigmoid_focal_fwd_kernel(
         loss, grad = soft_label_terms(x, t, gamma)
         alpha_t = alpha * t + (1.0 - alpha) * (1.0 - t)
         infinite = ((raw_x == float("inf")) & (t < 1.0)) | ((raw_x == -float("inf")) & (t > 0.0))
+        # a target outside [0, 1] has no probability meaning: NaN loss and gradient
+        outside = tl.where((t < 0.0) | (t > 1.0), float("nan"), 0.0)
+        loss += outside
+        grad += outside
     if HAS_ALPHA:
         loss = alpha_t * loss
         grad = alpha_t * grad
     loss = tl.where(infinite & (loss > 0.0), float("inf"), loss)
+    if IGNORE:
+        kept = t != ignore_label
+        loss = tl.where(kept, loss, 0.0)
+        grad = tl.where(kept, grad, 0.0)
     if REDUCE:
-        tl.store(partial_ptr + pid, tl.sum(tl.where(mask, loss, 0.0), axis=0))
+        chunk = pid * (BLOCK // REDUCE_CHUNK) + tl.arange(0, BLOCK // REDUCE_CHUNK)
+        sums = chunk_sums(tl.where(mask, loss, 0.0), BLOCK)
+        tl.store(partial_ptr + chunk, sums, mask=chunk * REDUCE_CHUNK < n)
     else:
         tl.store(loss_ptr + offs, loss.to(loss_ptr.dtype.element_ty), mask=mask)
     if WRITE_GRAD:
-        inv_denominator = tl.full((), 1.0, COMPUTE) / grad_denominator  # once per program
+        if COUNT_ON_DEVICE:
+            count = tl.load(count_ptr).to(COMPUTE)
+            denominator = tl.where(count > 0, count, 1.0)
+        else:
+            denominator = float64_scalar(grad_denominator, grad_denominator_remainder, COMPUTE)
+        inv_denominator = 1.0 / denominator  # once per program
         tl.store(grad_ptr + offs, (grad * inv_denominator).to(grad_ptr.dtype.element_ty), mask=mask)
 
 
-def sigmoid_focal_bytes_per_element(logit_bytes, target_bytes, reduce, write_grad):
+def sigmoid_focal_bytes_per_element(logit_bytes, target_bytes, reduce, write_grad, grad_bytes=None):
     """Bytes an ideal kernel moves per element: read x and t, write the loss ('none')
-    and the gradient (when it is needed); the per-program partials are negligible."""
-    return logit_bytes + target_bytes + (0 if reduce else logit_bytes) + (logit_bytes if write_grad else 0)
+    and the gradient (when it is needed, ``grad_bytes`` each, default the logits'
+    size); the per-chunk partials are negligible."""
+    grad_bytes = logit_bytes if grad_bytes is None else grad_bytes
+    return logit_bytes + target_bytes + (0 if reduce else logit_bytes) + (grad_bytes if write_grad else 0)

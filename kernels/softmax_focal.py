@@ -28,7 +28,7 @@ import triton
 import triton.language as tl
 
 from .sigmoid_focal import hard_label_terms
-from .stable_math import clamp_infinities, clamp_positive_infinity, expm1, pow_or_one
+from .stable_math import clamp_infinities, clamp_positive_infinity, expm1, float64_scalar, pow_or_one
 
 ALPHA_NONE = tl.constexpr(0)
 ALPHA_SCALAR = tl.constexpr(1)
@@ -55,6 +55,16 @@ def _rows(pid, S, n_s_blocks, BLOCK_S: tl.constexpr):
     b = (pid // n_s_blocks).to(tl.int64)
     s = (pid % n_s_blocks).to(tl.int64) * BLOCK_S + tl.arange(0, BLOCK_S)
     return b, s, s < S
+
+
+@triton.jit
+def _class_offsets(BLOCK_C: tl.constexpr, WIDE_CLASS_OFFSETS: tl.constexpr):
+    """0 .. BLOCK_C - 1, as int64 when class * stride_c can pass 2**31 (NCHW with C * H * W > 2**31;
+    the launcher decides), else int32, which keeps registers free."""
+    if WIDE_CLASS_OFFSETS:
+        return tl.arange(0, BLOCK_C).to(tl.int64)
+    else:
+        return tl.arange(0, BLOCK_C)
 
 
 @triton.jit
@@ -86,26 +96,31 @@ def softmax_focal_fwd_kernel(
     stride_gb,
     stride_gc,
     stride_gs,
-    alpha,
+    alpha,  # each float scalar comes with its float64 remainder (see stable_math.float64_scalar)
+    alpha_remainder,
     gamma,
-    ignore_index,
+    gamma_remainder,
+    ignore_index: tl.int64,
     ALPHA_MODE: tl.constexpr,
     REDUCE: tl.constexpr,
     WRITE_GRAD: tl.constexpr,
     MEAN: tl.constexpr,
     SINGLE_TILE: tl.constexpr,
     COMPUTE: tl.constexpr,
+    WIDE_CLASS_OFFSETS: tl.constexpr,  # class * stride_c can pass 2**31: 64-bit class offsets
     BLOCK_S: tl.constexpr,
     BLOCK_C: tl.constexpr,
 ):
     pid = tl.program_id(0)
+    alpha = float64_scalar(alpha, alpha_remainder, COMPUTE)
+    gamma = float64_scalar(gamma, gamma_remainder, COMPUTE)
     b, s, row_mask = _rows(pid, S, n_s_blocks, BLOCK_S)
     k = tl.load(t_ptr + b * S + s, mask=row_mask, other=0).to(tl.int64)
     valid = row_mask & (k != ignore_index)
     in_range = (k >= 0) & (k < C)
     k_safe = tl.where(valid & in_range, k, 0)  # never read out of bounds
     x_rows = x_ptr + b * stride_xb + s * stride_xs
-    classes = tl.arange(0, BLOCK_C)
+    classes = _class_offsets(BLOCK_C, WIDE_CLASS_OFFSETS)
     if SINGLE_TILE:
         tile_mask = row_mask[:, None] & (classes < C)[None, :]
         x = tl.load(x_rows[:, None] + classes[None, :] * stride_xc, mask=tile_mask, other=-float("inf"))
@@ -122,13 +137,16 @@ def softmax_focal_fwd_kernel(
             tile_mask = row_mask[:, None] & (cls < C)[None, :]
             x = tl.load(x_rows[:, None] + cls[None, :] * stride_xc, mask=tile_mask, other=-float("inf"))
             x = clamp_positive_infinity(x.to(COMPUTE))
-            new_max = tl.maximum(row_max, tl.max(x, axis=1))
-            new_max = tl.where(row_mask, new_max, 0.0)
-            sum_exp = sum_exp * tl.exp(row_max - new_max) + tl.sum(tl.exp(x - new_max[:, None]), axis=1)
+            new_max = tl.where(row_mask, tl.maximum(row_max, tl.max(x, axis=1)), 0.0)
+            # sum_exp is relative to the max so far; while every class seen is -inf (masked)
+            # there is none, and 0 stands in: exp(-inf - 0) = 0, not exp(-inf - -inf) = NaN
+            shift = tl.where(new_max == -float("inf"), 0.0, new_max)
+            sum_exp = sum_exp * tl.exp(row_max - shift) + tl.sum(tl.exp(x - shift[:, None]), axis=1)
             row_max = new_max
         x_k = clamp_positive_infinity(tl.load(x_rows + k_safe * stride_xc, mask=valid, other=0.0).to(COMPUTE))
-    log_sum_exp = row_max + tl.log(tl.where(row_mask, sum_exp, 1.0))
-    u = tl.where(valid, x_k - log_sum_exp, 0.0)
+    # u = (x_k - max) - log(sum): x_k - max is exact, so a confident row keeps its tiny loss
+    # (x_k - (max + log sum) would round max + log sum back to max)
+    u = tl.where(valid, (x_k - row_max) - tl.log(tl.where(row_mask, sum_exp, 1.0)), 0.0)
     u = tl.where(u < -1.0e38, -float("inf"), u)  # only from a clamped +inf elsewhere in the row: p_k = 0
     alpha_k = _class_alpha(k_safe, alpha, alpha_ptr, ALPHA_MODE, COMPUTE)
     loss, gprime = softmax_focal_row_terms(u, alpha_k, gamma)
@@ -180,18 +198,23 @@ def sigmoid_focal_index_fwd_kernel(
     stride_gc,
     stride_gs,
     alpha,
+    alpha_remainder,
     gamma,
-    ignore_index,
+    gamma_remainder,
+    ignore_index: tl.int64,
     HAS_ALPHA: tl.constexpr,
     REDUCE: tl.constexpr,
     WRITE_GRAD: tl.constexpr,
     MEAN: tl.constexpr,
     COMPUTE: tl.constexpr,
+    WIDE_CLASS_OFFSETS: tl.constexpr,  # class * stride_c can pass 2**31: 64-bit class offsets
     BLOCK_S: tl.constexpr,
     BLOCK_C: tl.constexpr,
 ):
     """Binary focal loss of every (row, class) against the implicit one-hot of the row's index."""
     pid = tl.program_id(0)
+    alpha = float64_scalar(alpha, alpha_remainder, COMPUTE)
+    gamma = float64_scalar(gamma, gamma_remainder, COMPUTE)
     b, s, row_mask = _rows(pid, S, n_s_blocks, BLOCK_S)
     k = tl.load(t_ptr + b * S + s, mask=row_mask, other=0).to(tl.int64)
     valid = row_mask & (k != ignore_index)
@@ -203,7 +226,7 @@ def sigmoid_focal_index_fwd_kernel(
         scale = 1.0 / tl.where(count > 0, count, 1.0)
     total = tl.zeros((BLOCK_S, BLOCK_C), COMPUTE)
     for c0 in range(0, C, BLOCK_C):
-        cls = c0 + tl.arange(0, BLOCK_C)
+        cls = c0 + _class_offsets(BLOCK_C, WIDE_CLASS_OFFSETS)
         tile_mask = row_mask[:, None] & (cls < C)[None, :]
         raw_x = tl.load(x_rows[:, None] + cls[None, :] * stride_xc, mask=tile_mask, other=0.0).to(COMPUTE)
         positive = cls[None, :] == k[:, None]

@@ -124,3 +124,15 @@ def clamp_positive_infinity(x):
     """+inf -> 3e38 for the softmax: -inf logits (masked classes) are exact as they are,
     a +inf logit takes the whole probability like any logit far above the others."""
     return tl.where(x > 3.0e38, 3.0e38, x)
+
+
+@triton.jit
+def float64_scalar(value, remainder, COMPUTE: tl.constexpr):
+    """A float scalar argument in COMPUTE precision.  Triton passes Python floats as float32,
+    so the launcher sends a float64 number as ``value`` (its float32 rounding) and
+    ``remainder`` (exact - value): their sum in float64 is within 2**-48 of the number;
+    float32 math takes ``value`` alone."""
+    if COMPUTE == tl.float64:
+        return tl.cast(value, tl.float64) + tl.cast(remainder, tl.float64)
+    else:
+        return tl.cast(value, tl.float32)

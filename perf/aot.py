@@ -56,7 +56,7 @@ class KernelVariant:
                 signature[arg] = "*" + POINTER_TYPES[self.pointers[arg]]
                 attrs[(index,)] = [["tt.divisibility", 16]]
             elif arg in self.ints:
-                signature[arg] = "i32"
+                signature[arg] = self.fn.params[index].annotation_type or "i32"  # i64 where annotated
                 attrs[(index,)] = [["tt.divisibility", 16]]
             elif arg in self.floats:
                 signature[arg] = "fp32"

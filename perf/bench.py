@@ -128,11 +128,12 @@ def make_inputs(case, device):
 
 
 def loss_functions(case, compiled_cache):
-    """provider -> f(x, t) for this case (torchvision's formula is the binary eager baseline)."""
+    """provider -> f(x, t) for this case: the eager baselines are torchvision's formula (binary)
+    and the usual log_softmax / gather / pow formula (softmax)."""
     if case.loss == "sigmoid":
         ours, eager = focal_triton.sigmoid_focal_loss, reference.torchvision_sigmoid_focal_loss
     else:
-        ours, eager = focal_triton.softmax_focal_loss, reference.softmax_focal_loss
+        ours, eager = focal_triton.softmax_focal_loss, reference.eager_softmax_focal_loss
     if eager not in compiled_cache:
         compiled_cache[eager] = torch.compile(eager, dynamic=False)
     return {"focal_triton": ours, "eager": eager, "compile": compiled_cache[eager]}

@@ -16,7 +16,7 @@ from focal_triton.kernels.softmax_focal import (
     softmax_focal_fwd_kernel,
 )
 
-from focal_triton._launch import ELEMENTWISE_CONFIGS, REDUCE_BLOCK, SCALE_CONFIG
+from focal_triton._launch import ELEMENTWISE_CONFIGS, REDUCE_BLOCK, SCALE_CONFIG, grad_buffer_dtype
 from focal_triton._layout import RowsLayout, tile_shape
 
 from .aot import KernelVariant
@@ -24,6 +24,10 @@ from .aot import KernelVariant
 
 def _size(dtype_name):
     return getattr(torch, dtype_name).itemsize
+
+
+def _grad_dtype(dtype_name):
+    return str(grad_buffer_dtype(getattr(torch, dtype_name))).replace("torch.", "")
 
 
 # (logits dtype, targets dtype) pairs the binary kernel is compiled for.
@@ -41,20 +45,26 @@ def sigmoid_variants(block):
                     "t_ptr": t_dtype,
                     "loss_ptr": x_dtype,
                     "partial_ptr": "float32",
-                    "grad_ptr": x_dtype,
+                    "grad_ptr": _grad_dtype(x_dtype),
+                    "count_ptr": "int64",
                 },
                 constexprs={
                     "HAS_ALPHA": True,
                     "HARD_LABELS": t_dtype == "uint8",
+                    "IGNORE": False,
+                    "COUNT_ON_DEVICE": False,
                     "REDUCE": reduce,
                     "WRITE_GRAD": True,
                     "COMPUTE": tl.float32,
                     "BLOCK": block,
                 },
-                ints=("n", "size_bucket"),
-                floats=("alpha", "gamma", "grad_denominator"),
+                ints=("n", "ignore_label", "size_bucket"),
+                floats=("alpha", "alpha_remainder", "gamma", "gamma_remainder", "grad_denominator",
+                        "grad_denominator_remainder"),
                 dtype=f"{x_dtype}/{t_dtype}",
-                bytes_per_element=sigmoid_focal_bytes_per_element(_size(x_dtype), _size(t_dtype), reduce, True),
+                bytes_per_element=sigmoid_focal_bytes_per_element(
+                    _size(x_dtype), _size(t_dtype), reduce, True, _size(_grad_dtype(x_dtype))
+                ),
             )
 
 
@@ -77,6 +87,7 @@ CLASS_LAYOUTS = (
     ("rows C=32000", 32000, 1, 4096, 0, 1, 32000),  # language-model vocabulary: online softmax
     ("nchw C=21", 21, 8, 512 * 512, 21 * 512 * 512, 512 * 512, 1),  # segmentation, classes strided
     ("channels_last C=80", 80, 1, 8 * 100 * 100, 0, 1, 80),
+    ("nchw C=19 2**27 pixels", 19, 1, 1 << 27, 19 << 27, 1 << 27, 1),  # C * H * W > 2**31: 64-bit class offsets
 )
 
 
@@ -91,7 +102,7 @@ def class_variants(dtype):
         unit = {name: 1 for name, stride in zip(names, strides * 2) if stride == 1}  # Triton specialises 1
         ints = ("S", "C", "n_s_blocks", "ignore_index", *(name for name in names if name not in unit))
         shared = {"BLOCK_S": block_s, "BLOCK_C": block_c, "COMPUTE": tl.float32, "REDUCE": True, "WRITE_GRAD": True,
-                  "MEAN": True}  # fmt: skip
+                  "MEAN": True, "WIDE_CLASS_OFFSETS": num_classes * strides[1] >= 2**31}  # fmt: skip
         pointers = {"x_ptr": dtype, "t_ptr": "int64", "loss_ptr": dtype, "partial_ptr": "float32",
                     "grad_ptr": dtype, "count_ptr": "int64"}  # fmt: skip
         yield (
@@ -101,7 +112,7 @@ def class_variants(dtype):
                 pointers={**pointers, "alpha_ptr": "float32"},
                 constexprs={**unit, **shared, "ALPHA_MODE": ALPHA_SCALAR, "SINGLE_TILE": single_tile},
                 ints=ints,
-                floats=("alpha", "gamma"),
+                floats=("alpha", "alpha_remainder", "gamma", "gamma_remainder"),
                 dtype=f"{dtype}/int64",
                 bytes_per_element=softmax_focal_bytes_per_element(_size(dtype), single_tile),
             ),
@@ -114,7 +125,7 @@ def class_variants(dtype):
                 pointers=pointers,
                 constexprs={**unit, **shared, "HAS_ALPHA": True},
                 ints=ints,
-                floats=("alpha", "gamma"),
+                floats=("alpha", "alpha_remainder", "gamma", "gamma_remainder"),
                 dtype=f"{dtype}/int64",
                 bytes_per_element=sigmoid_focal_index_bytes_per_element(_size(dtype), reduce=True),
             ),
@@ -138,7 +149,7 @@ def variants():
             pointers={"partial_ptr": "float32", "out_ptr": "float32", "count_ptr": "int64"},
             constexprs={"COUNT_ON_DEVICE": False, "BLOCK": REDUCE_BLOCK},
             ints=("n_partials",),
-            floats=("denominator",),
+            floats=("denominator", "denominator_remainder"),
             dtype="float32",
             bytes_per_element=0,  # one program over the per-program partials, not per element
         ),

@@ -89,7 +89,7 @@ def tune_classes(dtypes, quick, on_gpu, device):
                 candidates = tile_candidates(classes, layout) if on_gpu else [tile_shape(classes, layout, kernel_name)]
                 timings = {}
                 for tile in candidates:
-                    step = functools.partial(forward, x, t, None, 2.0, "mean", -100, True, tile=tile)
+                    step = functools.partial(forward, x, t, None, 2.0, "mean", -100, True, x.dtype, tile=tile)
                     timings[tile] = triton.testing.do_bench(step, return_mode="median") if on_gpu else step() and None
                 best = min(timings, key=lambda tile: timings[tile] or 0.0)
                 config = dict(zip(("BLOCK_S", "BLOCK_C", "num_warps"), best))

@@ -1,17 +1,29 @@
-"""Infinite logits give the limit values; -inf masks a class of the softmax."""
+"""Infinite logits give the limit values; -inf masks a class of the softmax; targets outside
+[0, 1] give NaN.  Each documented case runs on both backends: the Triton kernels (the
+interpreter without CUDA) and the eager reference (the CPU fallback)."""
 
 import pytest
 import torch
 from test_softmax_focal import expected as softmax_expected
 
-from focal_triton import sigmoid_focal_loss, softmax_focal_loss
+import focal_triton
+from focal_triton import reference
 
 INF = float("inf")
 
 
+@pytest.fixture(params=["kernels", "reference"])
+def losses(request, device):
+    """(sigmoid_focal_loss, softmax_focal_loss, device) of one backend."""
+    if request.param == "kernels":
+        return focal_triton.sigmoid_focal_loss, focal_triton.softmax_focal_loss, device
+    return reference.sigmoid_focal_loss, reference.softmax_focal_loss, "cpu"
+
+
 @pytest.mark.parametrize("gamma", [0.0, 0.5, 2.0])
 @pytest.mark.parametrize("labels", [torch.float32, torch.bool, "index"])
-def test_sigmoid_infinite_logits_give_the_limits(device, gamma, labels):
+def test_sigmoid_infinite_logits_give_the_limits(losses, gamma, labels):
+    sigmoid_focal_loss, _, device = losses
     # x -> +inf with t = 1 (and -inf with t = 0): loss -> 0, gradient -> 0;
     # x -> -inf with t = 1: loss -> inf, dL/dx -> -alpha; x -> +inf with t = 0: loss -> inf, dL/dx -> 1 - alpha.
     alpha = 0.25
@@ -29,7 +41,8 @@ def test_sigmoid_infinite_logits_give_the_limits(device, gamma, labels):
 
 
 @pytest.mark.parametrize("gamma", [0.0, 0.5, 2.0])
-def test_softmax_minus_infinity_masks_a_class(device, gamma):
+def test_softmax_minus_infinity_masks_a_class(losses, gamma):
+    _, softmax_focal_loss, device = losses
     x = torch.tensor([[0.5, -INF, 1.0, -2.0], [3.0, 0.0, -INF, -INF]], device=device)
     t = torch.tensor([2, 0], device=device)
     leaf = x.clone().requires_grad_()
@@ -41,7 +54,8 @@ def test_softmax_minus_infinity_masks_a_class(device, gamma):
 
 
 @pytest.mark.parametrize("gamma", [0.0, 0.5, 2.0])
-def test_softmax_infinite_target_logits(device, gamma):
+def test_softmax_infinite_target_logits(losses, gamma):
+    _, softmax_focal_loss, device = losses
     # target logit -inf: p_k = 0, loss inf, dL/dx = alpha_k * (p - onehot) (g' -> alpha_k as p_k -> 0);
     # target logit +inf: p_k = 1, loss 0, gradient 0;  +inf on another class: p_k = 0 as above.
     x = torch.tensor([[-INF, 0.0, 1.0], [INF, 0.0, 1.0], [0.0, INF, 1.0]], device=device, requires_grad=True)
@@ -55,7 +69,8 @@ def test_softmax_infinite_target_logits(device, gamma):
     torch.testing.assert_close(grad[2].cpu(), 0.5 * torch.tensor([-1.0, 1.0, 0.0]))
 
 
-def test_zero_size_inputs(device):
+def test_zero_size_inputs(losses):
+    sigmoid_focal_loss, softmax_focal_loss, device = losses
     x = torch.empty(0, 5, 3, device=device, requires_grad=True)
     t = torch.empty(0, 3, dtype=torch.int64, device=device)
     for loss_fn in (softmax_focal_loss, sigmoid_focal_loss):
@@ -67,6 +82,8 @@ def test_zero_size_inputs(device):
 
 
 def test_offsets_beyond_two_to_the_31(device):
+    from focal_triton import sigmoid_focal_loss, softmax_focal_loss
+
     """Rows 2**30 elements apart, read in place: the third row starts past 2**31, where 32-bit
     offsets would wrap.  The storage is 4 GiB of float16 virtual memory; only the rows are touched."""
     from test_softmax_focal import expected as softmax_expected
@@ -84,3 +101,29 @@ def test_offsets_beyond_two_to_the_31(device):
     torch.testing.assert_close(grad.double().cpu(), want_grad, rtol=2e-3, atol=2e-5)
     sigmoid = sigmoid_focal_loss(x.detach(), t, reduction="none")
     torch.testing.assert_close(sigmoid.cpu(), sigmoid_focal_loss(values.to(device), t, reduction="none").cpu())
+
+
+@pytest.mark.parametrize("labels", ["soft", "index"])
+def test_sigmoid_infinite_logits_reduced(losses, labels):
+    """The reductions of infinite logits: inf where a term is inf, the gradient still finite."""
+    sigmoid_focal_loss, _, device = losses
+    x = torch.tensor([[INF, -INF], [3.0, -1.0]], device=device, requires_grad=True)
+    targets = torch.tensor([[0.0, 1.0], [1.0, 0.0]], device=device)
+    if labels == "index":
+        targets = torch.tensor([1, 0], device=device)  # the same one-hot rows
+    loss = sigmoid_focal_loss(x, targets, reduction="sum")
+    (grad,) = torch.autograd.grad(loss, x)
+    assert loss.item() == INF and torch.isfinite(grad).all()
+
+
+@pytest.mark.parametrize("target", [-0.5, 1.5, 2.0])
+def test_soft_targets_outside_zero_one_give_nan(losses, target):
+    """A soft target outside [0, 1] is no probability: that element's loss and gradient are NaN
+    (the documented rule), the others are untouched."""
+    sigmoid_focal_loss, _, device = losses
+    x = torch.tensor([0.5, -2.0, 3.0], device=device, requires_grad=True)
+    t = torch.tensor([target, 1.0, 0.0], device=device)
+    loss = sigmoid_focal_loss(x, t)
+    (grad,) = torch.autograd.grad(loss.sum(), x)
+    assert torch.isnan(loss[0]) and torch.isnan(grad[0])
+    assert torch.isfinite(loss[1:]).all() and torch.isfinite(grad[1:]).all()

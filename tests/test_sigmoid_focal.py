@@ -253,7 +253,7 @@ def test_no_gradient_written_without_grad(device, monkeypatch):
     monkeypatch.setattr(
         sigmoid_module,
         "sigmoid_focal_forward",
-        lambda *a, need_grad: calls.append(need_grad) or real(*a, need_grad=need_grad),
+        lambda *a, need_grad, **k: calls.append(need_grad) or real(*a, need_grad=need_grad, **k),
     )
     x = make_logits(64, torch.float32, device)
     t = make_targets(64, "soft", device)

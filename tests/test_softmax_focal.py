@@ -184,7 +184,7 @@ def test_gradcheck_float64(device, reduction):
     x, t = make_case((5, 4, 3), torch.float64, device, ignore_every=4)
     for gamma in (0.5, 2.0):
         fn = lambda v, g=gamma: softmax_focal_loss(v, t, [0.3, 0.6, 1.0, 0.5], g, reduction)
-        assert torch.autograd.gradcheck(fn, (x.requires_grad_(),))
+        assert torch.autograd.gradcheck(fn, (x.requires_grad_(),), fast_mode=True)
 
 
 def test_deterministic(device):
@@ -245,9 +245,9 @@ def test_every_tuning_candidate_is_correct(device, shape):
     candidates = tile_candidates(shape[1], rows_layout(x, x))
     assert len(candidates) > 3
     for tile in candidates:
-        loss, grad = softmax_focal_forward(x, t, None, 2.0, "mean", -100, True, tile=tile)
+        loss, grad = softmax_focal_forward(x, t, None, 2.0, "mean", -100, True, torch.float32, tile=tile)
         torch.testing.assert_close(loss.double().cpu(), want_loss, rtol=2e-5, atol=2e-6, msg=f"tile {tile}")
         torch.testing.assert_close(grad.double().cpu(), want_grad, rtol=2e-5, atol=2e-6, msg=f"tile {tile}")
-        reference_loss, _ = sigmoid_focal_index_forward(x, t, 0.25, 2.0, "sum", -100, False)
-        tiled_loss, _ = sigmoid_focal_index_forward(x, t, 0.25, 2.0, "sum", -100, False, tile=tile)
+        reference_loss, _ = sigmoid_focal_index_forward(x, t, 0.25, 2.0, "sum", -100, False, torch.float32)
+        tiled_loss, _ = sigmoid_focal_index_forward(x, t, 0.25, 2.0, "sum", -100, False, torch.float32, tile=tile)
         torch.testing.assert_close(tiled_loss, reference_loss, rtol=1e-5, atol=1e-5, msg=f"tile {tile}")

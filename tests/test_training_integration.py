@@ -17,10 +17,18 @@ def test_opcheck(device, reduction):
     soft = torch.rand(3, 5, 4, device=device)
     index = torch.randint(0, 5, (3, 4), device=device)
     alpha = torch.rand(5, device=device)
-    torch.library.opcheck(sigmoid_focal_op, (x, soft, 0.25, True, 2.0, reduction, True))
-    torch.library.opcheck(sigmoid_focal_index_op, (x, index, 0.25, True, 0.5, reduction, -100, True))
-    torch.library.opcheck(softmax_focal_op, (x, index, 0.0, alpha, True, 2.0, reduction, -100, True))
-    torch.library.opcheck(softmax_focal_op, (x.detach(), index, 0.5, None, True, 2.0, reduction, -100, False))
+    labels = soft > 0.5
+    fp32, bf16 = torch.float32, torch.bfloat16
+    torch.library.opcheck(sigmoid_focal_op, (x, soft, 0.25, 2.0, reduction, -100, True, fp32))
+    torch.library.opcheck(sigmoid_focal_op, (x, labels.to(torch.uint8), None, 2.0, reduction, 1, True, fp32))
+    torch.library.opcheck(sigmoid_focal_op, (x.detach().half(), labels, 0.25, 2.0, reduction, -100, False, fp32))
+    torch.library.opcheck(sigmoid_focal_index_op, (x, index, 0.25, 0.5, reduction, -100, True, fp32))
+    torch.library.opcheck(sigmoid_focal_index_op, (x.detach().bfloat16(), index, 0.25, 0.5, reduction, 3, False, bf16))
+    torch.library.opcheck(softmax_focal_op, (x, index, None, alpha, 2.0, reduction, -100, True, fp32))
+    torch.library.opcheck(softmax_focal_op, (x.detach(), index, 0.5, None, 2.0, reduction, -100, False, fp32))
+    # a float16 gradient is kept in float32 until backward
+    half = x.detach().half().requires_grad_()
+    torch.library.opcheck(softmax_focal_op, (half, index, None, None, 2.0, reduction, -100, True, fp32))
 
 
 class DetectionHead(torch.nn.Module):
@@ -39,7 +47,8 @@ class DetectionHead(torch.nn.Module):
         )
 
 
-def test_torch_compile_fullgraph_matches_eager(device):
+@pytest.mark.parametrize("dynamic", [False, True])
+def test_torch_compile_fullgraph_matches_eager(device, dynamic):
     torch.manual_seed(0)
     model = DetectionHead().to(device)
     features = torch.randn(2, 4, 5, 5, device=device)
@@ -54,7 +63,7 @@ def test_torch_compile_fullgraph_matches_eager(device):
     eager_grads = [p.grad.clone() for p in model.parameters()]
     model.zero_grad(set_to_none=True)
 
-    compiled = torch.compile(model, fullgraph=True)  # raises on any graph break
+    compiled = torch.compile(model, fullgraph=True, dynamic=dynamic)  # raises on any graph break
     loss = compiled(features, class_index, soft)
     loss.backward()
     torch.testing.assert_close(loss, eager, rtol=1e-5, atol=1e-6)
@@ -132,7 +141,8 @@ def test_cuda_graph_capture(loss_name):
 @pytest.mark.parametrize("amp_dtype", [torch.bfloat16, torch.float16])
 def test_autocast(device, amp_dtype):
     """Under autocast the model hands half-precision logits to the losses: the math runs in
-    float32 inside the kernels, the loss comes back in the logits' dtype, the weights get float32 grads."""
+    float32 inside the kernels, the loss comes back in float32 (as torch's losses under
+    autocast), the weights get float32 grads."""
     from formulas64 import sigmoid_focal_loss64, softmax_focal_loss64
 
     if device == "cpu" and amp_dtype == torch.float16:
@@ -147,7 +157,7 @@ def test_autocast(device, amp_dtype):
         softmax_loss = focal_triton.softmax_focal_loss(logits, classes)
         sigmoid_loss = focal_triton.sigmoid_focal_loss(logits, one_hot, reduction="mean")
     assert logits.dtype == amp_dtype
-    assert softmax_loss.dtype == amp_dtype and sigmoid_loss.dtype == amp_dtype
+    assert softmax_loss.dtype == torch.float32 and sigmoid_loss.dtype == torch.float32
     (softmax_loss + sigmoid_loss).backward()
     assert layer.weight.grad.dtype == torch.float32 and torch.isfinite(layer.weight.grad).all()
     want_softmax = softmax_focal_loss64(logits.detach().cpu(), classes.cpu(), None, 2.0)[0].mean()
