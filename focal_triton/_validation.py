@@ -35,6 +35,19 @@ def _is_number(value):
     return (isinstance(value, (Real, torch.SymInt, torch.SymFloat))) and not isinstance(value, bool)
 
 
+def scalar_value(name, value):
+    """A 0-d tensor given for a number (common in configs) read as a Python number: a CPU one
+    costs no device sync; one on a GPU would, and is refused.  Anything else is returned as is."""
+    if isinstance(value, torch.Tensor) and value.dim() == 0:
+        if value.device.type != "cpu":
+            raise TypeError(
+                f"{name} must be a Python number or a 0-d CPU tensor, got a 0-d tensor on {value.device} "
+                "(reading it would be a host-device sync)"
+            )
+        return value.item()
+    return value
+
+
 def _is_finite(value):
     # comparisons instead of math.isfinite, which symbolic floats do not support
     return value == value and abs(value) != float("inf")
@@ -61,6 +74,7 @@ def check_same_device(inputs, targets):
 
 
 def check_gamma(gamma):
+    gamma = scalar_value("gamma", gamma)
     if not _is_number(gamma) or not _is_finite(gamma) or gamma < 0:
         raise ValueError(f"gamma must be a finite number >= 0, got {gamma!r}")
     return float(gamma)
@@ -68,6 +82,7 @@ def check_gamma(gamma):
 
 def check_binary_alpha(alpha):
     """Returns the alpha factor as a float, or None when alpha_t is dropped (None or alpha < 0)."""
+    alpha = scalar_value("alpha", alpha)
     if alpha is None:
         return None
     if isinstance(alpha, (list, tuple, torch.Tensor)):
@@ -145,6 +160,7 @@ def check_class_alpha(alpha, num_classes, inputs):
     """Multiclass alpha: None, one number in [0, 1] for every class, or C per-class
     weights >= 0 (a sequence, or a 1-D floating tensor on the device of inputs).
     Returns None, a float, or a tensor in the accumulator dtype of inputs."""
+    alpha = scalar_value("alpha", alpha)
     if alpha is None:
         return None
     if _is_number(alpha):

@@ -98,7 +98,7 @@ def _sigmoid_focal_elementwise(x, t, alpha, gamma):
     return loss + torch.where(wrong_side & (loss > 0), float("inf"), 0.0)
 
 
-def softmax_focal_loss(inputs, targets, alpha=None, gamma=2.0, reduction="mean", ignore_index=-100):
+def softmax_focal_loss(inputs, targets, alpha=None, gamma=2.0, reduction="mean", *, ignore_index=-100):
     """Eager softmax focal loss; same arguments and result as focal_triton.softmax_focal_loss."""
     alpha, gamma, ignore_index = check_softmax_args(inputs, targets, alpha, gamma, reduction, ignore_index)
     loss_dtype = loss_dtype_for(inputs)

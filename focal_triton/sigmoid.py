@@ -1,6 +1,9 @@
 """Binary (sigmoid) focal loss: functional and nn.Module forms."""
 
+from typing import Literal
+
 import torch
+from torch import Tensor
 
 from . import reference
 from ._autograd import SigmoidFocalIndexLossFunction, SigmoidFocalLossFunction
@@ -17,8 +20,18 @@ from ._validation import (
     is_class_index_form,
 )
 
+Reduction = Literal["none", "mean", "sum"]
 
-def sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2.0, reduction="none", *, ignore_index=-100):
+
+def sigmoid_focal_loss(
+    inputs: Tensor,
+    targets: Tensor,
+    alpha: float | Tensor | None = 0.25,
+    gamma: float | Tensor = 2.0,
+    reduction: Reduction = "none",
+    *,
+    ignore_index: int = -100,
+) -> Tensor:
     """Focal loss of Lin et al. (2017) for binary (sigmoid) classification.
 
     A drop-in replacement for ``torchvision.ops.sigmoid_focal_loss`` computed by
@@ -32,9 +45,9 @@ def sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2.0, reduction="none",
         inputs: logits of any shape, float32, float16, bfloat16 or float64;
             contiguous or not.  Math runs in float32 (float64 for float64 inputs).
         targets: either the shape of ``inputs``: floating (soft labels in [0, 1];
-            values outside are not checked and give the formula's value), bool or
-            uint8 (labels: nonzero is positive), read in their own dtype, never
-            copied to float; or, for ``inputs`` of shape (N, C, d1, ...), integer
+            a value outside gives NaN loss and gradient there), bool or uint8
+            (labels: nonzero is positive; uint8 labels equal to ``ignore_index``
+            are ignored), read in their own dtype, never copied to float; or, for ``inputs`` of shape (N, C, d1, ...), integer
             class indices (int64, int32, uint8) of shape (N, d1, ...): an implicit
             one-hot over C (the RetinaNet / FCOS head).  A value in [0, C) marks
             that class positive, C or any other value outside [0, C) means
@@ -43,17 +56,20 @@ def sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2.0, reduction="none",
         alpha: weight of the positive class in [0, 1]; negatives get 1 - alpha.
             ``None`` or a negative number drops the alpha_t factor (as torchvision).
             Default 0.25.
-        gamma: focusing exponent, any finite number >= 0; 0 gives plain
+        gamma: focusing exponent, any finite number >= 0 (alpha and gamma may also be
+            0-d CPU tensors, read without a device sync); 0 gives plain
             (alpha-weighted) BCE with logits.  Default 2.
         reduction: ``'none'`` (loss of each element, shape of ``inputs``, 0 at
             ignored positions), ``'mean'`` (sum over the number of non-ignored
             elements; NaN when there are none) or ``'sum'``.  Reductions accumulate
             in float32 in a fixed order.
-        ignore_index: class-index targets only (keyword): positions with this
-            target contribute 0 loss and 0 gradient.  Default -100.
+        ignore_index: keyword-only; class-index and uint8 targets: positions with
+            this target contribute 0 loss and 0 gradient and leave the 'mean'
+            denominator.  Default -100 (no uint8 value).
 
     Returns:
-        The loss in the dtype of ``inputs``.
+        The loss: float32 for float16 / bfloat16 inputs under ``torch.autocast``,
+        else the dtype of ``inputs``.
     """
     if is_class_index_form(inputs, targets):
         checked = check_sigmoid_index_args(inputs, targets, alpha, gamma, reduction, ignore_index)
@@ -78,7 +94,13 @@ def sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2.0, reduction="none",
 class SigmoidFocalLoss(torch.nn.Module):
     """Module form of :func:`sigmoid_focal_loss`; note the default reduction is ``'mean'``."""
 
-    def __init__(self, alpha=0.25, gamma=2.0, reduction="mean", ignore_index=-100):
+    def __init__(
+        self,
+        alpha: float | Tensor | None = 0.25,
+        gamma: float | Tensor = 2.0,
+        reduction: Reduction = "mean",
+        ignore_index: int = -100,
+    ) -> None:
         super().__init__()
         check_binary_alpha(alpha)
         check_gamma(gamma)
@@ -86,10 +108,10 @@ class SigmoidFocalLoss(torch.nn.Module):
         check_ignore_index(ignore_index)
         self.alpha, self.gamma, self.reduction, self.ignore_index = alpha, gamma, reduction, ignore_index
 
-    def forward(self, inputs, targets):
+    def forward(self, inputs: Tensor, targets: Tensor) -> Tensor:
         return sigmoid_focal_loss(
             inputs, targets, self.alpha, self.gamma, self.reduction, ignore_index=self.ignore_index
         )
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"alpha={self.alpha}, gamma={self.gamma}, reduction={self.reduction!r}, ignore_index={self.ignore_index}"

@@ -1,22 +1,35 @@
 """Multiclass (softmax) focal loss: functional and nn.Module forms."""
 
+from collections.abc import Sequence
+
 import torch
+from torch import Tensor
 
 from . import reference
 from ._autograd import SoftmaxFocalLossFunction
 from ._dispatch import run_loss
 from ._launch import softmax_focal_forward
 from ._ops import softmax_focal_op
+from .sigmoid import Reduction
 from ._validation import (
     check_class_weight_values,
     check_gamma,
     check_ignore_index,
     check_reduction,
     check_softmax_args,
+    scalar_value,
 )
 
 
-def softmax_focal_loss(inputs, targets, alpha=None, gamma=2.0, reduction="mean", ignore_index=-100):
+def softmax_focal_loss(
+    inputs: Tensor,
+    targets: Tensor,
+    alpha: float | Sequence[float] | Tensor | None = None,
+    gamma: float | Tensor = 2.0,
+    reduction: Reduction = "mean",
+    *,
+    ignore_index: int = -100,
+) -> Tensor:
     """Multiclass focal loss over softmax probabilities, in one fused Triton kernel with its gradient.
 
     loss_i = -alpha_k * (1 - p_k) ** gamma * log p_k, with p = softmax(inputs, dim=1)
@@ -34,15 +47,17 @@ def softmax_focal_loss(inputs, targets, alpha=None, gamma=2.0, reduction="mean",
         alpha: ``None`` (no alpha factor), one number in [0, 1] for every class,
             or a sequence / 1-D tensor of C weights >= 0: alpha_k = alpha[k]
             (the usual way to up-weight rare classes).
-        gamma: focusing exponent, any finite number >= 0.  Default 2.
+        gamma: focusing exponent, any finite number >= 0.  Default 2.  A number
+            (alpha or gamma) may also be a 0-d CPU tensor, read without a device sync.
         reduction: ``'none'`` (shape (N, d1, ...), 0 at ignored positions),
             ``'mean'`` (sum divided by the number of non-ignored positions, alpha
             not in the denominator; NaN when every position is ignored) or ``'sum'``.
-        ignore_index: positions whose target equals it contribute 0 loss and 0
-            gradient.  Default -100.
+        ignore_index: keyword-only (as in :func:`sigmoid_focal_loss`): positions
+            whose target equals it contribute 0 loss and 0 gradient.  Default -100.
 
     Returns:
-        The loss in the dtype of ``inputs``.
+        The loss: float32 for float16 / bfloat16 inputs under ``torch.autocast``,
+        else the dtype of ``inputs``.
     """
     alpha, gamma, ignore_index = check_softmax_args(inputs, targets, alpha, gamma, reduction, ignore_index)
     args = (alpha, gamma, reduction, ignore_index)
@@ -51,7 +66,7 @@ def softmax_focal_loss(inputs, targets, alpha=None, gamma=2.0, reduction="mean",
         inputs,
         targets,
         args,
-        reference=lambda: reference.softmax_focal_loss(inputs, targets, *args),
+        reference=lambda: reference.softmax_focal_loss(inputs, targets, *args[:3], ignore_index=ignore_index),
         op=softmax_focal_op,
         op_args=(None if per_class else alpha, alpha if per_class else None, gamma, reduction, ignore_index),
         function=SoftmaxFocalLossFunction,
@@ -63,11 +78,18 @@ class SoftmaxFocalLoss(torch.nn.Module):
     """Module form of :func:`softmax_focal_loss`.  A per-class ``alpha`` is kept as a
     buffer, so it follows the module across ``.to(device)``."""
 
-    def __init__(self, alpha=None, gamma=2.0, reduction="mean", ignore_index=-100):
+    def __init__(
+        self,
+        alpha: float | Sequence[float] | Tensor | None = None,
+        gamma: float | Tensor = 2.0,
+        reduction: Reduction = "mean",
+        ignore_index: int = -100,
+    ) -> None:
         super().__init__()
         check_gamma(gamma)
         check_reduction(reduction)
         check_ignore_index(ignore_index)
+        alpha = scalar_value("alpha", alpha)
         if isinstance(alpha, (list, tuple, torch.Tensor)):
             weights = torch.as_tensor(alpha, dtype=torch.float32).detach()
             if weights.dim() != 1:
@@ -81,9 +103,9 @@ class SoftmaxFocalLoss(torch.nn.Module):
             self.alpha = alpha
         self.gamma, self.reduction, self.ignore_index = gamma, reduction, ignore_index
 
-    def forward(self, inputs, targets):
-        return softmax_focal_loss(inputs, targets, self.alpha, self.gamma, self.reduction, self.ignore_index)
+    def forward(self, inputs: Tensor, targets: Tensor) -> Tensor:
+        return softmax_focal_loss(inputs, targets, self.alpha, self.gamma, self.reduction, ignore_index=self.ignore_index)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         alpha = "per-class" if isinstance(self.alpha, torch.Tensor) else self.alpha
         return f"alpha={alpha}, gamma={self.gamma}, reduction={self.reduction!r}, ignore_index={self.ignore_index}"

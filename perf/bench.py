@@ -322,10 +322,7 @@ def run(args):
         torch._dynamo.config.recompile_limit = 256
     torch._dynamo.config.cache_size_limit = 256
     losses = ("sigmoid", "softmax") if args.loss == "all" else (args.loss,)
-    dtypes = [DTYPES[d] for d in args.dtype.split(",")]
-    modes = args.mode.split(",")
-    requested = [int(s) for s in args.sizes.split(",")] if args.sizes else None
-    providers = args.providers.split(",")
+    dtypes, modes, requested, providers = [DTYPES[d] for d in args.dtype], args.mode, args.sizes, args.providers
     cases = [c for c in make_cases(losses, dtypes, modes, quick, on_gpu, requested) if fits_in_memory(c, on_gpu)]
     environment = {
         "device": torch.cuda.get_device_name() if on_gpu else f"CPU ({platform.processor() or platform.machine()})",

@@ -46,30 +46,79 @@ def _report(args):
     return 0
 
 
+DTYPES = ("float32", "bfloat16", "float16")
+DTYPE_ALIASES = {"fp32": "float32", "f32": "float32", "bf16": "bfloat16", "fp16": "float16", "f16": "float16",
+                 "half": "float16"}  # fmt: skip
+MODES = ("fwd", "fwd_bwd")
+PROVIDERS = ("focal_triton", "eager", "compile")
+
+
+def comma_list(choices, aliases=None):
+    """An argparse type: a comma-separated list of ``choices`` (or their ``aliases``, a name may
+    stand for several), as a list; anything else is a usage error naming what is accepted."""
+    aliases = aliases or {}
+
+    def parse(text):
+        items = []
+        for item in filter(None, (part.strip() for part in text.split(","))):
+            expanded = aliases.get(item, item)
+            items += [expanded] if isinstance(expanded, str) else list(expanded)
+        unknown = [item for item in items if item not in choices]
+        if unknown or not items:
+            accepted = ", ".join([*choices, *aliases])
+            raise argparse.ArgumentTypeError(f"{text!r}: expected a comma-separated list of {accepted}")
+        return items
+
+    return parse
+
+
+def size_list(text):
+    """Comma-separated numbers of logits, each a positive integer."""
+    try:
+        sizes = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        sizes = []
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated positive integers, e.g. 4096,1048576")
+    return sizes
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="focal-triton", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
+    with_defaults = {"formatter_class": argparse.ArgumentDefaultsHelpFormatter}
+    dtypes = comma_list(DTYPES, DTYPE_ALIASES)
 
-    bench = commands.add_parser("bench", help="time focal_triton, eager and torch.compile over sizes; CSV + plots")
+    bench = commands.add_parser(
+        "bench", help="time focal_triton, eager and torch.compile over sizes; CSV + plots", **with_defaults
+    )
     bench.add_argument("--loss", choices=("sigmoid", "softmax", "all"), default="all")
-    bench.add_argument("--dtype", default="float32,bfloat16,float16", help="comma-separated logits dtypes")
-    bench.add_argument("--mode", default="fwd,fwd_bwd", help="fwd (no grad), fwd_bwd, or both")
-    bench.add_argument("--sizes", default="", help="comma-separated numbers of logits (default: a sweep)")
-    bench.add_argument("--providers", default="focal_triton,eager,compile")
+    bench.add_argument("--dtype", type=dtypes, default="float32,bfloat16,float16",
+                       help="comma-separated logits dtypes (aliases fp32, bf16, fp16)")  # fmt: skip
+    bench.add_argument("--mode", type=comma_list(MODES, {"both": MODES}), default="fwd,fwd_bwd",
+                       help="fwd (no grad), fwd_bwd, or both")  # fmt: skip
+    bench.add_argument("--sizes", type=size_list, default=None,
+                       help="comma-separated numbers of logits (default: a sweep)")  # fmt: skip
+    bench.add_argument("--providers", type=comma_list(PROVIDERS, {"triton": "focal_triton"}),
+                       default="focal_triton,eager,compile", help="what to time")  # fmt: skip
     bench.add_argument("--out", default="bench-out", help="folder for results.csv and the plots")
     bench.add_argument("--quick", action="store_true", help="fewer sizes and dtype pairs (implied without CUDA)")
     bench.set_defaults(handler=_bench)
 
-    tune = commands.add_parser("tune", help="autotune the kernels per size bucket and dtype; print the winners")
+    tune = commands.add_parser(
+        "tune", help="autotune the kernels per size bucket and dtype; print the winners", **with_defaults
+    )
     tune.add_argument("--loss", choices=("sigmoid", "softmax", "all"), default="all")
-    tune.add_argument("--dtype", default="float32,bfloat16,float16")
+    tune.add_argument("--dtype", type=dtypes, default="float32,bfloat16,float16",
+                      help="comma-separated logits dtypes (aliases fp32, bf16, fp16)")  # fmt: skip
     tune.add_argument("--quick", action="store_true", help="fewer size buckets")
     tune.add_argument("--save", action="store_true", help="write the table as focal_triton/configs/sm<arch>.json")
     tune.set_defaults(handler=_tune)
 
     report = commands.add_parser("report", help="AOT-compile every kernel x config x dtype; print registers, "
-                                 "spills, shared memory, widest loads/stores and the bytes model")  # fmt: skip
-    report.add_argument("--arch", default="sm_80,sm_90", help="comma-separated targets (default sm_80,sm_90)")
+                                 "spills, shared memory, widest loads/stores and the bytes model",
+                                 **with_defaults)  # fmt: skip
+    report.add_argument("--arch", default="sm_80,sm_90", help="comma-separated targets")
     report.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
     report.set_defaults(handler=_report)
     return parser

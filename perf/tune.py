@@ -128,7 +128,7 @@ def save(rows, on_gpu):
 def run(args):
     on_gpu = torch.cuda.is_available()
     os.environ["FOCAL_TRITON_CONFIGS"] = "0"  # measure afresh, whatever table is shipped
-    dtypes = [DTYPES[d] for d in args.dtype.split(",")]
+    dtypes = [DTYPES[d] for d in args.dtype]
     rows = []
     if args.loss in ("sigmoid", "all"):
         rows += tune_sigmoid(dtypes, args.quick, on_gpu, "cuda" if on_gpu else "cpu")

@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+import focal_triton
 import focal_triton._launch as launch
 from focal_triton import SigmoidFocalLoss, reference, sigmoid_focal_loss
 
@@ -99,3 +100,24 @@ def test_negative_alpha_drops_the_factor(device, alpha):
     x, t = good(device)
     torch.testing.assert_close(sigmoid_focal_loss(x, t, alpha=alpha), sigmoid_focal_loss(x, t, alpha=-1))
     assert not torch.allclose(sigmoid_focal_loss(x, t, alpha=alpha), sigmoid_focal_loss(x, t, alpha=0.25))
+
+
+def test_zero_dim_cpu_tensors_are_numbers(device):
+    """alpha / gamma as 0-d CPU tensors (common in configs) act as the numbers they hold;
+    on a GPU reading one would be a host sync, so only CPU ones are taken."""
+    x, t = torch.randn(6, 5, 3, device=device), torch.randint(0, 5, (6, 3), device=device)
+    as_tensors = focal_triton.softmax_focal_loss(x, t, alpha=torch.tensor(0.5), gamma=torch.tensor(1.5))
+    torch.testing.assert_close(as_tensors, focal_triton.softmax_focal_loss(x, t, alpha=0.5, gamma=1.5), rtol=0, atol=0)
+    soft = torch.rand(6, 5, 3, device=device)
+    torch.testing.assert_close(
+        focal_triton.sigmoid_focal_loss(x, soft, torch.tensor(0.3), torch.tensor(2.0)),
+        focal_triton.sigmoid_focal_loss(x, soft, 0.3, 2.0), rtol=0, atol=0,
+    )  # fmt: skip
+    module = focal_triton.SoftmaxFocalLoss(alpha=torch.tensor(0.5))
+    assert module.alpha == 0.5
+
+
+def test_sigmoid_class_weights_point_to_the_softmax_loss(device):
+    x, t = torch.randn(6, 5, 3, device=device), torch.randint(0, 5, (6, 3), device=device)
+    with pytest.raises(TypeError, match="softmax_focal_loss"):
+        focal_triton.sigmoid_focal_loss(x, t, alpha=[0.25] * 5)

@@ -92,3 +92,19 @@ def test_report_json_fields():
 )
 def test_bytes_model(case, per_element):
     assert ideal_bytes(case) == pytest.approx(per_element * case.elements)
+
+
+def test_cli_lists_take_aliases_and_refuse_unknown_names(capsys):
+    from focal_triton.perf.cli import build_parser
+
+    args = build_parser().parse_args(["bench", "--dtype", "fp32,bf16", "--mode", "both", "--providers", "triton",
+                                      "--sizes", "4096,65536"])  # fmt: skip
+    assert args.dtype == ["float32", "bfloat16"] and args.mode == ["fwd", "fwd_bwd"]
+    assert args.providers == ["focal_triton"] and args.sizes == [4096, 65536]
+    defaults = build_parser().parse_args(["tune"])
+    assert defaults.dtype == ["float32", "bfloat16", "float16"]
+    for bad in (["bench", "--dtype", "fp8"], ["bench", "--providers", "cuda"], ["bench", "--sizes", "big"]):
+        with pytest.raises(SystemExit) as exit_info:
+            build_parser().parse_args(bad)
+        assert exit_info.value.code == 2
+        assert "expected" in capsys.readouterr().err
