@@ -25,7 +25,7 @@ from focal_triton.kernels.softmax_focal import (
 )
 
 from ._backend import interpreter_enabled
-from ._layout import RowsLayout, layout_kind, rows_layout, tile_shape
+from ._layout import RowsLayout, layout_kind, rows_layout, tile_shape, wide_class_offsets
 from ._tuning import shipped_config, size_bucket
 
 REDUCE_BLOCK = 1024
@@ -224,13 +224,6 @@ class ClassLaunch:
         spare = self.targets
         return tuple(spare if p is None else p for p in (self.out, self.partials, self.grad, self.count))
 
-    @property
-    def wide_class_offsets(self):
-        """True when a class offset (class * stride_c) can pass 2**31: the kernel then computes it in 64 bits."""
-        num_classes = self.logits.shape[1]
-        stride_c = max(abs(self.layout.logits_strides[1]), abs(self.layout.grad_strides[1]))
-        return num_classes * stride_c >= 2**31
-
     def shape_arguments(self):
         return (self.layout.rows, self.logits.shape[1], self.n_s_blocks, *self.layout.logits_strides,
                 *self.layout.grad_strides)  # fmt: skip
@@ -289,7 +282,7 @@ def prepare_class_launch(
 
 def finish_class_launch(launch, reduction, targets_shape, per_element_none):
     """(loss, grad) after the kernel ran: the fixed-order reduction, or the 'none' output."""
-    x, loss_dtype = launch.logits, launch.out.dtype if reduction == "none" else launch.loss_dtype
+    x, loss_dtype = launch.logits, launch.loss_dtype
     if reduction == "none":
         return (launch.out if per_element_none else launch.out.reshape(targets_shape)), launch.grad
     if x.numel() == 0:
@@ -326,7 +319,7 @@ def softmax_focal_forward(inputs, targets, alpha, gamma, reduction, ignore_index
             *launch.shape_arguments(), *float64_parts(alpha_scalar), *float64_parts(gamma), ignore_index,
             ALPHA_MODE=alpha_mode, REDUCE=reduction != "none", WRITE_GRAD=need_grad, MEAN=reduction == "mean",
             SINGLE_TILE=launch.logits.shape[1] <= launch.block_c, COMPUTE=compute_dtype(launch.logits.dtype),
-            WIDE_CLASS_OFFSETS=launch.wide_class_offsets,
+            WIDE_CLASS_OFFSETS=wide_class_offsets(launch.logits.shape[1], launch.layout),
             BLOCK_S=launch.block_s, BLOCK_C=launch.block_c, num_warps=launch.num_warps,
         )  # fmt: skip
     return finish_class_launch(launch, reduction, targets.shape, per_element_none=False)
@@ -348,7 +341,8 @@ def sigmoid_focal_index_forward(
             *launch.shape_arguments(), *float64_parts(0.0 if alpha is None else alpha), *float64_parts(gamma),
             ignore_index,
             HAS_ALPHA=alpha is not None, REDUCE=reduction != "none", WRITE_GRAD=need_grad, MEAN=reduction == "mean",
-            COMPUTE=compute_dtype(launch.logits.dtype), WIDE_CLASS_OFFSETS=launch.wide_class_offsets,
+            COMPUTE=compute_dtype(launch.logits.dtype),
+            WIDE_CLASS_OFFSETS=wide_class_offsets(launch.logits.shape[1], launch.layout),
             BLOCK_S=launch.block_s, BLOCK_C=launch.block_c, num_warps=launch.num_warps,
         )  # fmt: skip
     return finish_class_launch(launch, reduction, targets.shape, per_element_none=True)

@@ -70,6 +70,13 @@ def tile_shape(num_classes, layout, kernel_name):
     return block_s, block_c, max(4, block_s * block_c // (32 * ELEMENTS_PER_THREAD[kernel_name]))
 
 
+def wide_class_offsets(num_classes, layout):
+    """True when a class offset (class * stride_c) of the logits or the gradient can pass 2**31:
+    the kernels then compute class offsets in 64 bits (int32 otherwise keeps registers free)."""
+    stride_c = max(abs(layout.logits_strides[1]), abs(layout.grad_strides[1]))
+    return num_classes * stride_c >= 2**31
+
+
 def layout_kind(layout):
     return "classes-contiguous" if layout.logits_strides[1] == 1 else "classes-strided"
 

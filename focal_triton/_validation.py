@@ -5,6 +5,7 @@ here reads tensor values (that would be a host-device sync).
 """
 
 from numbers import Real
+from typing import Literal, get_args
 
 import torch
 import torch.autograd.forward_ad as forward_ad
@@ -16,7 +17,8 @@ HALF_DTYPES = (torch.float16, torch.bfloat16)
 
 LOGIT_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64)
 SAME_SHAPE_TARGET_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64, torch.bool, torch.uint8)
-REDUCTIONS = ("none", "mean", "sum")
+Reduction = Literal["none", "mean", "sum"]
+REDUCTIONS = get_args(Reduction)
 
 
 def _names(dtypes):
@@ -161,12 +163,8 @@ def check_class_alpha(alpha, num_classes, inputs):
     weights >= 0 (a sequence, or a 1-D floating tensor on the device of inputs).
     Returns None, a float, or a tensor in the accumulator dtype of inputs."""
     alpha = scalar_value("alpha", alpha)
-    if alpha is None:
-        return None
-    if _is_number(alpha):
-        if not 0 <= alpha <= 1:
-            raise ValueError(f"alpha must be a number in [0, 1], or one weight per class, got {alpha!r}")
-        return float(alpha)
+    if alpha is None or _is_number(alpha):
+        return check_unit_alpha(alpha)
     accumulate = accumulator_dtype(inputs.dtype)
     if isinstance(alpha, (list, tuple)):
         check_class_weight_values(alpha)
@@ -187,6 +185,22 @@ def check_class_alpha(alpha, num_classes, inputs):
             "pass alpha.detach()"
         )
     return alpha.to(accumulate).contiguous()
+
+
+def check_unit_alpha(alpha):
+    """Multiclass alpha as one factor for every class: None, or a number in [0, 1] (returned as a float)."""
+    if alpha is None:
+        return None
+    if not _is_number(alpha) or not 0 <= alpha <= 1:
+        raise ValueError(f"alpha must be a number in [0, 1], or one weight per class, got {alpha!r}")
+    return float(alpha)
+
+
+def check_loss_options(gamma, reduction, ignore_index):
+    """gamma, reduction and ignore_index as every loss takes them (the modules check them at construction)."""
+    check_gamma(gamma)
+    check_reduction(reduction)
+    check_ignore_index(ignore_index)
 
 
 def check_class_weight_values(alpha):

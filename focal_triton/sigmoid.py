@@ -1,7 +1,5 @@
 """Binary (sigmoid) focal loss: functional and nn.Module forms."""
 
-from typing import Literal
-
 import torch
 from torch import Tensor
 
@@ -11,16 +9,13 @@ from ._dispatch import run_loss
 from ._launch import sigmoid_focal_forward, sigmoid_focal_index_forward
 from ._ops import sigmoid_focal_index_op, sigmoid_focal_op
 from ._validation import (
+    Reduction,
     check_binary_alpha,
-    check_gamma,
-    check_ignore_index,
-    check_reduction,
+    check_loss_options,
     check_sigmoid_args,
     check_sigmoid_index_args,
     is_class_index_form,
 )
-
-Reduction = Literal["none", "mean", "sum"]
 
 
 def sigmoid_focal_loss(
@@ -47,9 +42,10 @@ def sigmoid_focal_loss(
         targets: either the shape of ``inputs``: floating (soft labels in [0, 1];
             a value outside gives NaN loss and gradient there), bool or uint8
             (labels: nonzero is positive; uint8 labels equal to ``ignore_index``
-            are ignored), read in their own dtype, never copied to float; or, for ``inputs`` of shape (N, C, d1, ...), integer
-            class indices (int64, int32, uint8) of shape (N, d1, ...): an implicit
-            one-hot over C (the RetinaNet / FCOS head).  A value in [0, C) marks
+            are ignored), read in their own dtype, never copied to float; or, for
+            ``inputs`` of shape (N, C, d1, ...), integer class indices (int64, int32,
+            uint8) of shape (N, d1, ...): an implicit one-hot over C (the RetinaNet /
+            FCOS head).  A value in [0, C) marks
             that class positive, C or any other value outside [0, C) means
             background (every class negative), and ``ignore_index`` positions
             contribute nothing.  No one-hot tensor is built.
@@ -103,9 +99,7 @@ class SigmoidFocalLoss(torch.nn.Module):
     ) -> None:
         super().__init__()
         check_binary_alpha(alpha)
-        check_gamma(gamma)
-        check_reduction(reduction)
-        check_ignore_index(ignore_index)
+        check_loss_options(gamma, reduction, ignore_index)
         self.alpha, self.gamma, self.reduction, self.ignore_index = alpha, gamma, reduction, ignore_index
 
     def forward(self, inputs: Tensor, targets: Tensor) -> Tensor:

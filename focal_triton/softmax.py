@@ -10,13 +10,12 @@ from ._autograd import SoftmaxFocalLossFunction
 from ._dispatch import run_loss
 from ._launch import softmax_focal_forward
 from ._ops import softmax_focal_op
-from .sigmoid import Reduction
 from ._validation import (
+    Reduction,
     check_class_weight_values,
-    check_gamma,
-    check_ignore_index,
-    check_reduction,
+    check_loss_options,
     check_softmax_args,
+    check_unit_alpha,
     scalar_value,
 )
 
@@ -86,9 +85,7 @@ class SoftmaxFocalLoss(torch.nn.Module):
         ignore_index: int = -100,
     ) -> None:
         super().__init__()
-        check_gamma(gamma)
-        check_reduction(reduction)
-        check_ignore_index(ignore_index)
+        check_loss_options(gamma, reduction, ignore_index)
         alpha = scalar_value("alpha", alpha)
         if isinstance(alpha, (list, tuple, torch.Tensor)):
             weights = torch.as_tensor(alpha, dtype=torch.float32).detach()
@@ -97,14 +94,13 @@ class SoftmaxFocalLoss(torch.nn.Module):
             check_class_weight_values(weights.cpu().tolist())  # read once, at construction
             self.register_buffer("alpha", weights)
         else:
-            is_number = isinstance(alpha, (int, float)) and not isinstance(alpha, bool)
-            if alpha is not None and not (is_number and 0 <= alpha <= 1):
-                raise ValueError(f"alpha must be None, a number in [0, 1] or one weight per class, got {alpha!r}")
-            self.alpha = alpha
+            self.alpha = check_unit_alpha(alpha)
         self.gamma, self.reduction, self.ignore_index = gamma, reduction, ignore_index
 
     def forward(self, inputs: Tensor, targets: Tensor) -> Tensor:
-        return softmax_focal_loss(inputs, targets, self.alpha, self.gamma, self.reduction, ignore_index=self.ignore_index)
+        return softmax_focal_loss(
+            inputs, targets, self.alpha, self.gamma, self.reduction, ignore_index=self.ignore_index
+        )
 
     def extra_repr(self) -> str:
         alpha = "per-class" if isinstance(self.alpha, torch.Tensor) else self.alpha

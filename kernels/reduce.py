@@ -14,7 +14,7 @@ import triton.language as tl
 from .stable_math import float64_scalar
 
 REDUCE_CHUNK = tl.constexpr(1024)  # elements per partial sum; every element-wise BLOCK is a multiple of it
-REDUCE_CHUNK_LEVELS = tl.constexpr(10)  # log2(REDUCE_CHUNK): the depth of the pairwise tree
+REDUCE_CHUNK_LEVELS = tl.constexpr(REDUCE_CHUNK.value.bit_length() - 1)  # log2: the depth of the pairwise tree
 
 
 @triton.jit

@@ -17,7 +17,7 @@ from focal_triton.kernels.softmax_focal import (
 )
 
 from focal_triton._launch import ELEMENTWISE_CONFIGS, REDUCE_BLOCK, SCALE_CONFIG, grad_buffer_dtype
-from focal_triton._layout import RowsLayout, tile_shape
+from focal_triton._layout import RowsLayout, tile_shape, wide_class_offsets
 
 from .aot import KernelVariant
 
@@ -102,7 +102,7 @@ def class_variants(dtype):
         unit = {name: 1 for name, stride in zip(names, strides * 2) if stride == 1}  # Triton specialises 1
         ints = ("S", "C", "n_s_blocks", "ignore_index", *(name for name in names if name not in unit))
         shared = {"BLOCK_S": block_s, "BLOCK_C": block_c, "COMPUTE": tl.float32, "REDUCE": True, "WRITE_GRAD": True,
-                  "MEAN": True, "WIDE_CLASS_OFFSETS": num_classes * strides[1] >= 2**31}  # fmt: skip
+                  "MEAN": True, "WIDE_CLASS_OFFSETS": wide_class_offsets(num_classes, layout)}  # fmt: skip
         pointers = {"x_ptr": dtype, "t_ptr": "int64", "loss_ptr": dtype, "partial_ptr": "float32",
                     "grad_ptr": dtype, "count_ptr": "int64"}  # fmt: skip
         yield (
