@@ -6,6 +6,7 @@ implementation happens to move, so the lines of one plot compare like with like.
 """
 
 import csv
+import json
 import math
 import os
 import platform
@@ -24,6 +25,7 @@ from focal_triton._launch import LAST_CONFIG
 from focal_triton._layout import MAX_SINGLE_TILE_CLASSES
 
 from .plots import write_plots
+from .progress import Progress
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 CPU_LABEL = "CPU / interpreter: not a GPU measurement"
@@ -79,22 +81,26 @@ def ideal_bytes(case):
     return total
 
 
+CPU_SMOKE_SHAPES = {"sigmoid": [(1 << 12,)], "softmax": [(512, 2), (64, 80), (2, 5000), (2, SEGMENTATION_CLASSES, 8, 8)]}
+
+
 def sizes_for(loss, quick, on_gpu, requested=None):
-    """Shapes of the sweep: requested sizes (elements), or 2^12..2^28 (binary) / C x rows (softmax)."""
+    """Shapes of the sweep: requested sizes (elements), or 2^12..2^28 (binary) / C x rows (softmax);
+    without a GPU, one small shape per kind (``CPU_SMOKE_SHAPES``: the interpreter is a smoke run)."""
+    if not on_gpu and not requested:
+        return CPU_SMOKE_SHAPES[loss]
     if requested:
         elements = requested
-    elif on_gpu and loss == "softmax" and quick:
+    elif loss == "softmax" and quick:
         elements = [1 << 20, 1 << 24, 1 << 26]
-    elif on_gpu:
-        elements = [1 << e for e in (range(12, 27, 2) if quick else range(12, 29))]
     else:
-        elements = [1 << 10, 1 << 12] if quick else [1 << 10, 1 << 12, 1 << 14]
+        elements = [1 << e for e in (range(12, 27, 2) if quick else range(12, 29))]
     if loss == "sigmoid":
         return [(n,) for n in elements]
     shapes = []
-    for classes in SOFTMAX_CLASSES if on_gpu else (2, 80, 5000):
+    for classes in SOFTMAX_CLASSES:
         shapes += [(max(n // classes, 1), classes) for n in elements if n >= classes]
-    for n in elements if on_gpu else elements[:1]:
+    for n in elements:
         side = int(math.sqrt(n / (8 * SEGMENTATION_CLASSES)))
         if side >= 8:
             shapes.append((8, SEGMENTATION_CLASSES, side, side))
@@ -199,7 +205,8 @@ def time_ms(step, x, on_gpu):
 
 
 def peak_memory(step, x, on_gpu):
-    """Bytes allocated above the starting point during one step (GPU only)."""
+    """Bytes allocated above the starting point during one step, forward or forward + backward
+    (GPU only: the CPU has no allocator statistics)."""
     if not on_gpu:
         return float("nan")
     x.grad = None
@@ -221,25 +228,6 @@ def copy_bandwidth(on_gpu):
     return 2 * source.numel() * 4 / ms / 1e6
 
 
-class Progress:
-    """A one-line progress bar on stderr."""
-
-    def __init__(self, total):
-        self.total, self.done, self.start = total, 0, time.time()
-
-    def advance(self, label):
-        self.done += 1
-        width = 30
-        filled = width * self.done // max(self.total, 1)
-        elapsed = time.time() - self.start
-        sys.stderr.write(
-            f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} {elapsed:5.0f}s {label[:60]:<60}"
-        )
-        sys.stderr.flush()
-        if self.done == self.total:
-            sys.stderr.write("\n")
-
-
 def run_case(case, providers, device, on_gpu, copy_gbps, compiled_cache, environment):
     x, t, t_eager = make_inputs(case, device)
     functions = loss_functions(case, compiled_cache)
@@ -255,7 +243,7 @@ def run_case(case, providers, device, on_gpu, copy_gbps, compiled_cache, environ
                 grad_output = torch.randn_like(fn(x, target, reduction="none"))
             step = step_function(fn, leaf, target, case, grad_output)
             ms = time_ms(step, leaf, on_gpu)
-            memory = peak_memory(step, leaf, on_gpu) if case.mode == "fwd_bwd" else float("nan")
+            memory = peak_memory(step, leaf, on_gpu)
             note = "" if on_gpu else CPU_LABEL
         except torch.cuda.OutOfMemoryError:
             torch.cuda.empty_cache()
@@ -284,34 +272,93 @@ def fits_in_memory(case, on_gpu):
     return case.elements * (case.dtype.itemsize * 12 + 48) < free
 
 
-def write_csv(rows, path, on_gpu):
-    columns = list(rows[0])
-    with open(path, "w", newline="") as handle:
-        handle.write(
-            "# focal-triton bench. gbps = ideal_bytes / time: the bytes an ideal kernel must move "
-            "(logits and targets read, loss written for 'none', grad_output read and gradient written "
-            "for fwd_bwd); fraction_of_copy = gbps / copy_gbps, the device-to-device clone bandwidth "
-            f"measured in the same run.{'' if on_gpu else ' ' + CPU_LABEL + '.'}\n"
-        )
-        writer = csv.DictWriter(handle, fieldnames=columns)
+COLUMNS = {  # name -> (type, meaning); written to results.json beside results.csv
+    "device": (str, "GPU name, or CPU for an interpreter smoke run"),
+    "torch": (str, "torch version"),
+    "triton": (str, "triton version"),
+    "loss": (str, "sigmoid | softmax"),
+    "series": (str, "the plot line: everything but the size"),
+    "dtype": (str, "logits dtype"),
+    "target": (str, "float | uint8 (same-shape targets) | index (class indices)"),
+    "mode": (str, "fwd (no grad) | fwd_bwd (forward + backward)"),
+    "reduction": (str, "mean | none (backward with a random grad_output)"),
+    "shape": (str, "logits shape, dims joined by x"),
+    "elements": (int, "logits"),
+    "provider": (str, "focal_triton | eager (the reference formula) | compile (torch.compile of it)"),
+    "time_ms": (float, "median milliseconds of one step"),
+    "ideal_bytes": (int, "bytes an ideal kernel must move (see bytes_model)"),
+    "gbps": (float, "ideal_bytes / time"),
+    "copy_gbps": (float, "device-to-device clone bandwidth (read + write) measured in the same run"),
+    "fraction_of_copy": (float, "gbps / copy_gbps"),
+    "peak_memory_bytes": (float, "torch.cuda.max_memory_allocated above the start of one step (GPU only)"),
+    "max_error_vs_reference": (float, "max |loss - float64 reference| / (1 + |reference|) and max gradient "
+                               "difference, on a prefix of the data"),
+    "config": (str, "focal_triton's launch configuration"),
+    "note": (str, "CPU label or out of memory"),
+    "speedup_vs_eager": (float, "eager time / this time"),
+    "speedup_vs_compile": (float, "torch.compile time / this time"),
+}  # fmt: skip
+BYTES_MODEL = (
+    "gbps = ideal_bytes / time: the bytes an ideal kernel must move (logits and targets read, softmax "
+    "logits twice when a row is longer than one tile, the loss written for 'none', grad_output read for "
+    "'none' and the gradient written for fwd_bwd)"
+)
+
+
+def write_results(rows, out_dir, metadata):
+    """``results.csv`` (plain CSV, one header line) and ``results.json`` (the run, the columns'
+    meaning and the bytes model) under ``out_dir``; returns the CSV's path."""
+    csv_path = os.path.join(out_dir, "results.csv")
+    with open(csv_path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(COLUMNS))
         writer.writeheader()
         writer.writerows(rows)
+    sidecar = {**metadata, "bytes_model": BYTES_MODEL, "columns": {k: doc for k, (_, doc) in COLUMNS.items()}}
+    with open(os.path.join(out_dir, "results.json"), "w") as handle:
+        json.dump(sidecar, handle, indent=1)
+        handle.write("\n")
+    return csv_path
+
+
+def read_results(csv_path):
+    """Rows of a results CSV with numbers as numbers (empty cells of number columns as NaN)."""
+    with open(csv_path, newline="") as handle:
+        return [
+            {k: kind(v) if v != "" or kind is str else float("nan") for k, v in row.items()
+             for kind in (COLUMNS.get(k, (str,))[0],)}
+            for row in csv.DictReader(handle)
+        ]  # fmt: skip
+
+
+def plot_results(csv_path, out_dir=None):
+    """Plots of a saved run, named after the CSV (``X-results.csv`` -> ``X-bandwidth.png``, ...),
+    labelled as a CPU run when its sidecar says so; returns the paths written."""
+    stem = os.path.splitext(os.path.basename(csv_path))[0]
+    sidecar = os.path.splitext(csv_path)[0] + ".json"
+    note = json.load(open(sidecar)).get("note", "") if os.path.exists(sidecar) else ""
+    out_dir = out_dir or os.path.dirname(os.path.abspath(csv_path))
+    os.makedirs(out_dir, exist_ok=True)
+    return write_plots(read_results(csv_path), out_dir, note or None, prefix=stem.removesuffix("results"))
 
 
 def print_summary(rows, on_gpu):
-    print("" if on_gpu else f"\n*** {CPU_LABEL} ***")
-    header = f"{'series':<44} {'size':>10} {'provider':<13} {'time ms':>9} {'GB/s':>8} {'of copy':>8} {'x eager':>8} {'x compile':>9}"
-    print(header)
+    """One line per series and provider, at the series' largest size."""
+    if not on_gpu:
+        print(f"\n*** {CPU_LABEL}: a smoke run of the whole pipeline; times are the interpreter's ***")
+    columns = [("series", 44, "s"), ("shape", 12, "s"), ("provider", 13, "s"), ("time_ms", 9, ".3f")]
+    if on_gpu:
+        columns += [("gbps", 8, ".1f"), ("fraction_of_copy", 8, ".0%")]
+    columns += [("speedup_vs_eager", 8, ".2f"), ("speedup_vs_compile", 10, ".2f")]
+    titles = {"time_ms": "time ms", "gbps": "GB/s", "fraction_of_copy": "of copy", "speedup_vs_eager": "x eager",
+              "speedup_vs_compile": "x compile"}  # fmt: skip
+    print(" ".join(f"{titles.get(name, name):{'<' if f == 's' else '>'}{width}}" for name, width, f in columns))
     largest = {}
     for row in rows:
         key = (row["series"], row["provider"])
         if row["time_ms"] == row["time_ms"] and row["elements"] >= largest.get(key, {"elements": -1})["elements"]:
             largest[key] = row
     for row in largest.values():
-        print(
-            f"{row['series']:<44} {row['shape']:>10} {row['provider']:<13} {row['time_ms']:9.3f} {row['gbps']:8.1f} "
-            f"{row['fraction_of_copy']:8.2%} {row['speedup_vs_eager']:8.2f} {row['speedup_vs_compile']:9.2f}"
-        )
+        print(" ".join(f"{row[name]:{'<' if f == 's' else '>'}{width}{f}}" for name, width, f in columns))
 
 
 def run(args):
@@ -322,7 +369,8 @@ def run(args):
         torch._dynamo.config.recompile_limit = 256
     torch._dynamo.config.cache_size_limit = 256
     losses = ("sigmoid", "softmax") if args.loss == "all" else (args.loss,)
-    dtypes, modes, requested, providers = [DTYPES[d] for d in args.dtype], args.mode, args.sizes, args.providers
+    dtype_names = args.dtype or (list(DTYPES) if on_gpu else ["float32"])  # the CPU run is a smoke run
+    dtypes, modes, requested, providers = [DTYPES[d] for d in dtype_names], args.mode, args.sizes, args.providers
     cases = [c for c in make_cases(losses, dtypes, modes, quick, on_gpu, requested) if fits_in_memory(c, on_gpu)]
     environment = {
         "device": torch.cuda.get_device_name() if on_gpu else f"CPU ({platform.processor() or platform.machine()})",
@@ -334,8 +382,10 @@ def run(args):
     for case in cases:
         rows += run_case(case, providers, device, on_gpu, copy_gbps, compiled_cache, environment)
         progress.advance(f"{case.series} {case.shape}")
-    write_csv(rows, os.path.join(args.out, "results.csv"), on_gpu)
-    write_plots(rows, args.out, None if on_gpu else CPU_LABEL)
+    metadata = {"tool": "focal-triton bench", "arguments": {k: v for k, v in vars(args).items() if k != "handler"},
+                **environment, "copy_gbps": copy_gbps, "note": "" if on_gpu else CPU_LABEL}  # fmt: skip
+    csv_path = write_results(rows, args.out, metadata)
+    plots = write_plots(rows, args.out, None if on_gpu else CPU_LABEL)
     print_summary(rows, on_gpu)
-    print(f"\nwrote {args.out}/results.csv and plots ({len(rows)} measurements)")
+    print(f"\nwrote {csv_path}, results.json and {', '.join(os.path.basename(p) for p in plots)} ({len(rows)} measurements)")
     return rows

@@ -38,6 +38,14 @@ def _tune(args):
     return 0
 
 
+def _plot(args):
+    from .bench import plot_results
+
+    for path in plot_results(args.csv, args.out):
+        print(f"wrote {path}")
+    return 0
+
+
 def _report(args):
     _rerun_with_interpreter(False)  # AOT compilation needs compiled, not interpreted, kernels
     from .report import run
@@ -93,8 +101,9 @@ def build_parser():
         "bench", help="time focal_triton, eager and torch.compile over sizes; CSV + plots", **with_defaults
     )
     bench.add_argument("--loss", choices=("sigmoid", "softmax", "all"), default="all")
-    bench.add_argument("--dtype", type=dtypes, default="float32,bfloat16,float16",
-                       help="comma-separated logits dtypes (aliases fp32, bf16, fp16)")  # fmt: skip
+    bench.add_argument("--dtype", type=dtypes, default=None,
+                       help="comma-separated logits dtypes (aliases fp32, bf16, fp16); default: all three "
+                       "on a GPU, float32 for the CPU smoke run")  # fmt: skip
     bench.add_argument("--mode", type=comma_list(MODES, {"both": MODES}), default="fwd,fwd_bwd",
                        help="fwd (no grad), fwd_bwd, or both")  # fmt: skip
     bench.add_argument("--sizes", type=size_list, default=None,
@@ -114,6 +123,14 @@ def build_parser():
     tune.add_argument("--quick", action="store_true", help="fewer size buckets")
     tune.add_argument("--save", action="store_true", help="write the table as focal_triton/configs/sm<arch>.json")
     tune.set_defaults(handler=_tune)
+
+    plot = commands.add_parser(
+        "plot", help="draw the plots of a results CSV again (e.g. the committed perf/results)", **with_defaults
+    )
+    plot.add_argument("csv", help="a results.csv of bench; its .json sidecar, when there, labels CPU runs")
+    plot.add_argument("--out", default=None, help="folder for the plots (default: the CSV's folder); "
+                      "X-results.csv gives X-bandwidth.png, ... and results.csv bandwidth.png, ...")  # fmt: skip
+    plot.set_defaults(handler=_plot)
 
     report = commands.add_parser("report", help="AOT-compile every kernel x config x dtype; print registers, "
                                  "spills, shared memory, widest loads/stores and the bytes model",

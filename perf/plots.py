@@ -1,4 +1,10 @@
-"""PNG plots of a bench run: GB/s vs size with the copy roofline, speed-ups, peak memory."""
+"""PNG plots of a bench run: GB/s vs size with the copy roofline, speed-ups, peak memory per element.
+
+One panel per series (everything but the size), in a fixed order: binary before
+softmax, class counts numerically, float32 / bfloat16 / float16, forward before
+forward + backward.  A CPU run (``label`` given) gets no memory plot: CUDA's
+allocator statistics are the only memory measurement.
+"""
 
 import math
 import os
@@ -7,74 +13,136 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.ticker import FuncFormatter
 
-COLORS = {"focal_triton": "tab:green", "eager": "tab:red", "compile": "tab:blue", "vs eager": "tab:red",
-          "vs torch.compile": "tab:blue"}  # fmt: skip
+# Each provider its colour, line style and marker, so lines that coincide stay visible.
+STYLES = {
+    "focal_triton": {"color": "tab:green", "linestyle": "-", "marker": "o", "markersize": 5},
+    "eager": {"color": "tab:red", "linestyle": "--", "marker": "s", "markersize": 4},
+    "compile": {"color": "tab:blue", "linestyle": ":", "marker": "^", "markersize": 4},
+    "vs eager": {"color": "tab:red", "linestyle": "--", "marker": "s", "markersize": 4},
+    "vs torch.compile": {"color": "tab:blue", "linestyle": "-", "marker": "o", "markersize": 4},
+}
+DTYPE_ORDER = ("float32", "bfloat16", "float16")
+MODE_ORDER = ("fwd", "fwd_bwd")
+REDUCTION_ORDER = ("mean", "sum", "none")
 
 
-def _grid(series_names):
-    columns = min(3, len(series_names))
-    rows = math.ceil(len(series_names) / columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(6 * columns, 3.6 * rows), squeeze=False)
-    for extra in axes.flat[len(series_names) :]:
-        extra.set_visible(False)
-    return figure, axes.flat
+def series_order(row):
+    """Sort key of a row's series: loss, then row-major before NCHW, the class count as a
+    number (C=2 before C=1000), dtype, target kind, mode, reduction."""
+    dims = [int(d) for d in str(row["shape"]).split("x")]
+    classes = dims[1] if row["loss"] == "softmax" else 1
+    return (
+        row["loss"], len(dims), classes, DTYPE_ORDER.index(row["dtype"]), row["target"],
+        MODE_ORDER.index(row["mode"]), REDUCTION_ORDER.index(row["reduction"]),
+    )  # fmt: skip
 
 
-def _lines(rows, series, column, providers=None, name=None):
+def _measured(value):
+    return value == value  # not NaN
+
+
+def _lines(rows, series, value, providers=None, name=None):
     """line name -> (elements, values) of one series, sorted by size: one line per provider
-    (or the single line ``name`` of the given providers)."""
+    (or the single line ``name`` of the given providers); ``value(row)`` gives the y value."""
     lines = {}
     for row in rows:
         wanted = providers is None or row["provider"] in providers
-        if row["series"] == series and wanted and row[column] == row[column]:
+        if row["series"] == series and wanted and _measured(value(row)):
             xs, ys = lines.setdefault(name or row["provider"], ([], []))
             xs.append(row["elements"])
-            ys.append(row[column])
+            ys.append(value(row))
     return {p: tuple(zip(*sorted(zip(*xy)))) for p, xy in lines.items()}
 
 
-def _by_provider(column):
-    return lambda rows, series: _lines(rows, series, column)
+def _bandwidth(rows, series):
+    return _lines(rows, series, lambda row: row["gbps"])
+
+
+def _bytes_per_element(rows, series):
+    return _lines(rows, series, lambda row: row["peak_memory_bytes"] / row["elements"])
 
 
 def _speedups(rows, series):
     return {
-        **_lines(rows, series, "speedup_vs_eager", ("focal_triton",), "vs eager"),
-        **_lines(rows, series, "speedup_vs_compile", ("focal_triton",), "vs torch.compile"),
+        **_lines(rows, series, lambda row: row["speedup_vs_eager"], ("focal_triton",), "vs eager"),
+        **_lines(rows, series, lambda row: row["speedup_vs_compile"], ("focal_triton",), "vs torch.compile"),
     }
 
 
-def _plot(rows, path, lines, ylabel, title, label, roofline=False, log_y=False):
-    series_names = sorted({row["series"] for row in rows})
-    figure, axes = _grid(series_names)
-    for ax, series in zip(axes, series_names):
+def _times(value):
+    """Tick labels of a speed-up axis: 1/256x, 0.25x, 0.5x, 1x, 2x, 16x."""
+    return f"{value:g}x" if value >= 0.1 else f"1/{round(1 / value)}x"
+
+
+def _decorate_speedup(ax):
+    ax.set_yscale("log", base=2)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: _times(value)))
+    ax.axhline(1.0, color="black", linewidth=1.2, label="1x: as fast")
+    low, high = ax.get_ylim()
+    ax.set_ylim(min(low, 0.5), max(high, 2.0))
+    ax.axhspan(ax.get_ylim()[0], 1.0, color="tab:red", alpha=0.07)  # slower than the baseline
+
+
+def _decorate_roofline(rows):
+    copy = next((r["copy_gbps"] for r in rows if _measured(r["copy_gbps"])), None)
+
+    def decorate(ax):
+        if copy:
+            ax.axhline(copy, color="gray", linestyle="--", label=f"copy bandwidth ({copy:.0f} GB/s)")
+        ax.set_ylim(bottom=0)
+
+    return decorate
+
+
+def _decorate_memory(ax):
+    ax.set_ylim(bottom=0)
+
+
+def _plot(rows, path, lines, ylabel, title, label, decorate):
+    series_names = sorted({row["series"]: series_order(row) for row in rows}.items(), key=lambda item: item[1])
+    series_names = [name for name, _ in series_names if lines(rows, name)]
+    if not series_names:
+        return None
+    columns = min(3, len(series_names))
+    grid_rows = math.ceil(len(series_names) / columns)
+    figure, axes = plt.subplots(
+        grid_rows, columns, figsize=(6 * columns, 3.8 * grid_rows + 0.8), squeeze=False, layout="constrained"
+    )
+    for extra in axes.flat[len(series_names) :]:
+        extra.set_visible(False)
+    for ax, series in zip(axes.flat, series_names):
         for name, (xs, ys) in lines(rows, series).items():
-            ax.plot(xs, ys, marker="o", ms=3, label=name, color=COLORS.get(name))
-        if roofline:
-            copy = next((r["copy_gbps"] for r in rows if r["copy_gbps"] == r["copy_gbps"]), None)
-            if copy:
-                ax.axhline(copy, color="gray", linestyle="--", label="copy bandwidth")
+            ax.plot(xs, ys, label=name, **STYLES.get(name, {}))
         ax.set_xscale("log", base=2)
-        if log_y:
-            ax.set_yscale("log", base=2)
+        decorate(ax)
         ax.set_title(series, fontsize=9)
         ax.set_xlabel("logits (elements)")
         ax.set_ylabel(ylabel)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7)
-    figure.suptitle(title + (f"\n{label}" if label else ""), fontsize=11)
-    figure.tight_layout()
-    figure.savefig(path, dpi=90)
+    figure.suptitle(title + (f"\n{label}" if label else ""), fontsize=12, color="black" if not label else "darkred")
+    figure.savefig(path, dpi=80)
     plt.close(figure)
+    return path
 
 
-def write_plots(rows, out_dir, label=None):
-    """bandwidth.png, speedup.png and memory.png under ``out_dir``; ``label`` marks CPU runs."""
+def write_plots(rows, out_dir, label=None, prefix=""):
+    """``<prefix>bandwidth.png``, ``<prefix>speedup.png`` and (GPU runs) ``<prefix>memory.png``
+    under ``out_dir``; ``label`` marks CPU runs.  Returns the paths written."""
     device = rows[0]["device"]
-    _plot(rows, os.path.join(out_dir, "bandwidth.png"), _by_provider("gbps"), "GB/s (ideal bytes / time)",
-          f"Effective bandwidth, {device}", label, roofline=True)  # fmt: skip
-    _plot(rows, os.path.join(out_dir, "speedup.png"), _speedups, "speed-up of focal_triton (x)",
-          f"focal_triton over eager and over torch.compile of the reference, {device}", label, log_y=True)  # fmt: skip
-    _plot(rows, os.path.join(out_dir, "memory.png"), _by_provider("peak_memory_bytes"),
-          "peak bytes, forward + backward", f"Peak memory above the inputs, {device}", label, log_y=True)  # fmt: skip
+    path = lambda name: os.path.join(out_dir, f"{prefix}{name}.png")  # noqa: E731
+    written = [
+        _plot(rows, path("bandwidth"), _bandwidth, "GB/s (ideal bytes / time)",
+              f"Effective bandwidth, {device}", label, _decorate_roofline(rows)),
+        _plot(rows, path("speedup"), _speedups, "speed-up of focal_triton",
+              f"focal_triton over eager and over torch.compile of the reference, {device} "
+              "(shaded: slower than the baseline)", label, _decorate_speedup),
+    ]  # fmt: skip
+    if label is None:
+        written.append(
+            _plot(rows, path("memory"), _bytes_per_element, "peak bytes per logit",
+                  f"Peak memory allocated during one step, per logit, {device}", label, _decorate_memory)
+        )  # fmt: skip
+    return [p for p in written if p]

@@ -4,6 +4,7 @@ import json
 
 from .aot import compile_variant
 from .catalog import variants
+from .progress import Progress
 
 COLUMNS = (
     "kernel",
@@ -20,20 +21,23 @@ COLUMNS = (
 
 
 def rows(archs):
-    for variant, num_warps in variants():
-        for arch in archs:
-            usage = compile_variant(variant, int(arch.removeprefix("sm_")), num_warps)
-            yield {
-                "kernel": variant.name,
-                "arch": arch,
-                "dtype": variant.dtype,
-                "config": ",".join(
-                    [f"{k}={variant.constexprs[k]}" for k in ("BLOCK", "BLOCK_S", "BLOCK_C") if k in variant.constexprs]
-                    + [f"num_warps={num_warps}"]
-                ),
-                **usage,
-                "bytes_per_element": variant.bytes_per_element,
-            }
+    """One row per kernel x config x dtype x arch, compiling each (a cold cache takes ~30 s)."""
+    jobs = [(variant, num_warps, arch) for variant, num_warps in variants() for arch in archs]
+    progress = Progress(len(jobs))
+    for variant, num_warps, arch in jobs:
+        usage = compile_variant(variant, int(arch.removeprefix("sm_")), num_warps)
+        progress.advance(f"compiled {variant.name} {variant.dtype} num_warps={num_warps} for {arch}")
+        yield {
+            "kernel": variant.name,
+            "arch": arch,
+            "dtype": variant.dtype,
+            "config": ",".join(
+                [f"{k}={variant.constexprs[k]}" for k in ("BLOCK", "BLOCK_S", "BLOCK_C") if k in variant.constexprs]
+                + [f"num_warps={num_warps}"]
+            ),
+            **usage,
+            "bytes_per_element": variant.bytes_per_element,
+        }
 
 
 def print_table(table):

@@ -48,7 +48,7 @@ def _winner(autotuned):
 
 
 def tune_sigmoid(dtypes, quick, on_gpu, device):
-    """Rows of (kernel, key, config, ms): one forward with the gradient per bucket triggers the tuning."""
+    """Rows (``_row``) of the winners: one forward with the gradient per bucket triggers the tuning."""
     rows = []
     for dtype in dtypes:
         target_dtype = TARGETS_FOR[dtype]
@@ -57,8 +57,16 @@ def tune_sigmoid(dtypes, quick, on_gpu, device):
             x = torch.randn(n, device=device, dtype=dtype, requires_grad=True)
             t = (torch.rand(n, device=device) < 0.1).to(target_dtype)
             focal_triton.sigmoid_focal_loss(x, t, reduction="mean")
-            rows.append(("sigmoid_focal_fwd", table_key(n, dtype, target_dtype), *_winner(_launch._sigmoid_fwd)))
+            config, ms = _winner(_launch._sigmoid_fwd)
+            rows.append(_row("sigmoid_focal_fwd", table_key(n, dtype, target_dtype), f"n <= 2^{bucket}",
+                             (dtype, target_dtype), config, ms))  # fmt: skip
     return rows
+
+
+def _row(kernel, key, sizes, dtypes, config, ms):
+    """One tuned entry: ``key`` as the saved table has it, ``sizes`` and ``dtypes`` for people."""
+    dtypes = " / ".join(str(d).replace("torch.", "") for d in dtypes)
+    return {"kernel": kernel, "key": key, "sizes": sizes, "dtypes": dtypes, "config": config, "ms": ms}
 
 
 CLASS_CASES = (("rows", 2), ("rows", 80), ("rows", 1000), ("rows", 32000), ("rows", 128000), ("nchw", 21))
@@ -77,7 +85,7 @@ def _class_inputs(kind, classes, elements, dtype, device):
 
 
 def tune_classes(dtypes, quick, on_gpu, device):
-    """Rows of (kernel, key, tile, ms): every candidate tile timed for forward + backward 'mean'
+    """Rows (``_row``) of the winning tiles: every candidate tile timed for forward + backward 'mean'
     (on the CPU only the heuristic tile runs, once, untimed)."""
     rows = []
     elements = (1 << 22 if quick else 1 << 24) if on_gpu else 1 << 10
@@ -93,17 +101,27 @@ def tune_classes(dtypes, quick, on_gpu, device):
                     timings[tile] = triton.testing.do_bench(step, return_mode="median") if on_gpu else step() and None
                 best = min(timings, key=lambda tile: timings[tile] or 0.0)
                 config = dict(zip(("BLOCK_S", "BLOCK_C", "num_warps"), best))
-                rows.append((kernel_name, table_key(classes, layout_kind(layout), dtype), config, timings[best]))
+                kind = layout_kind(layout)
+                sizes = f"C <= {triton.next_power_of_2(classes)}, {kind}"
+                rows.append(_row(kernel_name, table_key(classes, kind, dtype), sizes, (dtype,), config, timings[best]))
     return rows
 
 
 def print_table(rows, on_gpu):
+    """The winners, one line each, columns sized to their contents."""
     if not on_gpu:
-        print(f"*** {CPU_LABEL}: the interpreter runs one config, nothing is tuned ***")
-    print(f"{'kernel':<24} {'bucket|dtypes':<30} {'winner':<40} {'ms':>9}")
-    for kernel, key, config, ms in rows:
-        shown = "-" if ms is None else f"{ms:9.4f}"
-        print(f"{kernel:<24} {key:<30} {json.dumps(config):<40} {shown:>9}")
+        print(f"*** {CPU_LABEL}: the interpreter runs one config, nothing is tuned or timed ***")
+    cells = [
+        {"kernel": row["kernel"], "sizes": row["sizes"], "dtypes": row["dtypes"],
+         "winner": " ".join(f"{k}={v}" for k, v in row["config"].items()),
+         "ms": "-" if row["ms"] is None else f"{row['ms']:.4f}"}
+        for row in rows
+    ]  # fmt: skip
+    columns = ("kernel", "sizes", "dtypes", "winner", "ms")
+    widths = {c: max(len(c), *(len(cell[c]) for cell in cells)) for c in columns}
+    print("  ".join(c.ljust(widths[c]) if c != "ms" else c.rjust(widths[c]) for c in columns))
+    for cell in cells:
+        print("  ".join(cell[c].ljust(widths[c]) if c != "ms" else cell[c].rjust(widths[c]) for c in columns))
 
 
 def save(rows, on_gpu):
@@ -116,9 +134,9 @@ def save(rows, on_gpu):
         "device": torch.cuda.get_device_name(), "torch": torch.__version__,
         "triton": __import__("triton").__version__,
     }  # fmt: skip
-    for kernel, key, config, _ in rows:
-        if kernel in TUNED_KERNELS:
-            table.setdefault(kernel, {})[key] = config
+    for row in rows:
+        if row["kernel"] in TUNED_KERNELS:
+            table.setdefault(row["kernel"], {})[row["key"]] = row["config"]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
     print(f"wrote {path}")

@@ -23,19 +23,23 @@ def focal_triton_cli(*args, cwd=None):
 def bench_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
     stdout = focal_triton_cli("bench", "--dtype", "float32", "--mode", "fwd_bwd", "--sizes", "1024", "--out", str(out))
-    with open(out / "results.csv") as handle:
-        header = handle.readline()
+    with open(out / "results.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    return out, stdout, header, rows
+    return out, stdout, json.loads((out / "results.json").read_text()), rows
 
 
-def test_bench_writes_csv_and_plots(bench_run):
-    out, _, header, rows = bench_run
-    assert "ideal" in header  # the bytes model is stated in the CSV header
+def test_bench_writes_plain_csv_a_sidecar_and_plots(bench_run):
+    out, _, sidecar, rows = bench_run
+    numpy = pytest.importorskip("numpy")
+    table = numpy.genfromtxt(out / "results.csv", delimiter=",", names=True, dtype=float)
+    assert len(table) == len(rows) and (table["time_ms"] > 0).all()  # the first line is the header
+    assert set(sidecar["columns"]) == set(rows[0]) and "ideal" in sidecar["bytes_model"]
+    assert sidecar["device"] == rows[0]["device"] and sidecar["arguments"]["sizes"] == [1024]
     assert {row["provider"] for row in rows} == {"focal_triton", "eager", "compile"}
     assert {row["loss"] for row in rows} == {"sigmoid", "softmax"}
     assert {row["reduction"] for row in rows} == {"mean", "none"}
-    for name in ("bandwidth.png", "speedup.png", "memory.png"):
+    plots = ("bandwidth.png", "speedup.png") + (("memory.png",) if torch.cuda.is_available() else ())
+    for name in plots:
         assert (out / name).stat().st_size > 10_000
     for row in rows:
         assert float(row["time_ms"]) > 0 and float(row["gbps"]) > 0
@@ -46,11 +50,37 @@ def test_bench_writes_csv_and_plots(bench_run):
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="the CPU run is the one labelled")
-def test_bench_labels_cpu_runs(bench_run):
-    _, stdout, header, rows = bench_run
+def test_bench_labels_cpu_runs_and_leaves_out_what_has_no_meaning_there(bench_run):
+    out, stdout, sidecar, rows = bench_run
     label = "CPU / interpreter: not a GPU measurement"
-    assert label in header and label in stdout
+    assert sidecar["note"] == label and label in stdout
     assert all(row["note"] == label for row in rows)
+    assert not (out / "memory.png").exists()  # no allocator statistics on the CPU
+    assert "GB/s" not in stdout and "nan" not in stdout and "of copy" not in stdout
+
+
+def test_plot_draws_a_saved_run_again(bench_run, tmp_path):
+    out, _, _, _ = bench_run
+    saved = tmp_path / "sigmoid-results.csv"
+    saved.write_text((out / "results.csv").read_text())
+    stdout = focal_triton_cli("plot", str(saved))
+    assert (tmp_path / "sigmoid-bandwidth.png").stat().st_size > 10_000
+    assert (tmp_path / "sigmoid-speedup.png").stat().st_size > 10_000
+    assert "sigmoid-speedup.png" in stdout
+
+
+def test_panels_sort_class_counts_as_numbers():
+    from focal_triton.perf.plots import series_order
+
+    def row(shape, dtype="float32", mode="fwd_bwd"):
+        loss = "softmax" if "x" in shape else "sigmoid"
+        return {"loss": loss, "shape": shape, "dtype": dtype, "target": "index", "mode": mode, "reduction": "mean"}
+
+    shapes = ["8x21x64x64", "64x1000", "1024x2", "4096", "16x80"]
+    assert sorted(shapes, key=lambda shape: series_order(row(shape))) == ["4096", "1024x2", "16x80", "64x1000",
+                                                                         "8x21x64x64"]  # fmt: skip
+    assert series_order(row("16x80", "float16")) > series_order(row("16x80", "bfloat16"))
+    assert series_order(row("16x80", mode="fwd")) < series_order(row("16x80"))
 
 
 def test_tune_prints_the_winners_and_saves_only_measurements():
@@ -58,6 +88,10 @@ def test_tune_prints_the_winners_and_saves_only_measurements():
     before = _shipped_tables()
     stdout = focal_triton_cli("tune", "--loss", "all", "--dtype", "float32", "--quick", *([] if on_gpu else ["--save"]))
     assert "sigmoid_focal_fwd" in stdout and "softmax_focal_fwd" in stdout
+    assert "n <= 2^" in stdout and "C <= 128, classes-contiguous" in stdout  # readable keys
+    table = [line for line in stdout.splitlines() if line.startswith(("kernel ", "sigmoid_", "softmax_"))]
+    winner = table[0].index("winner")
+    assert len(table) > 3 and all(line[winner - 2 : winner] == "  " and line[winner] != " " for line in table)
     if not on_gpu:
         assert "nothing written" in stdout
     assert _shipped_tables() == before
