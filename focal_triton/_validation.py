@@ -10,10 +10,9 @@ from typing import Literal, get_args
 import torch
 import torch.autograd.forward_ad as forward_ad
 
-from ._launch import accumulator_dtype
+from ._dtypes import accumulator_dtype
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-HALF_DTYPES = (torch.float16, torch.bfloat16)
 
 LOGIT_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64)
 SAME_SHAPE_TARGET_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64, torch.bool, torch.uint8)
@@ -161,10 +160,11 @@ def check_targets_in_range(targets, num_classes, ignore_index):
 def check_class_alpha(alpha, num_classes, inputs):
     """Multiclass alpha: None, one number in [0, 1] for every class, or C per-class
     weights >= 0 (a sequence, or a 1-D floating tensor on the device of inputs).
-    Returns None, a float, or a tensor in the accumulator dtype of inputs."""
+    Returns (one factor: float or None, per-class weights: a tensor in the accumulator
+    dtype of inputs or None), at most one of them not None."""
     alpha = scalar_value("alpha", alpha)
     if alpha is None or _is_number(alpha):
-        return check_unit_alpha(alpha)
+        return check_unit_alpha(alpha), None
     accumulate = accumulator_dtype(inputs.dtype)
     if isinstance(alpha, (list, tuple)):
         check_class_weight_values(alpha)
@@ -184,7 +184,7 @@ def check_class_alpha(alpha, num_classes, inputs):
             "alpha requires grad, but focal_triton computes no gradient with respect to the class weights; "
             "pass alpha.detach()"
         )
-    return alpha.to(accumulate).contiguous()
+    return None, alpha.to(accumulate).contiguous()
 
 
 def check_unit_alpha(alpha):
@@ -210,14 +210,15 @@ def check_class_weight_values(alpha):
 
 
 def check_softmax_args(inputs, targets, alpha, gamma, reduction, ignore_index):
-    """Validates softmax_focal_loss arguments; returns (alpha as None / float / tensor, gamma, ignore_index)."""
+    """Validates softmax_focal_loss arguments; returns the kernel-ready (alpha: float or None,
+    alpha_per_class: tensor or None, gamma, ignore_index)."""
     check_class_logits(inputs)
     check_call_context(inputs, targets)
     check_class_targets(inputs, targets)
     check_reduction(reduction)
     ignore_index = check_ignore_index(ignore_index)
     check_targets_in_range(targets, inputs.shape[1], ignore_index)
-    return check_class_alpha(alpha, inputs.shape[1], inputs), check_gamma(gamma), ignore_index
+    return *check_class_alpha(alpha, inputs.shape[1], inputs), check_gamma(gamma), ignore_index
 
 
 def is_class_index_form(inputs, targets):
@@ -269,11 +270,3 @@ def check_call_context(inputs, targets):
             "focal_triton does not support forward-mode AD (dual tensors from torch.autograd.forward_ad); "
             "use reverse mode (loss.backward() or torch.autograd.grad)"
         )
-
-
-def loss_dtype_for(inputs):
-    """The dtype of the loss: float32 for float16 / bfloat16 logits under torch.autocast on
-    their device (as torch's own losses, so that GradScaler can scale it), else the logits' dtype."""
-    if inputs.dtype in HALF_DTYPES and torch.is_autocast_enabled(inputs.device.type):
-        return torch.float32
-    return inputs.dtype

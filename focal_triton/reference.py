@@ -14,12 +14,12 @@ result for the user.  The fallbacks compute in float64.
 import torch
 import torch.nn.functional as F
 
+from ._dtypes import loss_dtype_for
 from ._validation import (
     check_sigmoid_args,
     check_sigmoid_index_args,
     check_softmax_args,
     is_class_index_form,
-    loss_dtype_for,
 )
 
 # The kernels' stand-in for an infinite logit (kernels/stable_math.py, clamp_infinities):
@@ -64,17 +64,30 @@ def _implicit_one_hot(inputs, targets, ignore_index):
 def sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2.0, reduction="none", *, ignore_index=-100):
     """Eager sigmoid focal loss; same arguments and result as focal_triton.sigmoid_focal_loss."""
     if is_class_index_form(inputs, targets):
-        alpha, gamma, ignore_index = check_sigmoid_index_args(inputs, targets, alpha, gamma, reduction, ignore_index)
-        x = _upcast(inputs)
-        t, kept = _implicit_one_hot(inputs, targets, ignore_index)
-        denominator = kept.sum() * inputs.shape[1]
-    else:
-        alpha, gamma, ignore_index = check_sigmoid_args(inputs, targets, alpha, gamma, reduction, ignore_index)
-        x = _upcast(inputs)
-        labels = targets.dtype in (torch.bool, torch.uint8)
-        t = (targets != 0).to(x.dtype) if labels else targets.to(x.dtype)
-        kept = targets != ignore_index if targets.dtype == torch.uint8 else torch.ones_like(t, dtype=torch.bool)
-        denominator = kept.sum()
+        checked = check_sigmoid_index_args(inputs, targets, alpha, gamma, reduction, ignore_index)
+        alpha, gamma, ignore_index = checked
+        return sigmoid_focal_index_checked(inputs, targets, alpha, gamma, reduction, ignore_index)
+    alpha, gamma, ignore_index = check_sigmoid_args(inputs, targets, alpha, gamma, reduction, ignore_index)
+    return sigmoid_focal_checked(inputs, targets, alpha, gamma, reduction, ignore_index)
+
+
+def sigmoid_focal_checked(inputs, targets, alpha, gamma, reduction, ignore_index):
+    """sigmoid_focal_loss with same-shape targets, arguments already checked (alpha: float or None)."""
+    x = _upcast(inputs)
+    labels = targets.dtype in (torch.bool, torch.uint8)
+    t = (targets != 0).to(x.dtype) if labels else targets.to(x.dtype)
+    kept = targets != ignore_index if targets.dtype == torch.uint8 else torch.ones_like(t, dtype=torch.bool)
+    return _sigmoid_reduce(inputs, x, t, kept, kept.sum(), alpha, gamma, reduction)
+
+
+def sigmoid_focal_index_checked(inputs, targets, alpha, gamma, reduction, ignore_index):
+    """sigmoid_focal_loss with class-index targets, arguments already checked."""
+    x = _upcast(inputs)
+    t, kept = _implicit_one_hot(inputs, targets, ignore_index)
+    return _sigmoid_reduce(inputs, x, t, kept, kept.sum() * inputs.shape[1], alpha, gamma, reduction)
+
+
+def _sigmoid_reduce(inputs, x, t, kept, denominator, alpha, gamma, reduction):
     loss = torch.where(kept, _sigmoid_focal_elementwise(x, t, alpha, gamma), 0.0)
     loss_dtype = loss_dtype_for(inputs)
     if reduction == "mean":
@@ -100,7 +113,15 @@ def _sigmoid_focal_elementwise(x, t, alpha, gamma):
 
 def softmax_focal_loss(inputs, targets, alpha=None, gamma=2.0, reduction="mean", *, ignore_index=-100):
     """Eager softmax focal loss; same arguments and result as focal_triton.softmax_focal_loss."""
-    alpha, gamma, ignore_index = check_softmax_args(inputs, targets, alpha, gamma, reduction, ignore_index)
+    alpha, alpha_per_class, gamma, ignore_index = check_softmax_args(
+        inputs, targets, alpha, gamma, reduction, ignore_index
+    )
+    return softmax_focal_checked(inputs, targets, alpha, alpha_per_class, gamma, reduction, ignore_index)
+
+
+def softmax_focal_checked(inputs, targets, alpha, alpha_per_class, gamma, reduction, ignore_index):
+    """softmax_focal_loss, arguments already checked: alpha one float or None, alpha_per_class
+    C weights or None."""
     loss_dtype = loss_dtype_for(inputs)
     x = _ClampPassingGradient.apply(_upcast(inputs), None, BIG_LOGIT)  # -inf (a masked class) is exact as it is
     wide = targets.to(torch.int64)
@@ -116,8 +137,8 @@ def softmax_focal_loss(inputs, targets, alpha=None, gamma=2.0, reduction="mean",
     zero = one_minus_p == 0
     w = torch.where(zero, float(gamma == 0), torch.where(zero, 1.0, one_minus_p) ** gamma)
     loss = -w * u
-    if isinstance(alpha, torch.Tensor):
-        loss = alpha.to(x.dtype)[k] * loss
+    if alpha_per_class is not None:
+        loss = alpha_per_class.to(x.dtype)[k] * loss
     elif alpha is not None:
         loss = alpha * loss
     loss = torch.where(kept, loss, 0.0) + infinite

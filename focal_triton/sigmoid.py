@@ -4,10 +4,9 @@ import torch
 from torch import Tensor
 
 from . import reference
-from ._autograd import SigmoidFocalIndexLossFunction, SigmoidFocalLossFunction
-from ._dispatch import run_loss
-from ._launch import sigmoid_focal_forward, sigmoid_focal_index_forward
-from ._ops import sigmoid_focal_index_op, sigmoid_focal_op
+from ._class_walk import gradient_like, sigmoid_focal_index_forward
+from ._elementwise import sigmoid_focal_forward
+from ._registry import LossSpec, RegisteredLoss
 from ._validation import (
     Reduction,
     check_binary_alpha,
@@ -15,6 +14,33 @@ from ._validation import (
     check_sigmoid_args,
     check_sigmoid_index_args,
     is_class_index_form,
+)
+
+BINARY_OPTIONS = (("alpha", "float?"), ("gamma", "float"), ("reduction", "str"), ("ignore_index", "int"))
+
+_same_shape = RegisteredLoss(
+    LossSpec(
+        name="sigmoid_focal_loss",
+        options=BINARY_OPTIONS,
+        launch=sigmoid_focal_forward,
+        reference=reference.sigmoid_focal_checked,
+        empty_loss=lambda inputs, targets, reduction, dtype: inputs.new_empty(
+            inputs.shape if reduction == "none" else (), dtype=dtype
+        ),
+        empty_grad=lambda inputs, dtype: inputs.new_empty(inputs.shape, dtype=dtype),
+    )
+)
+_class_index = RegisteredLoss(
+    LossSpec(
+        name="sigmoid_focal_index_loss",
+        options=BINARY_OPTIONS,
+        launch=sigmoid_focal_index_forward,
+        reference=reference.sigmoid_focal_index_checked,
+        empty_loss=lambda inputs, targets, reduction, dtype: (
+            gradient_like(inputs, dtype) if reduction == "none" else inputs.new_empty((), dtype=dtype)
+        ),
+        empty_grad=gradient_like,
+    )
 )
 
 
@@ -68,23 +94,10 @@ def sigmoid_focal_loss(
         else the dtype of ``inputs``.
     """
     if is_class_index_form(inputs, targets):
-        checked = check_sigmoid_index_args(inputs, targets, alpha, gamma, reduction, ignore_index)
-        op, function, launcher = sigmoid_focal_index_op, SigmoidFocalIndexLossFunction, sigmoid_focal_index_forward
-    else:
-        checked = check_sigmoid_args(inputs, targets, alpha, gamma, reduction, ignore_index)
-        op, function, launcher = sigmoid_focal_op, SigmoidFocalLossFunction, sigmoid_focal_forward
-    alpha, gamma, ignore_index = checked
-    args = (alpha, gamma, reduction, ignore_index)
-    return run_loss(
-        inputs,
-        targets,
-        args,
-        reference=lambda: reference.sigmoid_focal_loss(inputs, targets, *args[:3], ignore_index=ignore_index),
-        op=op,
-        op_args=args,
-        function=function,
-        launcher=launcher,
-    )
+        alpha, gamma, ignore_index = check_sigmoid_index_args(inputs, targets, alpha, gamma, reduction, ignore_index)
+        return _class_index(inputs, targets, alpha, gamma, reduction, ignore_index)
+    alpha, gamma, ignore_index = check_sigmoid_args(inputs, targets, alpha, gamma, reduction, ignore_index)
+    return _same_shape(inputs, targets, alpha, gamma, reduction, ignore_index)
 
 
 class SigmoidFocalLoss(torch.nn.Module):

@@ -6,10 +6,8 @@ import torch
 from torch import Tensor
 
 from . import reference
-from ._autograd import SoftmaxFocalLossFunction
-from ._dispatch import run_loss
-from ._launch import softmax_focal_forward
-from ._ops import softmax_focal_op
+from ._class_walk import gradient_like, softmax_focal_forward
+from ._registry import LossSpec, RegisteredLoss
 from ._validation import (
     Reduction,
     check_class_weight_values,
@@ -17,6 +15,21 @@ from ._validation import (
     check_softmax_args,
     check_unit_alpha,
     scalar_value,
+)
+
+_softmax = RegisteredLoss(
+    LossSpec(
+        name="softmax_focal_loss",
+        options=(("alpha", "float?"), ("alpha_per_class", "Tensor?"), ("gamma", "float"), ("reduction", "str"),
+                 ("ignore_index", "int")),  # fmt: skip
+        launch=softmax_focal_forward,
+        reference=reference.softmax_focal_checked,
+        empty_loss=lambda inputs, targets, reduction, dtype: targets.new_empty(
+            targets.shape if reduction == "none" else (), dtype=dtype
+        ),
+        empty_grad=gradient_like,
+        row_broadcast=True,
+    )
 )
 
 
@@ -58,19 +71,9 @@ def softmax_focal_loss(
         The loss: float32 for float16 / bfloat16 inputs under ``torch.autocast``,
         else the dtype of ``inputs``.
     """
-    alpha, gamma, ignore_index = check_softmax_args(inputs, targets, alpha, gamma, reduction, ignore_index)
-    args = (alpha, gamma, reduction, ignore_index)
-    per_class = isinstance(alpha, torch.Tensor)
-    return run_loss(
-        inputs,
-        targets,
-        args,
-        reference=lambda: reference.softmax_focal_loss(inputs, targets, *args[:3], ignore_index=ignore_index),
-        op=softmax_focal_op,
-        op_args=(None if per_class else alpha, alpha if per_class else None, gamma, reduction, ignore_index),
-        function=SoftmaxFocalLossFunction,
-        launcher=softmax_focal_forward,
-    )
+    checked = check_softmax_args(inputs, targets, alpha, gamma, reduction, ignore_index)
+    alpha, alpha_per_class, gamma, ignore_index = checked
+    return _softmax(inputs, targets, alpha, alpha_per_class, gamma, reduction, ignore_index)
 
 
 class SoftmaxFocalLoss(torch.nn.Module):

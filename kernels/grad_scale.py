@@ -5,7 +5,7 @@ grad_output (reduction 'mean'/'sum') scales that buffer in place, and when it
 equals 1.0 (the usual ``loss.backward()``) nothing is loaded or stored: the
 value is read on the device, never on the host.  Program 0 records the value
 in a device slot, the scale the buffer now carries, so that a repeated
-backward through the same graph can divide it out (see focal_triton/_autograd.py).
+backward through the same graph can divide it out (see focal_triton/_grad.py).
 """
 
 import triton

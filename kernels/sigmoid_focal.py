@@ -1,4 +1,6 @@
-"""Binary (sigmoid) focal loss: loss and dL/dx in one pass over logits and targets.
+"""Binary (sigmoid) focal loss: loss and dL/dx in one pass over logits and targets of the same
+shape (``sigmoid_focal_fwd_kernel``), or over (N, C, *) logits against the implicit one-hot of
+(N, *) class indices (``sigmoid_focal_index_fwd_kernel``, the walk of ``class_walk``).
 
 Math (x logit, t target in [0, 1], sp = softplus; see ``stable_math``):
 
@@ -24,8 +26,9 @@ dL/dx = -sign * alpha_t * w * [(1 - p_t) + gamma * p_t * ce].
 import triton
 import triton.language as tl
 
+from .class_walk import class_offsets, class_rows
 from .reduce import REDUCE_CHUNK, chunk_sums
-from .stable_math import clamp_infinities, float64_scalar, pow_or_one, ratio_or_zero, sigmoid_parts
+from .stable_math import LOG2E, clamp_infinities, float64_scalar, pow_or_one, ratio_or_zero, sigmoid_parts
 
 
 @triton.jit
@@ -57,7 +60,7 @@ def hard_label_terms(x, positive, gamma):
     ce = tl.maximum(-margin, 0.0) + log1p_e  # softplus(-margin) = -log p_t
     # w = exp(-gamma * softplus(margin)) = exp2(-gamma * log2(e) * softplus(margin))
     # (multiplied left to right, so float64 math keeps the constant in float64)
-    w = tl.exp2((tl.maximum(margin, 0.0) + log1p_e) * gamma * -1.4426950408889634)
+    w = tl.exp2((tl.maximum(margin, 0.0) + log1p_e) * gamma * -LOG2E)
     g = w * (one_minus_pt + gamma * (p_t * ce))
     return w * ce, tl.where(positive, -g, g)
 
@@ -135,9 +138,85 @@ def sigmoid_focal_fwd_kernel(
         tl.store(grad_ptr + offs, (grad * inv_denominator).to(grad_ptr.dtype.element_ty), mask=mask)
 
 
+@triton.jit
+def sigmoid_focal_index_fwd_kernel(
+    x_ptr,
+    t_ptr,  # class indices, one per row; C or any value outside [0, C) = background
+    loss_ptr,  # out: loss per element, laid out as the gradient (REDUCE False)
+    partial_ptr,  # out: one partial sum per program (REDUCE True)
+    grad_ptr,  # out: dL/dx (WRITE_GRAD)
+    count_ptr,  # 0-d count of non-ignored rows ('mean': the gradient is divided by C times it)
+    S,
+    C,
+    n_s_blocks,
+    stride_xb,
+    stride_xc,
+    stride_xs,
+    stride_gb,
+    stride_gc,
+    stride_gs,
+    alpha,
+    alpha_remainder,
+    gamma,
+    gamma_remainder,
+    ignore_index: tl.int64,
+    HAS_ALPHA: tl.constexpr,
+    REDUCE: tl.constexpr,
+    WRITE_GRAD: tl.constexpr,
+    MEAN: tl.constexpr,
+    COMPUTE: tl.constexpr,
+    WIDE_CLASS_OFFSETS: tl.constexpr,  # class * stride_c can pass 2**31: 64-bit class offsets
+    BLOCK_S: tl.constexpr,
+    BLOCK_C: tl.constexpr,
+):
+    """Binary focal loss of every (row, class) against the implicit one-hot of the row's index."""
+    pid = tl.program_id(0)
+    alpha = float64_scalar(alpha, alpha_remainder, COMPUTE)
+    gamma = float64_scalar(gamma, gamma_remainder, COMPUTE)
+    b, s, row_mask = class_rows(pid, S, n_s_blocks, BLOCK_S)
+    k = tl.load(t_ptr + b * S + s, mask=row_mask, other=0).to(tl.int64)
+    valid = row_mask & (k != ignore_index)
+    x_rows = x_ptr + b * stride_xb + s * stride_xs
+    g_rows = grad_ptr + b * stride_gb + s * stride_gs
+    scale = 1.0
+    if MEAN:
+        count = tl.load(count_ptr).to(COMPUTE) * C
+        scale = 1.0 / tl.where(count > 0, count, 1.0)
+    total = tl.zeros((BLOCK_S, BLOCK_C), COMPUTE)
+    for c0 in range(0, C, BLOCK_C):
+        cls = c0 + class_offsets(BLOCK_C, WIDE_CLASS_OFFSETS)
+        tile_mask = row_mask[:, None] & (cls < C)[None, :]
+        raw_x = tl.load(x_rows[:, None] + cls[None, :] * stride_xc, mask=tile_mask, other=0.0).to(COMPUTE)
+        positive = cls[None, :] == k[:, None]
+        loss, grad = hard_label_terms(clamp_infinities(raw_x), positive, gamma)
+        if HAS_ALPHA:
+            alpha_t = tl.where(positive, alpha, 1.0 - alpha)
+            loss = alpha_t * loss
+            grad = alpha_t * grad
+        keep = valid[:, None] & tile_mask
+        infinite = tl.where(positive, raw_x == -float("inf"), raw_x == float("inf")) & (loss > 0.0)
+        loss = tl.where(keep, tl.where(infinite, float("inf"), loss), 0.0)
+        if REDUCE:
+            total += loss
+        else:
+            tl.store(loss_ptr + b * stride_gb + s[:, None] * stride_gs + cls[None, :] * stride_gc,
+                     loss.to(loss_ptr.dtype.element_ty), mask=tile_mask)  # fmt: skip
+        if WRITE_GRAD:
+            grad = tl.where(keep, grad * scale, 0.0)
+            tl.store(g_rows[:, None] + cls[None, :] * stride_gc, grad.to(grad_ptr.dtype.element_ty), mask=tile_mask)
+    if REDUCE:
+        tl.store(partial_ptr + pid, tl.sum(tl.sum(total, axis=1), axis=0))
+
+
 def sigmoid_focal_bytes_per_element(logit_bytes, target_bytes, reduce, write_grad, grad_bytes=None):
     """Bytes an ideal kernel moves per element: read x and t, write the loss ('none')
     and the gradient (when it is needed, ``grad_bytes`` each, default the logits'
     size); the per-chunk partials are negligible."""
     grad_bytes = logit_bytes if grad_bytes is None else grad_bytes
     return logit_bytes + target_bytes + (0 if reduce else logit_bytes) + (grad_bytes if write_grad else 0)
+
+
+def sigmoid_focal_index_bytes_per_element(logit_bytes, reduce):
+    """Ideal bytes per logit of the class-index sigmoid kernel with the gradient:
+    read x, write the gradient (and the loss for 'none'); targets are per row."""
+    return logit_bytes * (2 if reduce else 3)

@@ -1,13 +1,5 @@
-"""Multiclass (softmax) focal loss, and the sigmoid loss with class-index targets,
-over (N, C, *) logits: loss and dL/dx in one pass.
-
-Layout.  Logits are seen as (B, C, S) with element (b, c, s) at
-b * stride_b + c * stride_c + s * stride_s; a "row" is one (b, s) position
-and its C classes.  (N, C) logits are B = 1, S = N rows; (N, C, H, W) are
-B = N, S = H * W; channels_last gives stride_c = 1.  A program takes BLOCK_S
-rows of one b and walks their classes in tiles of BLOCK_C; Triton specialises
-a stride equal to 1, so loads coalesce along whichever of C and S is
-contiguous, with no permute or copy.
+"""Multiclass (softmax) focal loss over (N, C, *) logits (the walk of ``class_walk``):
+loss and dL/dx in one pass.
 
 Softmax math per row (k = target class, lse = logsumexp(x), u = x_k - lse = log p_k <= 0):
 
@@ -27,7 +19,7 @@ class tiles (pass 1) is followed by a pass that writes p_j (two reads).
 import triton
 import triton.language as tl
 
-from .sigmoid_focal import hard_label_terms
+from .class_walk import class_offsets, class_rows
 from .stable_math import clamp_infinities, clamp_positive_infinity, expm1, float64_scalar, pow_or_one
 
 ALPHA_NONE = tl.constexpr(0)
@@ -47,24 +39,6 @@ def softmax_focal_row_terms(u, alpha_k, gamma):
     # p_k * u / expm1(u) -> 0 as u -> -inf (a target logit of -inf): no 0 * inf
     gprime = alpha_k * w * (1.0 + gamma * tl.where(p_k == 0.0, 0.0, p_k * u_over_em1))
     return loss, gprime
-
-
-@triton.jit
-def _rows(pid, S, n_s_blocks, BLOCK_S: tl.constexpr):
-    """(b, s, row mask) of the BLOCK_S rows of program ``pid``."""
-    b = (pid // n_s_blocks).to(tl.int64)
-    s = (pid % n_s_blocks).to(tl.int64) * BLOCK_S + tl.arange(0, BLOCK_S)
-    return b, s, s < S
-
-
-@triton.jit
-def _class_offsets(BLOCK_C: tl.constexpr, WIDE_CLASS_OFFSETS: tl.constexpr):
-    """0 .. BLOCK_C - 1, as int64 when class * stride_c can pass 2**31 (NCHW with C * H * W > 2**31;
-    the launcher decides), else int32, which keeps registers free."""
-    if WIDE_CLASS_OFFSETS:
-        return tl.arange(0, BLOCK_C).to(tl.int64)
-    else:
-        return tl.arange(0, BLOCK_C)
 
 
 @triton.jit
@@ -114,13 +88,13 @@ def softmax_focal_fwd_kernel(
     pid = tl.program_id(0)
     alpha = float64_scalar(alpha, alpha_remainder, COMPUTE)
     gamma = float64_scalar(gamma, gamma_remainder, COMPUTE)
-    b, s, row_mask = _rows(pid, S, n_s_blocks, BLOCK_S)
+    b, s, row_mask = class_rows(pid, S, n_s_blocks, BLOCK_S)
     k = tl.load(t_ptr + b * S + s, mask=row_mask, other=0).to(tl.int64)
     valid = row_mask & (k != ignore_index)
     in_range = (k >= 0) & (k < C)
     k_safe = tl.where(valid & in_range, k, 0)  # never read out of bounds
     x_rows = x_ptr + b * stride_xb + s * stride_xs
-    classes = _class_offsets(BLOCK_C, WIDE_CLASS_OFFSETS)
+    classes = class_offsets(BLOCK_C, WIDE_CLASS_OFFSETS)
     if SINGLE_TILE:
         tile_mask = row_mask[:, None] & (classes < C)[None, :]
         x = tl.load(x_rows[:, None] + classes[None, :] * stride_xc, mask=tile_mask, other=-float("inf"))
@@ -180,85 +154,9 @@ def softmax_focal_fwd_kernel(
                 tl.store(g_rows[:, None] + cls[None, :] * stride_gc, g.to(grad_ptr.dtype.element_ty), mask=tile_mask)
 
 
-@triton.jit
-def sigmoid_focal_index_fwd_kernel(
-    x_ptr,
-    t_ptr,  # class indices, one per row; C or any value outside [0, C) = background
-    loss_ptr,  # out: loss per element, laid out as the gradient (REDUCE False)
-    partial_ptr,  # out: one partial sum per program (REDUCE True)
-    grad_ptr,  # out: dL/dx (WRITE_GRAD)
-    count_ptr,  # 0-d count of non-ignored rows ('mean': the gradient is divided by C times it)
-    S,
-    C,
-    n_s_blocks,
-    stride_xb,
-    stride_xc,
-    stride_xs,
-    stride_gb,
-    stride_gc,
-    stride_gs,
-    alpha,
-    alpha_remainder,
-    gamma,
-    gamma_remainder,
-    ignore_index: tl.int64,
-    HAS_ALPHA: tl.constexpr,
-    REDUCE: tl.constexpr,
-    WRITE_GRAD: tl.constexpr,
-    MEAN: tl.constexpr,
-    COMPUTE: tl.constexpr,
-    WIDE_CLASS_OFFSETS: tl.constexpr,  # class * stride_c can pass 2**31: 64-bit class offsets
-    BLOCK_S: tl.constexpr,
-    BLOCK_C: tl.constexpr,
-):
-    """Binary focal loss of every (row, class) against the implicit one-hot of the row's index."""
-    pid = tl.program_id(0)
-    alpha = float64_scalar(alpha, alpha_remainder, COMPUTE)
-    gamma = float64_scalar(gamma, gamma_remainder, COMPUTE)
-    b, s, row_mask = _rows(pid, S, n_s_blocks, BLOCK_S)
-    k = tl.load(t_ptr + b * S + s, mask=row_mask, other=0).to(tl.int64)
-    valid = row_mask & (k != ignore_index)
-    x_rows = x_ptr + b * stride_xb + s * stride_xs
-    g_rows = grad_ptr + b * stride_gb + s * stride_gs
-    scale = 1.0
-    if MEAN:
-        count = tl.load(count_ptr).to(COMPUTE) * C
-        scale = 1.0 / tl.where(count > 0, count, 1.0)
-    total = tl.zeros((BLOCK_S, BLOCK_C), COMPUTE)
-    for c0 in range(0, C, BLOCK_C):
-        cls = c0 + _class_offsets(BLOCK_C, WIDE_CLASS_OFFSETS)
-        tile_mask = row_mask[:, None] & (cls < C)[None, :]
-        raw_x = tl.load(x_rows[:, None] + cls[None, :] * stride_xc, mask=tile_mask, other=0.0).to(COMPUTE)
-        positive = cls[None, :] == k[:, None]
-        loss, grad = hard_label_terms(clamp_infinities(raw_x), positive, gamma)
-        if HAS_ALPHA:
-            alpha_t = tl.where(positive, alpha, 1.0 - alpha)
-            loss = alpha_t * loss
-            grad = alpha_t * grad
-        keep = valid[:, None] & tile_mask
-        infinite = tl.where(positive, raw_x == -float("inf"), raw_x == float("inf")) & (loss > 0.0)
-        loss = tl.where(keep, tl.where(infinite, float("inf"), loss), 0.0)
-        if REDUCE:
-            total += loss
-        else:
-            tl.store(loss_ptr + b * stride_gb + s[:, None] * stride_gs + cls[None, :] * stride_gc,
-                     loss.to(loss_ptr.dtype.element_ty), mask=tile_mask)  # fmt: skip
-        if WRITE_GRAD:
-            grad = tl.where(keep, grad * scale, 0.0)
-            tl.store(g_rows[:, None] + cls[None, :] * stride_gc, grad.to(grad_ptr.dtype.element_ty), mask=tile_mask)
-    if REDUCE:
-        tl.store(partial_ptr + pid, tl.sum(tl.sum(total, axis=1), axis=0))
-
-
 def softmax_focal_bytes_per_element(logit_bytes, single_tile, write_grad=True):
     """Ideal bytes per logit of the softmax kernel: one read, and with the gradient one
     write (plus a second read when the row is too long for one tile); targets are per row."""
     if not write_grad:
         return logit_bytes
     return logit_bytes * (2 if single_tile else 3)
-
-
-def sigmoid_focal_index_bytes_per_element(logit_bytes, reduce):
-    """Ideal bytes per logit of the class-index sigmoid kernel with the gradient:
-    read x, write the gradient (and the loss for 'none'); targets are per row."""
-    return logit_bytes * (2 if reduce else 3)

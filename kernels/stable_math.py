@@ -13,6 +13,8 @@ import os
 import triton
 import triton.language as tl
 
+LOG2E = tl.constexpr(1.4426950408889634)  # log2(e): exp(y) = exp2(y * LOG2E)
+
 
 @triton.jit
 def log1p_unit(e):

@@ -20,9 +20,7 @@ from focal_triton.kernels.sigmoid_focal import sigmoid_focal_bytes_per_element
 from focal_triton.kernels.softmax_focal import softmax_focal_bytes_per_element
 
 import focal_triton
-from focal_triton import reference
-from focal_triton._launch import LAST_CONFIG
-from focal_triton._layout import MAX_SINGLE_TILE_CLASSES
+from focal_triton import reference, tuning
 
 from .plots import write_plots
 from .progress import Progress
@@ -73,7 +71,7 @@ def ideal_bytes(case):
         total = positions * sigmoid_focal_bytes_per_element(x, 1 if case.target == "uint8" else x, reduce, grad)
     else:
         positions = case.elements // case.classes
-        single_tile = case.classes <= MAX_SINGLE_TILE_CLASSES
+        single_tile = case.classes <= tuning.MAX_SINGLE_TILE_CLASSES
         total = case.elements * softmax_focal_bytes_per_element(x, single_tile, grad) + positions * 8  # int64 index
         total += 0 if reduce else x * positions  # the loss written
     if grad and not reduce:
@@ -242,12 +240,13 @@ def run_case(case, providers, device, on_gpu, copy_gbps, compiled_cache, environ
             if case.reduction == "none" and grad_output is None:
                 grad_output = torch.randn_like(fn(x, target, reduction="none"))
             step = step_function(fn, leaf, target, case, grad_output)
-            ms = time_ms(step, leaf, on_gpu)
+            with tuning.recording_launches() as launches:  # the config of the timed launches
+                ms = time_ms(step, leaf, on_gpu)
             memory = peak_memory(step, leaf, on_gpu)
             note = "" if on_gpu else CPU_LABEL
         except torch.cuda.OutOfMemoryError:
             torch.cuda.empty_cache()
-            error, ms, memory, note = float("nan"), float("nan"), float("nan"), "out of memory"
+            error, ms, memory, note, launches = float("nan"), float("nan"), float("nan"), "out of memory", {}
         gbps = ideal_bytes(case) / ms / 1e6
         rows.append({
             **environment, "loss": case.loss, "series": case.series, "dtype": str(case.dtype).replace("torch.", ""),
@@ -255,7 +254,8 @@ def run_case(case, providers, device, on_gpu, copy_gbps, compiled_cache, environ
             "shape": "x".join(map(str, case.shape)), "elements": case.elements, "provider": provider,
             "time_ms": ms, "ideal_bytes": ideal_bytes(case), "gbps": gbps, "copy_gbps": copy_gbps,
             "fraction_of_copy": gbps / copy_gbps, "peak_memory_bytes": memory, "max_error_vs_reference": error,
-            "config": LAST_CONFIG.get(KERNEL_OF[case.loss], "") if provider == "focal_triton" else "", "note": note,
+            "config": tuning.describe(launches[KERNEL_OF[case.loss]]) if KERNEL_OF[case.loss] in launches else "",
+            "note": note,
         })  # fmt: skip
     for row in rows:
         for baseline in ("eager", "compile"):

@@ -7,17 +7,23 @@ import torch
 import triton.language as tl
 from focal_triton.kernels.grad_scale import scale_grad_bytes_per_element, scale_grad_kernel
 from focal_triton.kernels.reduce import sum_partials_kernel
-from focal_triton.kernels.sigmoid_focal import sigmoid_focal_bytes_per_element, sigmoid_focal_fwd_kernel
-from focal_triton.kernels.softmax_focal import (
-    ALPHA_SCALAR,
+from focal_triton.kernels.sigmoid_focal import (
+    sigmoid_focal_bytes_per_element,
+    sigmoid_focal_fwd_kernel,
     sigmoid_focal_index_bytes_per_element,
     sigmoid_focal_index_fwd_kernel,
-    softmax_focal_bytes_per_element,
-    softmax_focal_fwd_kernel,
 )
+from focal_triton.kernels.softmax_focal import ALPHA_SCALAR, softmax_focal_bytes_per_element, softmax_focal_fwd_kernel
 
-from focal_triton._launch import ELEMENTWISE_CONFIGS, REDUCE_BLOCK, SCALE_CONFIG, grad_buffer_dtype
-from focal_triton._layout import RowsLayout, tile_shape, wide_class_offsets
+from focal_triton.tuning import (
+    ELEMENTWISE_CONFIGS,
+    REDUCE_BLOCK,
+    SCALE_CONFIG,
+    RowsLayout,
+    grad_buffer_dtype,
+    tile_shape,
+    wide_class_offsets,
+)
 
 from .aot import KernelVariant
 

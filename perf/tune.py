@@ -6,7 +6,7 @@ x warps) per (class-count bucket, layout kind, dtype).  ``--save`` writes the
 winners to focal_triton/configs/sm<arch>.json, which the launchers then use on
 that architecture instead of tuning at run time (or, for the multiclass
 kernels, instead of the tile heuristic).  The backward scale uses one fixed
-config (focal_triton/_launch.py, SCALE_CONFIG).
+config (focal_triton/tuning.py, SCALE_CONFIG).
 """
 
 import functools
@@ -18,14 +18,7 @@ import torch
 import triton
 
 import focal_triton
-from focal_triton import _launch
-from focal_triton._layout import (
-    layout_kind,
-    rows_layout,
-    tile_candidates,
-    tile_shape,
-)
-from focal_triton._tuning import table_key, table_path
+from focal_triton import tuning
 
 from .bench import CPU_LABEL, DTYPES
 
@@ -39,14 +32,6 @@ def buckets(quick, on_gpu):
     return list(range(12, 29, 4)) if quick else list(range(12, 29))
 
 
-def _winner(autotuned):
-    config = autotuned.best_config
-    timings = getattr(autotuned, "configs_timings", None) or {}
-    ms = timings.get(config)
-    ms = ms[0] if isinstance(ms, (list, tuple)) else ms
-    return {"BLOCK": config.kwargs["BLOCK"], "num_warps": config.num_warps}, ms
-
-
 def tune_sigmoid(dtypes, quick, on_gpu, device):
     """Rows (``_row``) of the winners: one forward with the gradient per bucket triggers the tuning."""
     rows = []
@@ -56,10 +41,11 @@ def tune_sigmoid(dtypes, quick, on_gpu, device):
             n = 1 << bucket
             x = torch.randn(n, device=device, dtype=dtype, requires_grad=True)
             t = (torch.rand(n, device=device) < 0.1).to(target_dtype)
-            focal_triton.sigmoid_focal_loss(x, t, reduction="mean")
-            config, ms = _winner(_launch._sigmoid_fwd)
-            rows.append(_row("sigmoid_focal_fwd", table_key(n, dtype, target_dtype), f"n <= 2^{bucket}",
-                             (dtype, target_dtype), config, ms))  # fmt: skip
+            with tuning.recording_launches() as launches:
+                focal_triton.sigmoid_focal_loss(x, t, reduction="mean")
+            winner = launches["sigmoid_focal_fwd"]
+            rows.append(_row("sigmoid_focal_fwd", tuning.table_key(n, dtype, target_dtype), f"n <= 2^{bucket}",
+                             (dtype, target_dtype), winner["config"], winner["ms"]))  # fmt: skip
     return rows
 
 
@@ -70,8 +56,8 @@ def _row(kernel, key, sizes, dtypes, config, ms):
 
 
 CLASS_CASES = (("rows", 2), ("rows", 80), ("rows", 1000), ("rows", 32000), ("rows", 128000), ("nchw", 21))
-CLASS_KERNELS = (("softmax_focal_fwd", _launch.softmax_focal_forward),
-                 ("sigmoid_focal_index_fwd", _launch.sigmoid_focal_index_forward))  # fmt: skip
+CLASS_KERNELS = (("softmax_focal_fwd", focal_triton.softmax_focal_loss),
+                 ("sigmoid_focal_index_fwd", focal_triton.sigmoid_focal_loss))  # fmt: skip
 
 
 def _class_inputs(kind, classes, elements, dtype, device):
@@ -81,7 +67,13 @@ def _class_inputs(kind, classes, elements, dtype, device):
         side = max(int(math.sqrt(elements / (8 * classes))), 1)
         x = torch.randn(8, classes, side, side)
     t = torch.randint(0, classes, (x.shape[0], *x.shape[2:]))
-    return x.to(dtype).to(device), t.to(device)
+    return x.to(dtype).to(device).requires_grad_(), t.to(device)
+
+
+def _forward_with_tile(loss, x, t, tile):
+    """One forward of ``loss`` that writes the gradient ('mean'), with the multiclass tile ``tile``."""
+    with tuning.forced_tile(tile):
+        return loss(x, t, reduction="mean")
 
 
 def tune_classes(dtypes, quick, on_gpu, device):
@@ -92,18 +84,21 @@ def tune_classes(dtypes, quick, on_gpu, device):
     for dtype in dtypes:
         for kind, classes in CLASS_CASES:
             x, t = _class_inputs(kind, classes, elements, dtype, device)
-            layout = rows_layout(x, x)
-            for kernel_name, forward in CLASS_KERNELS:
-                candidates = tile_candidates(classes, layout) if on_gpu else [tile_shape(classes, layout, kernel_name)]
+            layout = tuning.rows_layout(x, x)
+            for kernel_name, loss in CLASS_KERNELS:
+                candidates = (
+                    tuning.tile_candidates(classes, layout) if on_gpu else [tuning.tile_shape(classes, layout, kernel_name)]
+                )  # fmt: skip
                 timings = {}
                 for tile in candidates:
-                    step = functools.partial(forward, x, t, None, 2.0, "mean", -100, True, x.dtype, tile=tile)
+                    step = functools.partial(_forward_with_tile, loss, x, t, tile)
                     timings[tile] = triton.testing.do_bench(step, return_mode="median") if on_gpu else step() and None
                 best = min(timings, key=lambda tile: timings[tile] or 0.0)
                 config = dict(zip(("BLOCK_S", "BLOCK_C", "num_warps"), best))
-                kind = layout_kind(layout)
+                kind = tuning.layout_kind(layout)
                 sizes = f"C <= {triton.next_power_of_2(classes)}, {kind}"
-                rows.append(_row(kernel_name, table_key(classes, kind, dtype), sizes, (dtype,), config, timings[best]))
+                rows.append(_row(kernel_name, tuning.table_key(classes, kind, dtype), sizes, (dtype,), config,
+                                 timings[best]))  # fmt: skip
     return rows
 
 
@@ -129,7 +124,7 @@ def save(rows, on_gpu):
         print("--save: no GPU, so there is no measured table to save (nothing written)")
         return None
     capability = torch.cuda.get_device_capability()
-    path = table_path(capability)
+    path = tuning.table_path(capability)
     table = {
         "device": torch.cuda.get_device_name(), "torch": torch.__version__,
         "triton": __import__("triton").__version__,

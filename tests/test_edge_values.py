@@ -4,7 +4,7 @@ interpreter without CUDA) and the eager reference (the CPU fallback)."""
 
 import pytest
 import torch
-from test_softmax_focal import expected as softmax_expected
+from oracle import expected_softmax
 
 import focal_triton
 from focal_triton import reference
@@ -48,7 +48,7 @@ def test_softmax_minus_infinity_masks_a_class(losses, gamma):
     leaf = x.clone().requires_grad_()
     loss = softmax_focal_loss(leaf, t, gamma=gamma, reduction="none")
     loss.sum().backward()
-    want_loss, want_grad = softmax_expected(x, t, None, gamma, "none")
+    want_loss, want_grad = expected_softmax(x, t, None, gamma, "none")
     torch.testing.assert_close(loss.double().cpu(), want_loss, rtol=2e-5, atol=2e-6)
     torch.testing.assert_close(leaf.grad.double().cpu(), want_grad, rtol=2e-5, atol=2e-6)
 
@@ -86,7 +86,7 @@ def test_offsets_beyond_two_to_the_31(device):
 
     """Rows 2**30 elements apart, read in place: the third row starts past 2**31, where 32-bit
     offsets would wrap.  The storage is 4 GiB of float16 virtual memory; only the rows are touched."""
-    from test_softmax_focal import expected as softmax_expected
+    from oracle import expected_softmax
 
     storage = torch.empty(2**31 + 8, dtype=torch.float16, device=device)
     x = storage.as_strided((3, 4), (2**30, 1))  # (N, C): classes contiguous, rows 2**30 apart
@@ -96,7 +96,7 @@ def test_offsets_beyond_two_to_the_31(device):
     leaf = x.requires_grad_()
     loss = softmax_focal_loss(leaf, t, reduction="none")
     (grad,) = torch.autograd.grad(loss.sum(), leaf)
-    want_loss, want_grad = softmax_expected(values, t.cpu(), None, 2.0, "none")
+    want_loss, want_grad = expected_softmax(values, t.cpu(), None, 2.0, "none")
     torch.testing.assert_close(loss.double().cpu(), want_loss, rtol=2e-3, atol=2e-5)
     torch.testing.assert_close(grad.double().cpu(), want_grad, rtol=2e-3, atol=2e-5)
     sigmoid = sigmoid_focal_loss(x.detach(), t, reduction="none")

@@ -4,14 +4,7 @@ import pytest
 import torch
 
 import focal_triton
-import focal_triton._launch as launch
 from focal_triton import SigmoidFocalLoss, reference, sigmoid_focal_loss
-
-
-@pytest.fixture
-def no_kernel(monkeypatch):
-    """Fails the test if a kernel is launched."""
-    monkeypatch.setattr(launch, "sigmoid_focal_forward", lambda *a, **k: pytest.fail("a kernel ran"))
 
 
 def good(device):
@@ -121,3 +114,12 @@ def test_sigmoid_class_weights_point_to_the_softmax_loss(device):
     x, t = torch.randn(6, 5, 3, device=device), torch.randint(0, 5, (6, 3), device=device)
     with pytest.raises(TypeError, match="softmax_focal_loss"):
         focal_triton.sigmoid_focal_loss(x, t, alpha=[0.25] * 5)
+
+
+def test_the_no_kernel_guard_fires(device, no_kernel):
+    """The guard the bad-input tests rely on: a good call under it fails the test."""
+    x, t = good(device)
+    with pytest.raises(pytest.fail.Exception, match="kernel sigmoid_focal_fwd_kernel ran"):
+        sigmoid_focal_loss(x, t)
+    with pytest.raises(pytest.fail.Exception, match="kernel softmax_focal_fwd_kernel ran"):
+        focal_triton.softmax_focal_loss(x, t.argmax(1))

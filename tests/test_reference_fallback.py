@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from formulas64 import grad_scale64, reduce64, sigmoid_focal_grad64, sigmoid_focal_loss64
+from oracle import grad_scale64, reduce64, sigmoid_focal_grad64, sigmoid_focal_loss64
 
 import focal_triton
 

@@ -3,7 +3,13 @@ formula on an explicit one-hot built in the test."""
 
 import pytest
 import torch
-from formulas64 import one_hot64, sigmoid_focal_grad64, sigmoid_focal_loss64
+from oracle import (
+    assert_sigmoid_index_matches,
+    expected_sigmoid_index,
+    one_hot64,
+    sigmoid_focal_grad64,
+    sigmoid_focal_loss64,
+)
 
 from focal_triton import SigmoidFocalLoss, reference, sigmoid_focal_loss
 
@@ -21,40 +27,14 @@ def make_case(shape, device, dtype=torch.float32, target_dtype=torch.int64, seed
     return x.to(device), t.to(target_dtype).to(device)
 
 
-def expected(x, t, alpha, gamma, reduction, ignore_index, grad_output=None):
-    one_hot = one_hot64(t.cpu(), x.shape[1])
-    kept = (t.cpu().long() != ignore_index).unsqueeze(1).expand_as(one_hot)
-    loss = torch.where(kept, sigmoid_focal_loss64(x.cpu(), one_hot, alpha, gamma), 0.0)
-    grad = torch.where(kept, sigmoid_focal_grad64(x.cpu(), one_hot, alpha, gamma), 0.0)
-    if reduction == "sum":
-        loss = loss.sum()
-    elif reduction == "mean":
-        loss, grad = loss.sum() / kept.sum(), grad / kept.sum()
-    if grad_output is not None:
-        grad = grad * grad_output.double().cpu()
-    return loss, grad
-
-
-def assert_matches(x, t, alpha, gamma, reduction, ignore_index=-100, rtol=2e-5, atol=2e-6, grad_output=None):
-    leaf = x.detach().clone().requires_grad_()
-    loss = sigmoid_focal_loss(leaf, t, alpha, gamma, reduction, ignore_index=ignore_index)
-    loss.backward(torch.ones_like(loss) if grad_output is None else grad_output)
-    want_loss, want_grad = expected(x, t, alpha, gamma, reduction, ignore_index, grad_output)
-    assert loss.shape == want_loss.shape and leaf.grad.shape == x.shape and loss.dtype == x.dtype
-    rows = t.numel() * x.shape[1]
-    torch.testing.assert_close(
-        loss.double().cpu(), want_loss, rtol=rtol, atol=atol * (rows if reduction == "sum" else 1)
-    )
-    torch.testing.assert_close(leaf.grad.double().cpu(), want_grad, rtol=rtol, atol=atol)
-
-
 @pytest.mark.parametrize("gamma", [0.0, 0.5, 2.0, 5.0])
 @pytest.mark.parametrize("alpha", [None, 0.25])
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-def test_matches_one_hot_formula(device, gamma, alpha, reduction):
+@pytest.mark.parametrize("use_compile", [False, True], ids=["eager", "compiled"])
+def test_matches_one_hot_formula(device, gamma, alpha, reduction, use_compile):
     x, t = make_case((40, 6), device)
     go = torch.randn(x.shape, generator=torch.Generator().manual_seed(2)).to(device) if reduction == "none" else None
-    assert_matches(x, t, alpha, gamma, reduction, grad_output=go)
+    assert_sigmoid_index_matches(x, t, alpha, gamma, reduction, grad_output=go, use_compile=use_compile)
 
 
 @pytest.mark.parametrize(
@@ -71,7 +51,7 @@ def test_layouts(device, shape, make_view):
     x = make_view(x)
     _, t = make_case((x.shape[0], x.shape[1], *x.shape[2:]), device, seed=1)
     for reduction in REDUCTIONS:
-        assert_matches(x, t, 0.25, 2.0, reduction)
+        assert_sigmoid_index_matches(x, t, 0.25, 2.0, reduction)
 
 
 @pytest.mark.parametrize("target_dtype", [torch.int64, torch.int32, torch.uint8])
@@ -79,7 +59,7 @@ def test_target_dtypes(device, target_dtype):
     x, t = make_case((30, 4, 3), device, target_dtype=target_dtype)
     ignore = 255 if target_dtype == torch.uint8 else -100
     for reduction in REDUCTIONS:
-        assert_matches(x, t, 0.25, 2.0, reduction, ignore_index=ignore)
+        assert_sigmoid_index_matches(x, t, 0.25, 2.0, reduction, ignore_index=ignore)
 
 
 def test_same_as_explicit_one_hot_with_same_shape_targets(device):

@@ -1,9 +1,17 @@
 """focal_triton.sigmoid_focal_loss (Triton kernels; the interpreter without CUDA)
-against the independent float64 formulas of tests/formulas64.py."""
+against the independent float64 formulas of tests/oracle.py."""
 
 import pytest
 import torch
-from formulas64 import DTYPE_TOLERANCES, REDUCTIONS, grad_scale64, reduce64, sigmoid_focal_grad64, sigmoid_focal_loss64
+from oracle import (
+    DTYPE_TOLERANCES,
+    REDUCTIONS,
+    assert_sigmoid_matches,
+    expected_sigmoid,
+    run_sigmoid,
+    sigmoid_focal_grad64,
+    sigmoid_focal_loss64,
+)
 
 import focal_triton
 from focal_triton import SigmoidFocalLoss, reference, sigmoid_focal_loss
@@ -32,42 +40,14 @@ def make_targets(shape, kind, device, seed=1):
     return targets.to(device)
 
 
-def run(x, t, alpha, gamma, reduction, grad_output=None):
-    """(loss, dL/dx * grad_output) through focal_triton; grad_output defaults to ones."""
-    leaf = x.detach().clone().requires_grad_()
-    loss = sigmoid_focal_loss(leaf, t, alpha=alpha, gamma=gamma, reduction=reduction)
-    if grad_output is None:
-        grad_output = torch.ones_like(loss)
-    loss.backward(grad_output)
-    return loss, leaf.grad
-
-
-def expected(x, t, alpha, gamma, reduction, grad_output=None):
-    loss = reduce64(sigmoid_focal_loss64(x, t, alpha, gamma), reduction)
-    grad = sigmoid_focal_grad64(x, t, alpha, gamma) * grad_scale64(x.numel(), reduction)
-    if grad_output is not None:
-        grad = grad * grad_output.double()
-    return loss, grad
-
-
-def assert_matches(x, t, alpha, gamma, reduction, rtol, atol, grad_output=None):
-    loss, grad = run(x, t, alpha, gamma, reduction, grad_output)
-    want_loss, want_grad = expected(x, t, alpha, gamma, reduction, grad_output)
-    assert loss.dtype == x.dtype and grad.dtype == x.dtype
-    assert loss.shape == want_loss.shape and grad.shape == x.shape
-    # a sum of n terms carries n roundings: scale atol for the reductions
-    loss_atol = atol * (x.numel() if reduction == "sum" else 1)
-    torch.testing.assert_close(loss.double().cpu(), want_loss.cpu(), rtol=rtol, atol=loss_atol)
-    torch.testing.assert_close(grad.double().cpu(), want_grad.cpu(), rtol=rtol, atol=atol)
-
-
-def test_kernels_run_not_the_fallback(device, monkeypatch):
+def test_kernels_run_not_the_fallback(device, kernel_launches):
     """Without CUDA the tests must exercise the Triton interpreter, never the eager fallback."""
     x = make_logits(100, torch.float32, device)
     assert focal_triton.backend_for(x) in ("triton", "triton-interpreter")
-    monkeypatch.setattr(reference, "sigmoid_focal_loss", lambda *a, **k: pytest.fail("fallback used"))
-    loss, _ = run(x, make_targets(100, "soft", device), 0.25, 2.0, "mean")
+    loss, _ = run_sigmoid(x, make_targets(100, "soft", device), 0.25, 2.0, "mean")
     assert torch.isfinite(loss)
+    assert [name for name, _ in kernel_launches] == ["sigmoid_focal_fwd_kernel", "sum_partials_kernel",
+                                                      "scale_grad_kernel"]  # fmt: skip
 
 
 @pytest.mark.parametrize("dtype,rtol,atol", DTYPES)
@@ -80,22 +60,23 @@ def test_matches_float64_formula(device, dtype, rtol, atol, gamma, alpha, reduct
     t = make_targets(1000, "soft", device)
     t[::3] = (t[::3] > 0.5).float()
     grad_output = make_logits(1000, dtype, device, scale=1.0, seed=7) if reduction == "none" else None
-    assert_matches(x, t, alpha, gamma, reduction, rtol, atol, grad_output)
+    assert_sigmoid_matches(x, t, alpha, gamma, reduction, rtol, atol, grad_output)
 
 
 @pytest.mark.parametrize("kind", ["soft", "hard", "bool", "uint8", "fp16", "fp64"])
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-def test_target_dtypes(device, kind, reduction):
+@pytest.mark.parametrize("use_compile", [False, True], ids=["eager", "compiled"])
+def test_target_dtypes(device, kind, reduction, use_compile):
     x = make_logits(777, torch.float32, device)
     t = make_targets(777, kind, device)
-    assert_matches(x, t, 0.25, 2.0, reduction, 2e-5, 2e-6)
+    assert_sigmoid_matches(x, t, 0.25, 2.0, reduction, 2e-5, 2e-6, use_compile=use_compile)
 
 
 def test_uint8_labels_nonzero_is_positive(device):
     x = make_logits(256, torch.float32, device)
     labels = torch.randint(0, 4, (256,), generator=torch.Generator().manual_seed(5), dtype=torch.uint8).to(device)
-    loss, grad = run(x, labels, 0.25, 2.0, "none")
-    want_loss, want_grad = expected(x, (labels != 0).double(), 0.25, 2.0, "none")
+    loss, grad = run_sigmoid(x, labels, 0.25, 2.0, "none")
+    want_loss, want_grad = expected_sigmoid(x, (labels != 0).double(), 0.25, 2.0, "none")
     torch.testing.assert_close(loss.double().cpu(), want_loss.cpu(), rtol=2e-5, atol=2e-6)
     torch.testing.assert_close(grad.double().cpu(), want_grad.cpu(), rtol=2e-5, atol=2e-6)
 
@@ -114,7 +95,7 @@ def test_shapes(device, shape):
     x = make_logits(shape, torch.float32, device)
     t = make_targets(shape, "hard", device)
     for reduction in REDUCTIONS:
-        assert_matches(x, t, 0.25, 2.0, reduction, 2e-5, 2e-6)
+        assert_sigmoid_matches(x, t, 0.25, 2.0, reduction, 2e-5, 2e-6)
 
 
 @pytest.mark.parametrize(
@@ -131,7 +112,7 @@ def test_non_contiguous(device, view):
     assert not x.is_contiguous()
     for reduction in REDUCTIONS:
         go = make_logits(x.shape, torch.float32, device, seed=3) if reduction == "none" else None
-        assert_matches(x, t, 0.25, 2.0, reduction, 2e-5, 2e-6, go)
+        assert_sigmoid_matches(x, t, 0.25, 2.0, reduction, 2e-5, 2e-6, go)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
@@ -156,9 +137,9 @@ def test_extreme_logits(device, dtype, rtol, atol, gamma, label_dtype):
     values = [-1e4, -300.0, -100.0, -20.0, -5.0, -1.0, 0.0, 1.0, 5.0, 20.0, 100.0, 300.0, 1e4]
     x = torch.tensor(values * 2, dtype=torch.float64).to(dtype).to(device)
     t = torch.tensor([1.0] * len(values) + [0.0] * len(values), device=device)
-    loss, grad = run(x, t.to(label_dtype), 0.25, gamma, "none")
+    loss, grad = run_sigmoid(x, t.to(label_dtype), 0.25, gamma, "none")
     assert torch.isfinite(loss).all() and torch.isfinite(grad).all()
-    want_loss, want_grad = expected(x, t, 0.25, gamma, "none")
+    want_loss, want_grad = expected_sigmoid(x, t, 0.25, gamma, "none")
     torch.testing.assert_close(loss.double().cpu(), want_loss.cpu(), rtol=rtol, atol=atol)
     torch.testing.assert_close(grad.double().cpu(), want_grad.cpu(), rtol=rtol, atol=atol)
 
@@ -171,7 +152,7 @@ def test_gamma_below_one_confident_positive_has_finite_gradient(device, dtype):
     tv = x.detach().float().requires_grad_()
     reference.torchvision_sigmoid_focal_loss(tv, t, gamma=0.5).sum().backward()
     assert torch.isnan(tv.grad).all()  # the bug this library exists to avoid
-    _, grad = run(x, t, 0.25, 0.5, "sum")
+    _, grad = run_sigmoid(x, t, 0.25, 0.5, "sum")
     assert torch.isfinite(grad).all()
     assert grad.abs().max().item() < 1e-6
 
@@ -180,7 +161,7 @@ def test_nan_input_gives_nan(device):
     x = make_logits(300, torch.float32, device)
     x[[5, 150]] = float("nan")
     t = make_targets(300, "hard", device)
-    loss, grad = run(x, t, 0.25, 2.0, "none")
+    loss, grad = run_sigmoid(x, t, 0.25, 2.0, "none")
     nan = torch.zeros(300, dtype=torch.bool)
     nan[[5, 150]] = True
     assert torch.isnan(loss.cpu()[nan]).all() and torch.isfinite(loss.cpu()[~nan]).all()
@@ -201,8 +182,8 @@ def test_gradcheck_float64(device, reduction):
 def test_deterministic(device, reduction):
     x = make_logits(50_000, torch.float32, device)
     t = make_targets(50_000, "soft", device)
-    first_loss, first_grad = run(x, t, 0.25, 2.0, reduction)
-    second_loss, second_grad = run(x, t, 0.25, 2.0, reduction)
+    first_loss, first_grad = run_sigmoid(x, t, 0.25, 2.0, reduction)
+    second_loss, second_grad = run_sigmoid(x, t, 0.25, 2.0, reduction)
     assert torch.equal(first_loss, second_loss)
     assert torch.equal(first_grad, second_grad)
 
@@ -212,7 +193,7 @@ def test_scalar_grad_output_scales(device, reduction):
     x = make_logits(500, torch.float32, device)
     t = make_targets(500, "soft", device)
     go = torch.tensor(2.5, device=device)
-    assert_matches(x, t, 0.25, 2.0, reduction, 2e-5, 2e-6, grad_output=go)
+    assert_sigmoid_matches(x, t, 0.25, 2.0, reduction, 2e-5, 2e-6, grad_output=go)
 
 
 def test_grad_output_expanded_from_a_scalar(device):
@@ -220,7 +201,7 @@ def test_grad_output_expanded_from_a_scalar(device):
     x = make_logits(640, torch.float32, device).requires_grad_()
     t = make_targets(640, "soft", device)
     (sigmoid_focal_loss(x, t, reduction="none").sum() * 3.0).backward()
-    _, want = expected(x.detach(), t, 0.25, 2.0, "sum")
+    _, want = expected_sigmoid(x.detach(), t, 0.25, 2.0, "sum")
     torch.testing.assert_close(x.grad.double().cpu(), 3.0 * want.cpu(), rtol=2e-5, atol=6e-6)
 
 
@@ -231,36 +212,33 @@ def test_repeated_backward_through_retained_graph(device, reduction):
     loss = sigmoid_focal_loss(x, t, reduction=reduction)
     scales = (3.0, 0.5, 1.0)
     grads = [torch.autograd.grad(loss, x, torch.full_like(loss, s), retain_graph=True)[0].clone() for s in scales]
-    _, want = expected(x.detach(), t, 0.25, 2.0, reduction)
+    _, want = expected_sigmoid(x.detach(), t, 0.25, 2.0, reduction)
     for scale, grad in zip(scales, grads):
         torch.testing.assert_close(grad.double().cpu(), scale * want.cpu(), rtol=2e-5, atol=2e-6)
 
 
 def test_second_derivative_is_refused(device):
+    """The backward is once_differentiable: differentiating through it raises; under
+    create_graph=True with a constant grad_output the gradient is a constant."""
     x = make_logits(10, torch.float64, device).requires_grad_()
     t = make_targets(10, "soft", device)
     loss = sigmoid_focal_loss(x, t, reduction="sum")
-    (grad,) = torch.autograd.grad(loss, x, create_graph=True)
-    with pytest.raises(RuntimeError, match="second derivatives of the focal losses are not supported"):
+    grad_output = torch.ones((), dtype=torch.float64, device=device, requires_grad=True)
+    (grad,) = torch.autograd.grad(loss, x, grad_output, create_graph=True)
+    with pytest.raises(RuntimeError, match="differentiate twice a function that was marked with @once_differentiable"):
         grad.sum().backward()
+    (grad,) = torch.autograd.grad(sigmoid_focal_loss(x, t, reduction="sum"), x, create_graph=True)
+    assert not grad.requires_grad
 
 
-def test_no_gradient_written_without_grad(device, monkeypatch):
-    import focal_triton.sigmoid as sigmoid_module
-
-    calls = []
-    real = sigmoid_module.sigmoid_focal_forward
-    monkeypatch.setattr(
-        sigmoid_module,
-        "sigmoid_focal_forward",
-        lambda *a, need_grad, **k: calls.append(need_grad) or real(*a, need_grad=need_grad, **k),
-    )
+def test_no_gradient_written_without_grad(device, kernel_launches):
     x = make_logits(64, torch.float32, device)
     t = make_targets(64, "soft", device)
     sigmoid_focal_loss(x, t)  # inputs do not require grad
     with torch.no_grad():
         out = sigmoid_focal_loss(x.requires_grad_(), t)
-    assert calls == [False, False]
+    sigmoid_focal_loss(x, t)  # now it is needed
+    assert [kwargs["WRITE_GRAD"] for _, kwargs in kernel_launches] == [False, False, True]
     assert out.grad_fn is None
 
 
@@ -269,7 +247,7 @@ def test_module(device):
     assert "reduction='mean'" in repr(module)
     x = make_logits(200, torch.float32, device)
     t = make_targets(200, "hard", device)
-    want = expected(x, t, 0.75, 1.0, "mean")[0]
+    want = expected_sigmoid(x, t, 0.75, 1.0, "mean")[0]
     torch.testing.assert_close(module(x, t).double().cpu(), want.cpu(), rtol=2e-5, atol=2e-6)
 
 

@@ -1,12 +1,20 @@
 """focal_triton.softmax_focal_loss (Triton kernels; the interpreter without CUDA)
-against the independent float64 formulas of tests/formulas64.py."""
+against the independent float64 formulas of tests/oracle.py."""
 
 import pytest
 import torch
 import torch.nn.functional as F
-from formulas64 import DTYPE_TOLERANCES, REDUCTIONS, softmax_focal_grad64, softmax_focal_loss64
+from oracle import (
+    DTYPE_TOLERANCES,
+    REDUCTIONS,
+    assert_softmax_matches,
+    expected_softmax,
+    run_softmax,
+    softmax_focal_grad64,
+    softmax_focal_loss64,
+)
 
-from focal_triton import SoftmaxFocalLoss, reference, softmax_focal_loss
+from focal_triton import SoftmaxFocalLoss, reference, sigmoid_focal_loss, softmax_focal_loss, tuning
 
 DTYPES = DTYPE_TOLERANCES
 
@@ -21,40 +29,6 @@ def make_case(shape, dtype, device, ignore_every=0, target_dtype=torch.int64, sc
     return x.to(device), t.to(target_dtype).to(device)
 
 
-def expected(x, t, alpha, gamma, reduction, ignore_index=-100, grad_output=None):
-    """(loss, gradient) in float64 by autograd through softmax_focal_loss64."""
-    leaf = x.detach().double().cpu().requires_grad_()
-    per_position, kept = softmax_focal_loss64(leaf, t.cpu(), alpha, gamma, ignore_index)
-    if reduction == "none":
-        loss = per_position
-    elif reduction == "sum":
-        loss = per_position.sum()
-    else:
-        loss = per_position.sum() / kept.sum()
-    go = torch.ones_like(loss) if grad_output is None else grad_output.double().cpu()
-    (grad,) = torch.autograd.grad(loss, leaf, go)
-    return loss.detach(), grad
-
-
-def run(x, t, alpha, gamma, reduction, ignore_index=-100, grad_output=None):
-    leaf = x.detach().clone().requires_grad_()
-    loss = softmax_focal_loss(leaf, t, alpha=alpha, gamma=gamma, reduction=reduction, ignore_index=ignore_index)
-    loss.backward(torch.ones_like(loss) if grad_output is None else grad_output)
-    return loss, leaf.grad
-
-
-def assert_matches(x, t, alpha, gamma, reduction, rtol, atol, ignore_index=-100, grad_output=None):
-    loss, grad = run(x, t, alpha, gamma, reduction, ignore_index, grad_output)
-    want_loss, want_grad = expected(x, t, alpha, gamma, reduction, ignore_index, grad_output)
-    assert loss.dtype == x.dtype and grad.dtype == x.dtype and grad.shape == x.shape
-    assert loss.shape == want_loss.shape
-    rows = t.numel()
-    torch.testing.assert_close(
-        loss.double().cpu(), want_loss, rtol=rtol, atol=atol * (rows if reduction == "sum" else 1)
-    )
-    torch.testing.assert_close(grad.double().cpu(), want_grad, rtol=rtol, atol=atol)
-
-
 @pytest.mark.parametrize("dtype,rtol,atol", DTYPES)
 @pytest.mark.parametrize("gamma", [0.0, 0.5, 2.0, 5.0])
 @pytest.mark.parametrize("alpha", [None, 0.25, "per-class"], ids=["no-alpha", "alpha-0.25", "per-class"])
@@ -64,7 +38,7 @@ def test_matches_float64_formula(device, dtype, rtol, atol, gamma, alpha, reduct
     if alpha == "per-class":
         alpha = [0.1, 0.9, 0.5, 1.0, 0.25, 0.0, 2.0]
     go = torch.randn(t.shape, generator=torch.Generator().manual_seed(4)).to(dtype).to(device)
-    assert_matches(x, t, alpha, gamma, reduction, rtol, atol, grad_output=go if reduction == "none" else None)
+    assert_softmax_matches(x, t, alpha, gamma, reduction, rtol, atol, grad_output=go if reduction == "none" else None)
 
 
 @pytest.mark.parametrize(
@@ -80,7 +54,7 @@ def test_matches_float64_formula(device, dtype, rtol, atol, gamma, alpha, reduct
 def test_class_counts(device, num_classes, rows):
     x, t = make_case((rows, num_classes), torch.float32, device, ignore_every=4)
     for reduction in REDUCTIONS:
-        assert_matches(x, t, 0.25, 2.0, reduction, 2e-5, 2e-6)
+        assert_softmax_matches(x, t, 0.25, 2.0, reduction, 2e-5, 2e-6)
 
 
 @pytest.mark.parametrize(
@@ -100,7 +74,7 @@ def test_segmentation_layouts(device, make_view, num_classes):
     t.view(-1)[::5] = -100
     t = t.to(device)
     for reduction in REDUCTIONS:
-        assert_matches(x, t, [1.0 + (c % 3) for c in range(num_classes)], 2.0, reduction, 2e-5, 2e-6)
+        assert_softmax_matches(x, t, [1.0 + (c % 3) for c in range(num_classes)], 2.0, reduction, 2e-5, 2e-6)
 
 
 def test_transposed_rows(device):
@@ -108,22 +82,24 @@ def test_transposed_rows(device):
     x, t = make_case((40, 13), torch.float32, device)
     x = x.t().contiguous().t()
     assert x.stride() == (1, 40)
-    assert_matches(x, t, None, 2.0, "mean", 2e-5, 2e-6)
+    assert_softmax_matches(x, t, None, 2.0, "mean", 2e-5, 2e-6)
 
 
 def test_channels_last_gradient_keeps_the_layout(device):
     x, t = make_case((2, 8, 4, 4), torch.float32, device)
     x = x.to(memory_format=torch.channels_last)
-    _, grad = run(x, t, None, 2.0, "sum")
+    _, grad = run_softmax(x, t, None, 2.0, "sum")
     assert grad.is_contiguous(memory_format=torch.channels_last)
 
 
 @pytest.mark.parametrize("target_dtype", [torch.int64, torch.int32, torch.uint8])
-def test_target_dtypes(device, target_dtype):
+@pytest.mark.parametrize("alpha", [0.5, [0.5, 1.0, 2.0, 0.0, 1.0, 1.0, 3.0, 1.0, 1.0, 0.25]], ids=["alpha", "per-class"])
+@pytest.mark.parametrize("use_compile", [False, True], ids=["eager", "compiled"])
+def test_target_dtypes(device, target_dtype, alpha, use_compile):
     x, t = make_case((64, 10), torch.float32, device, ignore_every=6, target_dtype=target_dtype)
     ignore = 255 if target_dtype == torch.uint8 else -100
     for reduction in REDUCTIONS:
-        assert_matches(x, t, 0.5, 2.0, reduction, 2e-5, 2e-6, ignore_index=ignore)
+        assert_softmax_matches(x, t, alpha, 2.0, reduction, 2e-5, 2e-6, ignore_index=ignore, use_compile=use_compile)
 
 
 def test_alpha_as_tensor_and_module_buffer(device):
@@ -135,7 +111,7 @@ def test_alpha_as_tensor_and_module_buffer(device):
     )
     module = SoftmaxFocalLoss(alpha=weights).to(device)
     assert module.alpha.device == x.device
-    want, _ = expected(x, t, weights, 2.0, "mean")
+    want, _ = expected_softmax(x, t, weights, 2.0, "mean")
     torch.testing.assert_close(module(x, t).double().cpu(), want, rtol=2e-5, atol=2e-6)
 
 
@@ -143,7 +119,7 @@ def test_alpha_as_tensor_and_module_buffer(device):
 def test_gamma_zero_is_cross_entropy(device, dtype):
     x, t = make_case((3, 11, 5, 4), dtype, device, ignore_every=7)
     for reduction in REDUCTIONS:
-        ours, ours_grad = run(x, t, None, 0.0, reduction)
+        ours, ours_grad = run_softmax(x, t, None, 0.0, reduction)
         leaf = x.detach().clone().requires_grad_()
         ce = F.cross_entropy(leaf, t, reduction=reduction)
         ce.backward(torch.ones_like(ce))
@@ -157,9 +133,9 @@ def test_all_positions_ignored(device):
     t = torch.full_like(t, -100)
     assert torch.isnan(softmax_focal_loss(x, t, reduction="mean"))  # mean of nothing, as F.cross_entropy
     assert softmax_focal_loss(x, t, reduction="sum").item() == 0.0
-    loss, grad = run(x, t, None, 2.0, "none")
+    loss, grad = run_softmax(x, t, None, 2.0, "none")
     assert torch.equal(loss, torch.zeros_like(loss)) and torch.equal(grad, torch.zeros_like(grad))
-    _, grad = run(x, t, None, 2.0, "mean")
+    _, grad = run_softmax(x, t, None, 2.0, "mean")
     assert torch.equal(grad, torch.zeros_like(grad))
 
 
@@ -171,7 +147,7 @@ def test_extreme_logits(device, dtype, rtol, atol, gamma):
     x = torch.tensor([[big, 0.0, -big], [-big, big, 0.0], [0.0, 0.0, 0.0], [30.0, -30.0, 0.0]], dtype=torch.float64)
     t = torch.tensor([0, 0, 1, 0])
     x, t = x.to(dtype).to(device), t.to(device)
-    loss, grad = run(x, t, 0.25, gamma, "none")
+    loss, grad = run_softmax(x, t, 0.25, gamma, "none")
     assert torch.isfinite(loss).all() and torch.isfinite(grad).all()
     want_loss, _ = softmax_focal_loss64(x.cpu(), t.cpu(), 0.25, gamma)
     want_grad = softmax_focal_grad64(x.cpu(), t.cpu(), 0.25, gamma)
@@ -189,8 +165,8 @@ def test_gradcheck_float64(device, reduction):
 
 def test_deterministic(device):
     x, t = make_case((300, 1000), torch.float32, device, ignore_every=3)
-    first = run(x, t, None, 2.0, "mean")
-    second = run(x, t, None, 2.0, "mean")
+    first = run_softmax(x, t, None, 2.0, "mean")
+    second = run_softmax(x, t, None, 2.0, "mean")
     assert torch.equal(first[0], second[0]) and torch.equal(first[1], second[1])
 
 
@@ -237,17 +213,17 @@ def test_bad_input(device, make_call, error, message, entry):
 )
 def test_every_tuning_candidate_is_correct(device, shape):
     """Whatever tile focal-triton tune picks, the loss and gradient stay right."""
-    from focal_triton._launch import sigmoid_focal_index_forward, softmax_focal_forward
-    from focal_triton._layout import rows_layout, tile_candidates
-
     x, t = make_case(shape, torch.float32, device, ignore_every=5)
-    want_loss, want_grad = expected(x, t, None, 2.0, "mean")
-    candidates = tile_candidates(shape[1], rows_layout(x, x))
+    want_loss, want_grad = expected_softmax(x, t, None, 2.0, "mean")
+    candidates = tuning.tile_candidates(shape[1], tuning.rows_layout(x, x))
     assert len(candidates) > 3
+    reference_loss = sigmoid_focal_loss(x, t, reduction="sum")
     for tile in candidates:
-        loss, grad = softmax_focal_forward(x, t, None, 2.0, "mean", -100, True, torch.float32, tile=tile)
+        with tuning.forced_tile(tile), tuning.recording_launches() as launches:
+            loss, grad = run_softmax(x, t, None, 2.0, "mean")
+            tiled_loss = sigmoid_focal_loss(x, t, reduction="sum")
+        assert launches["softmax_focal_fwd"]["config"] == dict(zip(("BLOCK_S", "BLOCK_C", "num_warps"), tile))
+        assert launches["sigmoid_focal_index_fwd"]["source"] == "forced"
         torch.testing.assert_close(loss.double().cpu(), want_loss, rtol=2e-5, atol=2e-6, msg=f"tile {tile}")
         torch.testing.assert_close(grad.double().cpu(), want_grad, rtol=2e-5, atol=2e-6, msg=f"tile {tile}")
-        reference_loss, _ = sigmoid_focal_index_forward(x, t, 0.25, 2.0, "sum", -100, False, torch.float32)
-        tiled_loss, _ = sigmoid_focal_index_forward(x, t, 0.25, 2.0, "sum", -100, False, torch.float32, tile=tile)
         torch.testing.assert_close(tiled_loss, reference_loss, rtol=1e-5, atol=1e-5, msg=f"tile {tile}")

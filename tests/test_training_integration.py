@@ -5,7 +5,10 @@ import torch
 from conftest import requires_cuda
 
 import focal_triton
-from focal_triton._ops import sigmoid_focal_index_op, sigmoid_focal_op, softmax_focal_op
+
+sigmoid_focal_op = torch.ops.focal_triton.sigmoid_focal_loss.default
+sigmoid_focal_index_op = torch.ops.focal_triton.sigmoid_focal_index_loss.default
+softmax_focal_op = torch.ops.focal_triton.softmax_focal_loss.default
 
 REDUCTIONS = ["none", "mean", "sum"]
 
@@ -143,7 +146,7 @@ def test_autocast(device, amp_dtype):
     """Under autocast the model hands half-precision logits to the losses: the math runs in
     float32 inside the kernels, the loss comes back in float32 (as torch's losses under
     autocast), the weights get float32 grads."""
-    from formulas64 import sigmoid_focal_loss64, softmax_focal_loss64
+    from oracle import sigmoid_focal_loss64, softmax_focal_loss64
 
     if device == "cpu" and amp_dtype == torch.float16:
         pytest.skip("CPU autocast runs in bfloat16")

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 import triton
 from conftest import requires_cuda
-from formulas64 import (
+from oracle import (
     one_hot64,
     sigmoid_focal_grad64,
     sigmoid_focal_loss64,
@@ -18,7 +18,7 @@ from formulas64 import (
 )
 
 import focal_triton
-from focal_triton import _launch, sigmoid_focal_loss, softmax_focal_loss
+from focal_triton import sigmoid_focal_loss, softmax_focal_loss, tuning
 
 HALF = [torch.float16, torch.bfloat16]
 
@@ -256,7 +256,7 @@ def test_class_offsets_past_two_to_the_31(device, loss_name):
 
 
 def _with_config(monkeypatch, block, warps):
-    monkeypatch.setattr(_launch, "shipped_config", lambda *a: {"BLOCK": block, "num_warps": warps})
+    monkeypatch.setattr(tuning, "shipped_config", lambda *a: {"BLOCK": block, "num_warps": warps})
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
@@ -264,10 +264,11 @@ def test_reductions_are_bitwise_identical_across_launch_configs(device, monkeypa
     x = logits(50_000, torch.float32, device)
     t = torch.rand(50_000, generator=torch.Generator().manual_seed(1)).to(device)
     results = []
-    for block, warps in _launch.ELEMENTWISE_CONFIGS:
+    for block, warps in tuning.ELEMENTWISE_CONFIGS:
         _with_config(monkeypatch, block, warps)
-        results.append(sigmoid_focal_loss(x, t, reduction=reduction))
-        assert _launch.LAST_CONFIG["sigmoid_focal_fwd"] == f"BLOCK={block} warps={warps} (shipped)"
+        with tuning.recording_launches() as launches:
+            results.append(sigmoid_focal_loss(x, t, reduction=reduction))
+        assert launches["sigmoid_focal_fwd"]["config"] == {"BLOCK": block, "num_warps": warps}
     assert all(torch.equal(r, results[0]) for r in results), [r.item() for r in results]
     want = sigmoid_focal_loss64(x.cpu(), t.cpu(), 0.25, 2.0).sum() / (50_000 if reduction == "mean" else 1)
     torch.testing.assert_close(results[0].double().cpu(), want, rtol=1e-5, atol=0)
@@ -302,7 +303,7 @@ class _TunedByAnotherThread:
 
 
 def test_reduction_does_not_read_the_shared_autotuner_state(device, monkeypatch):
-    monkeypatch.setattr(_launch, "_sigmoid_fwd", _TunedByAnotherThread(_launch._sigmoid_fwd))
+    monkeypatch.setattr(tuning, "SIGMOID_AUTOTUNER", _TunedByAnotherThread(tuning.SIGMOID_AUTOTUNER))
     x = logits(5000, torch.float32, device)
     t = torch.rand(5000, generator=torch.Generator().manual_seed(1)).to(device)
     want = sigmoid_focal_loss64(x.cpu(), t.cpu(), 0.25, 2.0).sum()

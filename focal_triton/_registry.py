@@ -1,0 +1,118 @@
+"""One registration per loss: a ``LossSpec`` becomes the call path for eager and torch.compile.
+
+``RegisteredLoss(spec)`` defines one ``torch.library`` custom op, ``focal_triton::<name>``,
+with its fake (shapes and dtypes) and its autograd formula; calling it is the whole dispatch:
+
+- a tensor Triton cannot run -> the spec's eager reference;
+- under torch.compile -> the custom op (no graph break; its backward multiplies the fused
+  gradient by grad_output with torch ops Inductor fuses);
+- eager with a gradient needed -> ``FusedGradLoss``, which calls the launcher directly
+  (no dispatcher) and whose backward scales the saved gradient in place (``_grad``);
+- eager without a gradient -> the launcher alone, which then writes no gradient.
+
+The op's schema is written from the spec's options, so nothing counts arguments by hand.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch.autograd.function import once_differentiable
+
+from ._backend import REFERENCE, backend_for
+from ._dtypes import grad_buffer_dtype, loss_dtype_for
+from ._grad import eager_backward, save_fused_grad, times_grad_output
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    """What makes a loss, given once.
+
+    name: the op is ``focal_triton::<name>``.
+    options: (name, schema type) of the checked, kernel-ready arguments after inputs and
+        targets, in the order the launcher and the reference take them; one is "reduction".
+    launch: ``launch(inputs, targets, *options, need_grad, loss_dtype) -> (loss, grad | None)``.
+    reference: ``reference(inputs, targets, *options) -> loss``, the eager fallback.
+    empty_loss: ``empty_loss(inputs, targets, reduction, dtype)``, an empty tensor shaped and
+        laid out as the launcher's loss (the op's fake).
+    empty_grad: ``empty_grad(inputs, dtype)``, the same for the gradient buffer.
+    row_broadcast: a 'none' loss has one value per (N, *) row while the gradient is (N, C, *).
+    """
+
+    name: str
+    options: tuple
+    launch: Callable
+    reference: Callable
+    empty_loss: Callable
+    empty_grad: Callable
+    row_broadcast: bool = False
+
+    def schema(self):
+        options = "".join(f", {kind} {name}" for name, kind in self.options)
+        return f"(Tensor inputs, Tensor targets{options}, bool need_grad, ScalarType loss_dtype) -> (Tensor, Tensor)"
+
+    def reduction_of(self, options):
+        return options[[name for name, _ in self.options].index("reduction")]
+
+
+class FusedGradLoss(torch.autograd.Function):
+    """Eager autograd of every loss: the forward kernel writes dL/dx, backward scales it."""
+
+    @staticmethod
+    def forward(ctx, spec, inputs, targets, loss_dtype, *options):
+        loss, grad = spec.launch(inputs, targets, *options, need_grad=True, loss_dtype=loss_dtype)
+        save_fused_grad(ctx, grad, inputs.dtype, spec.row_broadcast)
+        ctx.n_options = len(options)
+        return loss
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_output):
+        return None, eager_backward(ctx, grad_output), None, None, *(None,) * ctx.n_options
+
+
+class RegisteredLoss:
+    """A loss ready to call with checked arguments: ``loss(inputs, targets, *options)``."""
+
+    def __init__(self, spec: LossSpec):
+        self.spec = spec
+        self.op = torch.library.custom_op(
+            f"focal_triton::{spec.name}", self._op_forward, mutates_args=(), schema=spec.schema()
+        )
+        self.op.register_fake(self._op_fake)
+        self.op.register_autograd(self._op_backward, setup_context=self._op_setup_context)
+
+    def __call__(self, inputs, targets, *options):
+        spec = self.spec
+        if backend_for(inputs) == REFERENCE:
+            return spec.reference(inputs, targets, *options)
+        loss_dtype = loss_dtype_for(inputs)
+        need_grad = torch.is_grad_enabled() and inputs.requires_grad
+        if torch.compiler.is_compiling():
+            return self.op(inputs, targets, *options, need_grad, loss_dtype)[0]
+        if need_grad:
+            return FusedGradLoss.apply(spec, inputs, targets, loss_dtype, *options)
+        return spec.launch(inputs, targets, *options, need_grad=False, loss_dtype=loss_dtype)[0]
+
+    # The custom op returns (loss, gradient); without a gradient, an empty placeholder.
+    def _op_forward(self, inputs, targets, *options_need_grad_loss_dtype):
+        *options, need_grad, loss_dtype = options_need_grad_loss_dtype
+        loss, grad = self.spec.launch(inputs, targets, *options, need_grad=need_grad, loss_dtype=loss_dtype)
+        return loss, grad if grad is not None else inputs.new_empty(0)
+
+    def _op_fake(self, inputs, targets, *options_need_grad_loss_dtype):
+        *options, need_grad, loss_dtype = options_need_grad_loss_dtype
+        loss = self.spec.empty_loss(inputs, targets, self.spec.reduction_of(options), loss_dtype)
+        grad = self.spec.empty_grad(inputs, grad_buffer_dtype(inputs.dtype)) if need_grad else inputs.new_empty(0)
+        return loss, grad
+
+    @staticmethod
+    def _op_setup_context(ctx, inputs, output):
+        ctx.save_for_backward(output[1])
+        ctx.input_dtype = inputs[0].dtype
+        ctx.n_arguments = len(inputs)
+
+    def _op_backward(self, ctx, grad_loss, _grad_of_grad):
+        (grad,) = ctx.saved_tensors
+        scaled = times_grad_output(grad, grad_loss, self.spec.row_broadcast, ctx.input_dtype)
+        return scaled, *(None,) * (ctx.n_arguments - 1)

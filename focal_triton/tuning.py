@@ -1,0 +1,224 @@
+"""Every launch-configuration decision of focal_triton, and the interface the perf tools use.
+
+What a launcher asks here:
+
+- the element-wise kernel: ``ELEMENTWISE_CONFIGS`` (BLOCK, num_warps) searched by
+  ``SIGMOID_AUTOTUNER`` (``triton.autotune`` keyed on a size bucket and the dtypes),
+  or the entry of a shipped table (``elementwise_config``);
+- the multiclass kernels: ``class_tile`` -> (BLOCK_S, BLOCK_C, num_warps), from a
+  tile forced by ``forced_tile``, a shipped table, or the ``tile_shape`` heuristic;
+  ``tile_candidates`` are the tiles ``focal-triton tune`` measures;
+- the backward scale: one fixed ``SCALE_CONFIG``.
+
+Shipped tables are ``focal_triton/configs/sm<major><minor>.json`` (kernel ->
+``table_key`` -> config), written by ``focal-triton tune --save`` and used on that
+architecture; ``FOCAL_TRITON_CONFIGS=0`` ignores them, ``FOCAL_TRITON_AUTOTUNE=0``
+(and the Triton interpreter) use one config.
+
+The perf tools use this module and the public API only: ``recording_launches``
+tells which config each kernel launched with (nothing is recorded outside it),
+``forced_tile`` runs a multiclass loss with a given tile, and the re-exported
+``RowsLayout`` / ``rows_layout`` / ``wide_class_offsets`` / ``grad_buffer_dtype``
+describe what a launch sees.
+"""
+
+import contextlib
+import contextvars
+import functools
+import json
+import os
+from pathlib import Path
+
+import torch
+import triton
+
+from focal_triton.kernels.sigmoid_focal import sigmoid_focal_fwd_kernel
+
+from ._backend import interpreter_enabled
+from ._dtypes import grad_buffer_dtype
+from ._layout import RowsLayout, rows_layout, wide_class_offsets
+from ._reduction import REDUCE_BLOCK
+
+__all__ = [
+    "ELEMENTWISE_CONFIGS", "MAX_SINGLE_TILE_CLASSES", "REDUCE_BLOCK", "SCALE_CONFIG", "SIGMOID_AUTOTUNER",
+    "RowsLayout", "class_tile", "elementwise_config", "forced_tile", "grad_buffer_dtype", "layout_kind",
+    "describe", "record_launch", "recording_launches", "rows_layout", "shipped_config", "size_bucket", "table_key",
+    "table_path", "tile_candidates", "tile_shape", "wide_class_offsets",
+]  # fmt: skip
+
+CONFIG_DIR = Path(__file__).parent / "configs"
+
+# ----------------------------------------------------------------------------- element-wise kernel
+# (BLOCK, num_warps) candidates.  Left out because they spill registers: BLOCK 4096
+# with 4 warps, 8192 with 16 warps (sm_80), and 4096 with 8 warps (bf16/uint8 'none'
+# on sm_90 with triton 3.6).
+ELEMENTWISE_CONFIGS = ((1024, 4), (2048, 4), (2048, 8), (4096, 16))
+ONE_CONFIG = ((1024, 4),)
+
+
+def autotune_enabled():
+    """One config under the interpreter (tests stay fast) or with FOCAL_TRITON_AUTOTUNE=0."""
+    return not interpreter_enabled() and os.environ.get("FOCAL_TRITON_AUTOTUNE", "1") != "0"
+
+
+def size_bucket(n):
+    """ceil(log2(n)): the autotune key, so a training loop tunes once per bucket, not per size."""
+    return max(n - 1, 0).bit_length()
+
+
+def _prune_to_size(configs, named_args, **kwargs):
+    # Blocks larger than the tensor only idle lanes; keep them out of the search.
+    fitting = [c for c in configs if c.kwargs["BLOCK"] <= triton.next_power_of_2(named_args["n"])]
+    return fitting or configs[:1]
+
+
+# The key is a size bucket (ceil(log2 n)); the autotuner adds the dtypes of the
+# tensor arguments, so a training loop tunes once per bucket and dtype.
+SIGMOID_AUTOTUNER = triton.autotune(
+    configs=[triton.Config({"BLOCK": block}, num_warps=warps)
+             for block, warps in (ELEMENTWISE_CONFIGS if autotune_enabled() else ONE_CONFIG)],
+    key=["size_bucket"], prune_configs_by={"early_config_prune": _prune_to_size},
+)(sigmoid_focal_fwd_kernel)  # fmt: skip
+
+# The backward scale is not autotuned: tuning an in-place kernel needs the autotuner's
+# restore copies, torch writes that bump the version counter of the saved gradient,
+# which a repeated backward (retain_graph, gradcheck) then rejects.  One fixed config:
+# 8 elements per thread, 128-bit accesses.
+SCALE_CONFIG = (2048, 8) if autotune_enabled() else ONE_CONFIG[0]
+
+
+def elementwise_config(kernel_name, tensor, n, dtypes):
+    """(BLOCK, num_warps) of the shipped table for this kernel, size bucket and dtypes on the
+    tensor's GPU, or None: the launcher then goes through the autotuner.  A table entry that
+    is not one of ELEMENTWISE_CONFIGS (a table from another version) is not used: the partial
+    sum buffers are sized for those only."""
+    config = shipped_config(kernel_name, tensor, n, *dtypes)
+    if config is None or (config["BLOCK"], config["num_warps"]) not in ELEMENTWISE_CONFIGS:
+        return None
+    return config["BLOCK"], config["num_warps"]
+
+
+# ----------------------------------------------------------------------------- multiclass kernels
+TILE = 4096  # logits per program tile
+MAX_SINGLE_TILE_CLASSES = 4096  # softmax rows up to this many classes are read once
+
+# Logits per thread of each multiclass kernel's heuristic tile.  The class-index
+# sigmoid kernel keeps more values live per logit: at 16 per thread triton 3.6
+# caps it at 128 registers and spills on sm_80, at 8 it does not.
+ELEMENTS_PER_THREAD = {"softmax_focal_fwd": 16, "sigmoid_focal_index_fwd": 8}
+
+
+def tile_shape(num_classes, layout, kernel_name):
+    """The heuristic (BLOCK_S, BLOCK_C, num_warps) of ``kernel_name``: classes contiguous ->
+    the tile runs along C; classes strided (NCHW) -> it runs along S, so loads coalesce
+    either way; at least 4 warps, else ELEMENTS_PER_THREAD logits per thread."""
+    classes = triton.next_power_of_2(num_classes)
+    rows = max(triton.next_power_of_2(layout.rows), 1)  # 0 rows (an empty batch): no program runs
+    if layout.logits_strides[1] == 1:
+        block_c = min(classes, MAX_SINGLE_TILE_CLASSES)
+        block_s = min(max(TILE // block_c, 1), rows)
+    else:
+        block_s = min(128, rows)
+        block_c = min(classes, max(TILE // block_s, 1))
+    return block_s, block_c, max(4, block_s * block_c // (32 * ELEMENTS_PER_THREAD[kernel_name]))
+
+
+def layout_kind(layout):
+    return "classes-contiguous" if layout.logits_strides[1] == 1 else "classes-strided"
+
+
+def tile_candidates(num_classes, layout):
+    """The (BLOCK_S, BLOCK_C, num_warps) tiles ``focal-triton tune`` measures for a layout:
+    rows per program x class tile x warps, around the heuristic."""
+    classes = triton.next_power_of_2(num_classes)
+    rows = triton.next_power_of_2(layout.rows)
+    shapes = set()
+    for tile in (1024, 2048, 4096, 8192):
+        if layout.logits_strides[1] == 1:
+            class_tiles = (classes,) if classes <= MAX_SINGLE_TILE_CLASSES else (2048, 4096, 8192)
+            shapes |= {(min(max(tile // c, 1), rows), c) for c in class_tiles if c <= tile}
+        else:
+            shapes |= {(min(s, rows), min(classes, max(tile // s, 1))) for s in (32, 64, 128, 256)}
+    return sorted((s, c, w) for s, c in shapes for w in (4, 8, 16) if w * 32 <= s * c)
+
+
+_FORCED_TILE = contextvars.ContextVar("focal_triton_forced_tile", default=None)
+
+
+@contextlib.contextmanager
+def forced_tile(tile):
+    """Within the block, the multiclass kernels launch with ``tile`` = (BLOCK_S, BLOCK_C,
+    num_warps) (``focal-triton tune`` and the tests measure every candidate this way)."""
+    token = _FORCED_TILE.set(tile)
+    try:
+        yield
+    finally:
+        _FORCED_TILE.reset(token)
+
+
+def class_tile(kernel_name, logits, layout):
+    """(BLOCK_S, BLOCK_C, num_warps) of a multiclass launch: a forced tile, else the shipped
+    table's entry for (class bucket, layout kind, dtype) on this GPU, else the heuristic."""
+    tile, source = _FORCED_TILE.get(), "forced"
+    if tile is None:
+        config = shipped_config(kernel_name, logits, logits.shape[1], layout_kind(layout), logits.dtype)
+        if config is not None:
+            tile, source = (config["BLOCK_S"], config["BLOCK_C"], config["num_warps"]), "shipped"
+        else:
+            tile, source = tile_shape(logits.shape[1], layout, kernel_name), "heuristic"
+    record_launch(kernel_name, dict(zip(("BLOCK_S", "BLOCK_C", "num_warps"), tile)), source)
+    return tile
+
+
+# ----------------------------------------------------------------------------- shipped tables
+def table_path(capability):
+    major, minor = capability
+    return CONFIG_DIR / f"sm{major}{minor}.json"
+
+
+def table_key(n, *parts):
+    """The key of a table entry: the size bucket of ``n``, then the dtypes (and layout kind)."""
+    return "|".join([str(size_bucket(n)), *(str(p).replace("torch.", "") for p in parts)])
+
+
+@functools.cache
+def _table(capability):
+    path = table_path(capability)
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def shipped_config(kernel_name, tensor, n, *parts):
+    """The shipped config of this kernel for ``table_key(n, *parts)`` on the tensor's GPU, or None
+    (not CUDA, interpreter, tables off, or no entry)."""
+    if not tensor.is_cuda or interpreter_enabled() or os.environ.get("FOCAL_TRITON_CONFIGS") == "0":
+        return None
+    table = _table(torch.cuda.get_device_capability(tensor.device))
+    return table.get(kernel_name, {}).get(table_key(n, *parts))
+
+
+# ----------------------------------------------------------------------------- the launch record
+_RECORD = contextvars.ContextVar("focal_triton_launch_record", default=None)
+
+
+@contextlib.contextmanager
+def recording_launches():
+    """Within the block, every launch records kernel name -> {"config": {...}, "source":
+    "autotuned" | "shipped" | "heuristic" | "forced", "ms": the autotuner's time or None} in
+    the dict this yields (the last launch of each kernel).  Outside it nothing is recorded."""
+    record = {}
+    token = _RECORD.set(record)
+    try:
+        yield record
+    finally:
+        _RECORD.reset(token)
+
+
+def record_launch(kernel_name, config, source, ms=None):
+    record = _RECORD.get()
+    if record is not None:
+        record[kernel_name] = {"config": config, "source": source, "ms": ms}
+
+
+def describe(entry):
+    """One line for a recorded launch: 'BLOCK=2048 num_warps=8 (shipped)'."""
+    return " ".join(f"{k}={v}" for k, v in entry["config"].items()) + f" ({entry['source']})"

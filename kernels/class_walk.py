@@ -1,0 +1,32 @@
+"""The (N, C, *) walk shared by the multiclass kernels.
+
+Logits are seen as (B, C, S) with element (b, c, s) at
+b * stride_b + c * stride_c + s * stride_s; a "row" is one (b, s) position
+and its C classes.  (N, C) logits are B = 1, S = N rows; (N, C, H, W) are
+B = N, S = H * W; channels_last gives stride_c = 1.  A program takes BLOCK_S
+rows of one b and walks their classes in tiles of BLOCK_C; Triton specialises
+a stride equal to 1, so loads coalesce along whichever of C and S is
+contiguous, with no permute or copy.  (focal_triton/_layout.py finds the
+strides; focal_triton/tuning.py chooses the tile.)
+"""
+
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def class_rows(pid, S, n_s_blocks, BLOCK_S: tl.constexpr):
+    """(b, s, row mask) of the BLOCK_S rows of program ``pid``."""
+    b = (pid // n_s_blocks).to(tl.int64)
+    s = (pid % n_s_blocks).to(tl.int64) * BLOCK_S + tl.arange(0, BLOCK_S)
+    return b, s, s < S
+
+
+@triton.jit
+def class_offsets(BLOCK_C: tl.constexpr, WIDE_CLASS_OFFSETS: tl.constexpr):
+    """0 .. BLOCK_C - 1, as int64 when class * stride_c can pass 2**31 (NCHW with C * H * W > 2**31;
+    the launcher decides), else int32, which keeps registers free."""
+    if WIDE_CLASS_OFFSETS:
+        return tl.arange(0, BLOCK_C).to(tl.int64)
+    else:
+        return tl.arange(0, BLOCK_C)
