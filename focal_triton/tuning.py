@@ -67,8 +67,11 @@ def size_bucket(n):
 
 
 def _prune_to_size(configs, named_args, **kwargs):
-    # Blocks larger than the tensor only idle lanes; keep them out of the search.
-    fitting = [c for c in configs if c.kwargs["BLOCK"] <= triton.next_power_of_2(named_args["n"])]
+    """Blocks larger than the tensor only idle lanes; keep them out of the search.  The
+    autotuner passes positional arguments as ``named_args`` and keyword ones as ``kwargs``
+    (the launchers launch by keyword)."""
+    n = {**named_args, **kwargs}["n"]
+    fitting = [c for c in configs if c.kwargs["BLOCK"] <= triton.next_power_of_2(n)]
     return fitting or configs[:1]
 
 

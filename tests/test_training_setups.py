@@ -438,3 +438,13 @@ def test_modules_check_reduction_gamma_and_ignore_index_at_construction(module):
         module(gamma=-1.0)
     with pytest.raises(TypeError, match="ignore_index"):
         module(ignore_index="void")
+
+
+def test_autotuner_pruning_reads_keyword_arguments():
+    """The autotuner calls early_config_prune(configs, positional args, **keyword args); the
+    launchers pass everything by keyword, so the size must be found there.  (Under the
+    interpreter one config runs and the autotuner never prunes: this is its only CPU check.)"""
+    configs = [triton.Config({"BLOCK": block}, num_warps=warps) for block, warps in tuning.ELEMENTWISE_CONFIGS]
+    fitting = tuning._prune_to_size(configs, {}, n=1500, size_bucket=11)
+    assert [c.kwargs["BLOCK"] for c in fitting] == [1024, 2048, 2048]
+    assert tuning._prune_to_size(configs, {"n": 10}) == configs[:1]
