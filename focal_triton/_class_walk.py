@@ -18,10 +18,11 @@ from focal_triton.kernels.softmax_focal import (
     ALPHA_SCALAR,
     softmax_focal_fwd_kernel,
 )
+from focal_triton.kernels.stable_math import ANY_GAMMA
 
 from . import tuning
 from ._dtypes import accumulator_dtype, grad_buffer_dtype
-from ._kernel_args import compute_dtype, float64_arguments
+from ._kernel_args import compute_dtype, float64_arguments, gamma_constexpr
 from ._layout import RowsLayout, rows_layout, wide_class_offsets
 from ._reduction import empty_reduction, finish_reduction, non_ignored_count
 
@@ -135,7 +136,7 @@ def softmax_focal_forward(
         softmax_focal_fwd_kernel[launch.grid](
             **launch.kernel_arguments(), **float64_arguments(alpha=alpha or 0.0, gamma=gamma),
             alpha_ptr=launch.targets if alpha_per_class is None else alpha_per_class, ignore_index=ignore_index,
-            ALPHA_MODE=alpha_mode, SINGLE_TILE=launch.logits.shape[1] <= launch.tile[1],
+            ALPHA_MODE=alpha_mode, GAMMA=gamma_constexpr(gamma), SINGLE_TILE=launch.logits.shape[1] <= launch.tile[1],
         )  # fmt: skip
     return finish_class_launch(launch, targets.shape, per_element=False)
 
@@ -151,5 +152,8 @@ def sigmoid_focal_index_forward(inputs, targets, alpha, gamma, reduction, ignore
         sigmoid_focal_index_fwd_kernel[launch.grid](
             **launch.kernel_arguments(), **float64_arguments(alpha=0.0 if alpha is None else alpha, gamma=gamma),
             ignore_index=ignore_index, HAS_ALPHA=alpha is not None,
+            # not specialised on gamma: compiled for GAMMA = 2, its 16-warp tile gets 64 registers and
+            # spills 8 B (ptxas of triton 3.9, sm_90); the general path does not
+            GAMMA=ANY_GAMMA,
         )  # fmt: skip
     return finish_class_launch(launch, targets.shape, per_element=True)

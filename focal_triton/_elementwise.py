@@ -11,7 +11,7 @@ from focal_triton.kernels.reduce import REDUCE_CHUNK
 
 from . import tuning
 from ._dtypes import accumulator_dtype, grad_buffer_dtype
-from ._kernel_args import compute_dtype, float64_arguments
+from ._kernel_args import compute_dtype, float64_arguments, gamma_constexpr
 from ._reduction import empty_reduction, finish_reduction, non_ignored_count
 
 KERNEL_NAME = "sigmoid_focal_fwd"
@@ -68,7 +68,7 @@ def sigmoid_focal_forward(inputs, targets, alpha, gamma, reduction, ignore_index
         grad_ptr=unused if grad is None else grad, count_ptr=unused if count is None else count, n=n,
         **float64_arguments(alpha=0.0 if alpha is None else alpha, gamma=gamma, grad_denominator=denominator),
         ignore_label=ignore_index if ignore else 0, size_bucket=tuning.size_bucket(n),
-        HAS_ALPHA=alpha is not None, HARD_LABELS=t.dtype == torch.uint8, IGNORE=ignore,
+        HAS_ALPHA=alpha is not None, GAMMA=gamma_constexpr(gamma), HARD_LABELS=t.dtype == torch.uint8, IGNORE=ignore,
         COUNT_ON_DEVICE=count is not None, REDUCE=reduce, WRITE_GRAD=need_grad, COMPUTE=compute_dtype(x.dtype),
     ))  # fmt: skip
     if not reduce:

@@ -2,8 +2,12 @@
 
 import struct
 
-import triton.language as tl
 import torch
+import triton.language as tl
+
+from focal_triton.kernels.stable_math import ANY_GAMMA
+
+SPECIALISED_GAMMAS = (0.0, 1.0, 2.0)  # compiled with the power by multiplication (stable_math.focal_power)
 
 
 def compute_dtype(dtype: torch.dtype):
@@ -24,3 +28,8 @@ def float64_arguments(**values: float) -> dict:
     for name, value in values.items():
         arguments[name], arguments[f"{name}_remainder"] = float64_parts(value)
     return arguments
+
+
+def gamma_constexpr(gamma: float) -> int:
+    """The kernels' GAMMA: gamma itself when it is 0, 1 or 2 (a variant compiled for it), else ANY_GAMMA."""
+    return int(gamma) if gamma in SPECIALISED_GAMMAS else ANY_GAMMA.value

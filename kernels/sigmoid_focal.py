@@ -28,11 +28,19 @@ import triton.language as tl
 
 from .class_walk import class_offsets, class_rows
 from .reduce import REDUCE_CHUNK, chunk_sums
-from .stable_math import LOG2E, clamp_infinities, float64_scalar, pow_or_one, ratio_or_zero, sigmoid_parts
+from .stable_math import (
+    ANY_GAMMA,
+    LOG2E,
+    clamp_infinities,
+    float64_scalar,
+    focal_power,
+    ratio_or_zero,
+    sigmoid_parts,
+)
 
 
 @triton.jit
-def soft_label_terms(x, t, gamma):
+def soft_label_terms(x, t, gamma, GAMMA: tl.constexpr):
     """Elementwise (loss, dL/dx) without alpha for float targets t in [0, 1]."""
     e, r, log1p_e = sigmoid_parts(x)
     positive_x = x >= 0.0
@@ -42,7 +50,7 @@ def soft_label_terms(x, t, gamma):
     sp_neg = tl.maximum(-x, 0.0) + log1p_e  # softplus(-x) = -log p
     ce = t * sp_neg + (1.0 - t) * sp_pos
     one_minus_pt = t * q + (1.0 - t) * p
-    w = pow_or_one(one_minus_pt, gamma)
+    w = focal_power(one_minus_pt, gamma, GAMMA)
     pq_over = ratio_or_zero(p * q, one_minus_pt)
     p_minus_t = (1.0 - t) * p - t * q
     # ce * pq_over first: 0 (not 0 * inf) for a clamped infinite logit
@@ -50,7 +58,7 @@ def soft_label_terms(x, t, gamma):
 
 
 @triton.jit
-def hard_label_terms(x, positive, gamma):
+def hard_label_terms(x, positive, gamma, GAMMA: tl.constexpr):
     """Elementwise (loss, dL/dx) without alpha for boolean labels ``positive``."""
     e, r, log1p_e = sigmoid_parts(x)
     margin = tl.where(positive, x, -x)
@@ -58,9 +66,12 @@ def hard_label_terms(x, positive, gamma):
     p_t = tl.where(correct, r, e * r)
     one_minus_pt = tl.where(correct, e * r, r)
     ce = tl.maximum(-margin, 0.0) + log1p_e  # softplus(-margin) = -log p_t
-    # w = exp(-gamma * softplus(margin)) = exp2(-gamma * log2(e) * softplus(margin))
-    # (multiplied left to right, so float64 math keeps the constant in float64)
-    w = tl.exp2((tl.maximum(margin, 0.0) + log1p_e) * gamma * -LOG2E)
+    if GAMMA == ANY_GAMMA:
+        # w = exp(-gamma * softplus(margin)) = exp2(-gamma * log2(e) * softplus(margin))
+        # (multiplied left to right, so float64 math keeps the constant in float64)
+        w = tl.exp2((tl.maximum(margin, 0.0) + log1p_e) * gamma * -LOG2E)
+    else:
+        w = focal_power(one_minus_pt, gamma, GAMMA)
     g = w * (one_minus_pt + gamma * (p_t * ce))
     return w * ce, tl.where(positive, -g, g)
 
@@ -83,6 +94,7 @@ def sigmoid_focal_fwd_kernel(
     ignore_label,  # IGNORE: uint8 labels equal to it contribute no loss and no gradient
     size_bucket,  # autotune key only: ceil(log2(n))
     HAS_ALPHA: tl.constexpr,
+    GAMMA: tl.constexpr,  # gamma at compile time: 0, 1, 2, or ANY_GAMMA (see stable_math.focal_power)
     HARD_LABELS: tl.constexpr,  # targets are uint8 labels: nonzero = positive
     IGNORE: tl.constexpr,  # HARD_LABELS only: skip labels equal to ignore_label
     COUNT_ON_DEVICE: tl.constexpr,  # 'mean' over the non-ignored count at count_ptr
@@ -101,13 +113,13 @@ def sigmoid_focal_fwd_kernel(
     t = tl.load(t_ptr + offs, mask=mask, other=0)
     if HARD_LABELS:
         positive = t != 0
-        loss, grad = hard_label_terms(x, positive, gamma)
+        loss, grad = hard_label_terms(x, positive, gamma, GAMMA)
         alpha_t = tl.where(positive, alpha, 1.0 - alpha)
         # an infinite logit on the wrong side of its label: the loss is infinite
         infinite = tl.where(positive, raw_x == -float("inf"), raw_x == float("inf"))
     else:
         t = t.to(COMPUTE)
-        loss, grad = soft_label_terms(x, t, gamma)
+        loss, grad = soft_label_terms(x, t, gamma, GAMMA)
         alpha_t = alpha * t + (1.0 - alpha) * (1.0 - t)
         infinite = ((raw_x == float("inf")) & (t < 1.0)) | ((raw_x == -float("inf")) & (t > 0.0))
         # a target outside [0, 1] has no probability meaning: NaN loss and gradient
@@ -161,6 +173,7 @@ def sigmoid_focal_index_fwd_kernel(
     gamma_remainder,
     ignore_index: tl.int64,
     HAS_ALPHA: tl.constexpr,
+    GAMMA: tl.constexpr,  # gamma at compile time: 0, 1, 2, or ANY_GAMMA (see stable_math.focal_power)
     REDUCE: tl.constexpr,
     WRITE_GRAD: tl.constexpr,
     MEAN: tl.constexpr,
@@ -188,7 +201,7 @@ def sigmoid_focal_index_fwd_kernel(
         tile_mask = row_mask[:, None] & (cls < C)[None, :]
         raw_x = tl.load(x_rows[:, None] + cls[None, :] * stride_xc, mask=tile_mask, other=0.0).to(COMPUTE)
         positive = cls[None, :] == k[:, None]
-        loss, grad = hard_label_terms(clamp_infinities(raw_x), positive, gamma)
+        loss, grad = hard_label_terms(clamp_infinities(raw_x), positive, gamma, GAMMA)
         if HAS_ALPHA:
             alpha_t = tl.where(positive, alpha, 1.0 - alpha)
             loss = alpha_t * loss

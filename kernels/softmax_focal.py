@@ -20,7 +20,7 @@ import triton
 import triton.language as tl
 
 from .class_walk import class_offsets, class_rows
-from .stable_math import clamp_infinities, clamp_positive_infinity, expm1, float64_scalar, pow_or_one
+from .stable_math import clamp_positive_infinity, expm1, float64_scalar, focal_power
 
 ALPHA_NONE = tl.constexpr(0)
 ALPHA_SCALAR = tl.constexpr(1)
@@ -28,10 +28,10 @@ ALPHA_PER_CLASS = tl.constexpr(2)
 
 
 @triton.jit
-def softmax_focal_row_terms(u, alpha_k, gamma):
+def softmax_focal_row_terms(u, alpha_k, gamma, GAMMA: tl.constexpr):
     """(loss, g') of one row from u = log p_k (see the module docstring)."""
     em1 = expm1(u)  # p_k - 1
-    w = pow_or_one(-em1, gamma)
+    w = focal_power(-em1, gamma, GAMMA)
     exact = em1 == 0.0
     u_over_em1 = tl.where(exact, 1.0, u / tl.where(exact, 1.0, em1))
     loss = -alpha_k * w * u
@@ -76,6 +76,7 @@ def softmax_focal_fwd_kernel(
     gamma_remainder,
     ignore_index: tl.int64,
     ALPHA_MODE: tl.constexpr,
+    GAMMA: tl.constexpr,  # gamma at compile time: 0, 1, 2, or ANY_GAMMA (see stable_math.focal_power)
     REDUCE: tl.constexpr,
     WRITE_GRAD: tl.constexpr,
     MEAN: tl.constexpr,
@@ -123,7 +124,7 @@ def softmax_focal_fwd_kernel(
     u = tl.where(valid, (x_k - row_max) - tl.log(tl.where(row_mask, sum_exp, 1.0)), 0.0)
     u = tl.where(u < -1.0e38, -float("inf"), u)  # only from a clamped +inf elsewhere in the row: p_k = 0
     alpha_k = _class_alpha(k_safe, alpha, alpha_ptr, ALPHA_MODE, COMPUTE)
-    loss, gprime = softmax_focal_row_terms(u, alpha_k, gamma)
+    loss, gprime = softmax_focal_row_terms(u, alpha_k, gamma, GAMMA)
     # ignored rows give 0; a target outside [0, C) that is not ignore_index gives NaN
     bad = tl.where(in_range, 0.0, float("nan"))
     loss = tl.where(valid, loss + bad, 0.0)

@@ -81,6 +81,25 @@ def pow_or_one(base, gamma):
     return tl.where(nonzero, powered, tl.where(gamma == 0.0, 1.0, 0.0))
 
 
+# GAMMA, the compile-time form of gamma that focal_power specialises: 0, 1 or 2, or
+# ANY_GAMMA for any other value (the launcher picks it: _kernel_args.gamma_constexpr).
+ANY_GAMMA = tl.constexpr(-1)
+
+
+@triton.jit
+def focal_power(base, gamma, GAMMA: tl.constexpr):
+    """base ** gamma for base = 1 - p_t in [0, 1]: by multiplication for GAMMA 0, 1, 2 (no exp2 /
+    log2), else ``pow_or_one``."""
+    if GAMMA == 2:
+        return base * base
+    elif GAMMA == 1:
+        return base
+    elif GAMMA == 0:
+        return tl.full(base.shape, 1.0, base.dtype)
+    else:
+        return pow_or_one(base, gamma)
+
+
 @triton.jit
 def ratio_or_zero(numerator, denominator):
     # numerator / denominator, and 0 where the denominator is 0 (never divides by 0).

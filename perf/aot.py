@@ -6,11 +6,14 @@ registers, stack (spills) and shared memory of the cubin, and the PTX shows
 the widest global load and store.
 """
 
+import hashlib
+import json
 import os
 import re
 import subprocess
 import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import triton
 from triton.backends.compiler import GPUTarget
@@ -48,6 +51,7 @@ class KernelVariant:
     floats: tuple = ()
     dtype: str = ""
     bytes_per_element: float = 0
+    elements_per_program: int = 0  # logits one program handles per pass (0: not an element-wise walk)
 
     def source(self):
         signature, attrs = {}, {}
@@ -92,8 +96,46 @@ def resource_usage(cubin):
     }
 
 
+# One SASS instruction of ``cuobjdump -sass``: /*0a40*/  @!P0 FFMA R3, R2, R5, R3 ;
+_SASS_INSTRUCTION = re.compile(r"/\*[0-9a-f]{4,}\*/\s+(?:@!?U?P[T0-9]+\s+)?([A-Z][A-Z0-9_.]*)")
+
+
+SASS_CACHE = Path(os.environ.get("TRITON_CACHE_DIR", Path.home() / ".triton" / "cache")) / "focal_triton_sass"
+
+
+def sass_counts(cubin):
+    """(instructions, MUFU instructions) of a cubin's SASS, NOPs left out.  Disassembling takes
+    ~0.65 s (``cuobjdump -sass``, shipped in the triton wheel), so counts are kept on disk by
+    the cubin's hash."""
+    cached = SASS_CACHE / f"{hashlib.sha256(cubin).hexdigest()}.json"
+    if cached.exists():
+        return tuple(json.loads(cached.read_text()))
+    with tempfile.NamedTemporaryFile(suffix=".cubin") as handle:
+        handle.write(cubin)
+        handle.flush()
+        out = subprocess.run(
+            [os.path.join(TRITON_BIN, "cuobjdump"), "-sass", handle.name], capture_output=True, text=True, check=True
+        ).stdout
+    opcodes = [op for op in _SASS_INSTRUCTION.findall(out) if op != "NOP"]
+    counts = (len(opcodes), sum(op.startswith("MUFU") for op in opcodes))
+    SASS_CACHE.mkdir(parents=True, exist_ok=True)
+    cached.write_text(json.dumps(counts))
+    return counts
+
+
+def per_element(variant, num_warps, counts):
+    """{"sass_per_element", "mufu_per_element"}: static instructions over the logits one thread
+    handles in a pass (a loop body counts once); None for kernels that are not element walks."""
+    per_thread = variant.elements_per_program / (32 * num_warps)
+    if not per_thread:
+        return {"sass_per_element": None, "mufu_per_element": None}
+    instructions, mufu = counts
+    return {"sass_per_element": round(instructions / per_thread, 1), "mufu_per_element": round(mufu / per_thread, 2)}
+
+
 def compile_variant(variant, arch, num_warps):
-    """Compiles ``variant`` for sm_<arch>; returns its resource usage and widest loads/stores."""
+    """Compiles ``variant`` for sm_<arch>; returns its resource usage, widest loads/stores and
+    (under "cubin") the cubin itself."""
     options = {"num_warps": num_warps, "enable_fp_fusion": True}  # Triton's run-time default, said explicitly
     compiled = triton.compile(variant.source(), target=GPUTarget("cuda", arch, 32), options=options)
     ptx = compiled.asm["ptx"]
@@ -101,4 +143,5 @@ def compile_variant(variant, arch, num_warps):
     usage["shared_bytes"] = max(usage["shared_bytes"], compiled.metadata.shared)
     usage["load_bits"] = widest_access_bits(ptx, "ld")
     usage["store_bits"] = widest_access_bits(ptx, "st")
+    usage["cubin"] = compiled.asm["cubin"]
     return usage

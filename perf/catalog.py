@@ -14,6 +14,7 @@ from focal_triton.kernels.sigmoid_focal import (
     sigmoid_focal_index_fwd_kernel,
 )
 from focal_triton.kernels.softmax_focal import ALPHA_SCALAR, softmax_focal_bytes_per_element, softmax_focal_fwd_kernel
+from focal_triton.kernels.stable_math import ANY_GAMMA
 
 from focal_triton.tuning import (
     ELEMENTWISE_CONFIGS,
@@ -36,15 +37,19 @@ def _grad_dtype(dtype_name):
     return str(grad_buffer_dtype(getattr(torch, dtype_name))).replace("torch.", "")
 
 
+GAMMA_LABELS = {2: "", ANY_GAMMA.value: ", any gamma"}  # GAMMA = 2 (the default) is compiled for every config
+
 # (logits dtype, targets dtype) pairs the binary kernel is compiled for.
 SIGMOID_DTYPES = (("float32", "float32"), ("bfloat16", "uint8"), ("float16", "float16"))
 
 
-def sigmoid_variants(block):
+def sigmoid_variants(block, gamma=2):
+    """The binary kernel for every dtype pair, 'mean' and 'none', with the gradient; ``gamma``:
+    the GAMMA it is compiled for (2, the default, or ANY_GAMMA)."""
     for x_dtype, t_dtype in SIGMOID_DTYPES:
         for reduce in (True, False):
             yield KernelVariant(
-                name=f"sigmoid_focal_fwd[{'mean' if reduce else 'none'}+grad]",
+                name=f"sigmoid_focal_fwd[{'mean' if reduce else 'none'}+grad{GAMMA_LABELS[gamma]}]",
                 fn=sigmoid_focal_fwd_kernel,
                 pointers={
                     "x_ptr": x_dtype,
@@ -56,6 +61,7 @@ def sigmoid_variants(block):
                 },
                 constexprs={
                     "HAS_ALPHA": True,
+                    "GAMMA": gamma,
                     "HARD_LABELS": t_dtype == "uint8",
                     "IGNORE": False,
                     "COUNT_ON_DEVICE": False,
@@ -68,6 +74,7 @@ def sigmoid_variants(block):
                 floats=("alpha", "alpha_remainder", "gamma", "gamma_remainder", "grad_denominator",
                         "grad_denominator_remainder"),
                 dtype=f"{x_dtype}/{t_dtype}",
+                elements_per_program=block,
                 bytes_per_element=sigmoid_focal_bytes_per_element(
                     _size(x_dtype), _size(t_dtype), reduce, True, _size(_grad_dtype(x_dtype))
                 ),
@@ -83,6 +90,7 @@ def scale_grad_variants(block):
             constexprs={"COMPUTE": tl.float32, "BLOCK": block},
             ints=("n",),
             dtype=dtype,
+            elements_per_program=block,
             bytes_per_element=scale_grad_bytes_per_element(_size(dtype)),
         )
 
@@ -104,11 +112,12 @@ def class_variants(dtype):
         block_s, block_c, softmax_warps = tile_shape(num_classes, layout, "softmax_focal_fwd")
         index_warps = tile_shape(num_classes, layout, "sigmoid_focal_index_fwd")[2]
         single_tile = num_classes <= block_c
+        logits = block_s * min(num_classes, block_c)  # per pass over one class tile; padding lanes not counted
         names = ("stride_xb", "stride_xc", "stride_xs", "stride_gb", "stride_gc", "stride_gs")
         unit = {name: 1 for name, stride in zip(names, strides * 2) if stride == 1}  # Triton specialises 1
         ints = ("S", "C", "n_s_blocks", "ignore_index", *(name for name in names if name not in unit))
         shared = {"BLOCK_S": block_s, "BLOCK_C": block_c, "COMPUTE": tl.float32, "REDUCE": True, "WRITE_GRAD": True,
-                  "MEAN": True, "WIDE_CLASS_OFFSETS": wide_class_offsets(num_classes, layout)}  # fmt: skip
+                  "MEAN": True, "WIDE_CLASS_OFFSETS": wide_class_offsets(num_classes, layout), "GAMMA": 2}  # fmt: skip
         pointers = {"x_ptr": dtype, "t_ptr": "int64", "loss_ptr": dtype, "partial_ptr": "float32",
                     "grad_ptr": dtype, "count_ptr": "int64"}  # fmt: skip
         yield (
@@ -120,6 +129,7 @@ def class_variants(dtype):
                 ints=ints,
                 floats=("alpha", "alpha_remainder", "gamma", "gamma_remainder"),
                 dtype=f"{dtype}/int64",
+                elements_per_program=logits,
                 bytes_per_element=softmax_focal_bytes_per_element(_size(dtype), single_tile),
             ),
             softmax_warps,
@@ -129,10 +139,11 @@ def class_variants(dtype):
                 name=f"sigmoid_focal_index_fwd[{label}, mean+grad]",
                 fn=sigmoid_focal_index_fwd_kernel,
                 pointers=pointers,
-                constexprs={**unit, **shared, "HAS_ALPHA": True},
+                constexprs={**unit, **shared, "HAS_ALPHA": True, "GAMMA": ANY_GAMMA.value},  # as launched
                 ints=ints,
                 floats=("alpha", "alpha_remainder", "gamma", "gamma_remainder"),
                 dtype=f"{dtype}/int64",
+                elements_per_program=logits,
                 bytes_per_element=sigmoid_focal_index_bytes_per_element(_size(dtype), reduce=True),
             ),
             index_warps,
@@ -144,6 +155,9 @@ def variants():
     for block, warps in ELEMENTWISE_CONFIGS:
         for variant in sigmoid_variants(block):
             yield variant, warps
+    headline_block, headline_warps = ELEMENTWISE_CONFIGS[1]
+    for variant in sigmoid_variants(headline_block, gamma=ANY_GAMMA.value):
+        yield variant, headline_warps
     for variant in scale_grad_variants(SCALE_CONFIG[0]):
         yield variant, SCALE_CONFIG[1]
     for dtype in ("float32", "bfloat16"):

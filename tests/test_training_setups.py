@@ -76,7 +76,10 @@ def test_loss_scaled_half_gradients_keep_their_precision(device, case, reduction
     count = x.numel() if case != "softmax" else x.shape[0]
     want = grad_sum64 * scale / (count if reduction == "mean" else 1)
     assert leaf.grad.dtype == dtype
-    assert_within_final_rounding(leaf.grad, want)
+    # The Triton interpreter converts float32 to bfloat16 by truncation (the GPU rounds to
+    # nearest even, and the interpreter ignores fp_downcast_rounding): one more ulp there.
+    interpreted_bf16 = dtype == torch.bfloat16 and focal_triton.backend_for(x) == "triton-interpreter"
+    assert_within_final_rounding(leaf.grad, want, ulps=2.0 if interpreted_bf16 else 1.0)
 
 
 @pytest.mark.parametrize("dtype", HALF)
