@@ -17,6 +17,7 @@ from focal_triton.kernels.softmax_focal import (
     ALPHA_PER_CLASS,
     ALPHA_SCALAR,
     softmax_focal_fwd_kernel,
+    softmax_focal_small_c_kernel,
 )
 from focal_triton.kernels.stable_math import ANY_GAMMA
 
@@ -133,11 +134,16 @@ def softmax_focal_forward(
             alpha_mode = ALPHA_PER_CLASS
         else:
             alpha_mode = ALPHA_NONE if alpha is None else ALPHA_SCALAR
-        softmax_focal_fwd_kernel[launch.grid](
+        arguments = dict(
             **launch.kernel_arguments(), **float64_arguments(alpha=alpha or 0.0, gamma=gamma),
             alpha_ptr=launch.targets if alpha_per_class is None else alpha_per_class, ignore_index=ignore_index,
-            ALPHA_MODE=alpha_mode, GAMMA=gamma_constexpr(gamma), SINGLE_TILE=launch.logits.shape[1] <= launch.tile[1],
+            ALPHA_MODE=alpha_mode, GAMMA=gamma_constexpr(gamma),
         )  # fmt: skip
+        if launch.tile[1] == tuning.CLASSES_UNROLLED:
+            del arguments["BLOCK_C"]  # C is compiled in instead
+            softmax_focal_small_c_kernel[launch.grid](**arguments)
+        else:
+            softmax_focal_fwd_kernel[launch.grid](**arguments, SINGLE_TILE=launch.logits.shape[1] <= launch.tile[1])
     return finish_class_launch(launch, targets.shape, per_element=False)
 
 

@@ -159,10 +159,32 @@ def forced_tile(tile):
         _FORCED_TILE.reset(token)
 
 
+# The softmax over a few classes strided in memory (NCHW maps) runs a kernel of its own,
+# kernels/softmax_focal.py softmax_focal_small_c_kernel: C compiled in and unrolled, rows as
+# vector lanes.  Its tile is (BLOCK_S, CLASSES_UNROLLED, num_warps).
+SMALL_C_MAX = 32
+CLASSES_UNROLLED = 0
+# 4 rows per thread at 4 warps: 128-bit float32 loads and stores along S (64-bit for 16-bit
+# logits: 8 rows per thread, for 128 bits, take 254 registers and spill on sm_90)
+SMALL_C_TILE = (512, 4)
+
+
+def small_c_tile(kernel_name, num_classes, layout):
+    """The tile of the small-C softmax kernel when it serves this launch (the softmax, classes
+    strided, C <= SMALL_C_MAX), else None; fewer rows (and warps) for small maps."""
+    if kernel_name != "softmax_focal_fwd" or layout.logits_strides[1] == 1 or num_classes > SMALL_C_MAX:
+        return None
+    block_s = min(SMALL_C_TILE[0], max(triton.next_power_of_2(layout.rows), 1))
+    return block_s, CLASSES_UNROLLED, max(1, min(SMALL_C_TILE[1], block_s // 128))
+
+
 def class_tile(kernel_name, logits, layout):
-    """(BLOCK_S, BLOCK_C, num_warps) of a multiclass launch: a forced tile, else the shipped
-    table's entry for (class bucket, layout kind, dtype) on this GPU, else the heuristic."""
+    """(BLOCK_S, BLOCK_C, num_warps) of a multiclass launch: a forced tile, else the small-C
+    kernel's tile where it serves, else the shipped table's entry for (class bucket, layout
+    kind, dtype) on this GPU, else the heuristic."""
     tile, source = _FORCED_TILE.get(), "forced"
+    if tile is None:
+        tile, source = small_c_tile(kernel_name, logits.shape[1], layout), "small C"
     if tile is None:
         config = shipped_config(kernel_name, logits, logits.shape[1], layout_kind(layout), logits.dtype)
         if config is not None:

@@ -13,7 +13,12 @@ from focal_triton.kernels.sigmoid_focal import (
     sigmoid_focal_index_bytes_per_element,
     sigmoid_focal_index_fwd_kernel,
 )
-from focal_triton.kernels.softmax_focal import ALPHA_SCALAR, softmax_focal_bytes_per_element, softmax_focal_fwd_kernel
+from focal_triton.kernels.softmax_focal import (
+    ALPHA_SCALAR,
+    softmax_focal_bytes_per_element,
+    softmax_focal_fwd_kernel,
+    softmax_focal_small_c_kernel,
+)
 from focal_triton.kernels.stable_math import ANY_GAMMA
 
 from focal_triton.tuning import (
@@ -22,6 +27,7 @@ from focal_triton.tuning import (
     SCALE_CONFIG,
     RowsLayout,
     grad_buffer_dtype,
+    small_c_tile,
     tile_shape,
     wide_class_offsets,
 )
@@ -105,6 +111,26 @@ CLASS_LAYOUTS = (
 )
 
 
+def small_c_variant(label, num_classes, dtype, tile, unit, pointers, shared):
+    """(variant, num_warps) of the small-C softmax kernel for a classes-strided layout."""
+    block_s, _, num_warps = tile
+    constexprs = {**unit, **{k: v for k, v in shared.items() if k != "BLOCK_C"}, "BLOCK_S": block_s, "C": num_classes,
+                  "ALPHA_MODE": ALPHA_SCALAR}  # fmt: skip
+    variant = KernelVariant(
+        name=f"softmax_focal_small_c[{label}, mean+grad]",
+        fn=softmax_focal_small_c_kernel,
+        pointers={**pointers, "alpha_ptr": "float32"},
+        constexprs=constexprs,
+        ints=("S", "n_s_blocks", "ignore_index", *(n for n in ("stride_xb", "stride_xc", "stride_xs", "stride_gb",
+                                                                "stride_gc", "stride_gs") if n not in unit)),
+        floats=("alpha", "alpha_remainder", "gamma", "gamma_remainder"),
+        dtype=f"{dtype}/int64",
+        elements_per_program=block_s * num_classes,
+        bytes_per_element=softmax_focal_bytes_per_element(_size(dtype), True),
+    )  # fmt: skip
+    return variant, num_warps
+
+
 def class_variants(dtype):
     """(variant, num_warps) of both multiclass kernels for each layout of CLASS_LAYOUTS."""
     for label, num_classes, batches, rows, *strides in CLASS_LAYOUTS:
@@ -120,20 +146,24 @@ def class_variants(dtype):
                   "MEAN": True, "WIDE_CLASS_OFFSETS": wide_class_offsets(num_classes, layout), "GAMMA": 2}  # fmt: skip
         pointers = {"x_ptr": dtype, "t_ptr": "int64", "loss_ptr": dtype, "partial_ptr": "float32",
                     "grad_ptr": dtype, "count_ptr": "int64"}  # fmt: skip
-        yield (
-            KernelVariant(
-                name=f"softmax_focal_fwd[{label}, mean+grad]",
-                fn=softmax_focal_fwd_kernel,
-                pointers={**pointers, "alpha_ptr": "float32"},
-                constexprs={**unit, **shared, "ALPHA_MODE": ALPHA_SCALAR, "SINGLE_TILE": single_tile},
-                ints=ints,
-                floats=("alpha", "alpha_remainder", "gamma", "gamma_remainder"),
-                dtype=f"{dtype}/int64",
-                elements_per_program=logits,
-                bytes_per_element=softmax_focal_bytes_per_element(_size(dtype), single_tile),
-            ),
-            softmax_warps,
-        )
+        small_c = small_c_tile("softmax_focal_fwd", num_classes, layout)
+        if small_c is not None:  # what the softmax launches there
+            yield small_c_variant(label, num_classes, dtype, small_c, unit, pointers, shared)
+        else:
+            yield (
+                KernelVariant(
+                    name=f"softmax_focal_fwd[{label}, mean+grad]",
+                    fn=softmax_focal_fwd_kernel,
+                    pointers={**pointers, "alpha_ptr": "float32"},
+                    constexprs={**unit, **shared, "ALPHA_MODE": ALPHA_SCALAR, "SINGLE_TILE": single_tile},
+                    ints=ints,
+                    floats=("alpha", "alpha_remainder", "gamma", "gamma_remainder"),
+                    dtype=f"{dtype}/int64",
+                    elements_per_program=logits,
+                    bytes_per_element=softmax_focal_bytes_per_element(_size(dtype), single_tile),
+                ),
+                softmax_warps,
+            )
         yield (
             KernelVariant(
                 name=f"sigmoid_focal_index_fwd[{label}, mean+grad]",

@@ -31,6 +31,7 @@ def test_report_covers_every_kernel_and_arch(report):
         "scale_grad",
         "sum_partials",
         "softmax_focal_fwd",
+        "softmax_focal_small_c",
         "sigmoid_focal_index_fwd",
     }
     kernels = {row["kernel"] for row in report}
@@ -68,10 +69,17 @@ def test_no_spills(report):
     assert all(KNOWN_SPILLS.get(key) == spilled for key, spilled in spills.items()), spills
 
 
+def _widest_expected(row):
+    """(widest load, widest store): 128-bit, except the small-C softmax, which holds 4 rows of
+    16-bit logits a thread (64-bit logit loads and gradient stores; 8 rows spill; its widest
+    load is the int64 targets'), and sum_partials, which stores one scalar."""
+    if row["kernel"].startswith("softmax_focal_small_c") and row["dtype"].startswith(("bfloat16", "float16")):
+        return 128, 64
+    return 128, 32 if row["kernel"] == "sum_partials" else 128
+
+
 def test_vectorised_global_access(report):
-    assert [row for row in report if row["load_bits"] != 128] == []
-    # sum_partials stores one scalar: its widest store is the result
-    assert [row for row in report if row["kernel"] != "sum_partials" and row["store_bits"] != 128] == []
+    assert [row for row in report if (row["load_bits"], max(row["store_bits"], 32)) != _widest_expected(row)] == []
 
 
 def test_bytes_model(report):
@@ -96,7 +104,8 @@ SASS_CEILINGS = {  # (kernel, dtype, config) on sm_90 -> most instructions per e
     ("sigmoid_focal_fwd[mean+grad]", "float32/float32", "BLOCK=2048,num_warps=4"): (111, 4.1),
     ("sigmoid_focal_fwd[mean+grad]", "float16/float16", "BLOCK=2048,num_warps=4"): (104, 4.1),
     ("softmax_focal_fwd[rows C=80, mean+grad]", "float32/int64", "BLOCK_S=32,BLOCK_C=128,num_warps=8"): (104, 3.0),
-    ("softmax_focal_fwd[nchw C=21, mean+grad]", "float32/int64", "BLOCK_S=128,BLOCK_C=32,num_warps=8"): (95, 2.9),
+    ("softmax_focal_small_c[nchw C=21, mean+grad]", "float32/int64", "BLOCK_S=512,num_warps=4"): (37, 2.2),
+    ("softmax_focal_small_c[nchw C=21, mean+grad]", "bfloat16/int64", "BLOCK_S=512,num_warps=4"): (40, 2.2),
     ("softmax_focal_fwd[rows C=32000, mean+grad]", "float32/int64", "BLOCK_S=1,BLOCK_C=4096,num_warps=8"): (49, 2.4),
 }
 

@@ -77,6 +77,23 @@ def test_segmentation_layouts(device, make_view, num_classes):
         assert_softmax_matches(x, t, [1.0 + (c % 3) for c in range(num_classes)], 2.0, reduction, 2e-5, 2e-6)
 
 
+@pytest.mark.parametrize("num_classes,kernel", [(2, "small C"), (21, "small C"), (33, "heuristic")])
+@pytest.mark.parametrize("dtype,rtol,atol", [DTYPES[0], DTYPES[2]])  # fp32, bf16
+def test_few_strided_classes_run_the_small_c_kernel(device, num_classes, kernel, dtype, rtol, atol):
+    """NCHW maps with C <= 32 take the unrolled small-C kernel (C = 33 the tiled one): the same
+    loss and gradient, with ignored positions, per-class alpha, a masked (-inf) class and 'none'
+    with a per-position grad_output."""
+    x, t = make_case((2, num_classes, 5, 7), dtype, device, ignore_every=4)
+    x[:, num_classes - 1, 0, :] = -float("inf")  # a masked class in the first image row
+    t = torch.where(t == num_classes - 1, 0, t)
+    alpha = [0.5 + (c % 4) / 4 for c in range(num_classes)]
+    for reduction in REDUCTIONS:
+        go = torch.randn(t.shape, generator=torch.Generator().manual_seed(4)).to(device) if reduction == "none" else None
+        with tuning.recording_launches() as launches:
+            assert_softmax_matches(x, t, alpha, 2.0, reduction, rtol, atol, grad_output=go)
+        assert launches["softmax_focal_fwd"]["source"] == kernel
+
+
 def test_transposed_rows(device):
     """(N, C) logits whose classes are strided: the transpose of a (C, N) tensor."""
     x, t = make_case((40, 13), torch.float32, device)
