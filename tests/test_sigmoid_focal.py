@@ -63,9 +63,13 @@ def test_matches_float64_formula(device, dtype, rtol, atol, gamma, alpha, reduct
     assert_sigmoid_matches(x, t, alpha, gamma, reduction, rtol, atol, grad_output)
 
 
-@pytest.mark.parametrize("kind", ["soft", "hard", "bool", "uint8", "fp16", "fp64"])
+KINDS_AND_COMPILE = [(kind, False) for kind in ("soft", "hard", "bool", "uint8", "fp16", "fp64")] + [
+    ("soft", True), ("uint8", True), ("bool", True)]  # fmt: skip
+
+
+@pytest.mark.parametrize("kind,use_compile", KINDS_AND_COMPILE, ids=[f"{k}-{'compiled' if c else 'eager'}"
+                                                                     for k, c in KINDS_AND_COMPILE])  # fmt: skip
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-@pytest.mark.parametrize("use_compile", [False, True], ids=["eager", "compiled"])
 def test_target_dtypes(device, kind, reduction, use_compile):
     x = make_logits(777, torch.float32, device)
     t = make_targets(777, kind, device)
