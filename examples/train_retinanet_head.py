@@ -1,7 +1,7 @@
 """A RetinaNet-style classification head trained for a few steps on synthetic data with
 each focal_triton loss, eager and under torch.compile; prints the loss of every step.
 
-    python examples/train_retinanet_head.py [--steps 30] [--no-compile]
+    python examples/train_retinanet_head.py [--steps 30] [--no-compile] [--losses softmax,...]
 
 Every loss is a 'sum' normalised by the number of positive positions, as detection heads
 do.  Without CUDA it re-runs itself with TRITON_INTERPRET=1, so the Triton kernels run on
@@ -116,12 +116,17 @@ def train(loss_name, compiled, steps, device):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--losses", default=",".join(LOSSES), help=f"comma-separated, of: {', '.join(LOSSES)}")
     parser.add_argument("--no-compile", action="store_true")
     args = parser.parse_args(argv)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     print(f"device: {device}, backend: {focal_triton.backend_for(torch.empty(0, device=device))}")
     modes = (False,) if args.no_compile else (False, True)
-    for loss_name in LOSSES:
+    chosen = [name.strip() for name in args.losses.split(",") if name.strip()]
+    unknown = [name for name in chosen if name not in LOSSES]
+    if unknown or not chosen:
+        parser.error(f"--losses: {args.losses!r}: expected a comma-separated list of {', '.join(LOSSES)}")
+    for loss_name in chosen:
         for compiled in modes:
             print(f"{loss_name}, {'compiled' if compiled else 'eager'}:")
             start = time.perf_counter()
