@@ -30,3 +30,13 @@ def class_offsets(BLOCK_C: tl.constexpr, WIDE_CLASS_OFFSETS: tl.constexpr):
         return tl.arange(0, BLOCK_C).to(tl.int64)
     else:
         return tl.arange(0, BLOCK_C)
+
+
+@triton.jit
+def class_strides(stride_xc, stride_gc, WIDE_CLASS_OFFSETS: tl.constexpr):
+    """The class strides of logits and gradient, in 64 bits where class * stride_c can pass 2**31
+    (the same decision as ``class_offsets``, for kernels that unroll the classes)."""
+    if WIDE_CLASS_OFFSETS:
+        return tl.cast(stride_xc, tl.int64), tl.cast(stride_gc, tl.int64)
+    else:
+        return stride_xc, stride_gc

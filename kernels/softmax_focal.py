@@ -19,7 +19,7 @@ class tiles (pass 1) is followed by a pass that writes p_j (two reads).
 import triton
 import triton.language as tl
 
-from .class_walk import class_offsets, class_rows
+from .class_walk import class_offsets, class_rows, class_strides
 from .stable_math import clamp_positive_infinity, expm1, float64_scalar, focal_power
 
 ALPHA_NONE = tl.constexpr(0)
@@ -221,7 +221,7 @@ def softmax_focal_small_c_kernel(
     in_range = (k >= 0) & (k < C)
     k_safe = tl.where(valid & in_range, k, 0)
     x_rows = x_ptr + b * stride_xb + s * stride_xs
-    class_stride_x, class_stride_g = _class_strides(stride_xc, stride_gc, WIDE_CLASS_OFFSETS)
+    class_stride_x, class_stride_g = class_strides(stride_xc, stride_gc, WIDE_CLASS_OFFSETS)
     row_max = tl.full((BLOCK_S,), -float("inf"), COMPUTE)
     for c in tl.static_range(C):
         x = tl.load(x_rows + c * class_stride_x, mask=row_mask, other=-float("inf"))
@@ -244,12 +244,3 @@ def softmax_focal_small_c_kernel(
             p = tl.exp(clamp_positive_infinity(x) - shift) * inv_sum
             g = gprime * (p - tl.where(k_safe == c, 1.0, 0.0))
             tl.store(g_rows + c * class_stride_g, g.to(grad_ptr.dtype.element_ty), mask=row_mask)
-
-
-@triton.jit
-def _class_strides(stride_xc, stride_gc, WIDE_CLASS_OFFSETS: tl.constexpr):
-    """The class strides of logits and gradient, in 64 bits where class * stride_c can pass 2**31."""
-    if WIDE_CLASS_OFFSETS:
-        return tl.cast(stride_xc, tl.int64), tl.cast(stride_gc, tl.int64)
-    else:
-        return stride_xc, stride_gc
