@@ -6,6 +6,7 @@ logits whose trailing dims do not merge into one stride are copied to contiguous
 Nothing here reads a tensor value on the host.
 """
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -13,19 +14,17 @@ import triton
 
 from focal_triton.kernels.sigmoid_focal import sigmoid_focal_index_fwd_kernel
 from focal_triton.kernels.softmax_focal import (
-    ALPHA_NONE,
-    ALPHA_PER_CLASS,
-    ALPHA_SCALAR,
     softmax_focal_fwd_kernel,
     softmax_focal_small_c_kernel,
+    softmax_focal_soft_kernel,
 )
 from focal_triton.kernels.stable_math import ANY_GAMMA
 
 from . import tuning
 from ._dtypes import accumulator_dtype, grad_buffer_dtype
-from ._kernel_args import compute_dtype, float64_arguments, gamma_constexpr
-from ._layout import RowsLayout, rows_layout, wide_class_offsets
-from ._reduction import empty_reduction, finish_reduction, non_ignored_count
+from ._kernel_args import compute_dtype, float64_arguments, gamma_constexpr, operand_mode
+from ._layout import RowsLayout, rows_layout, rows_walkable, wide_class_offsets
+from ._reduction import Denominator, empty_reduction, finish_reduction, loss_denominator, non_ignored_count
 
 
 @dataclass
@@ -33,11 +32,12 @@ class ClassLaunch:
     """Everything a (B, C, S) kernel launch needs besides its loss-specific arguments."""
 
     logits: torch.Tensor
-    targets: torch.Tensor  # flat, one class index per row
+    targets: torch.Tensor  # flat, one class index per row (or the dense targets' flat view)
     grad: "torch.Tensor | None"
     out: "torch.Tensor | None"  # 'none' loss: per row, or laid out as the logits
     partials: "torch.Tensor | None"
-    count: "torch.Tensor | None"  # non-ignored rows, for 'mean'
+    denominator: Denominator
+    operands: dict  # name -> (N, C or 1, *) view read beside the logits, in layout.operand_strides order
     layout: RowsLayout
     tile: tuple  # (BLOCK_S, BLOCK_C, num_warps)
     reduction: str
@@ -51,6 +51,17 @@ class ClassLaunch:
     def grid(self):
         return (self.layout.batches * self.n_s_blocks,)
 
+    def operand_arguments(self, name, stride_names):
+        """``<name>_ptr`` and its (b, c, s) strides under ``stride_names`` (a placeholder pointer and
+        zero strides when the operand is not given); a per-row operand names (b, s) only."""
+        spare = self.targets
+        if name not in self.operands:
+            return {f"{name}_ptr": spare, **dict.fromkeys(stride_names, 0)}
+        strides = self.layout.operand_strides[list(self.operands).index(name)]
+        if len(stride_names) == 2:
+            strides = (strides[0], strides[2])
+        return {f"{name}_ptr": self.operands[name], **dict(zip(stride_names, strides))}
+
     def kernel_arguments(self):
         """The keyword arguments every (B, C, S) kernel takes (a placeholder pointer where an
         output is not written)."""
@@ -62,11 +73,11 @@ class ClassLaunch:
         return dict(
             x_ptr=self.logits, t_ptr=self.targets, loss_ptr=spare if self.out is None else self.out,
             partial_ptr=spare if self.partials is None else self.partials,
-            grad_ptr=spare if self.grad is None else self.grad, count_ptr=spare if self.count is None else self.count,
+            grad_ptr=spare if self.grad is None else self.grad, **self.denominator.kernel_arguments(spare),
             S=self.layout.rows, C=self.logits.shape[1], n_s_blocks=self.n_s_blocks,
             stride_xb=stride_xb, stride_xc=stride_xc, stride_xs=stride_xs,
             stride_gb=stride_gb, stride_gc=stride_gc, stride_gs=stride_gs,
-            REDUCE=self.reduction != "none", WRITE_GRAD=self.grad is not None, MEAN=self.reduction == "mean",
+            REDUCE=self.reduction != "none", WRITE_GRAD=self.grad is not None,
             COMPUTE=compute_dtype(self.logits.dtype),
             WIDE_CLASS_OFFSETS=wide_class_offsets(self.logits.shape[1], self.layout),
             BLOCK_S=block_s, BLOCK_C=block_c, num_warps=num_warps,
@@ -83,81 +94,122 @@ def gradient_like(logits, dtype):
     return torch.empty_like(walkable(logits), dtype=dtype)
 
 
-def prepare_class_launch(kernel_name, inputs, targets, reduction, ignore_index, need_grad, per_element, loss_dtype):
+def row_operand(tensor, targets_shape):
+    """A per-row operand (e.g. weight of the softmax loss) broadcast to the (N, *) rows, as an
+    (N, 1, *) view for the (B, C, S) walk."""
+    return tensor.expand(targets_shape).unsqueeze(1)
+
+
+def prepare_class_launch(kernel_name, inputs, targets, reduction, mean_denominator, need_grad, per_element,
+                         loss_dtype, normalizer=None, normalizer_tensor=None, operands=None):  # fmt: skip
     """Buffers, layout and tile of a multiclass launch; ``per_element``: the 'none' loss has the
-    logits' shape (else one value per row)."""
+    logits' shape (else one value per row); ``mean_denominator(flat targets)``: the Denominator of
+    'mean' without a normalizer; ``operands``: name -> (N, C or 1, *) views read in place (copied
+    only when their trailing dims do not merge into one stride)."""
     reduce = reduction != "none"
     x = walkable(inputs)
+    operands = {name: rows_walkable(view) for name, view in (operands or {}).items() if view is not None}
     grad = gradient_like(x, grad_buffer_dtype(x.dtype)) if need_grad else None
     out = torch.empty_like(x, dtype=loss_dtype) if per_element and not reduce else None
-    layout = rows_layout(x, next(b for b in (grad, out, x) if b is not None))
-    t = targets.contiguous().reshape(-1)
+    layout = rows_layout(x, next(b for b in (grad, out, x) if b is not None), tuple(operands.values()))
+    # class indices, flat; dense targets are read as an operand, in place
+    t = targets if targets.is_floating_point() else targets.contiguous().reshape(-1)
     if not reduce and out is None:
-        out = torch.empty(t.numel(), dtype=loss_dtype, device=x.device)
+        out = torch.empty(math.prod(x.shape[:1] + x.shape[2:]), dtype=loss_dtype, device=x.device)
     tile = tuning.class_tile(kernel_name, x, layout)
-    launch = ClassLaunch(x, t, grad, out, None, None, layout, tile, reduction, loss_dtype)
+    denominator = loss_denominator(reduction, normalizer, normalizer_tensor, lambda: mean_denominator(t))
+    launch = ClassLaunch(x, t, grad, out, None, denominator, operands, layout, tile, reduction, loss_dtype)
     if reduce:
         launch.partials = torch.empty(launch.grid[0], dtype=accumulator_dtype(x.dtype), device=x.device)
-    if reduction == "mean":
-        launch.count = non_ignored_count(t, ignore_index)
     return launch
 
 
-def finish_class_launch(launch, targets_shape, per_element):
+def finish_class_launch(launch, rows_shape, per_element):
     """(loss, grad) after the kernel ran: the fixed-order reduction, or the 'none' output."""
     x, loss_dtype = launch.logits, launch.loss_dtype
     if launch.reduction == "none":
-        return (launch.out if per_element else launch.out.reshape(targets_shape)), launch.grad
+        return (launch.out if per_element else launch.out.reshape(rows_shape)), launch.grad
     if x.numel() == 0:
-        return empty_reduction(launch.reduction, loss_dtype, x.device), launch.grad
-    # a per-element 'mean' is over the non-ignored elements: C per non-ignored row
-    multiplier = float(x.shape[1]) if per_element and launch.reduction == "mean" else 1.0
-    return finish_reduction(launch.partials, launch.grid[0], multiplier, loss_dtype, launch.count), launch.grad
+        return empty_reduction(launch.reduction, loss_dtype, x.device, launch.denominator), launch.grad
+    return finish_reduction(launch.partials, launch.grid[0], launch.denominator, loss_dtype), launch.grad
 
 
 def softmax_focal_forward(
-    inputs, targets, alpha, alpha_per_class, gamma, reduction, ignore_index, need_grad, loss_dtype
-):
-    """Runs the fused softmax focal kernel on (N, C, *) logits and (N, *) class indices.
+    inputs, targets, alpha, alpha_per_class, gamma, reduction, ignore_index, weight, normalizer, normalizer_tensor,
+    label_smoothing, need_grad, loss_dtype,
+):  # fmt: skip
+    """Runs the fused softmax focal kernel on (N, C, *) logits and (N, *) class indices, or dense
+    target probabilities of the logits' shape (floating ``targets``).
 
     alpha: one factor for every class, or None; alpha_per_class: C weights in the accumulator
-    dtype (then alpha is None), or None.  Returns (loss, grad): loss of shape (N, *) for 'none'
+    dtype (then alpha is None), or None; weight: broadcastable to the (N, *) loss, or None;
+    normalizer (a number) / normalizer_tensor (0-d, on the device): what 'mean' divides by instead
+    of the number of non-ignored positions.  Returns (loss, grad): loss of shape (N, *) for 'none'
     (0 at ignored positions), else 0-d, in ``loss_dtype``; grad is dL/dx (divided by the
-    non-ignored count for 'mean'), laid out as the logits in ``grad_buffer_dtype``, when
-    ``need_grad``, else None.
+    denominator), laid out as the logits in ``grad_buffer_dtype``, when ``need_grad``, else None.
     """
-    launch = prepare_class_launch(
-        "softmax_focal_fwd", inputs, targets, reduction, ignore_index, need_grad, False, loss_dtype
-    )
+    dense = targets.is_floating_point()
+    rows_shape = inputs.shape[:1] + inputs.shape[2:]
+    soft = dense or label_smoothing != 0.0
+    kernel_name = "softmax_focal_soft" if soft else "softmax_focal_fwd"
+    if dense:
+        rows = math.prod(rows_shape)
+        mean_denominator = lambda t: Denominator(float(rows))  # noqa: E731
+    else:
+        mean_denominator = lambda t: non_ignored_count(t, ignore_index)  # noqa: E731
+    operands = {"weight": None if weight is None else row_operand(weight, rows_shape),
+                "q": targets if dense else None}  # fmt: skip
+    launch = prepare_class_launch(kernel_name, inputs, targets, reduction, mean_denominator, need_grad, False,
+                                  loss_dtype, normalizer, normalizer_tensor, operands)  # fmt: skip
     if launch.logits.numel():
-        if alpha_per_class is not None:
-            alpha_mode = ALPHA_PER_CLASS
-        else:
-            alpha_mode = ALPHA_NONE if alpha is None else ALPHA_SCALAR
         arguments = dict(
             **launch.kernel_arguments(), **float64_arguments(alpha=alpha or 0.0, gamma=gamma),
+            **launch.operand_arguments("weight", ("stride_wb", "stride_ws")),
             alpha_ptr=launch.targets if alpha_per_class is None else alpha_per_class, ignore_index=ignore_index,
-            ALPHA_MODE=alpha_mode, GAMMA=gamma_constexpr(gamma),
+            ALPHA_MODE=operand_mode(alpha, alpha_per_class), GAMMA=gamma_constexpr(gamma),
+            HAS_WEIGHT="weight" in launch.operands,
         )  # fmt: skip
-        if launch.tile[1] == tuning.CLASSES_UNROLLED:
+        single_tile = launch.logits.shape[1] <= launch.tile[1]
+        if soft:
+            softmax_focal_soft_kernel[launch.grid](
+                **arguments, **launch.operand_arguments("q", ("stride_qb", "stride_qc", "stride_qs")),
+                **float64_arguments(label_smoothing=label_smoothing), DENSE_TARGETS=dense, SINGLE_TILE=single_tile,
+            )  # fmt: skip
+        elif launch.tile[1] == tuning.CLASSES_UNROLLED:
             del arguments["BLOCK_C"]  # C is compiled in instead
             softmax_focal_small_c_kernel[launch.grid](**arguments)
         else:
-            softmax_focal_fwd_kernel[launch.grid](**arguments, SINGLE_TILE=launch.logits.shape[1] <= launch.tile[1])
-    return finish_class_launch(launch, targets.shape, per_element=False)
+            softmax_focal_fwd_kernel[launch.grid](**arguments, SINGLE_TILE=single_tile)
+    return finish_class_launch(launch, rows_shape, per_element=False)
 
 
-def sigmoid_focal_index_forward(inputs, targets, alpha, gamma, reduction, ignore_index, need_grad, loss_dtype):
+def sigmoid_focal_index_forward(
+    inputs, targets, alpha, alpha_per_class, gamma, reduction, ignore_index, weight, normalizer, normalizer_tensor,
+    label_smoothing, pos_weight, pos_weight_tensor, activated, need_grad, loss_dtype,
+):  # fmt: skip
     """Runs the sigmoid focal kernel on (N, C, *) logits against the implicit one-hot of
-    (N, *) class indices.  Returns (loss, grad) as sigmoid_focal_forward, with 'none'
-    of the logits' shape (0 at ignored positions) and 'mean' over the non-ignored elements."""
+    (N, *) class indices.  Arguments and result as sigmoid_focal_forward (alpha_per_class: C
+    values along dim 1), with 'none' of the logits' shape (0 at ignored positions) and 'mean' over
+    the non-ignored elements (C per non-ignored row)."""
+    num_classes = inputs.shape[1]
+    operands = {"weight": None if weight is None else weight.expand(inputs.shape),
+                "pos_weight": None if pos_weight_tensor is None else pos_weight_tensor.expand(inputs.shape)}  # fmt: skip
     launch = prepare_class_launch(
-        "sigmoid_focal_index_fwd", inputs, targets, reduction, ignore_index, need_grad, True, loss_dtype
-    )
+        "sigmoid_focal_index_fwd", inputs, targets, reduction,
+        lambda t: non_ignored_count(t, ignore_index, per_position=float(num_classes)), need_grad, True, loss_dtype,
+        normalizer, normalizer_tensor, operands,
+    )  # fmt: skip
     if launch.logits.numel():
         sigmoid_focal_index_fwd_kernel[launch.grid](
-            **launch.kernel_arguments(), **float64_arguments(alpha=0.0 if alpha is None else alpha, gamma=gamma),
-            ignore_index=ignore_index, HAS_ALPHA=alpha is not None,
+            **launch.kernel_arguments(),
+            **float64_arguments(alpha=alpha or 0.0, gamma=gamma, pos_weight=pos_weight or 0.0,
+                                label_smoothing=label_smoothing),
+            **launch.operand_arguments("weight", ("stride_wb", "stride_wc", "stride_ws")),
+            **launch.operand_arguments("pos_weight", ("stride_pwb", "stride_pwc", "stride_pws")),
+            alpha_ptr=launch.targets if alpha_per_class is None else alpha_per_class.reshape(-1),
+            ignore_index=ignore_index, ALPHA_MODE=operand_mode(alpha, alpha_per_class),
+            POS_WEIGHT_MODE=operand_mode(pos_weight, pos_weight_tensor), HAS_WEIGHT="weight" in launch.operands,
+            SMOOTHING=label_smoothing != 0.0, ACTIVATED=activated,
             # not specialised on gamma: compiled for GAMMA = 2, its 16-warp tile gets 64 registers and
             # spills 8 B (ptxas of triton 3.9, sm_90); the general path does not
             GAMMA=ANY_GAMMA,

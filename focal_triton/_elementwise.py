@@ -11,8 +11,9 @@ from focal_triton.kernels.reduce import REDUCE_CHUNK
 
 from . import tuning
 from ._dtypes import accumulator_dtype, grad_buffer_dtype
-from ._kernel_args import compute_dtype, float64_arguments, gamma_constexpr
-from ._reduction import empty_reduction, finish_reduction, non_ignored_count
+from ._kernel_args import compute_dtype, float64_arguments, gamma_constexpr, operand_mode
+from ._layout import flat_operand
+from ._reduction import Denominator, empty_reduction, finish_reduction, loss_denominator, non_ignored_count
 
 KERNEL_NAME = "sigmoid_focal_fwd"
 
@@ -37,40 +38,61 @@ def _launch(n, dtypes, arguments):
         tuning.record_launch(KERNEL_NAME, {"BLOCK": block, "num_warps": warps}, "shipped")
 
 
-def sigmoid_focal_forward(inputs, targets, alpha, gamma, reduction, ignore_index, need_grad, loss_dtype):
+def is_label_dtype(dtype):
+    """Integer labels (bool, uint8, int32, int64): nonzero is positive."""
+    return not dtype.is_floating_point
+
+
+def sigmoid_focal_forward(
+    inputs, targets, alpha, alpha_per_class, gamma, reduction, ignore_index, weight, normalizer, normalizer_tensor,
+    label_smoothing, pos_weight, pos_weight_tensor, activated, need_grad, loss_dtype,
+):  # fmt: skip
     """Runs the fused sigmoid focal kernel.
 
-    Returns (loss, grad): loss has the shape of ``inputs`` for 'none' and is a
-    0-d tensor otherwise, in ``loss_dtype``; grad is dL/dx (already divided by the
-    'mean' denominator) in ``grad_buffer_dtype`` when ``need_grad``, else None.
-    uint8 targets equal to ``ignore_index`` (when it is a uint8 value) contribute
-    nothing and leave the 'mean' denominator.
+    alpha / pos_weight: a number, or None (then ``alpha_per_class`` / ``pos_weight_tensor`` may be
+    a tensor broadcastable to ``inputs``); weight: a tensor broadcastable to ``inputs`` or None;
+    normalizer: a number or a 0-d device tensor (``normalizer_tensor``) for 'mean'.
+    Returns (loss, grad): loss has the shape of ``inputs`` for 'none' and is a 0-d tensor
+    otherwise, in ``loss_dtype``; grad is dL/dx (already divided by the denominator) in
+    ``grad_buffer_dtype`` when ``need_grad``, else None.  Labels equal to ``ignore_index``
+    (when it is a value of their dtype) contribute nothing and leave the 'mean' denominator.
     """
     x = inputs.contiguous()
     t = targets.contiguous()
-    ignore = t.dtype == torch.uint8 and 0 <= ignore_index <= 255
+    labels = is_label_dtype(t.dtype)
+    ignore = labels and t.dtype != torch.bool and torch.iinfo(t.dtype).min <= ignore_index <= torch.iinfo(t.dtype).max
     if t.dtype == torch.bool:
         t = t.view(torch.uint8)  # same bytes, no copy
     n = x.numel()
     grad = torch.empty_like(x, dtype=grad_buffer_dtype(x.dtype)) if need_grad else None
     reduce = reduction != "none"
+    denominator = loss_denominator(
+        reduction, normalizer, normalizer_tensor,
+        lambda: non_ignored_count(t, ignore_index) if ignore else Denominator(float(n)),
+    )  # fmt: skip
     if n == 0:
-        empty = empty_reduction(reduction, loss_dtype, x.device) if reduce else torch.empty_like(x, dtype=loss_dtype)
+        empty = empty_reduction(reduction, loss_dtype, x.device, denominator) if reduce else torch.empty_like(
+            x, dtype=loss_dtype)  # fmt: skip
         return empty, grad
-    count = non_ignored_count(t, ignore_index) if ignore and reduction == "mean" else None
-    denominator = float(n) if reduction == "mean" and count is None else 1.0
     n_partials = triton.cdiv(n, REDUCE_CHUNK.value)
     partials = torch.empty(n_partials, dtype=accumulator_dtype(x.dtype), device=x.device) if reduce else None
     loss = None if reduce else torch.empty_like(x, dtype=loss_dtype)
     unused = x  # the pointer passed where an output is not written
     _launch(n, (x.dtype, t.dtype), dict(
         x_ptr=x, t_ptr=t, loss_ptr=unused if loss is None else loss, partial_ptr=unused if partials is None else partials,
-        grad_ptr=unused if grad is None else grad, count_ptr=unused if count is None else count, n=n,
-        **float64_arguments(alpha=0.0 if alpha is None else alpha, gamma=gamma, grad_denominator=denominator),
+        grad_ptr=unused if grad is None else grad, n=n,
+        **float64_arguments(alpha=alpha or 0.0, gamma=gamma, pos_weight=pos_weight or 0.0,
+                            label_smoothing=label_smoothing),
+        **denominator.kernel_arguments(unused),
+        **flat_operand(alpha_per_class, x.shape).kernel_arguments("alpha", unused),
+        **flat_operand(pos_weight_tensor, x.shape).kernel_arguments("pos_weight", unused),
+        **flat_operand(weight, x.shape).kernel_arguments("weight", unused),
         ignore_label=ignore_index if ignore else 0, size_bucket=tuning.size_bucket(n),
-        HAS_ALPHA=alpha is not None, GAMMA=gamma_constexpr(gamma), HARD_LABELS=t.dtype == torch.uint8, IGNORE=ignore,
-        COUNT_ON_DEVICE=count is not None, REDUCE=reduce, WRITE_GRAD=need_grad, COMPUTE=compute_dtype(x.dtype),
+        ALPHA_MODE=operand_mode(alpha, alpha_per_class), GAMMA=gamma_constexpr(gamma),
+        POS_WEIGHT_MODE=operand_mode(pos_weight, pos_weight_tensor), HAS_WEIGHT=weight is not None,
+        HARD_LABELS=labels, IGNORE=ignore, SMOOTHING=label_smoothing != 0.0, ACTIVATED=activated,
+        REDUCE=reduce, WRITE_GRAD=need_grad, COMPUTE=compute_dtype(x.dtype),
     ))  # fmt: skip
     if not reduce:
         return loss, grad
-    return finish_reduction(partials, n_partials, denominator, loss_dtype, count), grad
+    return finish_reduction(partials, n_partials, denominator, loss_dtype), grad

@@ -1,10 +1,11 @@
-"""How host values become kernel arguments: the COMPUTE constexpr and float64 scalars."""
+"""How host values become kernel arguments: the COMPUTE constexpr, float64 scalars, operand modes."""
 
 import struct
 
 import torch
 import triton.language as tl
 
+from focal_triton.kernels.operands import OPERAND_NONE, OPERAND_SCALAR, OPERAND_TENSOR
 from focal_triton.kernels.stable_math import ANY_GAMMA
 
 SPECIALISED_GAMMAS = (0.0, 1.0, 2.0)  # compiled with the power by multiplication (stable_math.focal_power)
@@ -33,3 +34,10 @@ def float64_arguments(**values: float) -> dict:
 def gamma_constexpr(gamma: float) -> int:
     """The kernels' GAMMA: gamma itself when it is 0, 1 or 2 (a variant compiled for it), else ANY_GAMMA."""
     return int(gamma) if gamma in SPECIALISED_GAMMAS else ANY_GAMMA.value
+
+
+def operand_mode(number, tensor) -> int:
+    """The kernels' OPERAND_* of a factor (alpha, pos_weight) given as a number, a tensor, or neither."""
+    if tensor is not None:
+        return OPERAND_TENSOR
+    return OPERAND_NONE if number is None else OPERAND_SCALAR

@@ -15,6 +15,7 @@ class RowsLayout:
     rows: int  # S, rows per batch
     logits_strides: tuple  # (stride_b, stride_c, stride_s) of the logits
     grad_strides: tuple  # the same for the gradient (and a per-element output)
+    operand_strides: tuple = ()  # the same for each operand (weight, dense targets, ...) read beside the logits
 
 
 def _bcs_strides(tensor):
@@ -27,21 +28,84 @@ def _bcs_strides(tensor):
     return tensor.stride(0), tensor.stride(1), stride_s
 
 
-def rows_layout(logits, grad):
-    """The (B, C, S) view of ``logits`` and of ``grad`` (same shape); None when the
-    trailing dims of ``logits`` do not merge into one stride (the caller copies)."""
+def rows_layout(logits, grad, operands=()):
+    """The (B, C, S) view of ``logits``, of ``grad`` (same shape) and of each of ``operands``
+    ((N, C or 1, *) views, e.g. a weight broadcast to the logits); None when the trailing dims
+    of one of them do not merge into one stride (the caller copies)."""
     n, spatial = logits.shape[0], math.prod(logits.shape[2:])
+    tensors = (logits, grad, *operands)
     if n * spatial == 0:  # no rows: nothing is read, any strides do
-        return RowsLayout(1, 0, (0, logits.stride(1), 1), (0, grad.stride(1), 1))
-    x_strides, g_strides = _bcs_strides(logits), _bcs_strides(grad)
-    if x_strides is None or g_strides is None:
+        return _layout(1, 0, [(0, t.stride(1), 1) for t in tensors])
+    strides = [_bcs_strides(t) for t in tensors]
+    if any(s is None for s in strides):
         return None
     if spatial == 1:  # (N, C) rows: the batch dim is the row dim
-        return RowsLayout(1, n, (0, x_strides[1], x_strides[0]), (0, g_strides[1], g_strides[0]))
-    mergeable = all(sb == spatial * ss for sb, _, ss in (x_strides, g_strides))
+        return _layout(1, n, [(0, sc, sb) for sb, sc, _ in strides])
+    mergeable = all(sb == spatial * ss for sb, _, ss in strides)
     if n == 1 or mergeable:  # e.g. channels_last: row (b, s) sits at (b * S + s) * stride_s
-        return RowsLayout(1, n * spatial, (0, x_strides[1], x_strides[2]), (0, g_strides[1], g_strides[2]))
-    return RowsLayout(n, spatial, x_strides, g_strides)
+        return _layout(1, n * spatial, [(0, sc, ss) for _, sc, ss in strides])
+    return _layout(n, spatial, strides)
+
+
+def _layout(batches, rows, strides):
+    """RowsLayout from the strides of logits, grad and the operands, in that order."""
+    return RowsLayout(batches, rows, tuple(strides[0]), tuple(strides[1]), tuple(tuple(s) for s in strides[2:]))
+
+
+def rows_walkable(operand):
+    """``operand`` ((N, C or 1, *), e.g. an expanded broadcast view) as it is when its trailing dims
+    merge into one stride, else a contiguous copy (e.g. a weight that varies along W only)."""
+    return operand if _bcs_strides(operand) is not None else operand.contiguous()
+
+
+@dataclass(frozen=True)
+class FlatOperand:
+    """A tensor broadcast to the logits' shape as the element-wise kernel reads it: its dims
+    merged into at most three (see kernels/operands.py); None for an operand not given."""
+
+    tensor: object
+    dims: int = 1
+    inner_size: int = 1
+    middle_size: int = 1
+    inner_stride: int = 0
+    middle_stride: int = 0
+    outer_stride: int = 0
+
+    def kernel_arguments(self, name, spare):
+        """The kernel's ``<name>_ptr``, ``<name>_*_size`` / ``_stride`` and ``<NAME>_DIMS`` arguments."""
+        fields = ("inner_size", "middle_size", "inner_stride", "middle_stride", "outer_stride")
+        return {
+            f"{name}_ptr": spare if self.tensor is None else self.tensor,
+            **{f"{name}_{field}": getattr(self, field) for field in fields},
+            f"{name.upper()}_DIMS": self.dims,
+        }
+
+
+def flat_operand(tensor, shape):
+    """``tensor`` broadcast to ``shape`` as a FlatOperand, read in place; only a view whose dims
+    do not merge into three is copied (contiguous)."""
+    if tensor is None:
+        return FlatOperand(None)
+    view = tensor.expand(shape)
+    dims = []  # (size, stride), outer to inner, size-1 dims left out, neighbours merged
+    for size, stride in zip(view.shape, view.stride()):
+        if size == 1:
+            continue
+        if dims and dims[-1][1] == size * stride:
+            dims[-1] = (dims[-1][0] * size, stride)
+        else:
+            dims.append((size, stride))
+    if len(dims) > 3:
+        view = view.contiguous()
+        dims = [(view.numel(), 1)]
+    dims = dims or [(1, 0)]
+    (outer_stride, middle_size, middle_stride) = (0, 1, 0)
+    if len(dims) == 3:
+        outer_stride = dims[0][1]
+    if len(dims) >= 2:
+        middle_size, middle_stride = dims[-2]
+    inner_size, inner_stride = dims[-1]
+    return FlatOperand(view, len(dims), inner_size, middle_size, inner_stride, middle_stride, outer_stride)
 
 
 def wide_class_offsets(num_classes, layout):

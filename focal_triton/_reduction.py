@@ -1,35 +1,80 @@
-"""'mean' / 'sum' after a kernel wrote its partial sums: fixed order, no host sync."""
+"""What a loss is divided by, and 'mean' / 'sum' after a kernel wrote its partial sums: fixed
+order, no host sync."""
+
+from dataclasses import dataclass
 
 import torch
 
-from focal_triton.kernels.reduce import sum_partials_kernel
+from focal_triton.kernels.reduce import (
+    DENOMINATOR_COUNT,
+    DENOMINATOR_NUMBER,
+    DENOMINATOR_TENSOR,
+    sum_partials_kernel,
+)
 
 from ._kernel_args import float64_arguments
 
 REDUCE_BLOCK = 1024  # partial sums per step of the one-program final sum
 
 
-def empty_reduction(reduction, dtype, device):
-    """'sum' of nothing is 0 and 'mean' of nothing is NaN, as torch.sum / torch.mean give."""
-    fill = float("nan") if reduction == "mean" else 0.0
-    return torch.full((), fill, dtype=dtype, device=device)
+def empty_reduction(reduction, dtype, device, denominator):
+    """The reduction of no elements: 'sum' is 0, 'mean' is 0 / denominator (NaN for a count of 0,
+    as torch.mean of nothing; 0 for a normalizer)."""
+    zero = torch.zeros((), dtype=dtype, device=device)
+    if reduction != "mean":
+        return zero
+    divisor = zero + denominator.value
+    return zero / (divisor if denominator.tensor is None else divisor * denominator.tensor)
 
 
-def finish_reduction(partials, n_partials, denominator, out_dtype, count=None):
-    """Sums ``partials[:n_partials]`` in a fixed order and divides by ``denominator``
-    (times ``count``, a 0-d device tensor, when given)."""
+@dataclass(frozen=True)
+class Denominator:
+    """What the loss and every gradient are divided by: ``value`` times ``tensor`` (a 0-d device
+    tensor) when one is given.  ``is_count``: the tensor counts kept positions, and a gradient
+    over a count of 0 (all zeros) is divided by 1 instead (kernels/reduce.py)."""
+
+    value: float = 1.0
+    tensor: "torch.Tensor | None" = None
+    is_count: bool = False
+
+    def kernel_arguments(self, spare):
+        if self.tensor is None:
+            mode = DENOMINATOR_NUMBER
+        else:
+            mode = DENOMINATOR_COUNT if self.is_count else DENOMINATOR_TENSOR
+        return dict(
+            **float64_arguments(denominator=self.value), denominator_ptr=spare if self.tensor is None else self.tensor,
+            DENOMINATOR=mode,
+        )  # fmt: skip
+
+
+def loss_denominator(reduction, normalizer, normalizer_tensor, mean_denominator):
+    """The Denominator of a loss: 1 for 'none' / 'sum', the normalizer (a number or a 0-d device
+    tensor) when given, else ``mean_denominator()`` (called only then: counting costs a kernel)."""
+    if reduction != "mean":
+        return Denominator()
+    if normalizer_tensor is not None:
+        return Denominator(tensor=normalizer_tensor)
+    if normalizer is not None:
+        return Denominator(normalizer)
+    return mean_denominator()
+
+
+def finish_reduction(partials, n_partials, denominator, out_dtype):
+    """Sums ``partials[:n_partials]`` in a fixed order and divides by ``denominator`` (a Denominator)."""
     out = torch.empty((), dtype=out_dtype, device=partials.device)
     sum_partials_kernel[(1,)](
-        partial_ptr=partials, out_ptr=out, n_partials=n_partials, **float64_arguments(denominator=denominator),
-        count_ptr=partials if count is None else count,
-        COUNT_ON_DEVICE=count is not None, BLOCK=REDUCE_BLOCK,
+        partial_ptr=partials, out_ptr=out, n_partials=n_partials, **denominator.kernel_arguments(partials),
+        BLOCK=REDUCE_BLOCK,
     )  # fmt: skip
     return out
 
 
-def non_ignored_count(targets, ignore_index):
-    """0-d int64 device tensor: how many targets differ from ignore_index (no host sync)."""
+def non_ignored_count(targets, ignore_index, per_position=1.0):
+    """The Denominator of 'mean' over the targets that differ from ignore_index, each counting
+    ``per_position`` (C for the class-index sigmoid loss): counted on the device (no host sync),
+    or known on the host when no target can equal ignore_index."""
     info = torch.iinfo(targets.dtype)
-    if not info.min <= ignore_index <= info.max:  # no target can equal it
-        return torch.full((), targets.numel(), dtype=torch.int64, device=targets.device)
-    return (targets != ignore_index).sum()
+    if not info.min <= ignore_index <= info.max:
+        return Denominator(float(targets.numel()) * per_position)
+    return Denominator(per_position, (targets != ignore_index).sum(), is_count=True)

@@ -15,7 +15,9 @@ from ._dtypes import accumulator_dtype
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 LOGIT_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64)
-SAME_SHAPE_TARGET_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64, torch.bool, torch.uint8)
+SAME_SHAPE_TARGET_DTYPES = (
+    torch.float32, torch.float16, torch.bfloat16, torch.float64, torch.bool, torch.uint8, torch.int32, torch.int64,
+)  # fmt: skip
 Reduction = Literal["none", "mean", "sum"]
 REDUCTIONS = get_args(Reduction)
 
@@ -88,8 +90,7 @@ def check_binary_alpha(alpha):
         return None
     if isinstance(alpha, (list, tuple, torch.Tensor)):
         raise TypeError(
-            f"alpha must be None or one number for the sigmoid loss, got {type(alpha).__name__}; "
-            "for one weight per class use focal_triton.softmax_focal_loss(alpha=[...])"
+            f"alpha must be None or one number here, got {type(alpha).__name__}"
         )
     if not _is_number(alpha) or alpha != alpha or alpha > 1:
         raise ValueError(f"alpha must be None or a number <= 1 (negative: no alpha factor), got {alpha!r}")
@@ -101,13 +102,28 @@ def check_reduction(reduction):
         raise ValueError(f"reduction must be one of {', '.join(map(repr, REDUCTIONS))}, got {reduction!r}")
 
 
-def check_sigmoid_args(inputs, targets, alpha, gamma, reduction, ignore_index):
-    """Validates sigmoid_focal_loss arguments with same-shape targets; returns (alpha or None, gamma, ignore_index)."""
+def check_sigmoid_args(inputs, targets, alpha, gamma, reduction, ignore_index, weight=None, normalizer=None,
+                       label_smoothing=0.0, pos_weight=None, activated=False):  # fmt: skip
+    """Validates sigmoid_focal_loss arguments with same-shape targets; returns the kernel-ready
+    options in the order of SIGMOID_OPTIONS."""
     check_logits(inputs)
     check_call_context(inputs, targets)
     check_same_shape_targets(inputs, targets)
+    return _sigmoid_options(inputs, alpha, gamma, reduction, ignore_index, weight, normalizer, label_smoothing,
+                            pos_weight, activated)  # fmt: skip
+
+
+def _sigmoid_options(inputs, alpha, gamma, reduction, ignore_index, weight, normalizer, label_smoothing, pos_weight,
+                     activated):  # fmt: skip
+    """(alpha, alpha_per_class, gamma, reduction, ignore_index, weight, normalizer, normalizer_tensor,
+    label_smoothing, pos_weight, pos_weight_tensor, activated), checked."""
     check_reduction(reduction)
-    return check_binary_alpha(alpha), check_gamma(gamma), check_ignore_index(ignore_index)
+    activated = check_activated(activated)
+    return (
+        *check_sigmoid_alpha(alpha, inputs), check_gamma(gamma), reduction, check_ignore_index(ignore_index),
+        check_weight(weight, inputs.shape, inputs), *check_normalizer(normalizer, reduction, inputs),
+        check_label_smoothing(label_smoothing), *check_pos_weight(pos_weight, inputs, activated), activated,
+    )  # fmt: skip
 
 
 CLASS_TARGET_DTYPES = (torch.int64, torch.int32, torch.uint8)
@@ -203,22 +219,52 @@ def check_loss_options(gamma, reduction, ignore_index):
     check_ignore_index(ignore_index)
 
 
+def class_weights_buffer(values, name, unit):
+    """Per-class values given to a module (a sequence or a tensor) as a 1-D float32 tensor, its
+    values checked once at construction: finite and >= 0, and <= 1 with ``unit``."""
+    weights = torch.as_tensor(values, dtype=torch.float32).detach()
+    if weights.dim() != 1:
+        raise ValueError(f"{name} must be one value per class (1-D), got shape {tuple(weights.shape)}")
+    host = weights.cpu().tolist()  # read once, at construction
+    check_class_weight_values(host)
+    if unit and not all(value <= 1 for value in host):
+        raise ValueError(f"{name} must hold per-class values in [0, 1], got {host!r}")
+    return weights
+
+
 def check_class_weight_values(alpha):
     """Host-side values of per-class weights (a sequence): each a finite number >= 0."""
     if not all(_is_number(a) and _is_finite(a) and a >= 0 for a in alpha):
         raise ValueError(f"alpha must hold finite class weights >= 0, got {list(alpha)!r}")
 
 
-def check_softmax_args(inputs, targets, alpha, gamma, reduction, ignore_index):
+def check_softmax_args(inputs, targets, alpha, gamma, reduction, ignore_index, weight=None, normalizer=None,
+                       label_smoothing=0.0):  # fmt: skip
     """Validates softmax_focal_loss arguments; returns the kernel-ready (alpha: float or None,
-    alpha_per_class: tensor or None, gamma, ignore_index)."""
+    alpha_per_class: tensor or None, gamma, reduction, ignore_index, weight, normalizer,
+    normalizer_tensor, label_smoothing).  Floating targets of the logits' shape are target
+    probabilities (dense targets); integer targets are class indices."""
     check_class_logits(inputs)
     check_call_context(inputs, targets)
-    check_class_targets(inputs, targets)
     check_reduction(reduction)
     ignore_index = check_ignore_index(ignore_index)
-    check_targets_in_range(targets, inputs.shape[1], ignore_index)
-    return *check_class_alpha(alpha, inputs.shape[1], inputs), check_gamma(gamma), ignore_index
+    if isinstance(targets, torch.Tensor) and targets.is_floating_point():
+        check_tensor("targets", targets)
+        if targets.shape != inputs.shape:
+            raise ValueError(
+                f"floating targets are target probabilities of the shape of inputs {tuple(inputs.shape)}, got "
+                f"{tuple(targets.shape)} (class indices are integer tensors of shape (N, d1, ...))"
+            )  # fmt: skip
+        check_same_device(inputs, targets)
+    else:
+        check_class_targets(inputs, targets)
+        check_targets_in_range(targets, inputs.shape[1], ignore_index)
+    rows_shape = (inputs.shape[0], *inputs.shape[2:])
+    return (
+        *check_class_alpha(alpha, inputs.shape[1], inputs), check_gamma(gamma), reduction, ignore_index,
+        check_weight(weight, rows_shape, inputs), *check_normalizer(normalizer, reduction, inputs),
+        check_label_smoothing(label_smoothing),
+    )  # fmt: skip
 
 
 def is_class_index_form(inputs, targets):
@@ -232,8 +278,10 @@ def is_class_index_form(inputs, targets):
     )
 
 
-def check_sigmoid_index_args(inputs, targets, alpha, gamma, reduction, ignore_index):
-    """Validates sigmoid_focal_loss arguments with class-index targets; returns (alpha or None, gamma, ignore_index)."""
+def check_sigmoid_index_args(inputs, targets, alpha, gamma, reduction, ignore_index, weight=None, normalizer=None,
+                             label_smoothing=0.0, pos_weight=None, activated=False):  # fmt: skip
+    """Validates sigmoid_focal_loss arguments with class-index targets; returns the kernel-ready
+    options as check_sigmoid_args."""
     check_class_logits(inputs)
     check_call_context(inputs, targets)
     if inputs.shape[1] == 1:
@@ -243,8 +291,8 @@ def check_sigmoid_index_args(inputs, targets, alpha, gamma, reduction, ignore_in
             f"pass targets of the shape of inputs (e.g. targets.view({tuple(inputs.shape)}).bool())"
         )
     check_class_targets(inputs, targets)
-    check_reduction(reduction)
-    return check_binary_alpha(alpha), check_gamma(gamma), check_ignore_index(ignore_index)
+    return _sigmoid_options(inputs, alpha, gamma, reduction, ignore_index, weight, normalizer, label_smoothing,
+                            pos_weight, activated)  # fmt: skip
 
 
 def check_call_context(inputs, targets):
@@ -270,3 +318,114 @@ def check_call_context(inputs, targets):
             "focal_triton does not support forward-mode AD (dual tensors from torch.autograd.forward_ad); "
             "use reverse mode (loss.backward() or torch.autograd.grad)"
         )
+
+
+# ----------------------------------------------------------------------------- the options of detection heads
+def _check_operand_tensor(name, value, shape, inputs, what):
+    """A floating tensor on the device of inputs, broadcastable to ``shape`` (``what`` names that
+    shape in the message), needing no gradient."""
+    check_tensor(name, value)
+    if not value.is_floating_point():
+        raise TypeError(f"{name} must be a floating tensor, got dtype {value.dtype}")
+    if value.device != inputs.device:
+        raise ValueError(f"{name} must be on the device of inputs ({inputs.device}), got {value.device}")
+    try:
+        broadcast = torch.broadcast_shapes(value.shape, shape)
+    except RuntimeError:
+        broadcast = None
+    if broadcast != tuple(shape):
+        raise ValueError(f"{name} must be broadcastable to {what} {tuple(shape)}, got shape {tuple(value.shape)}")
+    if value.requires_grad and torch.is_grad_enabled():
+        raise ValueError(
+            f"{name} requires grad, but focal_triton computes no gradient with respect to {name}; "
+            f"pass {name}.detach()"
+        )
+    return value
+
+
+def check_weight(weight, loss_shape, inputs):
+    """weight: None, or a floating tensor broadcastable to the 'none' loss, read in place."""
+    if weight is None:
+        return None
+    return _check_operand_tensor("weight", weight, loss_shape, inputs, "the loss of reduction='none'")
+
+
+def check_normalizer(normalizer, reduction, inputs):
+    """normalizer: None, a number >= 0, or a 0-d tensor (floating or integer) on the device of inputs
+    (a 0-d CPU tensor beside GPU inputs is read as a number: no sync).  Returns (number or None,
+    tensor or None); only with reduction='mean'."""
+    if normalizer is None:
+        return None, None
+    if reduction != "mean":
+        raise ValueError(
+            f"normalizer is the denominator of reduction='mean' (sum(weight * loss) / normalizer), "
+            f"got normalizer with reduction={reduction!r}"
+        )
+    if isinstance(normalizer, torch.Tensor):
+        if normalizer.dim() != 0 or normalizer.dtype == torch.bool or normalizer.is_complex():
+            raise ValueError(
+                f"normalizer must be a number or a 0-d real tensor, got a {normalizer.dtype} tensor of shape "
+                f"{tuple(normalizer.shape)}"
+            )  # fmt: skip
+        if normalizer.device != inputs.device:
+            if normalizer.device.type != "cpu":
+                raise ValueError(f"normalizer must be on the device of inputs ({inputs.device}), got {normalizer.device}")
+            normalizer = normalizer.item()  # a CPU number beside GPU inputs: no device sync
+        else:
+            if normalizer.requires_grad and torch.is_grad_enabled():
+                raise ValueError("normalizer requires grad, but focal_triton computes no gradient with respect "
+                                 "to it; pass normalizer.detach()")  # fmt: skip
+            return None, normalizer
+    if not _is_number(normalizer) or not _is_finite(normalizer) or normalizer < 0:
+        raise ValueError(f"normalizer must be a finite number >= 0 or a 0-d tensor, got {normalizer!r}")
+    return float(normalizer), None
+
+
+def check_label_smoothing(label_smoothing):
+    label_smoothing = scalar_value("label_smoothing", label_smoothing)
+    if not _is_number(label_smoothing) or not 0 <= label_smoothing <= 1:
+        raise ValueError(f"label_smoothing must be a number in [0, 1], got {label_smoothing!r}")
+    return float(label_smoothing)
+
+
+def check_activated(activated):
+    if not isinstance(activated, bool):
+        raise TypeError(f"activated must be a bool, got {activated!r}")
+    return activated
+
+
+def check_pos_weight(pos_weight, inputs, activated):
+    """pos_weight: None, a finite number, or a floating tensor broadcastable to inputs (as
+    F.binary_cross_entropy_with_logits).  Returns (number or None, tensor or None)."""
+    pos_weight = scalar_value("pos_weight", pos_weight)
+    if pos_weight is None:
+        return None, None
+    if activated:
+        raise ValueError(
+            "pos_weight weights the positive term of BCE with logits; with activated=True (probability inputs, "
+            "F.binary_cross_entropy) there is none: leave pos_weight=None or use weight="
+        )
+    if isinstance(pos_weight, torch.Tensor):
+        return None, _check_operand_tensor("pos_weight", pos_weight, inputs.shape, inputs, "inputs")
+    if not _is_number(pos_weight) or not _is_finite(pos_weight):
+        raise ValueError(f"pos_weight must be a finite number or a tensor, got {pos_weight!r}")
+    return float(pos_weight), None
+
+
+def check_sigmoid_alpha(alpha, inputs):
+    """Sigmoid alpha: None / a number (as check_binary_alpha), or C per-class values in [0, 1] along
+    dim 1 of (N, C, *) inputs (a sequence, or a 1-D floating tensor on the device of inputs).
+    Returns (number or None, tensor or None): the tensor of shape (C, 1, ..., 1), broadcastable
+    to inputs, in their accumulator dtype."""
+    value = scalar_value("alpha", alpha)
+    if not isinstance(value, (list, tuple, torch.Tensor)):
+        return check_binary_alpha(value), None
+    if inputs.dim() < 2:
+        raise ValueError(
+            f"alpha with one value per class applies along dim 1 of (N, C, ...) inputs, got inputs of shape "
+            f"{tuple(inputs.shape)}"
+        )  # fmt: skip
+    if isinstance(value, (list, tuple)) and not all(_is_number(a) and 0 <= a <= 1 for a in value):
+        raise ValueError(f"alpha must hold per-class values in [0, 1], got {list(value)!r}")
+    _, per_class = check_class_alpha(value, inputs.shape[1], inputs)
+    return None, per_class.reshape(-1, *([1] * (inputs.dim() - 2)))

@@ -6,8 +6,9 @@ tensor) and has the same semantics and input contract as
 autograd's gradient stays finite where the textbook formula gives NaN.
 
 ``torchvision_sigmoid_focal_loss`` is torchvision's formula verbatim, the
-binary baseline the perf harness times, and ``eager_softmax_focal_loss`` the
-softmax one; both are NaN-prone (see their docstrings) and never compute a
+binary baseline the perf harness times, ``eager_softmax_focal_loss`` the
+softmax one and ``eager_head_focal_loss`` mmdet's weighted, normalised head call;
+they are NaN-prone (see their docstrings) and never compute a
 result for the user.  The fallbacks compute in float64.
 """
 
@@ -61,90 +62,144 @@ def _implicit_one_hot(inputs, targets, ignore_index):
     return (wide == classes).to(_upcast(inputs).dtype), wide != ignore_index
 
 
-def sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2.0, reduction="none", *, ignore_index=-100):
+def sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2.0, reduction="none", *, ignore_index=-100, weight=None,
+                       normalizer=None, label_smoothing=0.0, pos_weight=None, activated=False):  # fmt: skip
     """Eager sigmoid focal loss; same arguments and result as focal_triton.sigmoid_focal_loss."""
+    options = (alpha, gamma, reduction, ignore_index, weight, normalizer, label_smoothing, pos_weight, activated)
     if is_class_index_form(inputs, targets):
-        checked = check_sigmoid_index_args(inputs, targets, alpha, gamma, reduction, ignore_index)
-        alpha, gamma, ignore_index = checked
-        return sigmoid_focal_index_checked(inputs, targets, alpha, gamma, reduction, ignore_index)
-    alpha, gamma, ignore_index = check_sigmoid_args(inputs, targets, alpha, gamma, reduction, ignore_index)
-    return sigmoid_focal_checked(inputs, targets, alpha, gamma, reduction, ignore_index)
+        return sigmoid_focal_index_checked(inputs, targets, *check_sigmoid_index_args(inputs, targets, *options))
+    return sigmoid_focal_checked(inputs, targets, *check_sigmoid_args(inputs, targets, *options))
 
 
-def sigmoid_focal_checked(inputs, targets, alpha, gamma, reduction, ignore_index):
-    """sigmoid_focal_loss with same-shape targets, arguments already checked (alpha: float or None)."""
+def sigmoid_focal_checked(inputs, targets, alpha, alpha_per_class, gamma, reduction, ignore_index, weight, normalizer,
+                          normalizer_tensor, label_smoothing, pos_weight, pos_weight_tensor, activated):  # fmt: skip
+    """sigmoid_focal_loss with same-shape targets, arguments already checked (see _validation)."""
     x = _upcast(inputs)
-    labels = targets.dtype in (torch.bool, torch.uint8)
+    labels = not targets.is_floating_point()
     t = (targets != 0).to(x.dtype) if labels else targets.to(x.dtype)
-    kept = targets != ignore_index if targets.dtype == torch.uint8 else torch.ones_like(t, dtype=torch.bool)
-    return _sigmoid_reduce(inputs, x, t, kept, kept.sum(), alpha, gamma, reduction)
+    if labels and targets.dtype != torch.bool:
+        kept = targets != ignore_index
+    else:
+        kept = torch.ones_like(t, dtype=torch.bool)
+    loss = _sigmoid_focal_elementwise(x, t, _alpha_or(alpha, alpha_per_class), gamma, label_smoothing,
+                                      _alpha_or(pos_weight, pos_weight_tensor), activated)  # fmt: skip
+    return _weighted_reduce(inputs, loss, kept, weight, reduction, lambda: kept.sum(), normalizer, normalizer_tensor)
 
 
-def sigmoid_focal_index_checked(inputs, targets, alpha, gamma, reduction, ignore_index):
+def sigmoid_focal_index_checked(inputs, targets, alpha, alpha_per_class, gamma, reduction, ignore_index, weight,
+                                normalizer, normalizer_tensor, label_smoothing, pos_weight, pos_weight_tensor,
+                                activated):  # fmt: skip
     """sigmoid_focal_loss with class-index targets, arguments already checked."""
     x = _upcast(inputs)
     t, kept = _implicit_one_hot(inputs, targets, ignore_index)
-    return _sigmoid_reduce(inputs, x, t, kept, kept.sum() * inputs.shape[1], alpha, gamma, reduction)
+    loss = _sigmoid_focal_elementwise(x, t, _alpha_or(alpha, alpha_per_class), gamma, label_smoothing,
+                                      _alpha_or(pos_weight, pos_weight_tensor), activated)  # fmt: skip
+    return _weighted_reduce(inputs, loss, kept, weight, reduction, lambda: kept.sum() * inputs.shape[1], normalizer,
+                            normalizer_tensor)  # fmt: skip
 
 
-def _sigmoid_reduce(inputs, x, t, kept, denominator, alpha, gamma, reduction):
-    loss = torch.where(kept, _sigmoid_focal_elementwise(x, t, alpha, gamma), 0.0)
+def _alpha_or(number, tensor):
+    """A factor given as a number or a tensor (in float64), or None."""
+    return tensor.double() if tensor is not None else number
+
+
+def _weighted_reduce(inputs, loss, kept, weight, reduction, count, normalizer, normalizer_tensor):
+    """weight * loss (0 where not kept), reduced: 'mean' over the normalizer or ``count()``."""
+    loss = torch.where(kept, loss, 0.0)
+    if weight is not None:
+        loss = loss * weight.double()
     loss_dtype = loss_dtype_for(inputs)
     if reduction == "mean":
+        if normalizer_tensor is not None:
+            denominator = normalizer_tensor.double()
+        else:
+            denominator = count() if normalizer is None else normalizer
         return (loss.sum() / denominator).to(loss_dtype)
     return _reduce(loss, reduction).to(loss_dtype)
 
 
-def _sigmoid_focal_elementwise(x, t, alpha, gamma):
-    clamped = _ClampPassingGradient.apply(x, -BIG_LOGIT, BIG_LOGIT)
-    log_p = -F.softplus(-clamped)
-    log_q = -F.softplus(clamped)  # log(1 - p)
-    ce = -(t * log_p + (1 - t) * log_q)
-    # log(1 - p_t) = log(t q + (1 - t) p) as a log-sum-exp: its gradient has no 0 * inf.
-    log_one_minus_pt = torch.logaddexp(torch.log(t) + log_q, torch.log1p(-t) + log_p)
-    loss = torch.exp(gamma * log_one_minus_pt) * ce
+class _ProbabilityBCE(torch.autograd.Function):
+    """F.binary_cross_entropy's elementwise loss and gradient, without its range check (a
+    host sync): logs clamped to >= -100, gradient (p - t) / max(p (1 - p), 1e-12); a probability
+    outside [0, 1] gives NaN."""
+
+    @staticmethod
+    def forward(ctx, p, t):
+        ctx.save_for_backward(p, t)
+        ce = -(t * torch.log(p).clamp(min=-100) + (1 - t) * torch.log1p(-p).clamp(min=-100))
+        return ce + torch.where((p < 0) | (p > 1) | p.isnan(), float("nan"), 0.0)
+
+    @staticmethod
+    def backward(ctx, grad):
+        p, t = ctx.saved_tensors
+        return grad * (p - t) / (p * (1 - p)).clamp(min=1e-12), None
+
+
+def _power_or_limit(base, gamma):
+    """base ** gamma for base >= 0 with a finite gradient where base is 0 (its limit, 0; the
+    double-where idiom) and 0 ** 0 = 1."""
+    zero = base == 0
+    return torch.where(zero, float(gamma == 0), torch.where(zero, 1.0, base) ** gamma)
+
+
+def _sigmoid_focal_elementwise(x, t, alpha, gamma, label_smoothing=0.0, pos_weight=None, activated=False):
+    if label_smoothing:
+        t = t * (1 - label_smoothing) + label_smoothing / 2
+    if activated:
+        loss = _power_or_limit(t * (1 - x) + (1 - t) * x, gamma) * _ProbabilityBCE.apply(x, t)
+        wrong_side = torch.zeros_like(x, dtype=torch.bool)
+    else:
+        clamped = _ClampPassingGradient.apply(x, -BIG_LOGIT, BIG_LOGIT)
+        log_p = -F.softplus(-clamped)
+        log_q = -F.softplus(clamped)  # log(1 - p)
+        positive = t if pos_weight is None else pos_weight * t
+        ce = -(positive * log_p + (1 - t) * log_q)
+        # log(1 - p_t) = log(t q + (1 - t) p) as a log-sum-exp: its gradient has no 0 * inf.
+        log_one_minus_pt = torch.logaddexp(torch.log(t) + log_q, torch.log1p(-t) + log_p)
+        loss = torch.exp(gamma * log_one_minus_pt) * ce
+        # an infinite logit on the wrong side of its target: the loss is infinite (as the kernels)
+        wrong_side = ((x == float("inf")) & (t < 1)) | ((x == -float("inf")) & (t > 0))
     if alpha is not None:
         loss = (alpha * t + (1 - alpha) * (1 - t)) * loss
-    # an infinite logit on the wrong side of its target: the loss is infinite (as the kernels);
     # added, not selected, so that the limit gradient still flows through ``loss``
-    wrong_side = ((x == float("inf")) & (t < 1)) | ((x == -float("inf")) & (t > 0))
     return loss + torch.where(wrong_side & (loss > 0), float("inf"), 0.0)
 
 
-def softmax_focal_loss(inputs, targets, alpha=None, gamma=2.0, reduction="mean", *, ignore_index=-100):
+def softmax_focal_loss(inputs, targets, alpha=None, gamma=2.0, reduction="mean", *, ignore_index=-100, weight=None,
+                       normalizer=None, label_smoothing=0.0):  # fmt: skip
     """Eager softmax focal loss; same arguments and result as focal_triton.softmax_focal_loss."""
-    alpha, alpha_per_class, gamma, ignore_index = check_softmax_args(
-        inputs, targets, alpha, gamma, reduction, ignore_index
-    )
-    return softmax_focal_checked(inputs, targets, alpha, alpha_per_class, gamma, reduction, ignore_index)
+    checked = check_softmax_args(inputs, targets, alpha, gamma, reduction, ignore_index, weight, normalizer,
+                                 label_smoothing)  # fmt: skip
+    return softmax_focal_checked(inputs, targets, *checked)
 
 
-def softmax_focal_checked(inputs, targets, alpha, alpha_per_class, gamma, reduction, ignore_index):
+def softmax_focal_checked(inputs, targets, alpha, alpha_per_class, gamma, reduction, ignore_index, weight, normalizer,
+                          normalizer_tensor, label_smoothing):  # fmt: skip
     """softmax_focal_loss, arguments already checked: alpha one float or None, alpha_per_class
-    C weights or None."""
-    loss_dtype = loss_dtype_for(inputs)
+    C weights or None; floating targets are target probabilities."""
     x = _ClampPassingGradient.apply(_upcast(inputs), None, BIG_LOGIT)  # -inf (a masked class) is exact as it is
-    wide = targets.to(torch.int64)
-    kept = wide != ignore_index
-    k = torch.where(kept, wide, 0)
-    u = F.log_softmax(x, dim=1).gather(1, k.unsqueeze(1)).squeeze(1)  # log p_k
-    # u below -1e38 (a target logit of -inf, or a clamped +inf on another class) means p_k = 0:
-    # an infinite loss, added after the formula has run on a finite u so that its limit gradient flows
-    infinite = torch.where(kept & (u < -1.0e38), float("inf"), 0.0)
-    u = _ClampPassingGradient.apply(u, -BIG_LOGIT, None)
-    one_minus_p = -torch.expm1(u)
-    # (1 - p_k) ** gamma with a finite gradient where 1 - p_k rounds to 0 (the double-where idiom)
-    zero = one_minus_p == 0
-    w = torch.where(zero, float(gamma == 0), torch.where(zero, 1.0, one_minus_p) ** gamma)
-    loss = -w * u
+    log_p = F.log_softmax(x, dim=1)  # u_j
+    if targets.is_floating_point():
+        q = targets.to(x.dtype)
+        kept = torch.ones(q.shape[:1] + q.shape[2:], dtype=torch.bool, device=q.device)
+    else:
+        wide = targets.to(torch.int64)
+        kept = wide != ignore_index
+        q = F.one_hot(torch.where(kept, wide, 0), inputs.shape[1]).movedim(-1, 1).to(x.dtype)
+    if label_smoothing:
+        q = q * (1 - label_smoothing) + label_smoothing / inputs.shape[1]
+    # u below -1e38 (a logit of -inf, or a clamped +inf on another class) means p_j = 0: an
+    # infinite loss where q_j > 0, added after the formula has run on a finite u so that its
+    # limit gradient flows
+    infinite = torch.where((q > 0) & (log_p < -1.0e38), float("inf"), 0.0).sum(1)
+    u = _ClampPassingGradient.apply(log_p, -BIG_LOGIT, None)
+    terms = -_power_or_limit(-torch.expm1(u), gamma) * u
     if alpha_per_class is not None:
-        loss = alpha_per_class.to(x.dtype)[k] * loss
+        terms = alpha_per_class.to(x.dtype).view(1, -1, *([1] * (x.dim() - 2))) * terms
     elif alpha is not None:
-        loss = alpha * loss
-    loss = torch.where(kept, loss, 0.0) + infinite
-    if reduction == "mean":
-        return (loss.sum() / kept.sum()).to(loss_dtype)
-    return _reduce(loss, reduction).to(loss_dtype)
+        terms = alpha * terms
+    loss = torch.where(q == 0, 0.0, q * terms).sum(1) + infinite
+    return _weighted_reduce(inputs, loss, kept, weight, reduction, lambda: kept.sum(), normalizer, normalizer_tensor)
 
 
 def torchvision_sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2.0, reduction="none"):
@@ -176,3 +231,17 @@ def eager_softmax_focal_loss(inputs, targets, gamma=2.0, reduction="mean", ignor
     if reduction == "mean":
         return (loss.sum() / kept.sum()).to(inputs.dtype)
     return _reduce(loss, reduction).to(inputs.dtype)
+
+
+def eager_head_focal_loss(inputs, targets, reduction="mean", weight=None, normalizer=None):
+    """A RetinaNet head's focal loss as mmdet computes it (the perf baseline of the weighted,
+    normalised call): the one-hot of the class indices (index C = background), torchvision's
+    formula, times the per-anchor weight, summed over ``normalizer`` (avg_factor) for 'mean'."""
+    num_classes = inputs.shape[1]
+    one_hot = F.one_hot(targets, num_classes + 1)[:, :num_classes].to(inputs.dtype)
+    loss = torchvision_sigmoid_focal_loss(inputs, one_hot)
+    if weight is not None:
+        loss = loss * weight
+    if reduction == "mean":
+        return loss.sum() / normalizer
+    return _reduce(loss, reduction)

@@ -10,10 +10,11 @@ from ._class_walk import gradient_like, softmax_focal_forward
 from ._registry import LossSpec, RegisteredLoss
 from ._validation import (
     Reduction,
-    check_class_weight_values,
+    check_label_smoothing,
     check_loss_options,
     check_softmax_args,
     check_unit_alpha,
+    class_weights_buffer,
     scalar_value,
 )
 
@@ -21,11 +22,12 @@ _softmax = RegisteredLoss(
     LossSpec(
         name="softmax_focal_loss",
         options=(("alpha", "float?"), ("alpha_per_class", "Tensor?"), ("gamma", "float"), ("reduction", "str"),
-                 ("ignore_index", "int")),  # fmt: skip
+                 ("ignore_index", "int"), ("weight", "Tensor?"), ("normalizer", "float?"),
+                 ("normalizer_tensor", "Tensor?"), ("label_smoothing", "float")),  # fmt: skip
         launch=softmax_focal_forward,
         reference=reference.softmax_focal_checked,
-        empty_loss=lambda inputs, targets, reduction, dtype: targets.new_empty(
-            targets.shape if reduction == "none" else (), dtype=dtype
+        empty_loss=lambda inputs, targets, reduction, dtype: inputs.new_empty(
+            (inputs.shape[0], *inputs.shape[2:]) if reduction == "none" else (), dtype=dtype
         ),
         empty_grad=gradient_like,
         row_broadcast=True,
@@ -41,11 +43,17 @@ def softmax_focal_loss(
     reduction: Reduction = "mean",
     *,
     ignore_index: int = -100,
+    weight: Tensor | None = None,
+    normalizer: float | Tensor | None = None,
+    label_smoothing: float = 0.0,
 ) -> Tensor:
     """Multiclass focal loss over softmax probabilities, in one fused Triton kernel with its gradient.
 
-    loss_i = -alpha_k * (1 - p_k) ** gamma * log p_k, with p = softmax(inputs, dim=1)
-    and k = targets_i.  With gamma = 0 and alpha=None this is ``F.cross_entropy``.
+    loss_i = -weight_i * alpha_k * (1 - p_k) ** gamma * log p_k, with p = softmax(inputs, dim=1)
+    and k = targets_i.  With gamma = 0 and alpha=None this is ``F.cross_entropy``.  With
+    target probabilities q (dense targets, or label smoothing) it is the soft-target focal loss
+    loss_i = -weight_i * sum_j q_j * alpha_j * (1 - p_j) ** gamma * log p_j, which with gamma = 0
+    and alpha=None is ``F.cross_entropy`` with the same probabilities or ``label_smoothing``.
 
     Args:
         inputs: logits of shape (N, C) or (N, C, d1, ..., dk) (the layout of
@@ -56,29 +64,43 @@ def softmax_focal_loss(
             uint8, read in their own dtype.  A value outside [0, C) that is not
             ``ignore_index`` is an error on the CPU; on the GPU (where checking
             would cost a host sync) that position's loss and gradient are NaN.
+            Or target probabilities of the shape of ``inputs`` (floating: one-hot or
+            soft, MONAI's form), read in place; used as given (rows need not sum to 1).
         alpha: ``None`` (no alpha factor), one number in [0, 1] for every class,
             or a sequence / 1-D tensor of C weights >= 0: alpha_k = alpha[k]
             (the usual way to up-weight rare classes).
         gamma: focusing exponent, any finite number >= 0.  Default 2.  A number
             (alpha or gamma) may also be a 0-d CPU tensor, read without a device sync.
         reduction: ``'none'`` (shape (N, d1, ...), 0 at ignored positions),
-            ``'mean'`` (sum divided by the number of non-ignored positions, alpha
-            not in the denominator; NaN when every position is ignored) or ``'sum'``.
-        ignore_index: keyword-only (as in :func:`sigmoid_focal_loss`): positions
-            whose target equals it contribute 0 loss and 0 gradient.  Default -100.
+            ``'mean'`` (sum of weight * loss divided by the number of non-ignored
+            positions (all positions for dense targets), or by ``normalizer``; alpha
+            and weight not in the denominator; NaN when there are none) or ``'sum'``.
+        ignore_index: keyword-only (as in :func:`sigmoid_focal_loss`): class-index
+            positions whose target equals it contribute 0 loss and 0 gradient.  Default -100.
+        weight: keyword-only; a floating tensor broadcastable to the loss of
+            ``reduction='none'``, (N, d1, ...): one weight per position, read in place;
+            no gradient flows to it (see :func:`sigmoid_focal_loss`).  Per-class weights
+            are ``alpha``.
+        normalizer: keyword-only, 'mean' only: what the summed loss is divided by, a
+            number >= 0 or a 0-d tensor on the inputs' device, read on the device (see
+            :func:`sigmoid_focal_loss` for a normalizer of 0).
+        label_smoothing: keyword-only, in [0, 1]: the target distribution becomes
+            (1 - label_smoothing) * onehot(k) + label_smoothing / C (also applied to dense
+            targets, as ``F.cross_entropy`` does).  Default 0.
 
     Returns:
         The loss: float32 for float16 / bfloat16 inputs under ``torch.autocast``,
         else the dtype of ``inputs``.
     """
-    checked = check_softmax_args(inputs, targets, alpha, gamma, reduction, ignore_index)
-    alpha, alpha_per_class, gamma, ignore_index = checked
-    return _softmax(inputs, targets, alpha, alpha_per_class, gamma, reduction, ignore_index)
+    checked = check_softmax_args(inputs, targets, alpha, gamma, reduction, ignore_index, weight, normalizer,
+                                 label_smoothing)  # fmt: skip
+    return _softmax(inputs, targets, *checked)
 
 
 class SoftmaxFocalLoss(torch.nn.Module):
-    """Module form of :func:`softmax_focal_loss`.  A per-class ``alpha`` is kept as a
-    buffer, so it follows the module across ``.to(device)``."""
+    """Module form of :func:`softmax_focal_loss`; ``forward(inputs, targets, weight=None,
+    normalizer=None)``.  A per-class ``alpha`` is kept as a buffer, so it follows the module
+    across ``.to(device)``."""
 
     def __init__(
         self,
@@ -86,25 +108,28 @@ class SoftmaxFocalLoss(torch.nn.Module):
         gamma: float | Tensor = 2.0,
         reduction: Reduction = "mean",
         ignore_index: int = -100,
+        *,
+        label_smoothing: float = 0.0,
     ) -> None:
         super().__init__()
         check_loss_options(gamma, reduction, ignore_index)
+        self.label_smoothing = check_label_smoothing(label_smoothing)
         alpha = scalar_value("alpha", alpha)
         if isinstance(alpha, (list, tuple, torch.Tensor)):
-            weights = torch.as_tensor(alpha, dtype=torch.float32).detach()
-            if weights.dim() != 1:
-                raise ValueError(f"alpha must be one weight per class (1-D), got shape {tuple(weights.shape)}")
-            check_class_weight_values(weights.cpu().tolist())  # read once, at construction
-            self.register_buffer("alpha", weights)
+            self.register_buffer("alpha", class_weights_buffer(alpha, "alpha", unit=False))
         else:
             self.alpha = check_unit_alpha(alpha)
         self.gamma, self.reduction, self.ignore_index = gamma, reduction, ignore_index
 
-    def forward(self, inputs: Tensor, targets: Tensor) -> Tensor:
+    def forward(
+        self, inputs: Tensor, targets: Tensor, weight: Tensor | None = None, normalizer: float | Tensor | None = None
+    ) -> Tensor:
         return softmax_focal_loss(
-            inputs, targets, self.alpha, self.gamma, self.reduction, ignore_index=self.ignore_index
-        )
+            inputs, targets, self.alpha, self.gamma, self.reduction, ignore_index=self.ignore_index, weight=weight,
+            normalizer=normalizer, label_smoothing=self.label_smoothing,
+        )  # fmt: skip
 
     def extra_repr(self) -> str:
         alpha = "per-class" if isinstance(self.alpha, torch.Tensor) else self.alpha
-        return f"alpha={alpha}, gamma={self.gamma}, reduction={self.reduction!r}, ignore_index={self.ignore_index}"
+        return (f"alpha={alpha}, gamma={self.gamma}, reduction={self.reduction!r}, ignore_index={self.ignore_index}, "
+                f"label_smoothing={self.label_smoothing}")  # fmt: skip

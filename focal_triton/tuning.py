@@ -108,7 +108,8 @@ MAX_SINGLE_TILE_CLASSES = 4096  # softmax rows up to this many classes are read 
 # Logits per thread of each multiclass kernel's heuristic tile.  The class-index
 # sigmoid kernel keeps more values live per logit: at 16 per thread triton 3.6
 # caps it at 128 registers and spills on sm_80, at 8 it does not.
-ELEMENTS_PER_THREAD = {"softmax_focal_fwd": 16, "sigmoid_focal_index_fwd": 8}
+# The soft-target softmax kernel keeps q_j and g'_j of its tile live as well.
+ELEMENTS_PER_THREAD = {"softmax_focal_fwd": 16, "sigmoid_focal_index_fwd": 8, "softmax_focal_soft": 8}
 
 
 def tile_shape(num_classes, layout, kernel_name):

@@ -29,23 +29,51 @@ def chunk_sums(values, BLOCK: tl.constexpr):
     return tl.reshape(sums, (rows,))
 
 
+# How a kernel finds what it divides by (its DENOMINATOR constexpr); the launcher picks
+# (focal_triton/_reduction.py, Denominator):
+DENOMINATOR_NUMBER = tl.constexpr(0)  # the float argument: n for 'mean', 1 for 'sum' / 'none', or a normalizer number
+DENOMINATOR_COUNT = tl.constexpr(1)  # the float (1, or C) times a 0-d count on the device: 'mean' over kept positions
+DENOMINATOR_TENSOR = tl.constexpr(2)  # a 0-d tensor on the device, as given: normalizer=tensor
+
+
+@triton.jit
+def load_denominator(denominator_ptr, denominator, denominator_remainder, DENOMINATOR: tl.constexpr,
+                     COMPUTE: tl.constexpr):  # fmt: skip
+    """What the loss is divided by, in COMPUTE precision (read on the device: no host sync)."""
+    value = float64_scalar(denominator, denominator_remainder, COMPUTE)
+    if DENOMINATOR != DENOMINATOR_NUMBER:
+        value = value * tl.load(denominator_ptr).to(COMPUTE)
+    return value
+
+
+@triton.jit
+def gradient_scale(denominator_ptr, denominator, denominator_remainder, DENOMINATOR: tl.constexpr,
+                   COMPUTE: tl.constexpr):  # fmt: skip
+    """1 / denominator, the factor of every gradient.  A count of 0 (every position ignored: every
+    gradient is 0) divides by 1; a normalizer is taken as given, so a normalizer of 0 gives
+    gradient / 0 (inf, NaN where the gradient is 0), as ``loss.sum() / 0`` does in eager PyTorch."""
+    value = load_denominator(denominator_ptr, denominator, denominator_remainder, DENOMINATOR, COMPUTE)
+    if DENOMINATOR == DENOMINATOR_COUNT:
+        value = tl.where(value > 0, value, 1.0)
+    return 1.0 / value
+
+
 @triton.jit
 def sum_partials_kernel(
     partial_ptr,
     out_ptr,
     n_partials,
-    denominator,  # a number, or with COUNT_ON_DEVICE a multiplier of the count
+    denominator,  # see load_denominator
     denominator_remainder,  # its float64 remainder (see stable_math.float64_scalar)
-    count_ptr,  # with COUNT_ON_DEVICE: 0-d count of non-ignored positions, computed on the device
-    COUNT_ON_DEVICE: tl.constexpr,
+    denominator_ptr,  # DENOMINATOR_COUNT / DENOMINATOR_TENSOR: the 0-d device tensor
+    DENOMINATOR: tl.constexpr,
     BLOCK: tl.constexpr,
 ):
-    """out[0] = sum(partials[:n_partials]) / denominator (times *count_ptr), summed in one program in a fixed order."""
+    """out[0] = sum(partials[:n_partials]) / denominator, summed in one program in a fixed order
+    (a count of 0: 0 / 0 = NaN, the mean of nothing)."""
     acc = tl.zeros((BLOCK,), dtype=partial_ptr.dtype.element_ty)
     for start in range(0, n_partials, BLOCK):
         offs = start + tl.arange(0, BLOCK)
         acc += tl.load(partial_ptr + offs, mask=offs < n_partials, other=0.0)
-    total = tl.sum(acc, axis=0) / float64_scalar(denominator, denominator_remainder, acc.dtype)
-    if COUNT_ON_DEVICE:
-        total = total / tl.load(count_ptr).to(acc.dtype)  # 0 / 0 = NaN: mean of nothing
-    tl.store(out_ptr, total.to(out_ptr.dtype.element_ty))
+    denominator = load_denominator(denominator_ptr, denominator, denominator_remainder, DENOMINATOR, acc.dtype)
+    tl.store(out_ptr, (tl.sum(acc, axis=0) / denominator).to(out_ptr.dtype.element_ty))

@@ -27,7 +27,8 @@ import triton
 import triton.language as tl
 
 from .class_walk import class_offsets, class_rows
-from .reduce import REDUCE_CHUNK, chunk_sums
+from .operands import OPERAND_NONE, OPERAND_SCALAR, OPERAND_TENSOR, load_flat_operand
+from .reduce import REDUCE_CHUNK, chunk_sums, gradient_scale
 from .stable_math import (
     ANY_GAMMA,
     LOG2E,
@@ -40,21 +41,24 @@ from .stable_math import (
 
 
 @triton.jit
-def soft_label_terms(x, t, gamma, GAMMA: tl.constexpr):
-    """Elementwise (loss, dL/dx) without alpha for float targets t in [0, 1]."""
+def soft_label_terms(x, t, pos_weight, gamma, GAMMA: tl.constexpr):
+    """Elementwise (loss, dL/dx) without alpha for float targets t in [0, 1]; ``pos_weight``
+    multiplies the positive term of the BCE as in ``F.binary_cross_entropy_with_logits``
+    (ce = pos_weight * t * sp(-x) + (1 - t) * sp(x), dce/dx = (1 - t) p - pos_weight * t * q)."""
     e, r, log1p_e = sigmoid_parts(x)
     positive_x = x >= 0.0
     p = tl.where(positive_x, r, e * r)
     q = tl.where(positive_x, e * r, r)
     sp_pos = tl.maximum(x, 0.0) + log1p_e  # softplus(x) = -log(1 - p)
     sp_neg = tl.maximum(-x, 0.0) + log1p_e  # softplus(-x) = -log p
-    ce = t * sp_neg + (1.0 - t) * sp_pos
+    weighted_t = t * pos_weight
+    ce = weighted_t * sp_neg + (1.0 - t) * sp_pos
     one_minus_pt = t * q + (1.0 - t) * p
     w = focal_power(one_minus_pt, gamma, GAMMA)
     pq_over = ratio_or_zero(p * q, one_minus_pt)
-    p_minus_t = (1.0 - t) * p - t * q
+    dce = (1.0 - t) * p - weighted_t * q
     # ce * pq_over first: 0 (not 0 * inf) for a clamped infinite logit
-    return w * ce, w * (p_minus_t + gamma * (1.0 - 2.0 * t) * (ce * pq_over))
+    return w * ce, w * (dce + gamma * (1.0 - 2.0 * t) * (ce * pq_over))
 
 
 @triton.jit
@@ -77,27 +81,111 @@ def hard_label_terms(x, positive, gamma, GAMMA: tl.constexpr):
 
 
 @triton.jit
+def probability_terms(p, t, gamma, GAMMA: tl.constexpr):
+    """Elementwise (loss, dL/dp) without alpha for probabilities p (``activated=True``), clamped as
+    ``F.binary_cross_entropy`` (mmdet's focal loss with probabilities, YOLOv6, PP-YOLOE) clamps:
+
+        ce    = -(t * max(log p, -100) + (1 - t) * max(log(1 - p), -100))
+        dce   = (p - t) / max(p (1 - p), 1e-12)          (its backward's EPSILON)
+        m     = 1 - p_t = t (1 - p) + (1 - t) p,  w = m ** gamma,  dm/dp = 1 - 2t
+        dL/dp = w * dce + gamma * (1 - 2t) * w * ce / m   (w * ce / m taken as 0 where m = 0)
+
+    Precise ``tl.log`` here: two logarithms per element, the price of probability inputs."""
+    log_p = tl.maximum(tl.log(p), -100.0)
+    log_q = tl.maximum(tl.log(1.0 - p), -100.0)
+    ce = -(t * log_p + (1.0 - t) * log_q)
+    m = t * (1.0 - p) + (1.0 - t) * p
+    w = focal_power(m, gamma, GAMMA)
+    dce = (p - t) / tl.maximum(p * (1.0 - p), 1.0e-12)
+    return w * ce, w * dce + gamma * (1.0 - 2.0 * t) * ratio_or_zero(w * ce, m)
+
+
+@triton.jit
+def binary_focal_terms(raw_x, labels, alpha, pos_weight, label_smoothing, label_smoothing_remainder, gamma,
+                       HAS_ALPHA: tl.constexpr, HARD_LABELS: tl.constexpr, SMOOTHING: tl.constexpr,
+                       ACTIVATED: tl.constexpr, GAMMA: tl.constexpr, COMPUTE: tl.constexpr):  # fmt: skip
+    """(loss, dL/dx) of each element with its alpha_t and pos_weight factors, for ``labels``: bool
+    positives (HARD_LABELS) or float targets.  A loss that truly is infinite (an infinite logit on the
+    wrong side of its target) is inf; a target (with ACTIVATED, a probability) outside [0, 1] has no
+    meaning and gives NaN loss and gradient.  ``alpha`` and ``pos_weight`` are numbers or per-element
+    values; label smoothing and probabilities turn hard labels into float targets."""
+    x = clamp_infinities(raw_x)
+    if HARD_LABELS and not (SMOOTHING or ACTIVATED):
+        loss, grad = hard_label_terms(x, labels, gamma, GAMMA)
+        # pos_weight multiplies the whole focal term of a positive (w does not depend on it)
+        if HAS_ALPHA:
+            factor = tl.where(labels, alpha * pos_weight, 1.0 - alpha)
+        else:
+            factor = tl.where(labels, pos_weight, 1.0)
+        infinite = tl.where(labels, raw_x == -float("inf"), raw_x == float("inf"))
+    else:
+        if HARD_LABELS:
+            t = tl.where(labels, 1.0, 0.0).to(COMPUTE)
+        else:
+            t = labels
+        if SMOOTHING:
+            eps = float64_scalar(label_smoothing, label_smoothing_remainder, COMPUTE)
+            t = t * (1.0 - eps) + eps * 0.5
+        outside = (t < 0.0) | (t > 1.0)
+        if ACTIVATED:
+            loss, grad = probability_terms(raw_x, t, gamma, GAMMA)
+            infinite = tl.full(x.shape, 0, tl.int1)  # the clamped logs keep every loss finite
+            outside = outside | (raw_x < 0.0) | (raw_x > 1.0) | (raw_x != raw_x)  # the clamps would hide a NaN
+        else:
+            loss, grad = soft_label_terms(x, t, pos_weight, gamma, GAMMA)
+            infinite = ((raw_x == float("inf")) & (t < 1.0)) | ((raw_x == -float("inf")) & (t > 0.0))
+        nan = tl.where(outside, float("nan"), 0.0)
+        loss += nan
+        grad += nan
+        if HAS_ALPHA:
+            factor = alpha * t + (1.0 - alpha) * (1.0 - t)
+        else:
+            factor = 1.0
+    loss = factor * loss
+    grad = factor * grad
+    return tl.where(infinite & (loss > 0.0), float("inf"), loss), grad
+
+
+@triton.jit
 def sigmoid_focal_fwd_kernel(
-    x_ptr,  # logits, n elements, contiguous
-    t_ptr,  # targets, n elements, contiguous: float, or uint8 labels (bool viewed as uint8)
+    x_ptr,  # logits (probabilities with ACTIVATED), n elements, contiguous
+    t_ptr,  # targets, n elements, contiguous: float, or integer labels (bool viewed as uint8)
     loss_ptr,  # out: n losses (REDUCE False) in the loss dtype
     partial_ptr,  # out: one partial sum per REDUCE_CHUNK elements (REDUCE True), COMPUTE dtype
     grad_ptr,  # out: n gradients dL/dx / denominator (WRITE_GRAD True), in the gradient buffer's dtype
-    count_ptr,  # COUNT_ON_DEVICE: 0-d count of non-ignored elements, the 'mean' denominator
+    denominator_ptr,  # DENOMINATOR COUNT / TENSOR: the 0-d device tensor (see reduce.load_denominator)
+    alpha_ptr,  # ALPHA_MODE == OPERAND_TENSOR: per-element alpha (per class, broadcast), flat operand
+    pos_weight_ptr,  # POS_WEIGHT_MODE == OPERAND_TENSOR: pos_weight broadcast to the logits, flat operand
+    weight_ptr,  # HAS_WEIGHT: weight broadcast to the logits, flat operand (see operands.py)
     n,
     alpha,  # each float scalar comes with its float64 remainder (see stable_math.float64_scalar)
     alpha_remainder,
     gamma,
     gamma_remainder,
-    grad_denominator,  # n for 'mean' (without COUNT_ON_DEVICE), 1 otherwise
-    grad_denominator_remainder,
-    ignore_label,  # IGNORE: uint8 labels equal to it contribute no loss and no gradient
+    pos_weight,
+    pos_weight_remainder,
+    label_smoothing,
+    label_smoothing_remainder,
+    denominator,
+    denominator_remainder,
+    ignore_label,  # IGNORE: labels equal to it contribute no loss and no gradient
+    alpha_inner_size, alpha_middle_size, alpha_inner_stride, alpha_middle_stride, alpha_outer_stride,
+    pos_weight_inner_size, pos_weight_middle_size, pos_weight_inner_stride, pos_weight_middle_stride,
+    pos_weight_outer_stride,
+    weight_inner_size, weight_middle_size, weight_inner_stride, weight_middle_stride, weight_outer_stride,
     size_bucket,  # autotune key only: ceil(log2(n))
-    HAS_ALPHA: tl.constexpr,
+    ALPHA_MODE: tl.constexpr,  # OPERAND_NONE / OPERAND_SCALAR / OPERAND_TENSOR (operands.py)
     GAMMA: tl.constexpr,  # gamma at compile time: 0, 1, 2, or ANY_GAMMA (see stable_math.focal_power)
-    HARD_LABELS: tl.constexpr,  # targets are uint8 labels: nonzero = positive
+    POS_WEIGHT_MODE: tl.constexpr,
+    HAS_WEIGHT: tl.constexpr,
+    ALPHA_DIMS: tl.constexpr,  # the merged dims of each flat operand
+    POS_WEIGHT_DIMS: tl.constexpr,
+    WEIGHT_DIMS: tl.constexpr,
+    HARD_LABELS: tl.constexpr,  # targets are integer labels: nonzero = positive
     IGNORE: tl.constexpr,  # HARD_LABELS only: skip labels equal to ignore_label
-    COUNT_ON_DEVICE: tl.constexpr,  # 'mean' over the non-ignored count at count_ptr
+    SMOOTHING: tl.constexpr,  # targets t become t * (1 - label_smoothing) + label_smoothing / 2
+    ACTIVATED: tl.constexpr,  # x holds probabilities (see probability_terms)
+    DENOMINATOR: tl.constexpr,  # reduce.DENOMINATOR_*
     REDUCE: tl.constexpr,
     WRITE_GRAD: tl.constexpr,
     COMPUTE: tl.constexpr,  # tl.float32, or tl.float64 for float64 logits
@@ -108,28 +196,30 @@ def sigmoid_focal_fwd_kernel(
     mask = offs < n
     alpha = float64_scalar(alpha, alpha_remainder, COMPUTE)
     gamma = float64_scalar(gamma, gamma_remainder, COMPUTE)
+    if ALPHA_MODE == OPERAND_TENSOR:
+        alpha = load_flat_operand(alpha_ptr, offs, mask, alpha_inner_size, alpha_middle_size, alpha_inner_stride,
+                                  alpha_middle_stride, alpha_outer_stride, ALPHA_DIMS, COMPUTE)  # fmt: skip
+    pw = 1.0
+    if POS_WEIGHT_MODE == OPERAND_SCALAR:
+        pw = float64_scalar(pos_weight, pos_weight_remainder, COMPUTE)
+    elif POS_WEIGHT_MODE == OPERAND_TENSOR:
+        pw = load_flat_operand(pos_weight_ptr, offs, mask, pos_weight_inner_size, pos_weight_middle_size,
+                               pos_weight_inner_stride, pos_weight_middle_stride, pos_weight_outer_stride,
+                               POS_WEIGHT_DIMS, COMPUTE)  # fmt: skip
     raw_x = tl.load(x_ptr + offs, mask=mask, other=0.0).to(COMPUTE)
-    x = clamp_infinities(raw_x)
     t = tl.load(t_ptr + offs, mask=mask, other=0)
     if HARD_LABELS:
-        positive = t != 0
-        loss, grad = hard_label_terms(x, positive, gamma, GAMMA)
-        alpha_t = tl.where(positive, alpha, 1.0 - alpha)
-        # an infinite logit on the wrong side of its label: the loss is infinite
-        infinite = tl.where(positive, raw_x == -float("inf"), raw_x == float("inf"))
+        labels = t != 0
     else:
-        t = t.to(COMPUTE)
-        loss, grad = soft_label_terms(x, t, gamma, GAMMA)
-        alpha_t = alpha * t + (1.0 - alpha) * (1.0 - t)
-        infinite = ((raw_x == float("inf")) & (t < 1.0)) | ((raw_x == -float("inf")) & (t > 0.0))
-        # a target outside [0, 1] has no probability meaning: NaN loss and gradient
-        outside = tl.where((t < 0.0) | (t > 1.0), float("nan"), 0.0)
-        loss += outside
-        grad += outside
-    if HAS_ALPHA:
-        loss = alpha_t * loss
-        grad = alpha_t * grad
-    loss = tl.where(infinite & (loss > 0.0), float("inf"), loss)
+        labels = t.to(COMPUTE)
+    loss, grad = binary_focal_terms(raw_x, labels, alpha, pw, label_smoothing, label_smoothing_remainder, gamma,
+                                    ALPHA_MODE != OPERAND_NONE, HARD_LABELS, SMOOTHING, ACTIVATED, GAMMA,
+                                    COMPUTE)  # fmt: skip
+    if HAS_WEIGHT:
+        weight = load_flat_operand(weight_ptr, offs, mask, weight_inner_size, weight_middle_size, weight_inner_stride,
+                                   weight_middle_stride, weight_outer_stride, WEIGHT_DIMS, COMPUTE)  # fmt: skip
+        loss = weight * loss
+        grad = weight * grad
     if IGNORE:
         kept = t != ignore_label
         loss = tl.where(kept, loss, 0.0)
@@ -141,13 +231,8 @@ def sigmoid_focal_fwd_kernel(
     else:
         tl.store(loss_ptr + offs, loss.to(loss_ptr.dtype.element_ty), mask=mask)
     if WRITE_GRAD:
-        if COUNT_ON_DEVICE:
-            count = tl.load(count_ptr).to(COMPUTE)
-            denominator = tl.where(count > 0, count, 1.0)
-        else:
-            denominator = float64_scalar(grad_denominator, grad_denominator_remainder, COMPUTE)
-        inv_denominator = 1.0 / denominator  # once per program
-        tl.store(grad_ptr + offs, (grad * inv_denominator).to(grad_ptr.dtype.element_ty), mask=mask)
+        scale = gradient_scale(denominator_ptr, denominator, denominator_remainder, DENOMINATOR, COMPUTE)
+        tl.store(grad_ptr + offs, (grad * scale).to(grad_ptr.dtype.element_ty), mask=mask)
 
 
 @triton.jit
@@ -157,7 +242,10 @@ def sigmoid_focal_index_fwd_kernel(
     loss_ptr,  # out: loss per element, laid out as the gradient (REDUCE False)
     partial_ptr,  # out: one partial sum per program (REDUCE True)
     grad_ptr,  # out: dL/dx (WRITE_GRAD)
-    count_ptr,  # 0-d count of non-ignored rows ('mean': the gradient is divided by C times it)
+    denominator_ptr,  # DENOMINATOR COUNT / TENSOR: the 0-d device tensor (see reduce.load_denominator)
+    alpha_ptr,  # ALPHA_MODE == OPERAND_TENSOR: C per-class alpha values, contiguous
+    pos_weight_ptr,  # POS_WEIGHT_MODE == OPERAND_TENSOR: pos_weight broadcast to the logits, (b, c, s) strides
+    weight_ptr,  # HAS_WEIGHT: weight broadcast to the logits, (b, c, s) strides
     S,
     C,
     n_s_blocks,
@@ -167,16 +255,32 @@ def sigmoid_focal_index_fwd_kernel(
     stride_gb,
     stride_gc,
     stride_gs,
+    stride_pwb,
+    stride_pwc,
+    stride_pws,
+    stride_wb,
+    stride_wc,
+    stride_ws,
     alpha,
     alpha_remainder,
     gamma,
     gamma_remainder,
+    pos_weight,
+    pos_weight_remainder,
+    label_smoothing,
+    label_smoothing_remainder,
+    denominator,
+    denominator_remainder,
     ignore_index: tl.int64,
-    HAS_ALPHA: tl.constexpr,
+    ALPHA_MODE: tl.constexpr,  # OPERAND_NONE / OPERAND_SCALAR / OPERAND_TENSOR (operands.py)
     GAMMA: tl.constexpr,  # gamma at compile time: 0, 1, 2, or ANY_GAMMA (see stable_math.focal_power)
+    POS_WEIGHT_MODE: tl.constexpr,
+    HAS_WEIGHT: tl.constexpr,
+    SMOOTHING: tl.constexpr,
+    ACTIVATED: tl.constexpr,
+    DENOMINATOR: tl.constexpr,  # reduce.DENOMINATOR_*
     REDUCE: tl.constexpr,
     WRITE_GRAD: tl.constexpr,
-    MEAN: tl.constexpr,
     COMPUTE: tl.constexpr,
     WIDE_CLASS_OFFSETS: tl.constexpr,  # class * stride_c can pass 2**31: 64-bit class offsets
     BLOCK_S: tl.constexpr,
@@ -191,24 +295,32 @@ def sigmoid_focal_index_fwd_kernel(
     valid = row_mask & (k != ignore_index)
     x_rows = x_ptr + b * stride_xb + s * stride_xs
     g_rows = grad_ptr + b * stride_gb + s * stride_gs
-    scale = 1.0
-    if MEAN:
-        count = tl.load(count_ptr).to(COMPUTE) * C
-        scale = 1.0 / tl.where(count > 0, count, 1.0)
+    scale = gradient_scale(denominator_ptr, denominator, denominator_remainder, DENOMINATOR, COMPUTE)
+    pw = 1.0
+    if POS_WEIGHT_MODE == OPERAND_SCALAR:
+        pw = float64_scalar(pos_weight, pos_weight_remainder, COMPUTE)
     total = tl.zeros((BLOCK_S, BLOCK_C), COMPUTE)
     for c0 in range(0, C, BLOCK_C):
         cls = c0 + class_offsets(BLOCK_C, WIDE_CLASS_OFFSETS)
         tile_mask = row_mask[:, None] & (cls < C)[None, :]
         raw_x = tl.load(x_rows[:, None] + cls[None, :] * stride_xc, mask=tile_mask, other=0.0).to(COMPUTE)
-        positive = cls[None, :] == k[:, None]
-        loss, grad = hard_label_terms(clamp_infinities(raw_x), positive, gamma, GAMMA)
-        if HAS_ALPHA:
-            alpha_t = tl.where(positive, alpha, 1.0 - alpha)
-            loss = alpha_t * loss
-            grad = alpha_t * grad
+        alpha_c = alpha
+        if ALPHA_MODE == OPERAND_TENSOR:
+            alpha_c = tl.load(alpha_ptr + cls, mask=cls < C, other=0.0).to(COMPUTE)[None, :]
+        pw_c = pw
+        if POS_WEIGHT_MODE == OPERAND_TENSOR:
+            pw_c = tl.load(pos_weight_ptr + b * stride_pwb + s[:, None] * stride_pws + cls[None, :] * stride_pwc,
+                           mask=tile_mask, other=0.0).to(COMPUTE)  # fmt: skip
+        loss, grad = binary_focal_terms(raw_x, cls[None, :] == k[:, None], alpha_c, pw_c, label_smoothing,
+                                        label_smoothing_remainder, gamma, ALPHA_MODE != OPERAND_NONE, True, SMOOTHING,
+                                        ACTIVATED, GAMMA, COMPUTE)  # fmt: skip
+        if HAS_WEIGHT:
+            weight = tl.load(weight_ptr + b * stride_wb + s[:, None] * stride_ws + cls[None, :] * stride_wc,
+                             mask=tile_mask, other=0.0).to(COMPUTE)  # fmt: skip
+            loss = weight * loss
+            grad = weight * grad
         keep = valid[:, None] & tile_mask
-        infinite = tl.where(positive, raw_x == -float("inf"), raw_x == float("inf")) & (loss > 0.0)
-        loss = tl.where(keep, tl.where(infinite, float("inf"), loss), 0.0)
+        loss = tl.where(keep, loss, 0.0)
         if REDUCE:
             total += loss
         else:
@@ -221,15 +333,18 @@ def sigmoid_focal_index_fwd_kernel(
         tl.store(partial_ptr + pid, tl.sum(tl.sum(total, axis=1), axis=0))
 
 
-def sigmoid_focal_bytes_per_element(logit_bytes, target_bytes, reduce, write_grad, grad_bytes=None):
-    """Bytes an ideal kernel moves per element: read x and t, write the loss ('none')
-    and the gradient (when it is needed, ``grad_bytes`` each, default the logits'
-    size); the per-chunk partials are negligible."""
+def sigmoid_focal_bytes_per_element(logit_bytes, target_bytes, reduce, write_grad, grad_bytes=None, operand_bytes=0):
+    """Bytes an ideal kernel moves per element: read x and t (and ``operand_bytes`` of weight,
+    pos_weight or per-element alpha read beside them: 4 for a float32 weight of the logits' shape, ~0
+    for a broadcast one), write the loss ('none') and the gradient (when it is needed,
+    ``grad_bytes`` each, default the logits' size); the per-chunk partials are negligible."""
     grad_bytes = logit_bytes if grad_bytes is None else grad_bytes
-    return logit_bytes + target_bytes + (0 if reduce else logit_bytes) + (grad_bytes if write_grad else 0)
+    reads = logit_bytes + target_bytes + operand_bytes
+    return reads + (0 if reduce else logit_bytes) + (grad_bytes if write_grad else 0)
 
 
-def sigmoid_focal_index_bytes_per_element(logit_bytes, reduce):
-    """Ideal bytes per logit of the class-index sigmoid kernel with the gradient:
-    read x, write the gradient (and the loss for 'none'); targets are per row."""
-    return logit_bytes * (2 if reduce else 3)
+def sigmoid_focal_index_bytes_per_element(logit_bytes, reduce, write_grad=True, operand_bytes=0):
+    """Ideal bytes per logit of the class-index sigmoid kernel: read x (and ``operand_bytes`` of
+    operands of the logits' shape), write the gradient (when it is needed) and the loss ('none');
+    targets and per-row weights are per row."""
+    return logit_bytes * (1 + (0 if reduce else 1) + (1 if write_grad else 0)) + operand_bytes

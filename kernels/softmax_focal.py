@@ -14,17 +14,32 @@ u / expm1(u) lies in (0, 1] and is taken as 1 at u = 0, so g' is finite for
 every gamma >= 0 as p_k -> 1 and as p_k -> 0.  A row whose classes fit one
 tile (SINGLE_TILE) is read once; otherwise an online max / sum of exp over the
 class tiles (pass 1) is followed by a pass that writes p_j (two reads).
+
+Soft targets (``softmax_focal_soft_kernel``: dense target probabilities q, or label
+smoothing q = (1 - eps) onehot(k) + eps / C), with u_j = log p_j and g'_j as above for
+each class j:
+
+    loss    = sum_j q_j * L_j,   L_j = -alpha_j * (1 - p_j) ** gamma * u_j
+    dL/dx_i = sum_j q_j * dL_j/du_j * du_j/dx_i = sum_j q_j * (-g'_j) * ([i == j] - p_i)
+            = p_i * G - q_i * g'_i,   G = sum_j q_j * g'_j
+
+so each row needs G before any gradient is written: rows that fit one tile keep the tile in
+registers, longer rows are read three times (max and sum, then loss and G, then dL/dx).
+Every g'_j is finite (above), so the gradient is finite for every gamma >= 0; a class
+with q_j = 0 adds nothing to the loss even where L_j is infinite (a -inf logit).  With
+gamma = 0 and no alpha, g'_j = 1 and dL/dx_i = p_i * sum(q) - q_i: F.cross_entropy's.
 """
 
 import triton
 import triton.language as tl
 
 from .class_walk import class_offsets, class_rows, class_strides
+from .operands import OPERAND_NONE, OPERAND_SCALAR, OPERAND_TENSOR
+from .reduce import gradient_scale
 from .stable_math import clamp_positive_infinity, expm1, float64_scalar, focal_power
 
-ALPHA_NONE = tl.constexpr(0)
-ALPHA_SCALAR = tl.constexpr(1)
-ALPHA_PER_CLASS = tl.constexpr(2)
+# ALPHA_MODE: no alpha, one alpha for every class, or C per-class values at alpha_ptr
+ALPHA_NONE, ALPHA_SCALAR, ALPHA_PER_CLASS = OPERAND_NONE, OPERAND_SCALAR, OPERAND_TENSOR
 
 
 @triton.jit
@@ -53,11 +68,20 @@ def _class_alpha(k_safe, alpha, alpha_ptr, ALPHA_MODE: tl.constexpr, COMPUTE: tl
 
 
 @triton.jit
+def _row_weight(b, s, row_mask, weight_ptr, stride_wb, stride_ws, HAS_WEIGHT: tl.constexpr, COMPUTE: tl.constexpr):
+    """Each row's weight (weight= broadcast to the (N, *) loss, (b, s) strides), or 1."""
+    if HAS_WEIGHT:
+        return tl.load(weight_ptr + b * stride_wb + s * stride_ws, mask=row_mask, other=0.0).to(COMPUTE)
+    else:
+        return 1.0
+
+
+@triton.jit
 def _rows_loss(pid, b, s, S, row_mask, valid, in_range, k_safe, x_k, row_max, sum_exp, alpha, alpha_ptr, gamma,
-               loss_ptr, partial_ptr, count_ptr, ALPHA_MODE: tl.constexpr, GAMMA: tl.constexpr,
-               REDUCE: tl.constexpr, MEAN: tl.constexpr, COMPUTE: tl.constexpr):  # fmt: skip
-    """Stores the loss of each row (or the program's partial sum) from its target logit, max and
-    sum of exp; returns g' of each row (divided by the non-ignored count for MEAN)."""
+               row_weight, grad_scale, loss_ptr, partial_ptr, ALPHA_MODE: tl.constexpr, GAMMA: tl.constexpr,
+               REDUCE: tl.constexpr, COMPUTE: tl.constexpr):  # fmt: skip
+    """Stores the loss of each row (times its weight; or the program's partial sum) from its target
+    logit, max and sum of exp; returns g' of each row times its weight and ``grad_scale``."""
     # u = (x_k - max) - log(sum): x_k - max is exact, so a confident row keeps its tiny loss
     # (x_k - (max + log sum) would round max + log sum back to max)
     u = tl.where(valid, (x_k - row_max) - tl.log(tl.where(row_mask, sum_exp, 1.0)), 0.0)
@@ -66,16 +90,33 @@ def _rows_loss(pid, b, s, S, row_mask, valid, in_range, k_safe, x_k, row_max, su
     loss, gprime = softmax_focal_row_terms(u, alpha_k, gamma, GAMMA)
     # ignored rows give 0; a target outside [0, C) that is not ignore_index gives NaN
     bad = tl.where(in_range, 0.0, float("nan"))
-    loss = tl.where(valid, loss + bad, 0.0)
-    gprime = tl.where(valid, gprime + bad, 0.0)
+    loss = tl.where(valid, (loss + bad) * row_weight, 0.0)
+    gprime = tl.where(valid, (gprime + bad) * row_weight, 0.0)
     if REDUCE:
         tl.store(partial_ptr + pid, tl.sum(loss, axis=0))
     else:
         tl.store(loss_ptr + b * S + s, loss.to(loss_ptr.dtype.element_ty), mask=row_mask)
-    if MEAN:
-        count = tl.load(count_ptr).to(COMPUTE)
-        gprime = gprime / tl.where(count > 0, count, 1.0)
-    return gprime
+    return gprime * grad_scale
+
+
+@triton.jit
+def online_max_sum(x_rows, row_mask, C, stride_xc, classes, BLOCK_S: tl.constexpr, BLOCK_C: tl.constexpr,
+                   COMPUTE: tl.constexpr):  # fmt: skip
+    """(max, sum of exp(x - max)) of each row over its class tiles, in one pass (rows longer than a tile)."""
+    row_max = tl.full((BLOCK_S,), -float("inf"), COMPUTE)
+    sum_exp = tl.zeros((BLOCK_S,), COMPUTE)
+    for c0 in range(0, C, BLOCK_C):
+        cls = c0 + classes
+        tile_mask = row_mask[:, None] & (cls < C)[None, :]
+        x = tl.load(x_rows[:, None] + cls[None, :] * stride_xc, mask=tile_mask, other=-float("inf"))
+        x = clamp_positive_infinity(x.to(COMPUTE))
+        new_max = tl.where(row_mask, tl.maximum(row_max, tl.max(x, axis=1)), 0.0)
+        # sum_exp is relative to the max so far; while every class seen is -inf (masked)
+        # there is none, and 0 stands in: exp(-inf - 0) = 0, not exp(-inf - -inf) = NaN
+        shift = tl.where(new_max == -float("inf"), 0.0, new_max)
+        sum_exp = sum_exp * tl.exp(row_max - shift) + tl.sum(tl.exp(x - shift[:, None]), axis=1)
+        row_max = new_max
+    return row_max, sum_exp
 
 
 @triton.jit
@@ -86,7 +127,8 @@ def softmax_focal_fwd_kernel(
     loss_ptr,  # out: loss per row (REDUCE False)
     partial_ptr,  # out: one partial sum per program (REDUCE True)
     grad_ptr,  # out: dL/dx with the grad strides (WRITE_GRAD)
-    count_ptr,  # 0-d count of non-ignored rows ('mean': the gradient is divided by it)
+    denominator_ptr,  # DENOMINATOR COUNT / TENSOR: the 0-d device tensor (see reduce.load_denominator)
+    weight_ptr,  # HAS_WEIGHT: weight broadcast to the (N, *) loss, (b, s) strides
     S,
     C,
     n_s_blocks,
@@ -96,16 +138,21 @@ def softmax_focal_fwd_kernel(
     stride_gb,
     stride_gc,
     stride_gs,
+    stride_wb,
+    stride_ws,
     alpha,  # each float scalar comes with its float64 remainder (see stable_math.float64_scalar)
     alpha_remainder,
     gamma,
     gamma_remainder,
+    denominator,
+    denominator_remainder,
     ignore_index: tl.int64,
     ALPHA_MODE: tl.constexpr,
     GAMMA: tl.constexpr,  # gamma at compile time: 0, 1, 2, or ANY_GAMMA (see stable_math.focal_power)
     REDUCE: tl.constexpr,
     WRITE_GRAD: tl.constexpr,
-    MEAN: tl.constexpr,
+    HAS_WEIGHT: tl.constexpr,
+    DENOMINATOR: tl.constexpr,  # reduce.DENOMINATOR_*
     SINGLE_TILE: tl.constexpr,
     COMPUTE: tl.constexpr,
     WIDE_CLASS_OFFSETS: tl.constexpr,  # class * stride_c can pass 2**31: 64-bit class offsets
@@ -131,22 +178,12 @@ def softmax_focal_fwd_kernel(
         sum_exp = tl.sum(ex, axis=1)
         x_k = tl.sum(tl.where(classes[None, :] == k_safe[:, None], x, 0.0), axis=1)
     else:
-        row_max = tl.full((BLOCK_S,), -float("inf"), COMPUTE)
-        sum_exp = tl.zeros((BLOCK_S,), COMPUTE)
-        for c0 in range(0, C, BLOCK_C):
-            cls = c0 + classes
-            tile_mask = row_mask[:, None] & (cls < C)[None, :]
-            x = tl.load(x_rows[:, None] + cls[None, :] * stride_xc, mask=tile_mask, other=-float("inf"))
-            x = clamp_positive_infinity(x.to(COMPUTE))
-            new_max = tl.where(row_mask, tl.maximum(row_max, tl.max(x, axis=1)), 0.0)
-            # sum_exp is relative to the max so far; while every class seen is -inf (masked)
-            # there is none, and 0 stands in: exp(-inf - 0) = 0, not exp(-inf - -inf) = NaN
-            shift = tl.where(new_max == -float("inf"), 0.0, new_max)
-            sum_exp = sum_exp * tl.exp(row_max - shift) + tl.sum(tl.exp(x - shift[:, None]), axis=1)
-            row_max = new_max
+        row_max, sum_exp = online_max_sum(x_rows, row_mask, C, stride_xc, classes, BLOCK_S, BLOCK_C, COMPUTE)
         x_k = clamp_positive_infinity(tl.load(x_rows + k_safe * stride_xc, mask=valid, other=0.0).to(COMPUTE))
     gprime = _rows_loss(pid, b, s, S, row_mask, valid, in_range, k_safe, x_k, row_max, sum_exp, alpha, alpha_ptr,
-                        gamma, loss_ptr, partial_ptr, count_ptr, ALPHA_MODE, GAMMA, REDUCE, MEAN, COMPUTE)  # fmt: skip
+                        gamma, _row_weight(b, s, row_mask, weight_ptr, stride_wb, stride_ws, HAS_WEIGHT, COMPUTE),
+                        gradient_scale(denominator_ptr, denominator, denominator_remainder, DENOMINATOR, COMPUTE),
+                        loss_ptr, partial_ptr, ALPHA_MODE, GAMMA, REDUCE, COMPUTE)  # fmt: skip
     if WRITE_GRAD:
         g_rows = grad_ptr + b * stride_gb + s * stride_gs
         inv_sum = 1.0 / tl.where(row_mask, sum_exp, 1.0)
@@ -182,7 +219,8 @@ def softmax_focal_small_c_kernel(
     loss_ptr,  # out: loss per row (REDUCE False)
     partial_ptr,  # out: one partial sum per program (REDUCE True)
     grad_ptr,  # out: dL/dx with the grad strides (WRITE_GRAD)
-    count_ptr,  # 0-d count of non-ignored rows ('mean': the gradient is divided by it)
+    denominator_ptr,  # DENOMINATOR COUNT / TENSOR: the 0-d device tensor (see reduce.load_denominator)
+    weight_ptr,  # HAS_WEIGHT: weight broadcast to the (N, *) loss, (b, s) strides
     S,
     n_s_blocks,
     stride_xb,
@@ -191,17 +229,22 @@ def softmax_focal_small_c_kernel(
     stride_gb,
     stride_gc,
     stride_gs,
+    stride_wb,
+    stride_ws,
     alpha,
     alpha_remainder,
     gamma,
     gamma_remainder,
+    denominator,
+    denominator_remainder,
     ignore_index: tl.int64,
     C: tl.constexpr,  # the class count, compiled in: the class loop unrolls, no padding
     ALPHA_MODE: tl.constexpr,
     GAMMA: tl.constexpr,
     REDUCE: tl.constexpr,
     WRITE_GRAD: tl.constexpr,
-    MEAN: tl.constexpr,
+    HAS_WEIGHT: tl.constexpr,
+    DENOMINATOR: tl.constexpr,  # reduce.DENOMINATOR_*
     COMPUTE: tl.constexpr,
     WIDE_CLASS_OFFSETS: tl.constexpr,
     BLOCK_S: tl.constexpr,
@@ -235,7 +278,9 @@ def softmax_focal_small_c_kernel(
         sum_exp += tl.exp(x - shift)
         x_k = tl.where(k_safe == c, x, x_k)
     gprime = _rows_loss(pid, b, s, S, row_mask, valid, in_range, k_safe, x_k, shift, sum_exp, alpha, alpha_ptr,
-                        gamma, loss_ptr, partial_ptr, count_ptr, ALPHA_MODE, GAMMA, REDUCE, MEAN, COMPUTE)  # fmt: skip
+                        gamma, _row_weight(b, s, row_mask, weight_ptr, stride_wb, stride_ws, HAS_WEIGHT, COMPUTE),
+                        gradient_scale(denominator_ptr, denominator, denominator_remainder, DENOMINATOR, COMPUTE),
+                        loss_ptr, partial_ptr, ALPHA_MODE, GAMMA, REDUCE, COMPUTE)  # fmt: skip
     if WRITE_GRAD:
         g_rows = grad_ptr + b * stride_gb + s * stride_gs
         inv_sum = 1.0 / tl.where(row_mask, sum_exp, 1.0)
@@ -244,3 +289,166 @@ def softmax_focal_small_c_kernel(
             p = tl.exp(clamp_positive_infinity(x) - shift) * inv_sum
             g = gprime * (p - tl.where(k_safe == c, 1.0, 0.0))
             tl.store(g_rows + c * class_stride_g, g.to(grad_ptr.dtype.element_ty), mask=row_mask)
+
+
+@triton.jit
+def _soft_tile(u, cls, tile_mask, valid, k_safe, q_ptr, q_offsets, alpha, alpha_ptr, gamma, label_smoothing, C,
+               ALPHA_MODE: tl.constexpr, GAMMA: tl.constexpr, DENSE_TARGETS: tl.constexpr,
+               COMPUTE: tl.constexpr):  # fmt: skip
+    """(q_j * loss_j, q_j * g'_j) of one class tile from u_j = log p_j, where q_j is the target
+    probability: read (DENSE_TARGETS) or the one-hot of k, smoothed: (1 - eps) q + eps / C."""
+    if DENSE_TARGETS:
+        q = tl.load(q_ptr + q_offsets, mask=tile_mask, other=0.0).to(COMPUTE)
+        q = q * (1.0 - label_smoothing) + label_smoothing / C
+    else:
+        eps = label_smoothing
+        q = tl.where(cls[None, :] == k_safe[:, None], 1.0 - eps, 0.0) + eps / C
+    q = tl.where(valid[:, None] & tile_mask, q, 0.0)
+    if ALPHA_MODE == ALPHA_PER_CLASS:
+        alpha_j = tl.load(alpha_ptr + cls, mask=cls < C, other=0.0).to(COMPUTE)[None, :] + tl.zeros(u.shape, COMPUTE)
+    elif ALPHA_MODE == ALPHA_SCALAR:
+        alpha_j = alpha + tl.zeros(u.shape, COMPUTE)
+    else:
+        alpha_j = tl.full(u.shape, 1.0, COMPUTE)
+    loss, gprime = softmax_focal_row_terms(u, alpha_j, gamma, GAMMA)
+    # a class with no target mass adds nothing, even where its loss is infinite (a -inf logit)
+    return tl.where(q == 0.0, 0.0, q * loss), q * gprime
+
+
+@triton.jit
+def softmax_focal_soft_kernel(
+    x_ptr,
+    t_ptr,  # label smoothing: class indices, one per row (b * S + s)
+    q_ptr,  # DENSE_TARGETS: target probabilities of the logits' shape, (b, c, s) strides
+    alpha_ptr,  # per-class alpha, C values (ALPHA_MODE == ALPHA_PER_CLASS)
+    loss_ptr,  # out: loss per row (REDUCE False)
+    partial_ptr,  # out: one partial sum per program (REDUCE True)
+    grad_ptr,  # out: dL/dx with the grad strides (WRITE_GRAD)
+    denominator_ptr,  # DENOMINATOR COUNT / TENSOR: the 0-d device tensor (see reduce.load_denominator)
+    weight_ptr,  # HAS_WEIGHT: weight broadcast to the (N, *) loss, (b, s) strides
+    S,
+    C,
+    n_s_blocks,
+    stride_xb,
+    stride_xc,
+    stride_xs,
+    stride_gb,
+    stride_gc,
+    stride_gs,
+    stride_qb,
+    stride_qc,
+    stride_qs,
+    stride_wb,
+    stride_ws,
+    alpha,
+    alpha_remainder,
+    gamma,
+    gamma_remainder,
+    label_smoothing,
+    label_smoothing_remainder,
+    denominator,
+    denominator_remainder,
+    ignore_index: tl.int64,
+    ALPHA_MODE: tl.constexpr,
+    GAMMA: tl.constexpr,
+    DENSE_TARGETS: tl.constexpr,  # q read from q_ptr; else label smoothing of the class index at t_ptr
+    HAS_WEIGHT: tl.constexpr,
+    DENOMINATOR: tl.constexpr,
+    REDUCE: tl.constexpr,
+    WRITE_GRAD: tl.constexpr,
+    SINGLE_TILE: tl.constexpr,
+    COMPUTE: tl.constexpr,
+    WIDE_CLASS_OFFSETS: tl.constexpr,
+    BLOCK_S: tl.constexpr,
+    BLOCK_C: tl.constexpr,
+):
+    """The soft-target focal loss -sum_j q_j * alpha_j * (1 - p_j) ** gamma * log p_j of each row
+    (module docstring): a row that fits one tile is read once; a longer one three times (max and
+    sum of exp, then the loss and sum_j q_j g'_j, then the gradient)."""
+    pid = tl.program_id(0)
+    alpha = float64_scalar(alpha, alpha_remainder, COMPUTE)
+    gamma = float64_scalar(gamma, gamma_remainder, COMPUTE)
+    eps = float64_scalar(label_smoothing, label_smoothing_remainder, COMPUTE)
+    b, s, row_mask = class_rows(pid, S, n_s_blocks, BLOCK_S)
+    if DENSE_TARGETS:
+        valid = row_mask
+        in_range = tl.full((BLOCK_S,), 1, tl.int1)
+        k_safe = tl.zeros((BLOCK_S,), tl.int64)  # unused: the targets are read
+    else:
+        k = tl.load(t_ptr + b * S + s, mask=row_mask, other=0).to(tl.int64)
+        valid = row_mask & (k != ignore_index)
+        in_range = (k >= 0) & (k < C)
+        k_safe = tl.where(valid & in_range, k, 0)
+    x_rows = x_ptr + b * stride_xb + s * stride_xs
+    q_rows = b * stride_qb + s * stride_qs
+    classes = class_offsets(BLOCK_C, WIDE_CLASS_OFFSETS)
+    if SINGLE_TILE:
+        tile_mask = row_mask[:, None] & (classes < C)[None, :]
+        x = tl.load(x_rows[:, None] + classes[None, :] * stride_xc, mask=tile_mask, other=-float("inf"))
+        x = clamp_positive_infinity(x.to(COMPUTE))
+        row_max = tl.where(row_mask, tl.max(x, axis=1), 0.0)
+        sum_exp = tl.sum(tl.exp(x - row_max[:, None]), axis=1)
+    else:
+        row_max, sum_exp = online_max_sum(x_rows, row_mask, C, stride_xc, classes, BLOCK_S, BLOCK_C, COMPUTE)
+    # while every class of a row is -inf there is no max: 0 stands in (as online_max_sum)
+    shift = tl.where(row_max == -float("inf"), 0.0, row_max)
+    log_sum = tl.log(tl.where(row_mask, sum_exp, 1.0))
+    if SINGLE_TILE:
+        u = (x - shift[:, None]) - log_sum[:, None]
+        u = tl.where(u < -1.0e38, -float("inf"), u)  # a clamped +inf elsewhere in the row: p_j = 0
+        loss_terms, g_terms = _soft_tile(u, classes, tile_mask, valid, k_safe, q_ptr,
+                                         q_rows[:, None] + classes[None, :] * stride_qc, alpha, alpha_ptr, gamma, eps,
+                                         C, ALPHA_MODE, GAMMA, DENSE_TARGETS, COMPUTE)  # fmt: skip
+        row_loss = tl.sum(loss_terms, axis=1)
+        row_g = tl.sum(g_terms, axis=1)
+    else:
+        row_loss = tl.zeros((BLOCK_S,), COMPUTE)
+        row_g = tl.zeros((BLOCK_S,), COMPUTE)
+        for c0 in range(0, C, BLOCK_C):
+            cls = c0 + classes
+            tile_mask = row_mask[:, None] & (cls < C)[None, :]
+            x = tl.load(x_rows[:, None] + cls[None, :] * stride_xc, mask=tile_mask, other=-float("inf"))
+            u = (clamp_positive_infinity(x.to(COMPUTE)) - shift[:, None]) - log_sum[:, None]
+            u = tl.where(u < -1.0e38, -float("inf"), u)
+            loss_terms, g_terms = _soft_tile(u, cls, tile_mask, valid, k_safe, q_ptr,
+                                             q_rows[:, None] + cls[None, :] * stride_qc, alpha, alpha_ptr, gamma, eps,
+                                             C, ALPHA_MODE, GAMMA, DENSE_TARGETS, COMPUTE)  # fmt: skip
+            row_loss += tl.sum(loss_terms, axis=1)
+            row_g += tl.sum(g_terms, axis=1)
+    row_weight = _row_weight(b, s, row_mask, weight_ptr, stride_wb, stride_ws, HAS_WEIGHT, COMPUTE)
+    bad = tl.where(in_range, 0.0, float("nan"))  # a class index outside [0, C) that is not ignore_index
+    row_loss = tl.where(valid, (row_loss + bad) * row_weight, 0.0)
+    if REDUCE:
+        tl.store(partial_ptr + pid, tl.sum(row_loss, axis=0))
+    else:
+        tl.store(loss_ptr + b * S + s, row_loss.to(loss_ptr.dtype.element_ty), mask=row_mask)
+    if WRITE_GRAD:
+        scale = gradient_scale(denominator_ptr, denominator, denominator_remainder, DENOMINATOR, COMPUTE)
+        row_scale = tl.where(valid, (row_weight + bad) * scale, 0.0)
+        g_rows = grad_ptr + b * stride_gb + s * stride_gs
+        if SINGLE_TILE:
+            # dL/dx_j = p_j * sum_i q_i g'_i - q_j g'_j
+            g = (tl.exp(u) * row_g[:, None] - g_terms) * row_scale[:, None]
+            tl.store(g_rows[:, None] + classes[None, :] * stride_gc, g.to(grad_ptr.dtype.element_ty), mask=tile_mask)
+        else:
+            for c0 in range(0, C, BLOCK_C):
+                cls = c0 + classes
+                tile_mask = row_mask[:, None] & (cls < C)[None, :]
+                x = tl.load(x_rows[:, None] + cls[None, :] * stride_xc, mask=tile_mask, other=-float("inf"))
+                u = (clamp_positive_infinity(x.to(COMPUTE)) - shift[:, None]) - log_sum[:, None]
+                u = tl.where(u < -1.0e38, -float("inf"), u)
+                _, g_terms = _soft_tile(u, cls, tile_mask, valid, k_safe, q_ptr,
+                                        q_rows[:, None] + cls[None, :] * stride_qc, alpha, alpha_ptr, gamma, eps, C,
+                                        ALPHA_MODE, GAMMA, DENSE_TARGETS, COMPUTE)  # fmt: skip
+                g = (tl.exp(u) * row_g[:, None] - g_terms) * row_scale[:, None]
+                tl.store(g_rows[:, None] + cls[None, :] * stride_gc, g.to(grad_ptr.dtype.element_ty), mask=tile_mask)
+
+
+def softmax_focal_soft_bytes_per_element(logit_bytes, single_tile, dense_bytes=0, write_grad=True):
+    """Ideal bytes per logit of the soft-target kernel: the logits (and dense targets) read once, or
+    three times (twice for the targets) for rows longer than one tile, and the gradient written."""
+    reads = 1 if single_tile else 3
+    target_reads = 1 if single_tile else 2
+    if not write_grad:
+        return logit_bytes * (1 if single_tile else 2) + dense_bytes
+    return logit_bytes * (reads + 1) + dense_bytes * target_reads

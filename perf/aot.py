@@ -37,8 +37,10 @@ class KernelVariant:
     """One kernel with concrete argument types, ready to compile.
 
     pointers: pointer argument -> element dtype name (a key of POINTER_TYPES);
-    ints / floats: names of the integer and float scalar arguments; every other
-    argument must be given in ``constexprs``.  All pointers (and the integer
+    ints / floats: names of the integer and float scalar arguments; every constexpr
+    must be given in ``constexprs``; other pointers (``*_ptr``) and integers not named are
+    operands the variant does not read (their mode constexpr is off), compiled as
+    float32 pointers and plain 32-bit integers.  All pointers (and the integer
     arguments) are compiled as 16-divisible, the specialisation Triton makes at
     run time for aligned contiguous tensors and lengths that are multiples of 16.
     """
@@ -66,8 +68,13 @@ class KernelVariant:
                 signature[arg] = "fp32"
             elif arg in self.constexprs:
                 signature[arg] = "constexpr"
+            elif arg.endswith("_ptr"):  # an operand the variant does not read (its mode constexpr is off)
+                signature[arg] = "*fp32"
+                attrs[(index,)] = [["tt.divisibility", 16]]
+            elif not self.fn.params[index].is_constexpr:  # a size or stride of such an operand
+                signature[arg] = self.fn.params[index].annotation_type or "i32"
             else:
-                raise ValueError(f"{self.name}: argument {arg!r} has no type (pointers, ints, floats or constexprs)")
+                raise ValueError(f"{self.name}: constexpr {arg!r} has no value")
         return ASTSource(self.fn, signature, self.constexprs, attrs)
 
 

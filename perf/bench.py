@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 import triton
-from focal_triton.kernels.sigmoid_focal import sigmoid_focal_bytes_per_element
+from focal_triton.kernels.sigmoid_focal import sigmoid_focal_bytes_per_element, sigmoid_focal_index_bytes_per_element
 from focal_triton.kernels.softmax_focal import softmax_focal_bytes_per_element
 
 import focal_triton
@@ -29,12 +29,15 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch
 CPU_LABEL = "CPU / interpreter: not a GPU measurement"
 SOFTMAX_CLASSES = (2, 80, 1000, 32000, 128000)
 SEGMENTATION_CLASSES = 21  # (B, 21, H, W): PASCAL VOC
-KERNEL_OF = {"sigmoid": "sigmoid_focal_fwd", "softmax": "softmax_focal_fwd"}  # whose launch config a row reports
+HEAD_CLASSES = 80  # the "head" series: a RetinaNet classification head on COCO
+HEAD_POSITIVES = 0.01  # the share of anchors assigned a class (the rest are background, index 80)
+KERNEL_OF = {"sigmoid": "sigmoid_focal_fwd", "softmax": "softmax_focal_fwd",
+             "head": "sigmoid_focal_index_fwd"}  # whose launch config a row reports  # fmt: skip
 
 
 @dataclass
 class Case:
-    loss: str  # "sigmoid" | "softmax"
+    loss: str  # "sigmoid" | "softmax" | "head" (RetinaNet: class indices, per-anchor weight, normalizer)
     dtype: torch.dtype
     target: str  # "float" | "uint8" | "index"
     mode: str  # "fwd" | "fwd_bwd"
@@ -47,7 +50,7 @@ class Case:
 
     @property
     def classes(self):
-        return self.shape[1] if self.loss == "softmax" else 1
+        return self.shape[1] if self.loss in ("softmax", "head") else 1
 
     @property
     def series(self):
@@ -56,6 +59,8 @@ class Case:
         if self.loss == "softmax":
             layout = f"(B,{self.shape[1]},H,W)" if len(self.shape) == 4 else f"C={self.shape[1]}"
             return f"softmax {layout} {dtype} {self.mode} {self.reduction}"
+        if self.loss == "head":
+            return f"head C={self.shape[1]} {dtype} weighted {self.mode} {self.reduction}"
         return f"sigmoid {dtype}/{self.target} {self.mode} {self.reduction}"
 
 
@@ -68,6 +73,11 @@ def ideal_bytes(case):
     if case.loss == "sigmoid":
         positions = case.elements
         total = positions * sigmoid_focal_bytes_per_element(x, 1 if case.target == "uint8" else x, reduce, grad)
+    elif case.loss == "head":  # per anchor: an int64 class index and a float32 weight
+        positions = case.elements // case.classes
+        logit_bytes = sigmoid_focal_index_bytes_per_element(x, reduce, write_grad=grad)
+        total = case.elements * logit_bytes + positions * (8 + 4)
+        positions = case.elements  # the 'none' loss and its grad_output are per logit
     else:
         positions = case.elements // case.classes
         # one read of the logits whatever the row length (as quack counts): an ideal kernel keeps
@@ -79,7 +89,8 @@ def ideal_bytes(case):
     return total
 
 
-CPU_SMOKE_SHAPES = {"sigmoid": [(1 << 12,)], "softmax": [(512, 2), (64, 80), (2, 5000), (2, SEGMENTATION_CLASSES, 8, 8)]}
+CPU_SMOKE_SHAPES = {"sigmoid": [(1 << 12,)], "softmax": [(512, 2), (64, 80), (2, 5000), (2, SEGMENTATION_CLASSES, 8, 8)],
+                    "head": [(64, HEAD_CLASSES)]}  # fmt: skip
 
 
 def sizes_for(loss, quick, on_gpu, requested=None):
@@ -95,6 +106,8 @@ def sizes_for(loss, quick, on_gpu, requested=None):
         elements = [1 << e for e in (range(12, 27, 2) if quick else range(12, 29))]
     if loss == "sigmoid":
         return [(n,) for n in elements]
+    if loss == "head":
+        return [(n // HEAD_CLASSES, HEAD_CLASSES) for n in elements if n >= HEAD_CLASSES]
     shapes = []
     for classes in SOFTMAX_CLASSES:
         shapes += [(max(n // classes, 1), classes) for n in elements if n >= classes]
@@ -110,24 +123,36 @@ def make_cases(losses, dtypes, modes, quick, on_gpu, requested_sizes):
     for loss in losses:
         for dtype in dtypes:
             targets = ("float", "uint8") if loss == "sigmoid" else ("index",)
+            reductions = ("mean",) if loss == "head" else ("mean", "none")  # the head call normalises
             if loss == "sigmoid" and quick:  # the headline pairs: fp32/fp32, bf16/uint8, fp16/fp16
                 targets = ("uint8",) if dtype == torch.bfloat16 else ("float",)
             for target in targets:
                 for mode in modes:
-                    for reduction in ("mean", "none"):
+                    for reduction in reductions:
                         for shape in sizes_for(loss, quick, on_gpu, requested_sizes):
                             cases.append(Case(loss, dtype, target, mode, reduction, shape))
     return cases
 
 
 def make_inputs(case, device):
-    """(logits, targets): every provider reads the same targets, in the dtype of the case."""
+    """(logits, targets, options): every provider reads the same targets (in the dtype of the case)
+    and the same options (the head's weight and normalizer)."""
     generator = torch.Generator().manual_seed(0)
     x = (torch.randn(case.shape, generator=generator) * 3).to(case.dtype).to(device)
     if case.loss == "sigmoid":
         labels = torch.rand(case.shape, generator=generator) < 0.1
-        return x, (labels.to(torch.uint8) if case.target == "uint8" else labels.to(case.dtype)).to(device)
-    return x, torch.randint(0, case.shape[1], (case.shape[0], *case.shape[2:]), generator=generator).to(device)
+        return x, (labels.to(torch.uint8) if case.target == "uint8" else labels.to(case.dtype)).to(device), {}
+    if case.loss == "head":
+        anchors = case.shape[0]
+        positive = torch.rand(anchors, generator=generator) < HEAD_POSITIVES
+        labels = torch.where(positive, torch.randint(0, HEAD_CLASSES, (anchors,), generator=generator), HEAD_CLASSES)
+        weight = (torch.rand(anchors, 1, generator=generator) > 0.05).float()  # mmdet's label weights: 0 = ignored
+        labels, weight = labels.to(device), weight.to(device)
+        options = {"weight": weight}
+        if case.reduction == "mean":
+            options["normalizer"] = (labels < HEAD_CLASSES).sum().float().clamp(min=1)  # on the device, no sync
+        return x, labels, options
+    return x, torch.randint(0, case.shape[1], (case.shape[0], *case.shape[2:]), generator=generator).to(device), {}
 
 
 def torchvision_on_any_targets(inputs, targets, **options):
@@ -137,10 +162,13 @@ def torchvision_on_any_targets(inputs, targets, **options):
 
 
 def loss_functions(case, compiled_cache):
-    """provider -> f(x, t) for this case: the eager baselines are torchvision's formula (binary)
-    and the usual log_softmax / gather / pow formula (softmax)."""
+    """provider -> f(x, t, reduction=..., **options) for this case: the eager baselines are
+    torchvision's formula (binary), the usual log_softmax / gather / pow formula (softmax) and
+    mmdet's FocalLoss with weight and avg_factor (head)."""
     if case.loss == "sigmoid":
         ours, eager = focal_triton.sigmoid_focal_loss, torchvision_on_any_targets
+    elif case.loss == "head":
+        ours, eager = focal_triton.sigmoid_focal_loss, reference.eager_head_focal_loss
     else:
         ours, eager = focal_triton.softmax_focal_loss, reference.eager_softmax_focal_loss
     if eager not in compiled_cache:
@@ -148,16 +176,16 @@ def loss_functions(case, compiled_cache):
     return {"focal_triton": ours, "eager": eager, "compile": compiled_cache[eager]}
 
 
-def step_function(fn, x, t, case, grad_output):
+def step_function(fn, x, t, options, case, grad_output):
     """The timed step: forward (no grad) or forward + backward."""
     reduction = case.reduction
 
     def forward():
         with torch.no_grad():
-            return fn(x, t, reduction=reduction)
+            return fn(x, t, reduction=reduction, **options)
 
     def forward_backward():
-        loss = fn(x, t, reduction=reduction)
+        loss = fn(x, t, reduction=reduction, **options)
         loss.backward(grad_output if reduction == "none" else None)
 
     return forward if case.mode == "fwd" else forward_backward
@@ -169,20 +197,23 @@ CHECK_ELEMENTS = 1 << 20  # the check runs on a prefix of the data this long
 def _prefix(tensor, case):
     if case.loss == "sigmoid":
         return tensor.reshape(-1)[:CHECK_ELEMENTS]
+    if case.loss == "head":
+        return tensor[: CHECK_ELEMENTS // case.classes]
     return tensor[: max(CHECK_ELEMENTS // (case.elements // case.shape[0]), 1)]
 
 
-def check_against_reference(fn, case, x, t):
+def check_against_reference(fn, case, x, t, options):
     """Max difference of loss (relative to 1 + |loss|) and gradient from the eager reference
-    run in float64, on a prefix of the data."""
+    run in float64, on a prefix of the data ('none': the options but the normalizer)."""
     reduction = "none"
     x, t = _prefix(x, case), _prefix(t, case)
+    options = {name: _prefix(value, case) for name, value in options.items() if name != "normalizer"}
     leaf = x.detach().clone().requires_grad_()
-    loss = fn(leaf, t, reduction=reduction)
+    loss = fn(leaf, t, reduction=reduction, **options)
     loss.sum().backward()
     ref_leaf = x.detach().double().requires_grad_()
-    ref_fn = reference.sigmoid_focal_loss if case.loss == "sigmoid" else reference.softmax_focal_loss
-    expected = ref_fn(ref_leaf, t, reduction=reduction)
+    ref_fn = reference.softmax_focal_loss if case.loss == "softmax" else reference.sigmoid_focal_loss
+    expected = ref_fn(ref_leaf, t, reduction=reduction, **options)
     expected.sum().backward()
     scale = 1 + expected.detach().abs()
     loss_error = ((loss.double() - expected.detach()).abs() / scale).max().item()
@@ -235,18 +266,18 @@ def copy_bandwidth(on_gpu):
 
 
 def run_case(case, providers, device, on_gpu, copy_gbps, compiled_cache, environment):
-    x, t = make_inputs(case, device)
+    x, t, options = make_inputs(case, device)
     functions = loss_functions(case, compiled_cache)
     grad_output = None
     rows = []
     for provider in providers:
         fn = functions[provider]
         try:
-            error = check_against_reference(fn, case, x, t)
+            error = check_against_reference(fn, case, x, t, options)
             leaf = x.detach().clone().requires_grad_(case.mode == "fwd_bwd")
             if case.reduction == "none" and grad_output is None:
-                grad_output = torch.randn_like(fn(x, t, reduction="none"))
-            step = step_function(fn, leaf, t, case, grad_output)
+                grad_output = torch.randn_like(fn(x, t, reduction="none", **options))
+            step = step_function(fn, leaf, t, options, case, grad_output)
             with tuning.recording_launches() as launches:  # the config of the timed launches
                 ms, timer = time_ms(step, leaf, on_gpu)
             memory = peak_memory(step, leaf, on_gpu)
@@ -283,7 +314,8 @@ COLUMNS = {  # name -> (type, meaning); written to results.json beside results.c
     "device": (str, "GPU name, or CPU for an interpreter smoke run"),
     "torch": (str, "torch version"),
     "triton": (str, "triton version"),
-    "loss": (str, "sigmoid | softmax"),
+    "loss": (str, "sigmoid | softmax | head (a RetinaNet head call: (anchors, 80) logits, class indices, "
+                  "per-anchor weight, normalizer = positives on the device)"),
     "series": (str, "the plot line: everything but the size"),
     "dtype": (str, "logits dtype"),
     "target": (str, "float | uint8 (same-shape targets) | index (class indices)"),
@@ -309,7 +341,7 @@ COLUMNS = {  # name -> (type, meaning); written to results.json beside results.c
 BYTES_MODEL = (
     "gbps = ideal_bytes / time: the bytes an ideal kernel must move (logits and targets read once, long "
     "softmax rows too, the loss written for 'none', grad_output read for 'none' and the gradient written "
-    "for fwd_bwd). A design that writes the gradient in the forward, as focal_triton does, moves more for "
+    "for fwd_bwd; the head series also reads an int64 index and a float32 weight per anchor). A design that writes the gradient in the forward, as focal_triton does, moves more for "
     "'none' with a per-element grad_output (the backward reads the gradient and grad_output and writes a "
     "new gradient): its ceiling there is ideal / actual, 20/28 = 71% of copy for fp32 logits and targets"
 )
@@ -379,7 +411,7 @@ def run(args):
     if hasattr(torch._dynamo.config, "recompile_limit"):
         torch._dynamo.config.recompile_limit = 256
     torch._dynamo.config.cache_size_limit = 256
-    losses = ("sigmoid", "softmax") if args.loss == "all" else (args.loss,)
+    losses = ("sigmoid", "softmax", "head") if args.loss == "all" else (args.loss,)
     dtype_names = args.dtype or (list(DTYPES) if on_gpu else ["float32"])  # the CPU run is a smoke run
     dtypes, modes, requested, providers = [DTYPES[d] for d in dtype_names], args.mode, args.sizes, args.providers
     cases = [c for c in make_cases(losses, dtypes, modes, quick, on_gpu, requested) if fits_in_memory(c, on_gpu)]

@@ -6,7 +6,8 @@ Used by ``focal-triton report`` and by the compile test.
 import torch
 import triton.language as tl
 from focal_triton.kernels.grad_scale import scale_grad_bytes_per_element, scale_grad_kernel
-from focal_triton.kernels.reduce import sum_partials_kernel
+from focal_triton.kernels.operands import OPERAND_NONE, OPERAND_SCALAR
+from focal_triton.kernels.reduce import DENOMINATOR_COUNT, DENOMINATOR_NUMBER, DENOMINATOR_TENSOR, sum_partials_kernel
 from focal_triton.kernels.sigmoid_focal import (
     sigmoid_focal_bytes_per_element,
     sigmoid_focal_fwd_kernel,
@@ -14,10 +15,11 @@ from focal_triton.kernels.sigmoid_focal import (
     sigmoid_focal_index_fwd_kernel,
 )
 from focal_triton.kernels.softmax_focal import (
-    ALPHA_SCALAR,
     softmax_focal_bytes_per_element,
     softmax_focal_fwd_kernel,
     softmax_focal_small_c_kernel,
+    softmax_focal_soft_bytes_per_element,
+    softmax_focal_soft_kernel,
 )
 from focal_triton.kernels.stable_math import ANY_GAMMA
 
@@ -45,6 +47,11 @@ def _grad_dtype(dtype_name):
 
 GAMMA_LABELS = {2: "", ANY_GAMMA.value: ", any gamma"}  # GAMMA = 2 (the default) is compiled for every config
 
+# The constexprs of the options detection heads pass (weight, normalizer, label smoothing, ...), off:
+# every variant below is the plain call.
+OPTIONS_OFF = {"POS_WEIGHT_MODE": OPERAND_NONE, "HAS_WEIGHT": False, "SMOOTHING": False, "ACTIVATED": False}
+FLAT_OPERANDS_OFF = {"ALPHA_DIMS": 1, "POS_WEIGHT_DIMS": 1, "WEIGHT_DIMS": 1}
+
 # (logits dtype, targets dtype) pairs the binary kernel is compiled for.
 SIGMOID_DTYPES = (("float32", "float32"), ("bfloat16", "uint8"), ("float16", "float16"))
 
@@ -63,22 +70,23 @@ def sigmoid_variants(block, gamma=2):
                     "loss_ptr": x_dtype,
                     "partial_ptr": "float32",
                     "grad_ptr": _grad_dtype(x_dtype),
-                    "count_ptr": "int64",
                 },
                 constexprs={
-                    "HAS_ALPHA": True,
+                    **OPTIONS_OFF,
+                    **FLAT_OPERANDS_OFF,
+                    "ALPHA_MODE": OPERAND_SCALAR,
                     "GAMMA": gamma,
                     "HARD_LABELS": t_dtype == "uint8",
                     "IGNORE": False,
-                    "COUNT_ON_DEVICE": False,
+                    "DENOMINATOR": DENOMINATOR_NUMBER,
                     "REDUCE": reduce,
                     "WRITE_GRAD": True,
                     "COMPUTE": tl.float32,
                     "BLOCK": block,
                 },
                 ints=("n", "ignore_label", "size_bucket"),
-                floats=("alpha", "alpha_remainder", "gamma", "gamma_remainder", "grad_denominator",
-                        "grad_denominator_remainder"),
+                floats=("alpha", "alpha_remainder", "gamma", "gamma_remainder", "pos_weight", "pos_weight_remainder",
+                        "label_smoothing", "label_smoothing_remainder", "denominator", "denominator_remainder"),
                 dtype=f"{x_dtype}/{t_dtype}",
                 elements_per_program=block,
                 bytes_per_element=sigmoid_focal_bytes_per_element(
@@ -101,6 +109,9 @@ def scale_grad_variants(block):
         )
 
 
+CLASS_FLOATS = ("alpha", "alpha_remainder", "gamma", "gamma_remainder", "denominator", "denominator_remainder",
+                "pos_weight", "pos_weight_remainder", "label_smoothing", "label_smoothing_remainder")
+
 # Multiclass layouts the launcher meets: (label, C, B, S, stride_b, stride_c, stride_s), strides in elements.
 CLASS_LAYOUTS = (
     ("rows C=80", 80, 1, 1 << 20, 0, 1, 80),  # (N, C) detection scores
@@ -115,7 +126,7 @@ def small_c_variant(label, num_classes, dtype, tile, unit, pointers, shared):
     """(variant, num_warps) of the small-C softmax kernel for a classes-strided layout."""
     block_s, _, num_warps = tile
     constexprs = {**unit, **{k: v for k, v in shared.items() if k != "BLOCK_C"}, "BLOCK_S": block_s, "C": num_classes,
-                  "ALPHA_MODE": ALPHA_SCALAR}  # fmt: skip
+                  "ALPHA_MODE": OPERAND_SCALAR}  # fmt: skip
     variant = KernelVariant(
         name=f"softmax_focal_small_c[{label}, mean+grad]",
         fn=softmax_focal_small_c_kernel,
@@ -123,7 +134,7 @@ def small_c_variant(label, num_classes, dtype, tile, unit, pointers, shared):
         constexprs=constexprs,
         ints=("S", "n_s_blocks", "ignore_index", *(n for n in ("stride_xb", "stride_xc", "stride_xs", "stride_gb",
                                                                 "stride_gc", "stride_gs") if n not in unit)),
-        floats=("alpha", "alpha_remainder", "gamma", "gamma_remainder"),
+        floats=CLASS_FLOATS,
         dtype=f"{dtype}/int64",
         elements_per_program=block_s * num_classes,
         bytes_per_element=softmax_focal_bytes_per_element(_size(dtype), True),
@@ -143,9 +154,10 @@ def class_variants(dtype):
         unit = {name: 1 for name, stride in zip(names, strides * 2) if stride == 1}  # Triton specialises 1
         ints = ("S", "C", "n_s_blocks", "ignore_index", *(name for name in names if name not in unit))
         shared = {"BLOCK_S": block_s, "BLOCK_C": block_c, "COMPUTE": tl.float32, "REDUCE": True, "WRITE_GRAD": True,
-                  "MEAN": True, "WIDE_CLASS_OFFSETS": wide_class_offsets(num_classes, layout), "GAMMA": 2}  # fmt: skip
+                  "DENOMINATOR": DENOMINATOR_COUNT, "HAS_WEIGHT": False,
+                  "WIDE_CLASS_OFFSETS": wide_class_offsets(num_classes, layout), "GAMMA": 2}  # fmt: skip
         pointers = {"x_ptr": dtype, "t_ptr": "int64", "loss_ptr": dtype, "partial_ptr": "float32",
-                    "grad_ptr": dtype, "count_ptr": "int64"}  # fmt: skip
+                    "grad_ptr": dtype, "denominator_ptr": "int64"}  # fmt: skip
         small_c = small_c_tile("softmax_focal_fwd", num_classes, layout)
         if small_c is not None:  # what the softmax launches there
             yield small_c_variant(label, num_classes, dtype, small_c, unit, pointers, shared)
@@ -155,9 +167,9 @@ def class_variants(dtype):
                     name=f"softmax_focal_fwd[{label}, mean+grad]",
                     fn=softmax_focal_fwd_kernel,
                     pointers={**pointers, "alpha_ptr": "float32"},
-                    constexprs={**unit, **shared, "ALPHA_MODE": ALPHA_SCALAR, "SINGLE_TILE": single_tile},
+                    constexprs={**unit, **shared, "ALPHA_MODE": OPERAND_SCALAR, "SINGLE_TILE": single_tile},
                     ints=ints,
-                    floats=("alpha", "alpha_remainder", "gamma", "gamma_remainder"),
+                    floats=CLASS_FLOATS,
                     dtype=f"{dtype}/int64",
                     elements_per_program=logits,
                     bytes_per_element=softmax_focal_bytes_per_element(_size(dtype), single_tile),
@@ -169,14 +181,65 @@ def class_variants(dtype):
                 name=f"sigmoid_focal_index_fwd[{label}, mean+grad]",
                 fn=sigmoid_focal_index_fwd_kernel,
                 pointers=pointers,
-                constexprs={**unit, **shared, "HAS_ALPHA": True, "GAMMA": ANY_GAMMA.value},  # as launched
+                constexprs={**unit, **shared, **OPTIONS_OFF, "ALPHA_MODE": OPERAND_SCALAR,
+                            "GAMMA": ANY_GAMMA.value},  # as launched
                 ints=ints,
-                floats=("alpha", "alpha_remainder", "gamma", "gamma_remainder"),
+                floats=CLASS_FLOATS,
                 dtype=f"{dtype}/int64",
                 elements_per_program=logits,
                 bytes_per_element=sigmoid_focal_index_bytes_per_element(_size(dtype), reduce=True),
             ),
             index_warps,
+        )
+
+
+def head_option_variants(dtype):
+    """(variant, num_warps) of the calls detection heads make with options: the class-index sigmoid
+    loss with a per-anchor weight and a device normalizer (RetinaNet / mmdet), and the soft-target
+    softmax kernel with label smoothing, one tile (C = 80) and three passes (C = 32000)."""
+    for label, num_classes, batches, rows, *strides in CLASS_LAYOUTS[:2]:
+        layout = RowsLayout(batches, rows, tuple(strides), tuple(strides))
+        names = ("stride_xb", "stride_xc", "stride_xs", "stride_gb", "stride_gc", "stride_gs")
+        unit = {name: 1 for name, stride in zip(names, strides * 2) if stride == 1}
+        ints = ("S", "C", "n_s_blocks", "ignore_index", *(name for name in names if name not in unit))
+        pointers = {"x_ptr": dtype, "t_ptr": "int64", "loss_ptr": dtype, "partial_ptr": "float32",
+                    "grad_ptr": dtype, "denominator_ptr": "float32", "weight_ptr": "float32"}  # fmt: skip
+        shared = {"COMPUTE": tl.float32, "REDUCE": True, "WRITE_GRAD": True, "DENOMINATOR": DENOMINATOR_TENSOR,
+                  "WIDE_CLASS_OFFSETS": wide_class_offsets(num_classes, layout)}  # fmt: skip
+        if num_classes <= 80:
+            block_s, block_c, warps = tile_shape(num_classes, layout, "sigmoid_focal_index_fwd")
+            yield (
+                KernelVariant(
+                    name=f"sigmoid_focal_index_fwd[{label}, mean+grad, weighted]",
+                    fn=sigmoid_focal_index_fwd_kernel,
+                    pointers=pointers,
+                    constexprs={**unit, **shared, **OPTIONS_OFF, "HAS_WEIGHT": True, "ALPHA_MODE": OPERAND_SCALAR,
+                                "GAMMA": ANY_GAMMA.value, "BLOCK_S": block_s, "BLOCK_C": block_c},  # fmt: skip
+                    ints=(*ints, "stride_wb", "stride_wc", "stride_ws"),
+                    floats=CLASS_FLOATS,
+                    dtype=f"{dtype}/int64",
+                    elements_per_program=block_s * min(num_classes, block_c),
+                    bytes_per_element=sigmoid_focal_index_bytes_per_element(_size(dtype), reduce=True),
+                ),
+                warps,
+            )
+        block_s, block_c, warps = tile_shape(num_classes, layout, "softmax_focal_soft")
+        single_tile = num_classes <= block_c
+        yield (
+            KernelVariant(
+                name=f"softmax_focal_soft[{label}, mean+grad, label smoothing]",
+                fn=softmax_focal_soft_kernel,
+                pointers={**pointers, "alpha_ptr": "float32", "q_ptr": "float32"},
+                constexprs={**unit, **shared, "HAS_WEIGHT": False, "ALPHA_MODE": OPERAND_SCALAR, "GAMMA": 2,
+                            "DENSE_TARGETS": False, "SINGLE_TILE": single_tile, "BLOCK_S": block_s,
+                            "BLOCK_C": block_c, "DENOMINATOR": DENOMINATOR_COUNT},  # fmt: skip
+                ints=ints,
+                floats=CLASS_FLOATS,
+                dtype=f"{dtype}/int64",
+                elements_per_program=block_s * min(num_classes, block_c),
+                bytes_per_element=softmax_focal_soft_bytes_per_element(_size(dtype), single_tile),
+            ),
+            warps,
         )
 
 
@@ -192,12 +255,13 @@ def variants():
         yield variant, SCALE_CONFIG[1]
     for dtype in ("float32", "bfloat16"):
         yield from class_variants(dtype)
+        yield from head_option_variants(dtype)
     yield (
         KernelVariant(
             name="sum_partials",
             fn=sum_partials_kernel,
-            pointers={"partial_ptr": "float32", "out_ptr": "float32", "count_ptr": "int64"},
-            constexprs={"COUNT_ON_DEVICE": False, "BLOCK": REDUCE_BLOCK},
+            pointers={"partial_ptr": "float32", "out_ptr": "float32", "denominator_ptr": "int64"},
+            constexprs={"DENOMINATOR": DENOMINATOR_NUMBER, "BLOCK": REDUCE_BLOCK},
             ints=("n_partials",),
             floats=("denominator", "denominator_remainder"),
             dtype="float32",

@@ -100,7 +100,8 @@ def build_parser():
     bench = commands.add_parser(
         "bench", help="time focal_triton, eager and torch.compile over sizes; CSV + plots", **with_defaults
     )
-    bench.add_argument("--loss", choices=("sigmoid", "softmax", "all"), default="all")
+    bench.add_argument("--loss", choices=("sigmoid", "softmax", "head", "all"), default="all",
+                       help="head: a RetinaNet head call (class indices, per-anchor weight, normalizer)")
     bench.add_argument("--dtype", type=dtypes, default=None,
                        help="comma-separated logits dtypes (aliases fp32, bf16, fp16); default: all three "
                        "on a GPU, float32 for the CPU smoke run")  # fmt: skip

@@ -39,8 +39,9 @@ def test_bench_writes_plain_csv_a_sidecar_and_plots(bench_run):
     assert set(sidecar["columns"]) == set(rows[0]) and "ideal" in sidecar["bytes_model"]
     assert sidecar["device"] == rows[0]["device"] and sidecar["arguments"]["sizes"] == [1024]
     assert {row["provider"] for row in rows} == {"focal_triton", "eager"}
-    assert {row["loss"] for row in rows} == {"sigmoid", "softmax"}
+    assert {row["loss"] for row in rows} == {"sigmoid", "softmax", "head"}
     assert {row["reduction"] for row in rows} == {"mean", "none"}
+    assert {row["reduction"] for row in rows if row["loss"] == "head"} == {"mean"}  # the head call normalises
     plots = ("bandwidth.png", "speedup.png") + (("memory.png",) if torch.cuda.is_available() else ())
     for name in plots:
         assert (out / name).stat().st_size > 10_000
@@ -83,7 +84,7 @@ def test_loss_functions_time_the_compiled_baseline():
     from focal_triton.perf.bench import Case, loss_functions
 
     cache = {}
-    for loss, target, shape in (("sigmoid", "uint8", (64,)), ("softmax", "index", (8, 5))):
+    for loss, target, shape in (("sigmoid", "uint8", (64,)), ("softmax", "index", (8, 5)), ("head", "index", (8, 80))):
         functions = loss_functions(Case(loss, torch.float32, target, "fwd_bwd", "mean", shape), cache)
         assert set(functions) == {"focal_triton", "eager", "compile"}
         assert cache[functions["eager"]] is functions["compile"]
@@ -143,6 +144,9 @@ def test_report_json_fields():
         (Case("softmax", torch.float32, "index", "fwd_bwd", "mean", (16, 32000)), 8 + 8 / 32000),  # one read
         (Case("softmax", torch.float32, "index", "fwd", "mean", (16, 32000)), 4 + 8 / 32000),  # no gradient: one read
         (Case("sigmoid", torch.float32, "float", "fwd_bwd", "none", (1 << 20,)), 20),  # + loss, grad_output
+        # the RetinaNet head call: read x, write grad; an int64 index and a float32 weight per anchor
+        (Case("head", torch.bfloat16, "index", "fwd_bwd", "mean", (1024, 80)), 4 + 12 / 80),
+        (Case("head", torch.float32, "index", "fwd", "mean", (1024, 80)), 4 + 12 / 80),
     ],
 )
 def test_bytes_model(case, per_element):

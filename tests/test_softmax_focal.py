@@ -200,7 +200,9 @@ def test_out_of_range_target(device):
 
 BAD_CALLS = [
     pytest.param(lambda x, t: ((x, t[:, :2]), {}), ValueError, r"shape \(6, 3\) for inputs \(6, 5, 3\), got \(6, 2\)", id="shape"),
-    pytest.param(lambda x, t: ((x, t.float()), {}), TypeError, "targets must be class indices of dtype", id="float-targets"),
+    pytest.param(lambda x, t: ((x, t.float()), {}), ValueError, "floating targets are target probabilities of the shape",
+                 id="float-targets"),
+    pytest.param(lambda x, t: ((x, t.bool()), {}), TypeError, "targets must be class indices of dtype", id="bool-targets"),
     pytest.param(lambda x, t: ((x[:, 0], t), {}), ValueError, "one class index per position", id="missing-class-dim"),
     pytest.param(lambda x, t: ((x.long(), t), {}), TypeError, "inputs must be a floating tensor", id="int-inputs"),
     pytest.param(lambda x, t: ((x, t), {"alpha": [0.5] * 4}), ValueError, r"one weight per class \(5\), got 4", id="alpha-length"),

@@ -13,25 +13,58 @@ softmax_focal_op = torch.ops.focal_triton.softmax_focal_loss.default
 REDUCTIONS = ["none", "mean", "sum"]
 
 
+def sigmoid_op_args(x, t, reduction, need_grad=True, loss_dtype=torch.float32, **options):
+    """The sigmoid ops' arguments: the checked options in schema order, defaults for those not given."""
+    defaults = dict(alpha=0.25, alpha_per_class=None, gamma=2.0, ignore_index=-100, weight=None, normalizer=None,
+                    normalizer_tensor=None, label_smoothing=0.0, pos_weight=None, pos_weight_tensor=None,
+                    activated=False)  # fmt: skip
+    o = {**defaults, **options}
+    return (x, t, o["alpha"], o["alpha_per_class"], o["gamma"], reduction, o["ignore_index"], o["weight"],
+            o["normalizer"], o["normalizer_tensor"], o["label_smoothing"], o["pos_weight"], o["pos_weight_tensor"],
+            o["activated"], need_grad, loss_dtype)  # fmt: skip
+
+
+def softmax_op_args(x, t, reduction, need_grad=True, loss_dtype=torch.float32, **options):
+    defaults = dict(alpha=None, alpha_per_class=None, gamma=2.0, ignore_index=-100, weight=None, normalizer=None,
+                    normalizer_tensor=None, label_smoothing=0.0)  # fmt: skip
+    o = {**defaults, **options}
+    return (x, t, o["alpha"], o["alpha_per_class"], o["gamma"], reduction, o["ignore_index"], o["weight"],
+            o["normalizer"], o["normalizer_tensor"], o["label_smoothing"], need_grad, loss_dtype)  # fmt: skip
+
+
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_opcheck(device, reduction):
-    """Schema, fake tensors, autograd registration and AOT dispatch of every op."""
+    """Schema, fake tensors, autograd registration and AOT dispatch of every op, with every option."""
     x = torch.randn(3, 5, 4, device=device, requires_grad=True)
     soft = torch.rand(3, 5, 4, device=device)
     index = torch.randint(0, 5, (3, 4), device=device)
     alpha = torch.rand(5, device=device)
     labels = soft > 0.5
-    fp32, bf16 = torch.float32, torch.bfloat16
-    torch.library.opcheck(sigmoid_focal_op, (x, soft, 0.25, 2.0, reduction, -100, True, fp32))
-    torch.library.opcheck(sigmoid_focal_op, (x, labels.to(torch.uint8), None, 2.0, reduction, 1, True, fp32))
-    torch.library.opcheck(sigmoid_focal_op, (x.detach().half(), labels, 0.25, 2.0, reduction, -100, False, fp32))
-    torch.library.opcheck(sigmoid_focal_index_op, (x, index, 0.25, 0.5, reduction, -100, True, fp32))
-    torch.library.opcheck(sigmoid_focal_index_op, (x.detach().bfloat16(), index, 0.25, 0.5, reduction, 3, False, bf16))
-    torch.library.opcheck(softmax_focal_op, (x, index, None, alpha, 2.0, reduction, -100, True, fp32))
-    torch.library.opcheck(softmax_focal_op, (x.detach(), index, 0.5, None, 2.0, reduction, -100, False, fp32))
-    # a float16 gradient is kept in float32 until backward
-    half = x.detach().half().requires_grad_()
-    torch.library.opcheck(softmax_focal_op, (half, index, None, None, 2.0, reduction, -100, True, fp32))
+    bf16 = torch.bfloat16
+    mean = {"normalizer_tensor": torch.tensor(3.0, device=device)} if reduction == "mean" else {}
+    checks = [
+        (sigmoid_focal_op, sigmoid_op_args(x, soft, reduction)),
+        (sigmoid_focal_op, sigmoid_op_args(x, labels.to(torch.uint8), reduction, alpha=None, ignore_index=1)),
+        (sigmoid_focal_op, sigmoid_op_args(x.detach().half(), labels, reduction, need_grad=False)),
+        (sigmoid_focal_op, sigmoid_op_args(x, labels.long(), reduction, alpha=None, alpha_per_class=alpha.view(5, 1),
+                                           weight=soft[:1], label_smoothing=0.1, pos_weight_tensor=soft[0, :, :1],
+                                           **mean)),
+        (sigmoid_focal_op, sigmoid_op_args(soft.clone().requires_grad_(), labels, reduction, activated=True,
+                                           normalizer=2.0)),
+        (sigmoid_focal_index_op, sigmoid_op_args(x, index, reduction, gamma=0.5)),
+        (sigmoid_focal_index_op, sigmoid_op_args(x.detach().bfloat16(), index, reduction, gamma=0.5, ignore_index=3,
+                                                 need_grad=False, loss_dtype=bf16)),
+        (sigmoid_focal_index_op, sigmoid_op_args(x, index, reduction, alpha=None, alpha_per_class=alpha,
+                                                 weight=soft[:, :1], pos_weight=2.0, label_smoothing=0.2, **mean)),
+        (softmax_focal_op, softmax_op_args(x, index, reduction, alpha_per_class=alpha)),
+        (softmax_focal_op, softmax_op_args(x.detach(), index, reduction, alpha=0.5, need_grad=False)),
+        (softmax_focal_op, softmax_op_args(x, index, reduction, weight=soft[:, 0], label_smoothing=0.1, **mean)),
+        (softmax_focal_op, softmax_op_args(x, soft, reduction, alpha_per_class=alpha, normalizer=4.0)),
+        # a float16 gradient is kept in float32 until backward
+        (softmax_focal_op, softmax_op_args(x.detach().half().requires_grad_(), index, reduction)),
+    ]  # fmt: skip
+    for op, args in checks:
+        torch.library.opcheck(op, args)
 
 
 class DetectionHead(torch.nn.Module):
@@ -93,11 +126,22 @@ def host_sync_forbidden(monkeypatch):
 def test_no_host_sync_on_the_launch_path(device, host_sync_forbidden, reduction):
     x = torch.randn(4, 6, 3, device=device, requires_grad=True)
     index = torch.randint(0, 6, (4, 3), device=device)
+    soft = torch.rand(4, 6, 3, device=device)
+    # every option of the detection heads, a device-tensor normalizer included
+    mean = {"normalizer": torch.tensor(5.0, device=device)} if reduction == "mean" else {}
+    options = dict(weight=soft[:, :1], label_smoothing=0.1, **mean)
     losses = [
-        focal_triton.sigmoid_focal_loss(x, torch.rand(4, 6, 3, device=device), reduction=reduction),
+        focal_triton.sigmoid_focal_loss(x, soft, reduction=reduction),
         focal_triton.sigmoid_focal_loss(x, index, reduction=reduction),
         focal_triton.softmax_focal_loss(x, index, alpha=torch.ones(6, device=device), reduction=reduction),
-    ]
+        focal_triton.sigmoid_focal_loss(x, soft > 0.5, alpha=torch.rand(6, device=device), reduction=reduction,
+                                        pos_weight=soft[0, :, :1], **options),
+        focal_triton.sigmoid_focal_loss(x, index, reduction=reduction, pos_weight=soft[0, :, :1], **options),
+        focal_triton.sigmoid_focal_loss(soft.clone().requires_grad_(), index, reduction=reduction, activated=True,
+                                        **options),
+        focal_triton.softmax_focal_loss(x, index, reduction=reduction, weight=soft[:, 0], label_smoothing=0.1, **mean),
+        focal_triton.softmax_focal_loss(x, torch.softmax(soft, 1), reduction=reduction, **mean),
+    ]  # fmt: skip
     for loss in losses:
         loss.backward(torch.ones_like(loss))
     assert x.grad is not None
