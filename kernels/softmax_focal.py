@@ -292,6 +292,14 @@ def softmax_focal_small_c_kernel(
 
 
 @triton.jit
+def _log_probs(x, shift, log_sum):
+    """u_j = log p_j of a class tile from its logits and its rows' max (``shift``) and log of the
+    sum of exp; below -1e38 only from a clamped +inf elsewhere in the row: p_j = 0, u_j = -inf."""
+    u = (clamp_positive_infinity(x) - shift[:, None]) - log_sum[:, None]
+    return tl.where(u < -1.0e38, -float("inf"), u)
+
+
+@triton.jit
 def _soft_tile(u, cls, tile_mask, valid, k_safe, q_ptr, q_offsets, alpha, alpha_ptr, gamma, label_smoothing, C,
                ALPHA_MODE: tl.constexpr, GAMMA: tl.constexpr, DENSE_TARGETS: tl.constexpr,
                COMPUTE: tl.constexpr):  # fmt: skip
@@ -394,8 +402,7 @@ def softmax_focal_soft_kernel(
     shift = tl.where(row_max == -float("inf"), 0.0, row_max)
     log_sum = tl.log(tl.where(row_mask, sum_exp, 1.0))
     if SINGLE_TILE:
-        u = (x - shift[:, None]) - log_sum[:, None]
-        u = tl.where(u < -1.0e38, -float("inf"), u)  # a clamped +inf elsewhere in the row: p_j = 0
+        u = _log_probs(x, shift, log_sum)
         loss_terms, g_terms = _soft_tile(u, classes, tile_mask, valid, k_safe, q_ptr,
                                          q_rows[:, None] + classes[None, :] * stride_qc, alpha, alpha_ptr, gamma, eps,
                                          C, ALPHA_MODE, GAMMA, DENSE_TARGETS, COMPUTE)  # fmt: skip
@@ -408,8 +415,7 @@ def softmax_focal_soft_kernel(
             cls = c0 + classes
             tile_mask = row_mask[:, None] & (cls < C)[None, :]
             x = tl.load(x_rows[:, None] + cls[None, :] * stride_xc, mask=tile_mask, other=-float("inf"))
-            u = (clamp_positive_infinity(x.to(COMPUTE)) - shift[:, None]) - log_sum[:, None]
-            u = tl.where(u < -1.0e38, -float("inf"), u)
+            u = _log_probs(x.to(COMPUTE), shift, log_sum)
             loss_terms, g_terms = _soft_tile(u, cls, tile_mask, valid, k_safe, q_ptr,
                                              q_rows[:, None] + cls[None, :] * stride_qc, alpha, alpha_ptr, gamma, eps,
                                              C, ALPHA_MODE, GAMMA, DENSE_TARGETS, COMPUTE)  # fmt: skip
@@ -435,8 +441,7 @@ def softmax_focal_soft_kernel(
                 cls = c0 + classes
                 tile_mask = row_mask[:, None] & (cls < C)[None, :]
                 x = tl.load(x_rows[:, None] + cls[None, :] * stride_xc, mask=tile_mask, other=-float("inf"))
-                u = (clamp_positive_infinity(x.to(COMPUTE)) - shift[:, None]) - log_sum[:, None]
-                u = tl.where(u < -1.0e38, -float("inf"), u)
+                u = _log_probs(x.to(COMPUTE), shift, log_sum)
                 _, g_terms = _soft_tile(u, cls, tile_mask, valid, k_safe, q_ptr,
                                         q_rows[:, None] + cls[None, :] * stride_qc, alpha, alpha_ptr, gamma, eps, C,
                                         ALPHA_MODE, GAMMA, DENSE_TARGETS, COMPUTE)  # fmt: skip

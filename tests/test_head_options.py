@@ -479,3 +479,43 @@ def test_softmax_bad_dense_targets(device):
     with pytest.raises(ValueError, match=r"weight must be broadcastable to the loss .* \(4,\)"):
         focal_triton.softmax_focal_loss(torch.zeros(4, 5, device=device), torch.zeros(4, 5, device=device),
                                         weight=torch.ones(4, 5, device=device))  # fmt: skip
+
+
+FALLBACK_CASES = [
+    pytest.param("sigmoid", dict(weight=(4, 1, 3), normalizer=5.0, label_smoothing=0.1, pos_weight=(5, 1)), id="sigmoid"),
+    pytest.param("sigmoid-int", dict(alpha=[0.2, 0.4, 0.6, 0.8, 0.5], ignore_index=1, normalizer="tensor"),
+                 id="sigmoid-int-labels"),
+    pytest.param("sigmoid-index", dict(weight=(4, 5, 1), label_smoothing=0.2, pos_weight=2.0), id="sigmoid-index"),
+    pytest.param("activated", dict(weight=(4, 1, 3), normalizer="tensor"), id="activated"),
+    pytest.param("softmax", dict(weight=(4, 3), normalizer="tensor", label_smoothing=0.1, alpha=[1.0, 2.0, 1.0, 0.5,
+                                                                                                 1.0]),
+                 id="softmax"),  # fmt: skip
+    pytest.param("softmax-dense", dict(weight=(1, 3), alpha=0.5), id="softmax-dense"),
+]
+
+
+@pytest.mark.parametrize("form,options", FALLBACK_CASES)
+def test_reference_fallback_takes_every_option(device, monkeypatch, form, options):
+    """Tensors Triton cannot run go to focal_triton/reference.py, which takes the same options and
+    gives the kernels' loss and gradient."""
+    if device != "cpu":
+        pytest.skip("the fallback serves CPU tensors without the interpreter")
+    x = logits((4, 5, 3), device)
+    soft = uniform((4, 5, 3), device)
+    index = torch.randint(0, 6, (4, 3), generator=torch.Generator().manual_seed(3))
+    targets = {"sigmoid": soft, "sigmoid-int": (soft > 0.5).long(), "sigmoid-index": index, "activated": index,
+               "softmax": index.clamp(max=4), "softmax-dense": torch.softmax(soft, 1)}[form]  # fmt: skip
+    if form == "activated":
+        x, options = soft, {**options, "activated": True}
+    options = {name: uniform(value, device, seed=7) if isinstance(value, tuple) else value
+               for name, value in options.items()}  # fmt: skip
+    if options.get("normalizer") == "tensor":
+        options["normalizer"] = torch.tensor(6.0)
+    fn = focal_triton.softmax_focal_loss if form.startswith("softmax") else focal_triton.sigmoid_focal_loss
+    options.setdefault("reduction", "mean" if "normalizer" in options else "sum")
+    kernels = run(fn, x, targets, **options)
+    monkeypatch.setenv("TRITON_INTERPRET", "0")
+    assert focal_triton.backend_for(x) == "reference"
+    fallback = run(fn, x, targets, **options)
+    torch.testing.assert_close(fallback[0], kernels[0], rtol=2e-5, atol=2e-6)
+    torch.testing.assert_close(fallback[1], kernels[1], rtol=2e-5, atol=2e-6)

@@ -148,7 +148,7 @@ def test_no_host_sync_on_the_launch_path(device, host_sync_forbidden, reduction)
 
 
 @requires_cuda
-@pytest.mark.parametrize("loss_name", ["sigmoid", "sigmoid-index", "softmax"])
+@pytest.mark.parametrize("loss_name", ["sigmoid", "sigmoid-index", "softmax", "head-options", "softmax-smoothed"])
 def test_cuda_graph_capture(loss_name):
     """Forward + backward captured once and replayed on new data gives the eager result."""
     x = torch.randn(64, 8, 16, device="cuda", requires_grad=True)
@@ -160,6 +160,12 @@ def test_cuda_graph_capture(loss_name):
             loss = focal_triton.sigmoid_focal_loss(x, soft, reduction="mean")
         elif loss_name == "sigmoid-index":
             loss = focal_triton.sigmoid_focal_loss(x, index, reduction="sum")
+        elif loss_name == "head-options":  # weight, a normalizer counted on the device, smoothing
+            num_pos = (index < 4).sum().clamp(min=1)
+            loss = focal_triton.sigmoid_focal_loss(x, index, reduction="mean", weight=soft[:, :1], normalizer=num_pos,
+                                                   label_smoothing=0.1)  # fmt: skip
+        elif loss_name == "softmax-smoothed":
+            loss = focal_triton.softmax_focal_loss(x, index, label_smoothing=0.1, weight=soft[:, 0])
         else:
             loss = focal_triton.softmax_focal_loss(x, index)
         x.grad = None
