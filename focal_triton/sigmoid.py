@@ -95,8 +95,8 @@ def sigmoid_focal_loss(
         alpha: weight of the positive class in [0, 1]; negatives get 1 - alpha.
             ``None`` or a negative number drops the alpha_t factor (as torchvision).
             Or one value in [0, 1] per class along dim 1 of (N, C, ...) inputs (a
-            sequence, or a 1-D tensor on the inputs' device; mmsegmentation's
-            per-class alpha).  Default 0.25.
+            sequence, or a 1-D tensor on the inputs' device, whose values are not
+            read on the host; mmsegmentation's per-class alpha).  Default 0.25.
         gamma: focusing exponent, any finite number >= 0 (alpha and gamma may also be
             0-d CPU tensors, read without a device sync); 0 gives plain
             (alpha-weighted) BCE with logits.  Default 2.
