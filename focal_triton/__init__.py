@@ -1,8 +1,20 @@
 """focal_triton: fused, numerically stable focal losses for PyTorch, written in Triton."""
 
 from ._backend import backend_for
+from .detection import (
+    DistributionFocalLoss,
+    QualityFocalLoss,
+    VarifocalLoss,
+    distribution_focal_loss,
+    quality_focal_loss,
+    varifocal_loss,
+)
 from .sigmoid import SigmoidFocalLoss, sigmoid_focal_loss
 from .softmax import SoftmaxFocalLoss, softmax_focal_loss
 
-__all__ = ["SigmoidFocalLoss", "SoftmaxFocalLoss", "backend_for", "sigmoid_focal_loss", "softmax_focal_loss"]
+__all__ = [
+    "DistributionFocalLoss", "QualityFocalLoss", "SigmoidFocalLoss", "SoftmaxFocalLoss", "VarifocalLoss",
+    "backend_for", "distribution_focal_loss", "quality_focal_loss", "sigmoid_focal_loss", "softmax_focal_loss",
+    "varifocal_loss",
+]  # fmt: skip
 __version__ = "0.1.0"

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import torch
 import triton
 
+from focal_triton.kernels.class_walk import TARGETS_DENSE, TARGETS_DISTANCE, TARGETS_INDEX, TARGETS_INDEX_SCORES
+from focal_triton.kernels.quality_focal import FOCAL, QUALITY_FOCAL, VARIFOCAL
 from focal_triton.kernels.sigmoid_focal import sigmoid_focal_index_fwd_kernel
 from focal_triton.kernels.softmax_focal import (
     softmax_focal_fwd_kernel,
@@ -112,8 +114,9 @@ def prepare_class_launch(kernel_name, inputs, targets, reduction, mean_denominat
     grad = gradient_like(x, grad_buffer_dtype(x.dtype)) if need_grad else None
     out = torch.empty_like(x, dtype=loss_dtype) if per_element and not reduce else None
     layout = rows_layout(x, next(b for b in (grad, out, x) if b is not None), tuple(operands.values()))
-    # class indices, flat; dense targets are read as an operand, in place
-    t = targets if targets.is_floating_point() else targets.contiguous().reshape(-1)
+    # one target per row, flat; dense targets (of the logits' shape) are read as an operand, in place
+    dense = targets.is_floating_point() and targets.shape == inputs.shape
+    t = targets if dense else targets.contiguous().reshape(-1)
     if not reduce and out is None:
         out = torch.empty(math.prod(x.shape[:1] + x.shape[2:]), dtype=loss_dtype, device=x.device)
     tile = tuning.class_tile(kernel_name, x, layout)
@@ -136,7 +139,7 @@ def finish_class_launch(launch, rows_shape, per_element):
 
 def softmax_focal_forward(
     inputs, targets, alpha, alpha_per_class, gamma, reduction, ignore_index, weight, normalizer, normalizer_tensor,
-    label_smoothing, need_grad, loss_dtype,
+    label_smoothing, need_grad, loss_dtype, distances=False,
 ):  # fmt: skip
     """Runs the fused softmax focal kernel on (N, C, *) logits and (N, *) class indices, or dense
     target probabilities of the logits' shape (floating ``targets``).
@@ -147,12 +150,13 @@ def softmax_focal_forward(
     of the number of non-ignored positions.  Returns (loss, grad): loss of shape (N, *) for 'none'
     (0 at ignored positions), else 0-d, in ``loss_dtype``; grad is dL/dx (divided by the
     denominator), laid out as the logits in ``grad_buffer_dtype``, when ``need_grad``, else None.
+    ``distances``: ``targets`` are one float y per row, the target its two-hot (DFL).
     """
-    dense = targets.is_floating_point()
+    dense = targets.is_floating_point() and not distances
     rows_shape = inputs.shape[:1] + inputs.shape[2:]
-    soft = dense or label_smoothing != 0.0
+    soft = dense or distances or label_smoothing != 0.0
     kernel_name = "softmax_focal_soft" if soft else "softmax_focal_fwd"
-    if dense:
+    if dense or distances:
         rows = math.prod(rows_shape)
         mean_denominator = lambda t: Denominator(float(rows))  # noqa: E731
     else:
@@ -173,7 +177,9 @@ def softmax_focal_forward(
         if soft:
             softmax_focal_soft_kernel[launch.grid](
                 **arguments, **launch.operand_arguments("q", ("stride_qb", "stride_qc", "stride_qs")),
-                **float64_arguments(label_smoothing=label_smoothing), DENSE_TARGETS=dense, SINGLE_TILE=single_tile,
+                **float64_arguments(label_smoothing=label_smoothing),
+                TARGETS=TARGETS_DISTANCE if distances else (TARGETS_DENSE if dense else TARGETS_INDEX),
+                SMOOTHING=label_smoothing != 0.0, SINGLE_TILE=single_tile,
             )  # fmt: skip
         elif launch.tile[1] == tuning.CLASSES_UNROLLED:
             del arguments["BLOCK_C"]  # C is compiled in instead
@@ -185,23 +191,41 @@ def softmax_focal_forward(
 
 def sigmoid_focal_index_forward(
     inputs, targets, alpha, alpha_per_class, gamma, reduction, ignore_index, weight, normalizer, normalizer_tensor,
-    label_smoothing, pos_weight, pos_weight_tensor, activated, need_grad, loss_dtype,
+    label_smoothing, pos_weight, pos_weight_tensor, activated, need_grad, loss_dtype, loss_kind=FOCAL, detach=False,
+    scores=None, row_loss=False,
 ):  # fmt: skip
-    """Runs the sigmoid focal kernel on (N, C, *) logits against the implicit one-hot of
+    """Runs the binary class-walk kernel on (N, C, *) logits against the implicit one-hot of
     (N, *) class indices.  Arguments and result as sigmoid_focal_forward (alpha_per_class: C
     values along dim 1), with 'none' of the logits' shape (0 at ignored positions) and 'mean' over
-    the non-ignored elements (C per non-ignored row)."""
+    the non-ignored elements (C per non-ignored row).  VFL / QFL (``loss_kind``) read ``scores``,
+    one per row, as the target at the row's class, or floating ``targets`` of the logits' shape;
+    ``row_loss``: 'none' is each row's sum over its classes and 'mean' is over rows (QFL)."""
     num_classes = inputs.shape[1]
-    operands = {"weight": None if weight is None else weight.expand(inputs.shape),
-                "pos_weight": None if pos_weight_tensor is None else pos_weight_tensor.expand(inputs.shape)}  # fmt: skip
+    dense = targets.is_floating_point()
+    per_position = 1.0 if row_loss else float(num_classes)
+    if dense:
+        rows = targets.numel() // num_classes
+        mean_denominator = lambda t: Denominator(rows * per_position)  # noqa: E731
+    else:
+        mean_denominator = lambda t: non_ignored_count(t, ignore_index, per_position=per_position)  # noqa: E731
+    loss_shape = (inputs.shape[0], *inputs.shape[2:]) if row_loss else inputs.shape
+    operands = {"weight": None if weight is None else _loss_operand(weight, loss_shape, row_loss),
+                "pos_weight": None if pos_weight_tensor is None else pos_weight_tensor.expand(inputs.shape),
+                "q": targets if dense else None}  # fmt: skip
     launch = prepare_class_launch(
-        "sigmoid_focal_index_fwd", inputs, targets, reduction,
-        lambda t: non_ignored_count(t, ignore_index, per_position=float(num_classes)), need_grad, True, loss_dtype,
+        "sigmoid_focal_index_fwd", inputs, targets, reduction, mean_denominator, need_grad, not row_loss, loss_dtype,
         normalizer, normalizer_tensor, operands,
     )  # fmt: skip
     if launch.logits.numel():
+        if dense:
+            targets_mode = TARGETS_DENSE
+        else:
+            targets_mode = TARGETS_INDEX if scores is None else TARGETS_INDEX_SCORES
         sigmoid_focal_index_fwd_kernel[launch.grid](
             **launch.kernel_arguments(),
+            **launch.operand_arguments("q", ("stride_qb", "stride_qc", "stride_qs")),
+            score_ptr=launch.targets if scores is None else scores.contiguous(),
+            LOSS=loss_kind, TARGETS=targets_mode, DETACH=detach, ROW_LOSS=row_loss,
             **float64_arguments(alpha=alpha or 0.0, gamma=gamma, pos_weight=pos_weight or 0.0,
                                 label_smoothing=label_smoothing),
             **launch.operand_arguments("weight", ("stride_wb", "stride_wc", "stride_ws")),
@@ -214,4 +238,40 @@ def sigmoid_focal_index_forward(
             # spills 8 B (ptxas of triton 3.9, sm_90); the general path does not
             GAMMA=ANY_GAMMA,
         )  # fmt: skip
-    return finish_class_launch(launch, targets.shape, per_element=True)
+    return finish_class_launch(launch, loss_shape, per_element=not row_loss)
+
+
+def _loss_operand(weight, loss_shape, per_row):
+    """A weight broadcast to the 'none' loss as the class walk reads it: (N, C, *) per element, or
+    (N, 1, *) per row."""
+    return row_operand(weight, loss_shape) if per_row else weight.expand(loss_shape)
+
+
+def varifocal_index_forward(inputs, targets, scores, alpha, gamma, reduction, ignore_index, detach_weight, weight,
+                            normalizer, normalizer_tensor, need_grad, loss_dtype):  # fmt: skip
+    """The varifocal loss against class indices with one score per row (the score at the row's
+    class, 0 elsewhere; the row's class is positive even where its score is 0)."""
+    return sigmoid_focal_index_forward(
+        inputs, targets, alpha, None, gamma, reduction, ignore_index, weight, normalizer, normalizer_tensor, 0.0,
+        None, None, False, need_grad, loss_dtype, loss_kind=VARIFOCAL, detach=detach_weight, scores=scores,
+    )  # fmt: skip
+
+
+def quality_focal_forward(inputs, targets, scores, beta, reduction, ignore_index, activated, weight, normalizer,
+                          normalizer_tensor, need_grad, loss_dtype):  # fmt: skip
+    """The quality focal loss, one value per row (its sum over the classes): against class indices
+    with scores, or soft targets of the logits' shape."""
+    return sigmoid_focal_index_forward(
+        inputs, targets, None, None, beta, reduction, ignore_index, weight, normalizer, normalizer_tensor, 0.0,
+        None, None, activated, need_grad, loss_dtype, loss_kind=QUALITY_FOCAL, scores=scores, row_loss=True,
+    )  # fmt: skip
+
+
+def distribution_focal_forward(inputs, targets, reduction, weight, normalizer, normalizer_tensor, need_grad,
+                               loss_dtype):  # fmt: skip
+    """The distribution focal loss: the softmax cross-entropy of each row against the two-hot of its
+    distance (the soft-target kernel with TARGETS_DISTANCE and gamma 0)."""
+    return softmax_focal_forward(
+        inputs, targets, None, None, 0.0, reduction, -100, weight, normalizer, normalizer_tensor, 0.0, need_grad,
+        loss_dtype, distances=True,
+    )  # fmt: skip

@@ -7,6 +7,7 @@ host, so the path is free of host-device syncs and can be captured in a CUDA gra
 import torch
 import triton
 
+from focal_triton.kernels.quality_focal import FOCAL, VARIFOCAL
 from focal_triton.kernels.reduce import REDUCE_CHUNK
 
 from . import tuning
@@ -45,7 +46,7 @@ def is_label_dtype(dtype):
 
 def sigmoid_focal_forward(
     inputs, targets, alpha, alpha_per_class, gamma, reduction, ignore_index, weight, normalizer, normalizer_tensor,
-    label_smoothing, pos_weight, pos_weight_tensor, activated, need_grad, loss_dtype,
+    label_smoothing, pos_weight, pos_weight_tensor, activated, need_grad, loss_dtype, loss_kind=FOCAL, detach=False,
 ):  # fmt: skip
     """Runs the fused sigmoid focal kernel.
 
@@ -56,6 +57,8 @@ def sigmoid_focal_forward(
     otherwise, in ``loss_dtype``; grad is dL/dx (already divided by the denominator) in
     ``grad_buffer_dtype`` when ``need_grad``, else None.  Labels equal to ``ignore_index``
     (when it is a value of their dtype) contribute nothing and leave the 'mean' denominator.
+    ``loss_kind``: FOCAL, or VARIFOCAL / QUALITY_FOCAL (float targets; ``gamma`` is QFL's beta,
+    ``detach`` VFL's detached weight).
     """
     x = inputs.contiguous()
     t = targets.contiguous()
@@ -88,7 +91,7 @@ def sigmoid_focal_forward(
         **flat_operand(pos_weight_tensor, x.shape).kernel_arguments("pos_weight", unused),
         **flat_operand(weight, x.shape).kernel_arguments("weight", unused),
         ignore_label=ignore_index if ignore else 0, size_bucket=tuning.size_bucket(n),
-        ALPHA_MODE=operand_mode(alpha, alpha_per_class), GAMMA=gamma_constexpr(gamma),
+        LOSS=loss_kind, DETACH=detach, ALPHA_MODE=operand_mode(alpha, alpha_per_class), GAMMA=gamma_constexpr(gamma),
         POS_WEIGHT_MODE=operand_mode(pos_weight, pos_weight_tensor), HAS_WEIGHT=weight is not None,
         HARD_LABELS=labels, IGNORE=ignore, SMOOTHING=label_smoothing != 0.0, ACTIVATED=activated,
         REDUCE=reduce, WRITE_GRAD=need_grad, COMPUTE=compute_dtype(x.dtype),
@@ -96,3 +99,13 @@ def sigmoid_focal_forward(
     if not reduce:
         return loss, grad
     return finish_reduction(partials, n_partials, denominator, loss_dtype), grad
+
+
+def varifocal_forward(inputs, targets, scores, alpha, gamma, reduction, ignore_index, detach_weight, weight, normalizer,
+                      normalizer_tensor, need_grad, loss_dtype):  # fmt: skip
+    """The varifocal loss against soft targets of the logits' shape (``scores`` is None): the
+    element-wise kernel with LOSS = VARIFOCAL; positives are the elements with a target > 0."""
+    return sigmoid_focal_forward(
+        inputs, targets, alpha, None, gamma, reduction, ignore_index, weight, normalizer, normalizer_tensor, 0.0,
+        None, None, False, need_grad, loss_dtype, loss_kind=VARIFOCAL, detach=detach_weight,
+    )  # fmt: skip

@@ -429,3 +429,103 @@ def check_sigmoid_alpha(alpha, inputs):
         raise ValueError(f"alpha must hold per-class values in [0, 1], got {list(value)!r}")
     _, per_class = check_class_alpha(value, inputs.shape[1], inputs)
     return None, per_class.reshape(-1, *([1] * (inputs.dim() - 2)))
+
+
+# ----------------------------------------------------------------------------- the focal family (VFL, QFL, DFL)
+def _check_quality_form(inputs, targets, scores):
+    """VFL / QFL targets: floating of the logits' shape (dense soft targets; ``scores`` must be None),
+    or integer class indices of shape (N, d1, ...) for (N, C, d1, ...) logits with ``scores``, a
+    floating tensor of the targets' shape.  Returns True for the class-index form."""
+    check_tensor("targets", targets)
+    if targets.is_floating_point():
+        if targets.shape != inputs.shape:
+            raise ValueError(
+                f"floating targets are soft targets of the shape of inputs {tuple(inputs.shape)}, got "
+                f"{tuple(targets.shape)} (class indices are integer tensors of shape (N, d1, ...), with scores=)"
+            )  # fmt: skip
+        if scores is not None:
+            raise ValueError("scores= goes with class-index targets; soft targets of the logits' shape carry their "
+                             "scores themselves")  # fmt: skip
+        check_same_device(inputs, targets)
+        return False
+    check_class_logits(inputs)
+    check_class_targets(inputs, targets)
+    if scores is None:
+        raise ValueError(
+            "class-index targets need scores= (N, d1, ...): the target (e.g. the IoU) at each row's class; "
+            "or pass soft targets of the logits' shape"
+        )  # fmt: skip
+    check_tensor("scores", scores)
+    if not scores.is_floating_point() or scores.shape != targets.shape:
+        raise ValueError(f"scores must be a floating tensor of the targets' shape {tuple(targets.shape)}, got "
+                         f"{scores.dtype} of shape {tuple(scores.shape)}")  # fmt: skip
+    if scores.device != inputs.device:
+        raise ValueError(f"scores must be on the device of inputs ({inputs.device}), got {scores.device}")
+    if scores.requires_grad and torch.is_grad_enabled():
+        raise ValueError("scores requires grad, but focal_triton computes no gradient with respect to scores; "
+                         "pass scores.detach()")  # fmt: skip
+    return True
+
+
+def _check_nonnegative(name, value):
+    value = scalar_value(name, value)
+    if not _is_number(value) or not _is_finite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+def _check_bool(name, value):
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, got {value!r}")
+    return value
+
+
+def check_varifocal_args(inputs, targets, alpha, gamma, reduction, scores, detach_weight, ignore_index, weight,
+                         normalizer):  # fmt: skip
+    """Validates varifocal_loss arguments; returns (class-index form?, the kernel-ready (scores, alpha,
+    gamma, reduction, ignore_index, detach_weight, weight, normalizer, normalizer_tensor))."""
+    check_logits(inputs)
+    check_call_context(inputs, targets)
+    index_form = _check_quality_form(inputs, targets, scores)
+    check_reduction(reduction)
+    return index_form, (
+        scores, _check_nonnegative("alpha", alpha), check_gamma(gamma), reduction, check_ignore_index(ignore_index),
+        _check_bool("detach_weight", detach_weight), check_weight(weight, inputs.shape, inputs),
+        *check_normalizer(normalizer, reduction, inputs),
+    )  # fmt: skip
+
+
+def check_quality_focal_args(inputs, targets, beta, reduction, scores, ignore_index, activated, weight, normalizer):
+    """Validates quality_focal_loss arguments; returns the kernel-ready (scores, beta, reduction,
+    ignore_index, activated, weight, normalizer, normalizer_tensor).  The loss is one value per
+    row (summed over classes), so ``weight`` broadcasts to (N, d1, ...)."""
+    check_class_logits(inputs)
+    check_call_context(inputs, targets)
+    _check_quality_form(inputs, targets, scores)
+    check_reduction(reduction)
+    rows_shape = (inputs.shape[0], *inputs.shape[2:])
+    return (
+        scores, _check_nonnegative("beta", beta), reduction, check_ignore_index(ignore_index),
+        _check_bool("activated", activated), check_weight(weight, rows_shape, inputs),
+        *check_normalizer(normalizer, reduction, inputs),
+    )  # fmt: skip
+
+
+def check_distribution_focal_args(inputs, targets, reduction, weight, normalizer):
+    """Validates distribution_focal_loss arguments: (N, n + 1, d1, ...) logits over n + 1 >= 2 bins and
+    floating distances of shape (N, d1, ...); returns the kernel-ready (reduction, weight, normalizer,
+    normalizer_tensor)."""
+    check_class_logits(inputs)
+    check_call_context(inputs, targets)
+    if inputs.shape[1] < 2:
+        raise ValueError(f"inputs must have n + 1 >= 2 bins along dim 1, got shape {tuple(inputs.shape)}")
+    check_tensor("targets", targets)
+    rows_shape = (inputs.shape[0], *inputs.shape[2:])
+    if not targets.is_floating_point() or tuple(targets.shape) != rows_shape:
+        raise ValueError(
+            f"targets must be floating distances in [0, {inputs.shape[1] - 1}] of shape {rows_shape} for inputs "
+            f"{tuple(inputs.shape)}, got {targets.dtype} of shape {tuple(targets.shape)}"
+        )  # fmt: skip
+    check_same_device(inputs, targets)
+    check_reduction(reduction)
+    return reduction, check_weight(weight, rows_shape, inputs), *check_normalizer(normalizer, reduction, inputs)

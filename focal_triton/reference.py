@@ -17,9 +17,12 @@ import torch.nn.functional as F
 
 from ._dtypes import loss_dtype_for
 from ._validation import (
+    check_distribution_focal_args,
+    check_quality_focal_args,
     check_sigmoid_args,
     check_sigmoid_index_args,
     check_softmax_args,
+    check_varifocal_args,
     is_class_index_form,
 )
 
@@ -200,6 +203,102 @@ def softmax_focal_checked(inputs, targets, alpha, alpha_per_class, gamma, reduct
         terms = alpha * terms
     loss = torch.where(q == 0, 0.0, q * terms).sum(1) + infinite
     return _weighted_reduce(inputs, loss, kept, weight, reduction, lambda: kept.sum(), normalizer, normalizer_tensor)
+
+
+def varifocal_loss(inputs, targets, alpha=0.75, gamma=2.0, reduction="mean", *, scores=None, detach_weight=False,
+                   ignore_index=-100, weight=None, normalizer=None):  # fmt: skip
+    """Eager varifocal loss; same arguments and result as focal_triton.varifocal_loss."""
+    _, checked = check_varifocal_args(inputs, targets, alpha, gamma, reduction, scores, detach_weight, ignore_index,
+                                      weight, normalizer)  # fmt: skip
+    return varifocal_checked(inputs, targets, *checked)
+
+
+def _soft_targets(inputs, targets, scores, ignore_index):
+    """(q, positive, kept) of VFL / QFL: soft targets of the logits' shape (positive where q > 0), or the
+    one-hot of class indices times each row's score (positive at the row's class)."""
+    x = _upcast(inputs)
+    if scores is None:
+        q = targets.to(x.dtype)
+        return q, q > 0, torch.ones_like(q, dtype=torch.bool)
+    one_hot, kept = _implicit_one_hot(inputs, targets, ignore_index)
+    return one_hot * scores.to(x.dtype).unsqueeze(1), one_hot > 0, kept
+
+
+def _outside_unit(values):
+    """NaN where a target (or probability) is outside [0, 1], else 0: added to a loss."""
+    return torch.where((values < 0) | (values > 1) | values.isnan(), float("nan"), 0.0)
+
+
+def _bce_with_logits(x, q):
+    """BCE with logits at a clamped logit (its limit gradient passes), with the kernels' inf where a
+    logit of +-inf is on the wrong side of its target."""
+    clamped = _ClampPassingGradient.apply(x, -BIG_LOGIT, BIG_LOGIT)
+    bce = F.binary_cross_entropy_with_logits(clamped, q, reduction="none")
+    wrong_side = ((x == float("inf")) & (q < 1)) | ((x == -float("inf")) & (q > 0))
+    return bce, clamped, wrong_side
+
+
+def varifocal_checked(inputs, targets, scores, alpha, gamma, reduction, ignore_index, detach_weight, weight, normalizer,
+                      normalizer_tensor):  # fmt: skip
+    """varifocal_loss, arguments already checked."""
+    q, positive, kept = _soft_targets(inputs, targets, scores, ignore_index)
+    bce, clamped, wrong_side = _bce_with_logits(_upcast(inputs), q)
+    s_pow = torch.exp(-gamma * F.softplus(-clamped))  # sigmoid(x) ** gamma
+    if detach_weight:
+        s_pow = s_pow.detach()
+    loss = torch.where(positive, q, alpha * s_pow) * bce
+    loss = loss + torch.where(wrong_side & (loss > 0), float("inf"), 0.0) + _outside_unit(q)
+    count = (lambda: kept.sum() * inputs.shape[1]) if scores is not None else (lambda: kept.numel())
+    return _weighted_reduce(inputs, loss, kept, weight, reduction, count, normalizer, normalizer_tensor)
+
+
+def quality_focal_loss(inputs, targets, beta=2.0, reduction="mean", *, scores=None, ignore_index=-100,
+                       activated=False, weight=None, normalizer=None):  # fmt: skip
+    """Eager quality focal loss; same arguments and result as focal_triton.quality_focal_loss."""
+    checked = check_quality_focal_args(inputs, targets, beta, reduction, scores, ignore_index, activated, weight,
+                                       normalizer)  # fmt: skip
+    return quality_focal_checked(inputs, targets, *checked)
+
+
+def quality_focal_checked(inputs, targets, scores, beta, reduction, ignore_index, activated, weight, normalizer,
+                          normalizer_tensor):  # fmt: skip
+    """quality_focal_loss, arguments already checked: BCE(x, y) * |y - s| ** beta summed over classes."""
+    y, _, kept = _soft_targets(inputs, targets, scores, ignore_index)
+    x = _upcast(inputs)
+    if activated:
+        bce, s = _ProbabilityBCE.apply(x, y), x
+        loss = _power_or_limit((y - s).abs(), beta) * bce
+    else:
+        bce, clamped, wrong_side = _bce_with_logits(x, y)
+        loss = _power_or_limit((y - torch.sigmoid(clamped)).abs(), beta) * bce
+        loss = loss + torch.where(wrong_side & (loss > 0), float("inf"), 0.0)
+    loss = torch.where(kept, loss + _outside_unit(y), 0.0).sum(1)
+    rows = kept.any(1) if scores is not None else torch.ones_like(loss, dtype=torch.bool)
+    return _weighted_reduce(inputs, loss, rows, weight, reduction, lambda: rows.sum(), normalizer, normalizer_tensor)
+
+
+def distribution_focal_loss(inputs, targets, reduction="mean", *, weight=None, normalizer=None):
+    """Eager distribution focal loss; same arguments and result as focal_triton.distribution_focal_loss."""
+    checked = check_distribution_focal_args(inputs, targets, reduction, weight, normalizer)
+    return distribution_focal_checked(inputs, targets, *checked)
+
+
+def distribution_focal_checked(inputs, targets, reduction, weight, normalizer, normalizer_tensor):
+    """distribution_focal_loss, arguments already checked: CE against the two-hot of each distance y,
+    (l + 1 - y) at l = floor(y) and (y - l) at l + 1 (at y = n, the one-hot of bin n)."""
+    log_p = F.log_softmax(_ClampPassingGradient.apply(_upcast(inputs), None, BIG_LOGIT), dim=1)
+    bins = inputs.shape[1]
+    y = targets.to(log_p.dtype)
+    inside = (y >= 0) & (y <= bins - 1)
+    left = torch.where(inside, y, 0.0).floor().long()
+    right = (left + 1).clamp(max=bins - 1)
+    weight_left = torch.where(inside, left + 1 - y, 1.0)
+    weight_right = torch.where(inside, y - left, 0.0)
+    loss = -(weight_left * log_p.gather(1, left.unsqueeze(1)).squeeze(1)
+             + weight_right * log_p.gather(1, right.unsqueeze(1)).squeeze(1))  # fmt: skip
+    loss = loss + torch.where(inside, 0.0, float("nan"))
+    kept = torch.ones_like(loss, dtype=torch.bool)
+    return _weighted_reduce(inputs, loss, kept, weight, reduction, lambda: kept.numel(), normalizer, normalizer_tensor)
 
 
 def torchvision_sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2.0, reduction="none"):

@@ -13,6 +13,12 @@ strides; focal_triton/tuning.py chooses the tile.)
 import triton
 import triton.language as tl
 
+# TARGETS, what a class walk reads as its targets (the launcher picks):
+TARGETS_INDEX = tl.constexpr(0)  # one class index per row: its implicit one-hot
+TARGETS_INDEX_SCORES = tl.constexpr(1)  # a class index and a score per row: the score at that class, 0 elsewhere
+TARGETS_DENSE = tl.constexpr(2)  # target values of the logits' shape, read with their own (b, c, s) strides
+TARGETS_DISTANCE = tl.constexpr(3)  # a float y per row: the two-hot (l + 1 - y) at l = floor(y), (y - l) at l + 1
+
 
 @triton.jit
 def class_rows(pid, S, n_s_blocks, BLOCK_S: tl.constexpr):

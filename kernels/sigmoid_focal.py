@@ -26,8 +26,9 @@ dL/dx = -sign * alpha_t * w * [(1 - p_t) + gamma * p_t * ce].
 import triton
 import triton.language as tl
 
-from .class_walk import class_offsets, class_rows
+from .class_walk import TARGETS_DENSE, TARGETS_INDEX_SCORES, class_offsets, class_rows
 from .operands import OPERAND_NONE, OPERAND_SCALAR, OPERAND_TENSOR, load_flat_operand
+from .quality_focal import FOCAL, quality_terms
 from .reduce import REDUCE_CHUNK, chunk_sums, gradient_scale
 from .stable_math import (
     ANY_GAMMA,
@@ -35,6 +36,7 @@ from .stable_math import (
     clamp_infinities,
     float64_scalar,
     focal_power,
+    probability_bce,
     ratio_or_zero,
     sigmoid_parts,
 )
@@ -82,21 +84,16 @@ def hard_label_terms(x, positive, gamma, GAMMA: tl.constexpr):
 
 @triton.jit
 def probability_terms(p, t, gamma, GAMMA: tl.constexpr):
-    """Elementwise (loss, dL/dp) without alpha for probabilities p (``activated=True``), clamped as
-    ``F.binary_cross_entropy`` (mmdet's focal loss with probabilities, YOLOv6, PP-YOLOE) clamps:
+    """Elementwise (loss, dL/dp) without alpha for probabilities p (``activated=True``), with the BCE
+    of ``F.binary_cross_entropy`` (mmdet's focal loss with probabilities, YOLOv6, PP-YOLOE;
+    stable_math.probability_bce):
 
-        ce    = -(t * max(log p, -100) + (1 - t) * max(log(1 - p), -100))
-        dce   = (p - t) / max(p (1 - p), 1e-12)          (its backward's EPSILON)
-        m     = 1 - p_t = t (1 - p) + (1 - t) p,  w = m ** gamma,  dm/dp = 1 - 2t
+        m = 1 - p_t = t (1 - p) + (1 - t) p,  w = m ** gamma,  dm/dp = 1 - 2t
         dL/dp = w * dce + gamma * (1 - 2t) * w * ce / m   (w * ce / m taken as 0 where m = 0)
-
-    Precise ``tl.log`` here: two logarithms per element, the price of probability inputs."""
-    log_p = tl.maximum(tl.log(p), -100.0)
-    log_q = tl.maximum(tl.log(1.0 - p), -100.0)
-    ce = -(t * log_p + (1.0 - t) * log_q)
+    """
+    ce, dce = probability_bce(p, t)
     m = t * (1.0 - p) + (1.0 - t) * p
     w = focal_power(m, gamma, GAMMA)
-    dce = (p - t) / tl.maximum(p * (1.0 - p), 1.0e-12)
     return w * ce, w * dce + gamma * (1.0 - 2.0 * t) * ratio_or_zero(w * ce, m)
 
 
@@ -174,6 +171,8 @@ def sigmoid_focal_fwd_kernel(
     pos_weight_outer_stride,
     weight_inner_size, weight_middle_size, weight_inner_stride, weight_middle_stride, weight_outer_stride,
     size_bucket,  # autotune key only: ceil(log2(n))
+    LOSS: tl.constexpr,  # FOCAL, or VARIFOCAL / QUALITY_FOCAL on float targets (quality_focal.py)
+    DETACH: tl.constexpr,  # VARIFOCAL: no gradient through the weight alpha * s ** gamma
     ALPHA_MODE: tl.constexpr,  # OPERAND_NONE / OPERAND_SCALAR / OPERAND_TENSOR (operands.py)
     GAMMA: tl.constexpr,  # gamma at compile time: 0, 1, 2, or ANY_GAMMA (see stable_math.focal_power)
     POS_WEIGHT_MODE: tl.constexpr,
@@ -212,9 +211,12 @@ def sigmoid_focal_fwd_kernel(
         labels = t != 0
     else:
         labels = t.to(COMPUTE)
-    loss, grad = binary_focal_terms(raw_x, labels, alpha, pw, label_smoothing, label_smoothing_remainder, gamma,
-                                    ALPHA_MODE != OPERAND_NONE, HARD_LABELS, SMOOTHING, ACTIVATED, GAMMA,
-                                    COMPUTE)  # fmt: skip
+    if LOSS == FOCAL:
+        loss, grad = binary_focal_terms(raw_x, labels, alpha, pw, label_smoothing, label_smoothing_remainder, gamma,
+                                        ALPHA_MODE != OPERAND_NONE, HARD_LABELS, SMOOTHING, ACTIVATED, GAMMA,
+                                        COMPUTE)  # fmt: skip
+    else:  # dense soft targets: positive where q > 0 (mmdet's varifocal loss)
+        loss, grad = quality_terms(raw_x, labels, labels > 0.0, alpha, gamma, LOSS, DETACH, ACTIVATED, GAMMA)
     if HAS_WEIGHT:
         weight = load_flat_operand(weight_ptr, offs, mask, weight_inner_size, weight_middle_size, weight_inner_stride,
                                    weight_middle_stride, weight_outer_stride, WEIGHT_DIMS, COMPUTE)  # fmt: skip
@@ -246,6 +248,8 @@ def sigmoid_focal_index_fwd_kernel(
     alpha_ptr,  # ALPHA_MODE == OPERAND_TENSOR: C per-class alpha values, contiguous
     pos_weight_ptr,  # POS_WEIGHT_MODE == OPERAND_TENSOR: pos_weight broadcast to the logits, (b, c, s) strides
     weight_ptr,  # HAS_WEIGHT: weight broadcast to the logits, (b, c, s) strides
+    score_ptr,  # TARGETS_INDEX_SCORES: one score per row, the target at the row's class
+    q_ptr,  # TARGETS_DENSE: targets of the logits' shape, (b, c, s) strides
     S,
     C,
     n_s_blocks,
@@ -255,6 +259,9 @@ def sigmoid_focal_index_fwd_kernel(
     stride_gb,
     stride_gc,
     stride_gs,
+    stride_qb,
+    stride_qc,
+    stride_qs,
     stride_pwb,
     stride_pwc,
     stride_pws,
@@ -272,6 +279,10 @@ def sigmoid_focal_index_fwd_kernel(
     denominator,
     denominator_remainder,
     ignore_index: tl.int64,
+    LOSS: tl.constexpr,  # FOCAL, VARIFOCAL or QUALITY_FOCAL (quality_focal.py)
+    TARGETS: tl.constexpr,  # TARGETS_INDEX, TARGETS_INDEX_SCORES or TARGETS_DENSE (class_walk.py)
+    DETACH: tl.constexpr,  # VARIFOCAL: no gradient through the weight alpha * s ** gamma
+    ROW_LOSS: tl.constexpr,  # 'none' gives each row's sum over its classes (QFL), not each element's loss
     ALPHA_MODE: tl.constexpr,  # OPERAND_NONE / OPERAND_SCALAR / OPERAND_TENSOR (operands.py)
     GAMMA: tl.constexpr,  # gamma at compile time: 0, 1, 2, or ANY_GAMMA (see stable_math.focal_power)
     POS_WEIGHT_MODE: tl.constexpr,
@@ -286,13 +297,20 @@ def sigmoid_focal_index_fwd_kernel(
     BLOCK_S: tl.constexpr,
     BLOCK_C: tl.constexpr,
 ):
-    """Binary focal loss of every (row, class) against the implicit one-hot of the row's index."""
+    """A binary loss of every (row, class): the focal loss against the implicit one-hot of the row's
+    index, or VFL / QFL against the row's score at its class (or against dense targets)."""
     pid = tl.program_id(0)
     alpha = float64_scalar(alpha, alpha_remainder, COMPUTE)
     gamma = float64_scalar(gamma, gamma_remainder, COMPUTE)
     b, s, row_mask = class_rows(pid, S, n_s_blocks, BLOCK_S)
-    k = tl.load(t_ptr + b * S + s, mask=row_mask, other=0).to(tl.int64)
-    valid = row_mask & (k != ignore_index)
+    if TARGETS == TARGETS_DENSE:
+        k = tl.full((BLOCK_S,), -1, tl.int64)  # no class index: nothing is ignored
+        valid = row_mask
+    else:
+        k = tl.load(t_ptr + b * S + s, mask=row_mask, other=0).to(tl.int64)
+        valid = row_mask & (k != ignore_index)
+    if TARGETS == TARGETS_INDEX_SCORES:
+        score = tl.load(score_ptr + b * S + s, mask=row_mask, other=0.0).to(COMPUTE)
     x_rows = x_ptr + b * stride_xb + s * stride_xs
     g_rows = grad_ptr + b * stride_gb + s * stride_gs
     scale = gradient_scale(denominator_ptr, denominator, denominator_remainder, DENOMINATOR, COMPUTE)
@@ -300,6 +318,7 @@ def sigmoid_focal_index_fwd_kernel(
     if POS_WEIGHT_MODE == OPERAND_SCALAR:
         pw = float64_scalar(pos_weight, pos_weight_remainder, COMPUTE)
     total = tl.zeros((BLOCK_S, BLOCK_C), COMPUTE)
+    row_total = tl.zeros((BLOCK_S,), COMPUTE)
     for c0 in range(0, C, BLOCK_C):
         cls = c0 + class_offsets(BLOCK_C, WIDE_CLASS_OFFSETS)
         tile_mask = row_mask[:, None] & (cls < C)[None, :]
@@ -311,9 +330,19 @@ def sigmoid_focal_index_fwd_kernel(
         if POS_WEIGHT_MODE == OPERAND_TENSOR:
             pw_c = tl.load(pos_weight_ptr + b * stride_pwb + s[:, None] * stride_pws + cls[None, :] * stride_pwc,
                            mask=tile_mask, other=0.0).to(COMPUTE)  # fmt: skip
-        loss, grad = binary_focal_terms(raw_x, cls[None, :] == k[:, None], alpha_c, pw_c, label_smoothing,
-                                        label_smoothing_remainder, gamma, ALPHA_MODE != OPERAND_NONE, True, SMOOTHING,
-                                        ACTIVATED, GAMMA, COMPUTE)  # fmt: skip
+        positive = cls[None, :] == k[:, None]
+        if LOSS == FOCAL:
+            loss, grad = binary_focal_terms(raw_x, positive, alpha_c, pw_c, label_smoothing, label_smoothing_remainder,
+                                            gamma, ALPHA_MODE != OPERAND_NONE, True, SMOOTHING, ACTIVATED, GAMMA,
+                                            COMPUTE)  # fmt: skip
+        else:
+            if TARGETS == TARGETS_DENSE:
+                q = tl.load(q_ptr + b * stride_qb + s[:, None] * stride_qs + cls[None, :] * stride_qc,
+                            mask=tile_mask, other=0.0).to(COMPUTE)  # fmt: skip
+                positive = q > 0.0
+            else:
+                q = tl.where(positive, score[:, None], 0.0)
+            loss, grad = quality_terms(raw_x, q, positive, alpha, gamma, LOSS, DETACH, ACTIVATED, GAMMA)
         if HAS_WEIGHT:
             weight = tl.load(weight_ptr + b * stride_wb + s[:, None] * stride_ws + cls[None, :] * stride_wc,
                              mask=tile_mask, other=0.0).to(COMPUTE)  # fmt: skip
@@ -323,6 +352,8 @@ def sigmoid_focal_index_fwd_kernel(
         loss = tl.where(keep, loss, 0.0)
         if REDUCE:
             total += loss
+        elif ROW_LOSS:
+            row_total += tl.sum(loss, axis=1)
         else:
             tl.store(loss_ptr + b * stride_gb + s[:, None] * stride_gs + cls[None, :] * stride_gc,
                      loss.to(loss_ptr.dtype.element_ty), mask=tile_mask)  # fmt: skip
@@ -331,6 +362,8 @@ def sigmoid_focal_index_fwd_kernel(
             tl.store(g_rows[:, None] + cls[None, :] * stride_gc, grad.to(grad_ptr.dtype.element_ty), mask=tile_mask)
     if REDUCE:
         tl.store(partial_ptr + pid, tl.sum(tl.sum(total, axis=1), axis=0))
+    elif ROW_LOSS:
+        tl.store(loss_ptr + b * S + s, row_total.to(loss_ptr.dtype.element_ty), mask=row_mask)
 
 
 def sigmoid_focal_bytes_per_element(logit_bytes, target_bytes, reduce, write_grad, grad_bytes=None, operand_bytes=0):

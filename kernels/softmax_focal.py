@@ -33,7 +33,7 @@ gamma = 0 and no alpha, g'_j = 1 and dL/dx_i = p_i * sum(q) - q_i: F.cross_entro
 import triton
 import triton.language as tl
 
-from .class_walk import class_offsets, class_rows, class_strides
+from .class_walk import TARGETS_DENSE, TARGETS_DISTANCE, class_offsets, class_rows, class_strides
 from .operands import OPERAND_NONE, OPERAND_SCALAR, OPERAND_TENSOR
 from .reduce import gradient_scale
 from .stable_math import clamp_positive_infinity, expm1, float64_scalar, focal_power
@@ -45,6 +45,8 @@ ALPHA_NONE, ALPHA_SCALAR, ALPHA_PER_CLASS = OPERAND_NONE, OPERAND_SCALAR, OPERAN
 @triton.jit
 def softmax_focal_row_terms(u, alpha_k, gamma, GAMMA: tl.constexpr):
     """(loss, g') of one row from u = log p_k (see the module docstring)."""
+    if GAMMA == 0:  # cross-entropy: no focal term
+        return -alpha_k * u, alpha_k
     em1 = expm1(u)  # p_k - 1
     w = focal_power(-em1, gamma, GAMMA)
     exact = em1 == 0.0
@@ -300,17 +302,21 @@ def _log_probs(x, shift, log_sum):
 
 
 @triton.jit
-def _soft_tile(u, cls, tile_mask, valid, k_safe, q_ptr, q_offsets, alpha, alpha_ptr, gamma, label_smoothing, C,
-               ALPHA_MODE: tl.constexpr, GAMMA: tl.constexpr, DENSE_TARGETS: tl.constexpr,
+def _soft_tile(u, cls, tile_mask, valid, k_safe, frac, q_ptr, q_offsets, alpha, alpha_ptr, gamma, label_smoothing,
+               C, ALPHA_MODE: tl.constexpr, GAMMA: tl.constexpr, TARGETS: tl.constexpr, SMOOTHING: tl.constexpr,
                COMPUTE: tl.constexpr):  # fmt: skip
     """(q_j * loss_j, q_j * g'_j) of one class tile from u_j = log p_j, where q_j is the target
-    probability: read (DENSE_TARGETS) or the one-hot of k, smoothed: (1 - eps) q + eps / C."""
-    if DENSE_TARGETS:
+    probability: read (TARGETS_DENSE), the two-hot of a distance (TARGETS_DISTANCE: 1 - frac at
+    k_safe, frac at k_safe + 1), or the one-hot of k; smoothed: (1 - eps) q + eps / C."""
+    if TARGETS == TARGETS_DENSE:
         q = tl.load(q_ptr + q_offsets, mask=tile_mask, other=0.0).to(COMPUTE)
-        q = q * (1.0 - label_smoothing) + label_smoothing / C
+    elif TARGETS == TARGETS_DISTANCE:
+        q = tl.where(cls[None, :] == k_safe[:, None], 1.0 - frac[:, None], 0.0)
+        q += tl.where(cls[None, :] == k_safe[:, None] + 1, frac[:, None], 0.0)
     else:
-        eps = label_smoothing
-        q = tl.where(cls[None, :] == k_safe[:, None], 1.0 - eps, 0.0) + eps / C
+        q = tl.where(cls[None, :] == k_safe[:, None], 1.0, 0.0)
+    if SMOOTHING:
+        q = q * (1.0 - label_smoothing) + label_smoothing / C
     q = tl.where(valid[:, None] & tile_mask, q, 0.0)
     if ALPHA_MODE == ALPHA_PER_CLASS:
         alpha_j = tl.load(alpha_ptr + cls, mask=cls < C, other=0.0).to(COMPUTE)[None, :] + tl.zeros(u.shape, COMPUTE)
@@ -326,8 +332,8 @@ def _soft_tile(u, cls, tile_mask, valid, k_safe, q_ptr, q_offsets, alpha, alpha_
 @triton.jit
 def softmax_focal_soft_kernel(
     x_ptr,
-    t_ptr,  # label smoothing: class indices, one per row (b * S + s)
-    q_ptr,  # DENSE_TARGETS: target probabilities of the logits' shape, (b, c, s) strides
+    t_ptr,  # TARGETS_INDEX: class indices, TARGETS_DISTANCE: distances, one per row (b * S + s)
+    q_ptr,  # TARGETS_DENSE: target probabilities of the logits' shape, (b, c, s) strides
     alpha_ptr,  # per-class alpha, C values (ALPHA_MODE == ALPHA_PER_CLASS)
     loss_ptr,  # out: loss per row (REDUCE False)
     partial_ptr,  # out: one partial sum per program (REDUCE True)
@@ -359,7 +365,8 @@ def softmax_focal_soft_kernel(
     ignore_index: tl.int64,
     ALPHA_MODE: tl.constexpr,
     GAMMA: tl.constexpr,
-    DENSE_TARGETS: tl.constexpr,  # q read from q_ptr; else label smoothing of the class index at t_ptr
+    TARGETS: tl.constexpr,  # TARGETS_INDEX, TARGETS_DENSE or TARGETS_DISTANCE (class_walk.py)
+    SMOOTHING: tl.constexpr,  # q becomes (1 - label_smoothing) q + label_smoothing / C
     HAS_WEIGHT: tl.constexpr,
     DENOMINATOR: tl.constexpr,
     REDUCE: tl.constexpr,
@@ -378,10 +385,17 @@ def softmax_focal_soft_kernel(
     gamma = float64_scalar(gamma, gamma_remainder, COMPUTE)
     eps = float64_scalar(label_smoothing, label_smoothing_remainder, COMPUTE)
     b, s, row_mask = class_rows(pid, S, n_s_blocks, BLOCK_S)
-    if DENSE_TARGETS:
+    frac = tl.zeros((BLOCK_S,), COMPUTE)
+    if TARGETS == TARGETS_DENSE:
         valid = row_mask
         in_range = tl.full((BLOCK_S,), 1, tl.int1)
         k_safe = tl.zeros((BLOCK_S,), tl.int64)  # unused: the targets are read
+    elif TARGETS == TARGETS_DISTANCE:
+        y = tl.load(t_ptr + b * S + s, mask=row_mask, other=0.0).to(COMPUTE)
+        valid = row_mask
+        in_range = (y >= 0.0) & (y <= C - 1)  # else (NaN too) the row's loss and gradient are NaN
+        k_safe = tl.where(in_range, y, 0.0).to(tl.int64)  # floor(y)
+        frac = tl.where(in_range, y - k_safe.to(COMPUTE), 0.0)
     else:
         k = tl.load(t_ptr + b * S + s, mask=row_mask, other=0).to(tl.int64)
         valid = row_mask & (k != ignore_index)
@@ -403,9 +417,9 @@ def softmax_focal_soft_kernel(
     log_sum = tl.log(tl.where(row_mask, sum_exp, 1.0))
     if SINGLE_TILE:
         u = _log_probs(x, shift, log_sum)
-        loss_terms, g_terms = _soft_tile(u, classes, tile_mask, valid, k_safe, q_ptr,
+        loss_terms, g_terms = _soft_tile(u, classes, tile_mask, valid, k_safe, frac, q_ptr,
                                          q_rows[:, None] + classes[None, :] * stride_qc, alpha, alpha_ptr, gamma, eps,
-                                         C, ALPHA_MODE, GAMMA, DENSE_TARGETS, COMPUTE)  # fmt: skip
+                                         C, ALPHA_MODE, GAMMA, TARGETS, SMOOTHING, COMPUTE)  # fmt: skip
         row_loss = tl.sum(loss_terms, axis=1)
         row_g = tl.sum(g_terms, axis=1)
     else:
@@ -416,13 +430,13 @@ def softmax_focal_soft_kernel(
             tile_mask = row_mask[:, None] & (cls < C)[None, :]
             x = tl.load(x_rows[:, None] + cls[None, :] * stride_xc, mask=tile_mask, other=-float("inf"))
             u = _log_probs(x.to(COMPUTE), shift, log_sum)
-            loss_terms, g_terms = _soft_tile(u, cls, tile_mask, valid, k_safe, q_ptr,
+            loss_terms, g_terms = _soft_tile(u, cls, tile_mask, valid, k_safe, frac, q_ptr,
                                              q_rows[:, None] + cls[None, :] * stride_qc, alpha, alpha_ptr, gamma, eps,
-                                             C, ALPHA_MODE, GAMMA, DENSE_TARGETS, COMPUTE)  # fmt: skip
+                                             C, ALPHA_MODE, GAMMA, TARGETS, SMOOTHING, COMPUTE)  # fmt: skip
             row_loss += tl.sum(loss_terms, axis=1)
             row_g += tl.sum(g_terms, axis=1)
     row_weight = _row_weight(b, s, row_mask, weight_ptr, stride_wb, stride_ws, HAS_WEIGHT, COMPUTE)
-    bad = tl.where(in_range, 0.0, float("nan"))  # a class index outside [0, C) that is not ignore_index
+    bad = tl.where(in_range, 0.0, float("nan"))  # a class index outside [0, C) not ignored, a distance outside
     row_loss = tl.where(valid, (row_loss + bad) * row_weight, 0.0)
     if REDUCE:
         tl.store(partial_ptr + pid, tl.sum(row_loss, axis=0))
@@ -442,9 +456,9 @@ def softmax_focal_soft_kernel(
                 tile_mask = row_mask[:, None] & (cls < C)[None, :]
                 x = tl.load(x_rows[:, None] + cls[None, :] * stride_xc, mask=tile_mask, other=-float("inf"))
                 u = _log_probs(x.to(COMPUTE), shift, log_sum)
-                _, g_terms = _soft_tile(u, cls, tile_mask, valid, k_safe, q_ptr,
+                _, g_terms = _soft_tile(u, cls, tile_mask, valid, k_safe, frac, q_ptr,
                                         q_rows[:, None] + cls[None, :] * stride_qc, alpha, alpha_ptr, gamma, eps, C,
-                                        ALPHA_MODE, GAMMA, DENSE_TARGETS, COMPUTE)  # fmt: skip
+                                        ALPHA_MODE, GAMMA, TARGETS, SMOOTHING, COMPUTE)  # fmt: skip
                 g = (tl.exp(u) * row_g[:, None] - g_terms) * row_scale[:, None]
                 tl.store(g_rows[:, None] + cls[None, :] * stride_gc, g.to(grad_ptr.dtype.element_ty), mask=tile_mask)
 

@@ -157,3 +157,14 @@ def float64_scalar(value, remainder, COMPUTE: tl.constexpr):
         return tl.cast(value, tl.float64) + tl.cast(remainder, tl.float64)
     else:
         return tl.cast(value, tl.float32)
+
+
+@triton.jit
+def probability_bce(p, t):
+    """(BCE, dBCE/dp) of probabilities p against targets t as ``F.binary_cross_entropy`` computes
+    them: logs clamped to >= -100, and its backward's (p - t) / max(p (1 - p), 1e-12).  Precise
+    ``tl.log``: two logarithms per element, the price of probability inputs."""
+    log_p = tl.maximum(tl.log(p), -100.0)
+    log_q = tl.maximum(tl.log(1.0 - p), -100.0)
+    ce = -(t * log_p + (1.0 - t) * log_q)
+    return ce, (p - t) / tl.maximum(p * (1.0 - p), 1.0e-12)

@@ -1,0 +1,255 @@
+"""The focal-loss family of today's detectors: varifocal, quality focal and distribution focal loss,
+functional and nn.Module forms, each a fused kernel writing loss and gradient in one pass."""
+
+import torch
+from torch import Tensor
+
+from . import reference
+from ._class_walk import (
+    distribution_focal_forward,
+    gradient_like,
+    quality_focal_forward,
+    varifocal_index_forward,
+)
+from ._elementwise import varifocal_forward
+from ._registry import LossSpec, RegisteredLoss
+from ._validation import (
+    Reduction,
+    check_distribution_focal_args,
+    check_quality_focal_args,
+    check_reduction,
+    check_varifocal_args,
+)
+
+NORMALIZED = (("weight", "Tensor?"), ("normalizer", "float?"), ("normalizer_tensor", "Tensor?"))
+VARIFOCAL_OPTIONS = (
+    ("scores", "Tensor?"), ("alpha", "float"), ("gamma", "float"), ("reduction", "str"), ("ignore_index", "int"),
+    ("detach_weight", "bool"), *NORMALIZED,
+)  # fmt: skip
+
+
+def _per_element_loss(inputs, targets, reduction, dtype):
+    return inputs.new_empty(inputs.shape if reduction == "none" else (), dtype=dtype)
+
+
+def _per_row_loss(inputs, targets, reduction, dtype):
+    return inputs.new_empty((inputs.shape[0], *inputs.shape[2:]) if reduction == "none" else (), dtype=dtype)
+
+
+_varifocal = RegisteredLoss(
+    LossSpec(
+        name="varifocal_loss",
+        options=VARIFOCAL_OPTIONS,
+        launch=varifocal_forward,
+        reference=reference.varifocal_checked,
+        empty_loss=_per_element_loss,
+        empty_grad=lambda inputs, dtype: inputs.new_empty(inputs.shape, dtype=dtype),
+    )
+)
+_varifocal_index = RegisteredLoss(
+    LossSpec(
+        name="varifocal_index_loss",
+        options=VARIFOCAL_OPTIONS,
+        launch=varifocal_index_forward,
+        reference=reference.varifocal_checked,
+        empty_loss=lambda inputs, targets, reduction, dtype: (
+            gradient_like(inputs, dtype) if reduction == "none" else inputs.new_empty((), dtype=dtype)
+        ),
+        empty_grad=gradient_like,
+    )
+)
+_quality_focal = RegisteredLoss(
+    LossSpec(
+        name="quality_focal_loss",
+        options=(("scores", "Tensor?"), ("beta", "float"), ("reduction", "str"), ("ignore_index", "int"),
+                 ("activated", "bool"), *NORMALIZED),  # fmt: skip
+        launch=quality_focal_forward,
+        reference=reference.quality_focal_checked,
+        empty_loss=_per_row_loss,
+        empty_grad=gradient_like,
+        row_broadcast=True,
+    )
+)
+_distribution_focal = RegisteredLoss(
+    LossSpec(
+        name="distribution_focal_loss",
+        options=(("reduction", "str"), *NORMALIZED),
+        launch=distribution_focal_forward,
+        reference=reference.distribution_focal_checked,
+        empty_loss=_per_row_loss,
+        empty_grad=gradient_like,
+        row_broadcast=True,
+    )
+)
+
+
+def varifocal_loss(
+    inputs: Tensor,
+    targets: Tensor,
+    alpha: float = 0.75,
+    gamma: float = 2.0,
+    reduction: Reduction = "mean",
+    *,
+    scores: Tensor | None = None,
+    detach_weight: bool = False,
+    ignore_index: int = -100,
+    weight: Tensor | None = None,
+    normalizer: float | Tensor | None = None,
+) -> Tensor:
+    """Varifocal loss (Zhang et al. 2021, VarifocalNet), as mmdet, RT-DETR / D-FINE and ultralytics
+    compute it, in one fused kernel with its gradient.
+
+    With s = sigmoid(inputs) and q the soft target (the IoU at the assigned class, 0 elsewhere):
+    loss = BCEWithLogits(inputs, q) * w, w = q at a positive and alpha * s ** gamma elsewhere.
+
+    Args:
+        inputs: logits, float32 / float16 / bfloat16 (float64).  Any shape with soft
+            ``targets``; (N, C, d1, ...) with class-index ``targets`` (e.g. a DETR head's
+            (B, Q, C) logits as ``logits.view(-1, C)``).
+        targets: soft targets q in [0, 1] of the shape of ``inputs`` (mmdet's form: positives are
+            the elements with q > 0); or integer class indices (N, d1, ...) with ``scores``, the
+            IoU of each row's class (RT-DETR / ultralytics: the row's class is positive, even
+            where its score is 0; C or any index outside [0, C) is background, ``ignore_index``
+            positions contribute nothing).  No one-hot tensor is built.  A target or score
+            outside [0, 1] gives NaN there.
+        alpha: weight of the negatives' modulating factor, a number >= 0.  Default 0.75.
+        gamma: exponent of s in it, >= 0.  Default 2.
+        reduction: ``'none'`` (the shape of ``inputs``), ``'mean'`` (sum of weight * loss over the
+            number of elements, C per non-ignored row with class indices, or over ``normalizer``),
+            ``'sum'``.
+        scores: keyword-only; with class-index ``targets``, a floating tensor of their shape.
+        detach_weight: keyword-only; ``False`` (mmdet, ultralytics): the gradient flows through
+            alpha * s ** gamma; ``True`` (RT-DETR / D-FINE, which pass the weight to
+            ``F.binary_cross_entropy_with_logits(weight=...)``): it does not.
+        ignore_index, weight, normalizer: keyword-only, as in :func:`sigmoid_focal_loss` (weight
+            broadcastable to the 'none' loss; normalizer with 'mean' only, e.g. DETR's num_boxes).
+
+    Returns:
+        The loss: float32 for float16 / bfloat16 inputs under ``torch.autocast``, else the dtype
+        of ``inputs``.
+    """
+    index_form, checked = check_varifocal_args(inputs, targets, alpha, gamma, reduction, scores, detach_weight,
+                                               ignore_index, weight, normalizer)  # fmt: skip
+    return (_varifocal_index if index_form else _varifocal)(inputs, targets, *checked)
+
+
+def quality_focal_loss(
+    inputs: Tensor,
+    targets: Tensor,
+    beta: float = 2.0,
+    reduction: Reduction = "mean",
+    *,
+    scores: Tensor | None = None,
+    ignore_index: int = -100,
+    activated: bool = False,
+    weight: Tensor | None = None,
+    normalizer: float | Tensor | None = None,
+) -> Tensor:
+    """Quality focal loss (Li et al. 2020, GFL), as mmdet's ``QualityFocalLoss`` computes it, in one
+    fused kernel with its gradient.
+
+    With s = sigmoid(inputs) and y the quality target (the score at the row's class, 0 elsewhere):
+    loss_row = sum over classes of BCEWithLogits(inputs, y) * |y - s| ** beta (negatives give
+    BCE(x, 0) * s ** beta); the gradient flows through |y - s| ** beta.
+
+    Args:
+        inputs: (N, C) or (N, C, d1, ...) logits (probabilities with ``activated``).
+        targets: integer class indices (N, d1, ...) with ``scores`` (mmdet's (label, score)
+            target; C or outside [0, C) = background, ``ignore_index`` rows give 0), or soft
+            targets of the shape of ``inputs`` (mmdet's ``quality_focal_loss_tensor_target``).
+            A target or score outside [0, 1] gives NaN there.
+        beta: exponent >= 0.  Default 2.
+        reduction: ``'none'`` gives one value per row, (N, d1, ...), summed over the classes as
+            mmdet does; ``'mean'`` is over the non-ignored rows (or ``normalizer``); ``'sum'``.
+        activated: keyword-only; ``True``: ``inputs`` are probabilities (TOOD), with
+            ``F.binary_cross_entropy``'s clamps (see :func:`sigmoid_focal_loss`).
+        scores, ignore_index, normalizer: as in :func:`varifocal_loss`.
+        weight: keyword-only; broadcastable to the per-row loss (N, d1, ...) (mmdet's weight (N,)).
+
+    Returns:
+        The loss, dtype as :func:`varifocal_loss`.
+    """
+    checked = check_quality_focal_args(inputs, targets, beta, reduction, scores, ignore_index, activated, weight,
+                                       normalizer)  # fmt: skip
+    return _quality_focal(inputs, targets, *checked)
+
+
+def distribution_focal_loss(
+    inputs: Tensor,
+    targets: Tensor,
+    reduction: Reduction = "mean",
+    *,
+    weight: Tensor | None = None,
+    normalizer: float | Tensor | None = None,
+) -> Tensor:
+    """Distribution focal loss (Li et al. 2020, GFL; YOLOv8 / YOLO11 / YOLOv6 / D-FINE box
+    regression), as mmdet's ``distribution_focal_loss``, in one fused kernel with its gradient.
+
+    With l = floor(y), r = l + 1: loss_row = CE(inputs, l) * (r - y) + CE(inputs, r) * (y - l),
+    the softmax cross-entropy against a two-hot target (gradient softmax - twohot).
+
+    Args:
+        inputs: (N, n + 1) or (N, n + 1, d1, ...) logits over n + 1 >= 2 bins.
+        targets: floating distances y of shape (N,) or (N, d1, ...) in [0, n].  At y = n the
+            target is the one-hot of bin n (the formula's limit; mmdet's code would index bin
+            n + 1 there, so its callers keep y <= n - 0.01); ultralytics clamps y to
+            [0, n - 0.01]: pass ``targets.clamp(0, n - 0.01)`` for its numbers.  A distance
+            outside [0, n] (or NaN) gives NaN in that row.
+        reduction: ``'none'`` (one value per row, (N, d1, ...)), ``'mean'`` (over the rows, or
+            ``normalizer``), ``'sum'``.
+        weight, normalizer: keyword-only, as in :func:`quality_focal_loss`.
+
+    Returns:
+        The loss, dtype as :func:`varifocal_loss`.
+    """
+    checked = check_distribution_focal_args(inputs, targets, reduction, weight, normalizer)
+    return _distribution_focal(inputs, targets, *checked)
+
+
+class VarifocalLoss(torch.nn.Module):
+    """Module form of :func:`varifocal_loss`; ``forward(inputs, targets, scores=None, weight=None,
+    normalizer=None)``."""
+
+    def __init__(self, alpha: float = 0.75, gamma: float = 2.0, reduction: Reduction = "mean", *,
+                 detach_weight: bool = False, ignore_index: int = -100) -> None:  # fmt: skip
+        super().__init__()
+        check_reduction(reduction)
+        self.alpha, self.gamma, self.reduction = alpha, gamma, reduction
+        self.detach_weight, self.ignore_index = detach_weight, ignore_index
+
+    def forward(self, inputs: Tensor, targets: Tensor, scores: Tensor | None = None, weight: Tensor | None = None,
+                normalizer: float | Tensor | None = None) -> Tensor:  # fmt: skip
+        return varifocal_loss(inputs, targets, self.alpha, self.gamma, self.reduction, scores=scores,
+                              detach_weight=self.detach_weight, ignore_index=self.ignore_index, weight=weight,
+                              normalizer=normalizer)  # fmt: skip
+
+
+class QualityFocalLoss(torch.nn.Module):
+    """Module form of :func:`quality_focal_loss`; ``forward(inputs, targets, scores=None, weight=None,
+    normalizer=None)``."""
+
+    def __init__(self, beta: float = 2.0, reduction: Reduction = "mean", *, activated: bool = False,
+                 ignore_index: int = -100) -> None:  # fmt: skip
+        super().__init__()
+        check_reduction(reduction)
+        self.beta, self.reduction, self.activated, self.ignore_index = beta, reduction, activated, ignore_index
+
+    def forward(self, inputs: Tensor, targets: Tensor, scores: Tensor | None = None, weight: Tensor | None = None,
+                normalizer: float | Tensor | None = None) -> Tensor:  # fmt: skip
+        return quality_focal_loss(inputs, targets, self.beta, self.reduction, scores=scores,
+                                  ignore_index=self.ignore_index, activated=self.activated, weight=weight,
+                                  normalizer=normalizer)  # fmt: skip
+
+
+class DistributionFocalLoss(torch.nn.Module):
+    """Module form of :func:`distribution_focal_loss`; ``forward(inputs, targets, weight=None,
+    normalizer=None)``."""
+
+    def __init__(self, reduction: Reduction = "mean") -> None:
+        super().__init__()
+        check_reduction(reduction)
+        self.reduction = reduction
+
+    def forward(self, inputs: Tensor, targets: Tensor, weight: Tensor | None = None,
+                normalizer: float | Tensor | None = None) -> Tensor:  # fmt: skip
+        return distribution_focal_loss(inputs, targets, self.reduction, weight=weight, normalizer=normalizer)

@@ -1,0 +1,111 @@
+"""The element terms of the focal-loss family of today's detectors, for the binary kernels of
+``sigmoid_focal`` (their LOSS constexpr): varifocal loss (VFL: VarifocalNet, RT-DETR, D-FINE,
+PP-YOLOE, YOLOv6) and quality focal loss (QFL: GFL, RTMDet, NanoDet, TOOD).
+
+Notation: x logit, s = sigmoid(x), q or y the soft target (an IoU at the assigned class, 0
+elsewhere), sp = softplus, BCE(x, q) = (1 - q) sp(x) + q sp(-x) with dBCE/dx = s - q.
+
+Varifocal (Zhang et al. 2021), with "positive" the assigned class (class-index targets) or q > 0
+(dense targets, mmdet):
+
+    w     = q                        (positive)
+          = alpha * s ** gamma       (negative)
+    loss  = w * BCE(x, q)
+    dL/dx = w * (s - q) + [negative, not detached] alpha * gamma * s ** gamma * (1 - s) * BCE
+
+since d(s ** gamma)/dx = gamma * s ** gamma * (1 - s); s ** gamma = exp(-gamma * sp(-x)) is formed
+without a logarithm.  ``DETACH`` drops the second term (RT-DETR / D-FINE detach the weight).
+
+Quality focal (Li et al. 2020), one formula for every element (y = 0 off the assigned class):
+
+    d     = s - y,  w = |d| ** beta
+    loss  = w * BCE(x, y)
+    dL/dx = w * d + beta * BCE * s (1 - s) * sign(d) |d| ** (beta - 1)
+
+with sign(d) |d| ** (beta - 1) = w / d taken as 0 where d = 0 (the cusp of beta < 1), so the
+gradient is finite for every beta >= 0.  With probabilities (``activated``) BCE and its
+derivative are ``F.binary_cross_entropy``'s (stable_math.probability_bce) and d = p - y.
+"""
+
+import triton
+import triton.language as tl
+
+from .stable_math import (
+    ANY_GAMMA,
+    LOG2E,
+    clamp_infinities,
+    focal_power,
+    probability_bce,
+    ratio_or_zero,
+    sigmoid_parts,
+)
+
+# LOSS, the binary kernels' loss constexpr
+FOCAL = tl.constexpr(0)
+VARIFOCAL = tl.constexpr(1)
+QUALITY_FOCAL = tl.constexpr(2)
+
+
+@triton.jit
+def _sigmoid_bce(x, q):
+    """(s, 1 - s, BCE(x, q), s - q, -log s) for a finite logit x and a target q, without cancellation."""
+    e, r, log1p_e = sigmoid_parts(x)
+    positive_x = x >= 0.0
+    s = tl.where(positive_x, r, e * r)
+    one_minus_s = tl.where(positive_x, e * r, r)
+    sp_neg = tl.maximum(-x, 0.0) + log1p_e  # softplus(-x) = -log s
+    bce = (1.0 - q) * (tl.maximum(x, 0.0) + log1p_e) + q * sp_neg
+    return s, one_minus_s, bce, (1.0 - q) * s - q * one_minus_s, sp_neg
+
+
+@triton.jit
+def varifocal_terms(x, q, positive, alpha, gamma, DETACH: tl.constexpr, GAMMA: tl.constexpr):
+    """(loss, dL/dx) of the varifocal loss (module docstring)."""
+    s, one_minus_s, bce, s_minus_q, sp_neg = _sigmoid_bce(x, q)
+    if GAMMA == ANY_GAMMA:
+        s_pow = tl.exp2(sp_neg * gamma * -LOG2E)  # s ** gamma = exp(-gamma * softplus(-x))
+    else:
+        s_pow = focal_power(s, gamma, GAMMA)
+    w = tl.where(positive, q, alpha * s_pow)
+    grad = w * s_minus_q
+    if not DETACH:
+        grad += tl.where(positive, 0.0, alpha * gamma * s_pow * (one_minus_s * bce))
+    return w * bce, grad
+
+
+@triton.jit
+def quality_focal_terms(x, y, beta, BETA: tl.constexpr, ACTIVATED: tl.constexpr):
+    """(loss, dL/dx) of the quality focal loss (module docstring); with ACTIVATED x holds
+    probabilities and the gradient is dL/dp."""
+    if ACTIVATED:
+        bce, dbce = probability_bce(x, y)
+        d = x - y
+        slope = 1.0  # dp/dp
+    else:
+        s, one_minus_s, bce, d, _ = _sigmoid_bce(x, y)
+        dbce = d
+        slope = s * one_minus_s  # ds/dx
+    w = focal_power(tl.abs(d), beta, BETA)
+    return w * bce, w * dbce + beta * (bce * slope) * ratio_or_zero(w, d)
+
+
+@triton.jit
+def quality_terms(raw_x, q, positive, alpha, gamma, LOSS: tl.constexpr, DETACH: tl.constexpr,
+                  ACTIVATED: tl.constexpr, GAMMA: tl.constexpr):  # fmt: skip
+    """(loss, dL/dx) of VFL or QFL (``LOSS``) with the kernels' conventions: a loss that truly is
+    infinite (an infinite logit on the wrong side of its target) is inf, and a target (with
+    ACTIVATED, a probability) outside [0, 1] gives NaN loss and gradient.  ``gamma`` is QFL's beta."""
+    outside = (q < 0.0) | (q > 1.0)
+    if ACTIVATED:
+        loss, grad = quality_focal_terms(raw_x, q, gamma, GAMMA, True)
+        outside = outside | (raw_x < 0.0) | (raw_x > 1.0) | (raw_x != raw_x)  # the clamped logs would hide a NaN
+    else:
+        x = clamp_infinities(raw_x)
+        if LOSS == VARIFOCAL:
+            loss, grad = varifocal_terms(x, q, positive, alpha, gamma, DETACH, GAMMA)
+        else:
+            loss, grad = quality_focal_terms(x, q, gamma, GAMMA, False)
+        infinite = ((raw_x == float("inf")) & (q < 1.0)) | ((raw_x == -float("inf")) & (q > 0.0))
+        loss = tl.where(infinite & (loss > 0.0), float("inf"), loss)
+    nan = tl.where(outside, float("nan"), 0.0)
+    return loss + nan, grad + nan
