@@ -209,7 +209,8 @@ def sigmoid_focal_index_forward(
     else:
         mean_denominator = lambda t: non_ignored_count(t, ignore_index, per_position=per_position)  # noqa: E731
     loss_shape = (inputs.shape[0], *inputs.shape[2:]) if row_loss else inputs.shape
-    operands = {"weight": None if weight is None else _loss_operand(weight, loss_shape, row_loss),
+    # a per-row weight is read at every class of its row: class stride 0
+    operands = {"weight": None if weight is None else _loss_operand(weight, loss_shape, row_loss).expand(inputs.shape),
                 "pos_weight": None if pos_weight_tensor is None else pos_weight_tensor.expand(inputs.shape),
                 "q": targets if dense else None}  # fmt: skip
     launch = prepare_class_launch(
