@@ -235,9 +235,10 @@ def sigmoid_focal_index_forward(
             ignore_index=ignore_index, ALPHA_MODE=operand_mode(alpha, alpha_per_class),
             POS_WEIGHT_MODE=operand_mode(pos_weight, pos_weight_tensor), HAS_WEIGHT="weight" in launch.operands,
             SMOOTHING=label_smoothing != 0.0, ACTIVATED=activated,
-            # not specialised on gamma: compiled for GAMMA = 2, its 16-warp tile gets 64 registers and
-            # spills 8 B (ptxas of triton 3.9, sm_90); the general path does not
-            GAMMA=ANY_GAMMA,
+            # the focal loss is not specialised on gamma: compiled for GAMMA = 2, its 16-warp tile gets
+            # 64 registers and spills 8 B (ptxas of triton 3.9, sm_90); the general path does not.
+            # VFL / QFL are: their general path spills 8 B there, GAMMA = 2 does not (focal-triton report)
+            GAMMA=ANY_GAMMA if loss_kind == FOCAL else gamma_constexpr(gamma),
         )  # fmt: skip
     return finish_class_launch(launch, loss_shape, per_element=not row_loss)
 

@@ -6,7 +6,9 @@ Used by ``focal-triton report`` and by the compile test.
 import torch
 import triton.language as tl
 from focal_triton.kernels.grad_scale import scale_grad_bytes_per_element, scale_grad_kernel
+from focal_triton.kernels.class_walk import TARGETS_DISTANCE, TARGETS_INDEX, TARGETS_INDEX_SCORES
 from focal_triton.kernels.operands import OPERAND_NONE, OPERAND_SCALAR
+from focal_triton.kernels.quality_focal import FOCAL, QUALITY_FOCAL, VARIFOCAL
 from focal_triton.kernels.reduce import DENOMINATOR_COUNT, DENOMINATOR_NUMBER, DENOMINATOR_TENSOR, sum_partials_kernel
 from focal_triton.kernels.sigmoid_focal import (
     sigmoid_focal_bytes_per_element,
@@ -49,7 +51,10 @@ GAMMA_LABELS = {2: "", ANY_GAMMA.value: ", any gamma"}  # GAMMA = 2 (the default
 
 # The constexprs of the options detection heads pass (weight, normalizer, label smoothing, ...), off:
 # every variant below is the plain call.
-OPTIONS_OFF = {"POS_WEIGHT_MODE": OPERAND_NONE, "HAS_WEIGHT": False, "SMOOTHING": False, "ACTIVATED": False}
+OPTIONS_OFF = {"POS_WEIGHT_MODE": OPERAND_NONE, "HAS_WEIGHT": False, "SMOOTHING": False, "ACTIVATED": False,
+               "LOSS": FOCAL, "DETACH": False}  # fmt: skip
+# The class-index sigmoid kernel's plain call: one-hot targets, a loss per element.
+INDEX_TARGETS = {"TARGETS": TARGETS_INDEX, "ROW_LOSS": False}
 FLAT_OPERANDS_OFF = {"ALPHA_DIMS": 1, "POS_WEIGHT_DIMS": 1, "WEIGHT_DIMS": 1}
 
 # (logits dtype, targets dtype) pairs the binary kernel is compiled for.
@@ -181,7 +186,7 @@ def class_variants(dtype):
                 name=f"sigmoid_focal_index_fwd[{label}, mean+grad]",
                 fn=sigmoid_focal_index_fwd_kernel,
                 pointers=pointers,
-                constexprs={**unit, **shared, **OPTIONS_OFF, "ALPHA_MODE": OPERAND_SCALAR,
+                constexprs={**unit, **shared, **OPTIONS_OFF, **INDEX_TARGETS, "ALPHA_MODE": OPERAND_SCALAR,
                             "GAMMA": ANY_GAMMA.value},  # as launched
                 ints=ints,
                 floats=CLASS_FLOATS,
@@ -213,8 +218,9 @@ def head_option_variants(dtype):
                     name=f"sigmoid_focal_index_fwd[{label}, mean+grad, weighted]",
                     fn=sigmoid_focal_index_fwd_kernel,
                     pointers=pointers,
-                    constexprs={**unit, **shared, **OPTIONS_OFF, "HAS_WEIGHT": True, "ALPHA_MODE": OPERAND_SCALAR,
-                                "GAMMA": ANY_GAMMA.value, "BLOCK_S": block_s, "BLOCK_C": block_c},  # fmt: skip
+                    constexprs={**unit, **shared, **OPTIONS_OFF, **INDEX_TARGETS, "HAS_WEIGHT": True,
+                                "ALPHA_MODE": OPERAND_SCALAR, "GAMMA": ANY_GAMMA.value, "BLOCK_S": block_s,
+                                "BLOCK_C": block_c},  # fmt: skip
                     ints=(*ints, "stride_wb", "stride_wc", "stride_ws"),
                     floats=CLASS_FLOATS,
                     dtype=f"{dtype}/int64",
@@ -231,8 +237,8 @@ def head_option_variants(dtype):
                 fn=softmax_focal_soft_kernel,
                 pointers={**pointers, "alpha_ptr": "float32", "q_ptr": "float32"},
                 constexprs={**unit, **shared, "HAS_WEIGHT": False, "ALPHA_MODE": OPERAND_SCALAR, "GAMMA": 2,
-                            "DENSE_TARGETS": False, "SINGLE_TILE": single_tile, "BLOCK_S": block_s,
-                            "BLOCK_C": block_c, "DENOMINATOR": DENOMINATOR_COUNT},  # fmt: skip
+                            "TARGETS": TARGETS_INDEX, "SMOOTHING": True, "SINGLE_TILE": single_tile,
+                            "BLOCK_S": block_s, "BLOCK_C": block_c, "DENOMINATOR": DENOMINATOR_COUNT},  # fmt: skip
                 ints=ints,
                 floats=CLASS_FLOATS,
                 dtype=f"{dtype}/int64",
@@ -241,6 +247,63 @@ def head_option_variants(dtype):
             ),
             warps,
         )
+
+
+def family_variants(dtype):
+    """(variant, num_warps) of the focal family's kernels as launched: varifocal against dense targets
+    (the element-wise kernel) and against class indices with scores, quality focal against class
+    indices with scores (RetinaNet-style (N, 80) rows), distribution focal over (N, 17) bins."""
+    block, warps = ELEMENTWISE_CONFIGS[1]
+    flat = {**OPTIONS_OFF, **FLAT_OPERANDS_OFF, "LOSS": VARIFOCAL, "ALPHA_MODE": OPERAND_SCALAR, "GAMMA": 2,
+            "HARD_LABELS": False, "IGNORE": False, "DENOMINATOR": DENOMINATOR_NUMBER, "REDUCE": True,
+            "WRITE_GRAD": True, "COMPUTE": tl.float32, "BLOCK": block}  # fmt: skip
+    yield (
+        KernelVariant(
+            name="sigmoid_focal_fwd[varifocal, mean+grad]", fn=sigmoid_focal_fwd_kernel,
+            pointers={"x_ptr": dtype, "t_ptr": dtype, "loss_ptr": dtype, "partial_ptr": "float32", "grad_ptr": dtype},
+            constexprs=flat, ints=("n", "ignore_label", "size_bucket"), floats=CLASS_FLOATS, dtype=f"{dtype}/{dtype}",
+            elements_per_program=block,
+            bytes_per_element=sigmoid_focal_bytes_per_element(_size(dtype), _size(dtype), True, True),
+        ),
+        warps,
+    )  # fmt: skip
+    label, num_classes, batches, rows, *strides = CLASS_LAYOUTS[0]
+    layout = RowsLayout(batches, rows, tuple(strides), tuple(strides))
+    block_s, block_c, warps = tile_shape(num_classes, layout, "sigmoid_focal_index_fwd")
+    walk = {"stride_xc": 1, "stride_gc": 1, "BLOCK_S": block_s, "BLOCK_C": block_c, "COMPUTE": tl.float32,
+            "REDUCE": True, "WRITE_GRAD": True, "DENOMINATOR": DENOMINATOR_COUNT,
+            "WIDE_CLASS_OFFSETS": wide_class_offsets(num_classes, layout)}  # fmt: skip
+    pointers = {"x_ptr": dtype, "t_ptr": "int64", "loss_ptr": dtype, "partial_ptr": "float32", "grad_ptr": dtype,
+                "denominator_ptr": "int64", "score_ptr": "float32"}  # fmt: skip
+    ints = ("S", "C", "n_s_blocks", "ignore_index", "stride_xb", "stride_xs", "stride_gb", "stride_gs")
+    for name, loss, row_loss in (("varifocal", VARIFOCAL, False), ("quality focal", QUALITY_FOCAL, True)):
+        yield (
+            KernelVariant(
+                name=f"sigmoid_focal_index_fwd[{label}, {name}, index+scores, mean+grad]",
+                fn=sigmoid_focal_index_fwd_kernel, pointers=pointers,
+                constexprs={**walk, **OPTIONS_OFF, "LOSS": loss, "TARGETS": TARGETS_INDEX_SCORES, "ROW_LOSS": row_loss,
+                            "ALPHA_MODE": OPERAND_SCALAR, "GAMMA": 2},  # as launched: gamma / beta 2 compiled in
+                ints=ints, floats=CLASS_FLOATS, dtype=f"{dtype}/int64",
+                elements_per_program=block_s * min(num_classes, block_c),
+                bytes_per_element=sigmoid_focal_index_bytes_per_element(_size(dtype), reduce=True),
+            ),
+            warps,
+        )  # fmt: skip
+    bins = 17
+    layout = RowsLayout(1, 1 << 20, (0, 1, bins), (0, 1, bins))
+    block_s, block_c, warps = tile_shape(bins, layout, "softmax_focal_soft")
+    yield (
+        KernelVariant(
+            name=f"softmax_focal_soft[rows C={bins}, distribution focal, mean+grad]", fn=softmax_focal_soft_kernel,
+            pointers={**pointers, "t_ptr": "float32"},
+            constexprs={**walk, "BLOCK_S": block_s, "BLOCK_C": block_c, "DENOMINATOR": DENOMINATOR_NUMBER,
+                        "HAS_WEIGHT": False, "ALPHA_MODE": OPERAND_NONE, "GAMMA": 0, "TARGETS": TARGETS_DISTANCE,
+                        "SMOOTHING": False, "SINGLE_TILE": True},
+            ints=ints, floats=CLASS_FLOATS, dtype=f"{dtype}/float32", elements_per_program=block_s * bins,
+            bytes_per_element=softmax_focal_bytes_per_element(_size(dtype), True),
+        ),
+        warps,
+    )  # fmt: skip
 
 
 def variants():
@@ -256,6 +319,7 @@ def variants():
     for dtype in ("float32", "bfloat16"):
         yield from class_variants(dtype)
         yield from head_option_variants(dtype)
+        yield from family_variants(dtype)
     yield (
         KernelVariant(
             name="sum_partials",

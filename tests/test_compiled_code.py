@@ -117,6 +117,15 @@ SASS_CEILINGS = {  # (kernel, dtype, config) on sm_90 -> most instructions per e
      "BLOCK_S=32,BLOCK_C=128,num_warps=16"): (178, 5.4),
     ("softmax_focal_soft[rows C=32000, mean+grad, label smoothing]", "float32/int64",
      "BLOCK_S=1,BLOCK_C=4096,num_warps=16"): (161, 5.5),
+    # the focal family (issue 14) at gamma / beta 2
+    ("sigmoid_focal_fwd[varifocal, mean+grad]", "float32/float32", "BLOCK=2048,num_warps=4"): (102, 3.1),
+    ("sigmoid_focal_fwd[varifocal, mean+grad]", "bfloat16/bfloat16", "BLOCK=2048,num_warps=4"): (97, 3.1),
+    ("sigmoid_focal_index_fwd[rows C=80, varifocal, index+scores, mean+grad]", "float32/int64",
+     "BLOCK_S=32,BLOCK_C=128,num_warps=16"): (165, 5.2),
+    ("sigmoid_focal_index_fwd[rows C=80, quality focal, index+scores, mean+grad]", "float32/int64",
+     "BLOCK_S=32,BLOCK_C=128,num_warps=16"): (181, 6.8),
+    ("softmax_focal_soft[rows C=17, distribution focal, mean+grad]", "float32/float32",
+     "BLOCK_S=128,BLOCK_C=32,num_warps=16"): (137, 4.3),
 }
 
 
