@@ -344,3 +344,35 @@ def eager_head_focal_loss(inputs, targets, reduction="mean", weight=None, normal
     if reduction == "mean":
         return loss.sum() / normalizer
     return _reduce(loss, reduction)
+
+
+def eager_varifocal_loss(inputs, targets, reduction="mean", scores=None, normalizer=None, alpha=0.75, gamma=2.0):
+    """The varifocal loss as RT-DETR / D-FINE compute it (the perf baseline): a one-hot of the class
+    indices times the scores, a detached weight, BCE with that weight, summed over ``normalizer``."""
+    num_classes = inputs.shape[1]
+    target = F.one_hot(targets, num_classes + 1)[:, :num_classes].to(inputs.dtype)
+    target_score = scores.to(inputs.dtype).unsqueeze(1) * target
+    pred_score = torch.sigmoid(inputs).detach()
+    weight = alpha * pred_score.pow(gamma) * (1 - target) + target_score
+    loss = F.binary_cross_entropy_with_logits(inputs, target_score, weight=weight, reduction="none")
+    return loss.sum() / normalizer if reduction == "mean" else _reduce(loss, reduction)
+
+
+def eager_quality_focal_loss(inputs, targets, reduction="mean", scores=None, beta=2.0):
+    """The quality focal loss as mmdet's tensor-target code computes it (the perf baseline; its
+    (label, score) version indexes positives with ``nonzero()``, a host sync): per row, summed over
+    the classes."""
+    num_classes = inputs.shape[1]
+    y = F.one_hot(targets, num_classes + 1)[:, :num_classes].to(inputs.dtype) * scores.to(inputs.dtype).unsqueeze(1)
+    loss = F.binary_cross_entropy_with_logits(inputs, y, reduction="none") * (y - inputs.sigmoid()).abs().pow(beta)
+    return _reduce(loss.sum(1), reduction)
+
+
+def eager_distribution_focal_loss(inputs, targets, reduction="mean"):
+    """The distribution focal loss as mmdet computes it (the perf baseline): two cross-entropies
+    weighted by the distance to the neighbouring bins."""
+    left = targets.long()
+    right = left + 1
+    loss = (F.cross_entropy(inputs, left, reduction="none") * (right.to(targets.dtype) - targets)
+            + F.cross_entropy(inputs, right, reduction="none") * (targets - left.to(targets.dtype)))  # fmt: skip
+    return _reduce(loss, reduction)

@@ -6,6 +6,7 @@ implementation happens to move, so the lines of one plot compare like with like.
 """
 
 import csv
+import functools
 import json
 import math
 import os
@@ -31,13 +32,20 @@ SOFTMAX_CLASSES = (2, 80, 1000, 32000, 128000)
 SEGMENTATION_CLASSES = 21  # (B, 21, H, W): PASCAL VOC
 HEAD_CLASSES = 80  # the "head" series: a RetinaNet classification head on COCO
 HEAD_POSITIVES = 0.01  # the share of anchors assigned a class (the rest are background, index 80)
-KERNEL_OF = {"sigmoid": "sigmoid_focal_fwd", "softmax": "softmax_focal_fwd",
-             "head": "sigmoid_focal_index_fwd"}  # whose launch config a row reports  # fmt: skip
+KERNEL_OF = {"sigmoid": "sigmoid_focal_fwd", "softmax": "softmax_focal_fwd", "head": "sigmoid_focal_index_fwd",
+             "varifocal": "sigmoid_focal_index_fwd", "quality_focal": "sigmoid_focal_index_fwd",
+             "distribution_focal": "softmax_focal_soft"}  # whose launch config a row reports  # fmt: skip
+# The focal family at detection-head shapes: B = 8 images x Q queries / anchors of C = 80 classes
+# (RT-DETR's 300 queries, YOLO's 8400 anchors, a dense head's 100000), and DFL over 4 box sides x
+# 8400 anchors x B of 16 / 17 bins.
+FAMILY = ("varifocal", "quality_focal", "distribution_focal")
+FAMILY_QUERIES = (300, 8400, 100000)
+DFL_BINS = (16, 17)
 
 
 @dataclass
 class Case:
-    loss: str  # "sigmoid" | "softmax" | "head" (RetinaNet: class indices, per-anchor weight, normalizer)
+    loss: str  # "sigmoid" | "softmax" | "head" (RetinaNet: class indices, per-anchor weight, normalizer) | FAMILY
     dtype: torch.dtype
     target: str  # "float" | "uint8" | "index"
     mode: str  # "fwd" | "fwd_bwd"
@@ -50,7 +58,7 @@ class Case:
 
     @property
     def classes(self):
-        return self.shape[1] if self.loss in ("softmax", "head") else 1
+        return 1 if self.loss == "sigmoid" else self.shape[1]
 
     @property
     def series(self):
@@ -61,6 +69,8 @@ class Case:
             return f"softmax {layout} {dtype} {self.mode} {self.reduction}"
         if self.loss == "head":
             return f"head C={self.shape[1]} {dtype} weighted {self.mode} {self.reduction}"
+        if self.loss in FAMILY:
+            return f"{self.loss} C={self.shape[1]} {dtype} {self.mode} {self.reduction}"
         return f"sigmoid {dtype}/{self.target} {self.mode} {self.reduction}"
 
 
@@ -73,10 +83,12 @@ def ideal_bytes(case):
     if case.loss == "sigmoid":
         positions = case.elements
         total = positions * sigmoid_focal_bytes_per_element(x, 1 if case.target == "uint8" else x, reduce, grad)
-    elif case.loss == "head":  # per anchor: an int64 class index and a float32 weight
+    elif case.loss in ("head", "varifocal", "quality_focal", "distribution_focal"):
+        # per row: head an int64 class index and a float32 weight, VFL / QFL an index and a float32
+        # score, DFL a float32 distance; the logits read once, the gradient written once ('mean' only)
         positions = case.elements // case.classes
         logit_bytes = sigmoid_focal_index_bytes_per_element(x, reduce, write_grad=grad)
-        total = case.elements * logit_bytes + positions * (8 + 4)
+        total = case.elements * logit_bytes + positions * {"distribution_focal": 4}.get(case.loss, 8 + 4)
         positions = case.elements  # the 'none' loss and its grad_output are per logit
     else:
         positions = case.elements // case.classes
@@ -90,7 +102,19 @@ def ideal_bytes(case):
 
 
 CPU_SMOKE_SHAPES = {"sigmoid": [(1 << 12,)], "softmax": [(512, 2), (64, 80), (2, 5000), (2, SEGMENTATION_CLASSES, 8, 8)],
-                    "head": [(64, HEAD_CLASSES)]}  # fmt: skip
+                    "head": [(64, HEAD_CLASSES)], "varifocal": [(64, HEAD_CLASSES)],
+                    "quality_focal": [(64, HEAD_CLASSES)], "distribution_focal": [(256, 17)]}  # fmt: skip
+
+
+def family_shapes(loss, quick, requested):
+    """The family's detection-head shapes (B = 8): (8 Q, 80) logits for VFL / QFL, (4 x 8400 x 8, bins)
+    for DFL; requested sizes (elements) give (elements / 80, 80) or (elements / 17, 17)."""
+    if requested:
+        width = DFL_BINS[-1] if loss == "distribution_focal" else HEAD_CLASSES
+        return [(n // width, width) for n in requested if n >= width]
+    if loss == "distribution_focal":
+        return [(4 * 8400 * 8, bins) for bins in DFL_BINS]
+    return [(8 * queries, HEAD_CLASSES) for queries in (FAMILY_QUERIES[:2] if quick else FAMILY_QUERIES)]
 
 
 def sizes_for(loss, quick, on_gpu, requested=None):
@@ -108,6 +132,8 @@ def sizes_for(loss, quick, on_gpu, requested=None):
         return [(n,) for n in elements]
     if loss == "head":
         return [(n // HEAD_CLASSES, HEAD_CLASSES) for n in elements if n >= HEAD_CLASSES]
+    if loss in FAMILY:
+        return family_shapes(loss, quick, requested)
     shapes = []
     for classes in SOFTMAX_CLASSES:
         shapes += [(max(n // classes, 1), classes) for n in elements if n >= classes]
@@ -122,8 +148,8 @@ def make_cases(losses, dtypes, modes, quick, on_gpu, requested_sizes):
     cases = []
     for loss in losses:
         for dtype in dtypes:
-            targets = ("float", "uint8") if loss == "sigmoid" else ("index",)
-            reductions = ("mean",) if loss == "head" else ("mean", "none")  # the head call normalises
+            targets = {"sigmoid": ("float", "uint8"), "distribution_focal": ("distance",)}.get(loss, ("index",))
+            reductions = ("mean",) if loss in ("head", *FAMILY) else ("mean", "none")  # head calls normalise
             if loss == "sigmoid" and quick:  # the headline pairs: fp32/fp32, bf16/uint8, fp16/fp16
                 targets = ("uint8",) if dtype == torch.bfloat16 else ("float",)
             for target in targets:
@@ -142,6 +168,8 @@ def make_inputs(case, device):
     if case.loss == "sigmoid":
         labels = torch.rand(case.shape, generator=generator) < 0.1
         return x, (labels.to(torch.uint8) if case.target == "uint8" else labels.to(case.dtype)).to(device), {}
+    if case.loss in FAMILY:
+        return x, *family_targets(case, generator, device)
     if case.loss == "head":
         anchors = case.shape[0]
         positive = torch.rand(anchors, generator=generator) < HEAD_POSITIVES
@@ -153,6 +181,21 @@ def make_inputs(case, device):
             options["normalizer"] = (labels < HEAD_CLASSES).sum().float().clamp(min=1)  # on the device, no sync
         return x, labels, options
     return x, torch.randint(0, case.shape[1], (case.shape[0], *case.shape[2:]), generator=generator).to(device), {}
+
+
+def family_targets(case, generator, device):
+    """(targets, options) of a family case: class indices (5% of the rows positive, the rest background)
+    with their IoU scores and the positives as a device normalizer (VFL, as RT-DETR; QFL, as mmdet),
+    or distances in [0, n - 0.01] (DFL, as the YOLO heads clamp them)."""
+    rows, width = case.shape
+    if case.loss == "distribution_focal":
+        return (torch.rand(rows, generator=generator) * (width - 1.01)).to(device), {}
+    positive = torch.rand(rows, generator=generator) < 0.05
+    labels = torch.where(positive, torch.randint(0, width, (rows,), generator=generator), width).to(device)
+    options = {"scores": (torch.rand(rows, generator=generator) * positive).to(device)}
+    if case.loss == "varifocal":
+        options["normalizer"] = positive.sum().float().clamp(min=1).to(device)
+    return labels, options
 
 
 def torchvision_on_any_targets(inputs, targets, **options):
@@ -169,6 +212,12 @@ def loss_functions(case, compiled_cache):
         ours, eager = focal_triton.sigmoid_focal_loss, torchvision_on_any_targets
     elif case.loss == "head":
         ours, eager = focal_triton.sigmoid_focal_loss, reference.eager_head_focal_loss
+    elif case.loss == "varifocal":  # RT-DETR's call: the weight detached, normalised by the boxes
+        ours, eager = functools.partial(focal_triton.varifocal_loss, detach_weight=True), reference.eager_varifocal_loss
+    elif case.loss == "quality_focal":
+        ours, eager = focal_triton.quality_focal_loss, reference.eager_quality_focal_loss
+    elif case.loss == "distribution_focal":
+        ours, eager = focal_triton.distribution_focal_loss, reference.eager_distribution_focal_loss
     else:
         ours, eager = focal_triton.softmax_focal_loss, reference.eager_softmax_focal_loss
     if eager not in compiled_cache:
@@ -192,13 +241,14 @@ def step_function(fn, x, t, options, case, grad_output):
 
 
 CHECK_ELEMENTS = 1 << 20  # the check runs on a prefix of the data this long
+REFERENCE_OF = {"softmax": reference.softmax_focal_loss, "varifocal": reference.varifocal_loss,
+                "quality_focal": reference.quality_focal_loss,
+                "distribution_focal": reference.distribution_focal_loss}  # the sigmoid losses: sigmoid_focal_loss  # fmt: skip
 
 
 def _prefix(tensor, case):
     if case.loss == "sigmoid":
         return tensor.reshape(-1)[:CHECK_ELEMENTS]
-    if case.loss == "head":
-        return tensor[: CHECK_ELEMENTS // case.classes]
     return tensor[: max(CHECK_ELEMENTS // (case.elements // case.shape[0]), 1)]
 
 
@@ -212,7 +262,9 @@ def check_against_reference(fn, case, x, t, options):
     loss = fn(leaf, t, reduction=reduction, **options)
     loss.sum().backward()
     ref_leaf = x.detach().double().requires_grad_()
-    ref_fn = reference.softmax_focal_loss if case.loss == "softmax" else reference.sigmoid_focal_loss
+    ref_fn = REFERENCE_OF.get(case.loss, reference.sigmoid_focal_loss)
+    if case.loss == "varifocal":
+        options["detach_weight"] = True
     expected = ref_fn(ref_leaf, t, reduction=reduction, **options)
     expected.sum().backward()
     scale = 1 + expected.detach().abs()
@@ -315,10 +367,12 @@ COLUMNS = {  # name -> (type, meaning); written to results.json beside results.c
     "torch": (str, "torch version"),
     "triton": (str, "triton version"),
     "loss": (str, "sigmoid | softmax | head (a RetinaNet head call: (anchors, 80) logits, class indices, "
-                  "per-anchor weight, normalizer = positives on the device)"),
+                  "per-anchor weight, normalizer = positives on the device) | varifocal (RT-DETR's call) | "
+                  "quality_focal | distribution_focal"),
     "series": (str, "the plot line: everything but the size"),
     "dtype": (str, "logits dtype"),
-    "target": (str, "float | uint8 (same-shape targets) | index (class indices)"),
+    "target": (str, "float | uint8 (same-shape targets) | index (class indices; with scores for VFL / QFL) | "
+                    "distance (DFL)"),
     "mode": (str, "fwd (no grad) | fwd_bwd (forward + backward)"),
     "reduction": (str, "mean | none (backward with a random grad_output)"),
     "shape": (str, "logits shape, dims joined by x"),
@@ -411,7 +465,7 @@ def run(args):
     if hasattr(torch._dynamo.config, "recompile_limit"):
         torch._dynamo.config.recompile_limit = 256
     torch._dynamo.config.cache_size_limit = 256
-    losses = ("sigmoid", "softmax", "head") if args.loss == "all" else (args.loss,)
+    losses = ("sigmoid", "softmax", "head", *FAMILY) if args.loss == "all" else (args.loss,)
     dtype_names = args.dtype or (list(DTYPES) if on_gpu else ["float32"])  # the CPU run is a smoke run
     dtypes, modes, requested, providers = [DTYPES[d] for d in dtype_names], args.mode, args.sizes, args.providers
     cases = [c for c in make_cases(losses, dtypes, modes, quick, on_gpu, requested) if fits_in_memory(c, on_gpu)]

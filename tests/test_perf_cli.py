@@ -39,9 +39,10 @@ def test_bench_writes_plain_csv_a_sidecar_and_plots(bench_run):
     assert set(sidecar["columns"]) == set(rows[0]) and "ideal" in sidecar["bytes_model"]
     assert sidecar["device"] == rows[0]["device"] and sidecar["arguments"]["sizes"] == [1024]
     assert {row["provider"] for row in rows} == {"focal_triton", "eager"}
-    assert {row["loss"] for row in rows} == {"sigmoid", "softmax", "head"}
+    family = {"varifocal", "quality_focal", "distribution_focal"}
+    assert {row["loss"] for row in rows} == {"sigmoid", "softmax", "head", *family}
     assert {row["reduction"] for row in rows} == {"mean", "none"}
-    assert {row["reduction"] for row in rows if row["loss"] == "head"} == {"mean"}  # the head call normalises
+    assert {row["reduction"] for row in rows if row["loss"] in {"head", *family}} == {"mean"}  # head calls normalise
     plots = ("bandwidth.png", "speedup.png") + (("memory.png",) if torch.cuda.is_available() else ())
     for name in plots:
         assert (out / name).stat().st_size > 10_000
@@ -147,6 +148,10 @@ def test_report_json_fields():
         # the RetinaNet head call: read x, write grad; an int64 index and a float32 weight per anchor
         (Case("head", torch.bfloat16, "index", "fwd_bwd", "mean", (1024, 80)), 4 + 12 / 80),
         (Case("head", torch.float32, "index", "fwd", "mean", (1024, 80)), 4 + 12 / 80),
+        # the family: an int64 index and a float32 score per row (VFL, QFL), a float32 distance (DFL)
+        (Case("varifocal", torch.bfloat16, "index", "fwd_bwd", "mean", (2400, 80)), 4 + 12 / 80),
+        (Case("quality_focal", torch.float32, "index", "fwd_bwd", "mean", (2400, 80)), 8 + 12 / 80),
+        (Case("distribution_focal", torch.float32, "distance", "fwd_bwd", "mean", (268800, 17)), 8 + 4 / 17),
     ],
 )
 def test_bytes_model(case, per_element):
