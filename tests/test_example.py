@@ -1,14 +1,15 @@
-"""examples/train_retinanet_head.py runs, eager and compiled, and the two agree."""
+"""The examples run, eager and compiled, the heads learn and the two agree."""
 
 import os
 import subprocess
 import sys
 
-EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "examples", "train_retinanet_head.py")
+EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "examples")
 
 
-def _run_example(*args):
-    done = subprocess.run([sys.executable, EXAMPLE, "--steps", "4", *args], capture_output=True, text=True, check=False)
+def _run_example(*args, example="train_retinanet_head.py"):
+    done = subprocess.run([sys.executable, os.path.join(EXAMPLES, example), "--steps", "4", *args],
+                          capture_output=True, text=True, check=False)  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
     runs = [line for line in lines if line.endswith(("eager:", "compiled:"))]
@@ -31,3 +32,9 @@ def test_example_compiled_gives_the_eager_numbers():
     runs, steps = _run_example("--losses", "softmax")
     assert runs == ["softmax, eager:", "softmax, compiled:"]
     assert steps[0] == steps[1]  # same numbers to 3 decimals
+
+
+def test_detr_example_trains_with_the_focal_family_eager_and_compiled():
+    runs, steps = _run_example(example="train_detr_head.py")
+    assert runs == ["varifocal + distribution focal, eager:", "varifocal + distribution focal, compiled:"]
+    assert steps[0] == steps[1]
