@@ -115,6 +115,28 @@ def one_hot64(targets, num_classes):
     return (targets.long().unsqueeze(1) == classes).double()
 
 
+# ----------------------------------------------------------------------------- random inputs, float64 autograd
+def logits(shape, device, dtype=torch.float32, scale=3.0, seed=0):
+    """Random logits (normal, times ``scale``), drawn in float64 from a seeded generator."""
+    generator = torch.Generator().manual_seed(seed)
+    return (torch.randn(shape, generator=generator, dtype=torch.float64) * scale).to(dtype).to(device)
+
+
+def uniform(shape, device, seed=1, low=0.0, high=1.0):
+    """Random float32 values uniform in [low, high) (targets, scores, weights, distances)."""
+    generator = torch.Generator().manual_seed(seed)
+    return (low + (high - low) * torch.rand(shape, generator=generator, dtype=torch.float64)).float().to(device)
+
+
+def autograd64(formula, x, grad_output=None):
+    """(loss, d loss / d x) of a float64 formula of ``x`` by autograd (on the CPU)."""
+    leaf = x.detach().double().cpu().requires_grad_()
+    loss = formula(leaf)
+    go = torch.ones_like(loss) if grad_output is None else grad_output
+    (grad,) = torch.autograd.grad(loss, leaf, go)
+    return loss.detach(), grad
+
+
 # ----------------------------------------------------------------------------- running a loss
 def run(loss_fn, x, t, grad_output=None, use_compile=False, **options):
     """(loss, dL/dx * grad_output) of ``loss_fn(x, t, **options)``; grad_output defaults to ones.

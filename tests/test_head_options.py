@@ -6,31 +6,12 @@ replace (mmdet, DETR, F.cross_entropy, F.binary_cross_entropy(_with_logits), MON
 import pytest
 import torch
 import torch.nn.functional as F
-from oracle import DTYPE_TOLERANCES, one_hot64, run
+from oracle import DTYPE_TOLERANCES, autograd64, logits, one_hot64, run, uniform
 
 import focal_triton
 from focal_triton import reference
 
 EPS32 = torch.finfo(torch.float32).eps
-
-
-def logits(shape, device, dtype=torch.float32, scale=3.0, seed=0):
-    generator = torch.Generator().manual_seed(seed)
-    return (torch.randn(shape, generator=generator, dtype=torch.float64) * scale).to(dtype).to(device)
-
-
-def uniform(shape, device, seed=1, low=0.0, high=1.0):
-    generator = torch.Generator().manual_seed(seed)
-    return (low + (high - low) * torch.rand(shape, generator=generator, dtype=torch.float64)).float().to(device)
-
-
-def autograd64(formula, x, grad_output=None):
-    """(loss, d loss / d x) of a float64 formula by autograd."""
-    leaf = x.detach().double().cpu().requires_grad_()
-    loss = formula(leaf)
-    go = torch.ones_like(loss) if grad_output is None else grad_output
-    (grad,) = torch.autograd.grad(loss, leaf, go)
-    return loss.detach(), grad
 
 
 def assert_matches(loss, grad, want, rtol=2e-5, atol=2e-6):
@@ -163,7 +144,7 @@ def test_normalizer_of_zero_divides_by_zero(device, loss_name):
 # ----------------------------------------------------------------------------- label smoothing, pos_weight, alpha
 @pytest.mark.parametrize("dtype,rtol,atol", DTYPE_TOLERANCES)
 @pytest.mark.parametrize("form", ["soft", "bool", "int64", "class-index"])
-@pytest.mark.parametrize("gamma", [0.0, 0.5, 2.0])
+@pytest.mark.parametrize("gamma", [0.5, 2.0])
 def test_sigmoid_label_smoothing(device, dtype, rtol, atol, form, gamma):
     """Targets t become t (1 - eps) + eps / 2, for every target form."""
     x = logits((4, 6, 5), device, dtype)
@@ -284,7 +265,7 @@ def test_softmax_label_smoothing_is_cross_entropy(device, num_classes):
 
 
 @pytest.mark.parametrize("dtype,rtol,atol", DTYPE_TOLERANCES)
-@pytest.mark.parametrize("gamma", [0.0, 0.5, 2.0])
+@pytest.mark.parametrize("gamma", [0.0, 2.0])
 @pytest.mark.parametrize("layout", ["rows", "nchw", "nchw-smoothed"])
 def test_softmax_dense_targets(device, dtype, rtol, atol, gamma, layout):
     """Dense (soft) targets: -sum_j q_j alpha_j (1 - p_j) ** gamma log p_j per position, loss and

@@ -42,28 +42,31 @@ def test_opcheck(device, reduction):
     labels = soft > 0.5
     bf16 = torch.bfloat16
     mean = {"normalizer_tensor": torch.tensor(3.0, device=device)} if reduction == "mean" else {}
-    checks = [
+    plain = [
         (sigmoid_focal_op, sigmoid_op_args(x, soft, reduction)),
         (sigmoid_focal_op, sigmoid_op_args(x, labels.to(torch.uint8), reduction, alpha=None, ignore_index=1)),
         (sigmoid_focal_op, sigmoid_op_args(x.detach().half(), labels, reduction, need_grad=False)),
+        (sigmoid_focal_index_op, sigmoid_op_args(x, index, reduction, gamma=0.5)),
+        (sigmoid_focal_index_op, sigmoid_op_args(x.detach().bfloat16(), index, reduction, gamma=0.5, ignore_index=3,
+                                                 need_grad=False, loss_dtype=bf16)),
+        (softmax_focal_op, softmax_op_args(x, index, reduction, alpha_per_class=alpha)),
+        (softmax_focal_op, softmax_op_args(x.detach(), index, reduction, alpha=0.5, need_grad=False)),
+        # a float16 gradient is kept in float32 until backward
+        (softmax_focal_op, softmax_op_args(x.detach().half().requires_grad_(), index, reduction)),
+    ]  # fmt: skip
+    # the options change no output shape: checked at 'none' (per-element outputs) and 'mean' (normalizer)
+    with_options = [
         (sigmoid_focal_op, sigmoid_op_args(x, labels.long(), reduction, alpha=None, alpha_per_class=alpha.view(5, 1),
                                            weight=soft[:1], label_smoothing=0.1, pos_weight_tensor=soft[0, :, :1],
                                            **mean)),
         (sigmoid_focal_op, sigmoid_op_args(soft.clone().requires_grad_(), labels, reduction, activated=True,
                                            normalizer=2.0)),
-        (sigmoid_focal_index_op, sigmoid_op_args(x, index, reduction, gamma=0.5)),
-        (sigmoid_focal_index_op, sigmoid_op_args(x.detach().bfloat16(), index, reduction, gamma=0.5, ignore_index=3,
-                                                 need_grad=False, loss_dtype=bf16)),
         (sigmoid_focal_index_op, sigmoid_op_args(x, index, reduction, alpha=None, alpha_per_class=alpha,
                                                  weight=soft[:, :1], pos_weight=2.0, label_smoothing=0.2, **mean)),
-        (softmax_focal_op, softmax_op_args(x, index, reduction, alpha_per_class=alpha)),
-        (softmax_focal_op, softmax_op_args(x.detach(), index, reduction, alpha=0.5, need_grad=False)),
         (softmax_focal_op, softmax_op_args(x, index, reduction, weight=soft[:, 0], label_smoothing=0.1, **mean)),
         (softmax_focal_op, softmax_op_args(x, soft, reduction, alpha_per_class=alpha, normalizer=4.0)),
-        # a float16 gradient is kept in float32 until backward
-        (softmax_focal_op, softmax_op_args(x.detach().half().requires_grad_(), index, reduction)),
     ]  # fmt: skip
-    for op, args in checks:
+    for op, args in plain + (with_options if reduction != "sum" else []):
         torch.library.opcheck(op, args)
 
 
