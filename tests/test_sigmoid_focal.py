@@ -176,16 +176,19 @@ def test_nan_input_gives_nan(device):
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_gradcheck_float64(device, reduction):
-    x = make_logits(24, torch.float64, device, scale=2.0).requires_grad_()
-    t = make_targets(24, "soft", device).double()
+    x = make_logits(12, torch.float64, device, scale=2.0).requires_grad_()
+    t = make_targets(12, "soft", device).double()
     for gamma in (0.5, 2.0):
         assert torch.autograd.gradcheck(lambda v, g=gamma: sigmoid_focal_loss(v, t, 0.25, g, reduction), (x,))
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_deterministic(device, reduction):
-    x = make_logits(50_000, torch.float32, device)
-    t = make_targets(50_000, "soft", device)
+    # many blocks on a GPU, where the order of partial sums could vary; the interpreter runs its
+    # programs one after the other, so a few blocks there
+    n = 50_000 if device == "cuda" else 5000
+    x = make_logits(n, torch.float32, device)
+    t = make_targets(n, "soft", device)
     first_loss, first_grad = run_sigmoid(x, t, 0.25, 2.0, reduction)
     second_loss, second_grad = run_sigmoid(x, t, 0.25, 2.0, reduction)
     assert torch.equal(first_loss, second_loss)

@@ -181,7 +181,8 @@ def test_gradcheck_float64(device, reduction):
 
 
 def test_deterministic(device):
-    x, t = make_case((300, 1000), torch.float32, device, ignore_every=3)
+    # many programs on a GPU; the interpreter runs its programs one after the other: fewer rows there
+    x, t = make_case((300 if device == "cuda" else 40, 1000), torch.float32, device, ignore_every=3)
     first = run_softmax(x, t, None, 2.0, "mean")
     second = run_softmax(x, t, None, 2.0, "mean")
     assert torch.equal(first[0], second[0]) and torch.equal(first[1], second[1])
@@ -236,6 +237,8 @@ def test_every_tuning_candidate_is_correct(device, shape):
     want_loss, want_grad = expected_softmax(x, t, None, 2.0, "mean")
     candidates = tuning.tile_candidates(shape[1], tuning.rows_layout(x, x))
     assert len(candidates) > 3
+    if not x.is_cuda:  # the interpreter ignores num_warps: one candidate per (BLOCK_S, BLOCK_C) computes them all
+        candidates = list({tile[:2]: tile for tile in candidates}.values())
     reference_loss = sigmoid_focal_loss(x, t, reduction="sum")
     for tile in candidates:
         with tuning.forced_tile(tile), tuning.recording_launches() as launches:
