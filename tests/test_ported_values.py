@@ -1,5 +1,6 @@
-"""Known values from other libraries' focal-loss test suites, reproduced with focal_triton's
-options (the numbers are theirs; the calls are ours).
+"""Other libraries' focal losses reproduced with focal_triton's options: known values from their
+test suites (the numbers are theirs; the calls are ours), and float64 transcriptions of kornia's,
+segmentation_models_pytorch's and fvcore's formulas, loss and gradient.
 
 - mmcv ``tests/test_ops/test_focal_loss.py``: its CUDA ops' loss and gradient at three inputs,
   class-index targets, alpha 0.25, gamma 2; mmcv's 'mean' divides the sum by N (rows), which
@@ -71,3 +72,98 @@ def test_mmpretrain_focal_loss_values(device):
     torch.testing.assert_close(loss(cls_score, label).cpu(), torch.tensor(0.8522), rtol=0, atol=5e-5)
     weighted = loss(cls_score, label, torch.tensor(0.5, device=device))
     torch.testing.assert_close(weighted.cpu(), torch.tensor(0.8522 / 2), rtol=0, atol=5e-5)
+
+
+# ----------------------------------------------------------------------------- formulas of kornia, smp, fvcore
+def _loss_and_grad64(formula, x):
+    leaf = x.detach().double().cpu().requires_grad_()
+    loss = formula(leaf)
+    loss.backward()
+    return loss.detach(), leaf.grad
+
+
+def kornia_binary_focal_loss_with_logits(pred, target, alpha, gamma, pos_weight, weight, ignore_index):
+    """kornia.losses.binary_focal_loss_with_logits, 'mean', transcribed (per-class pos_weight and weight
+    along dim 1; ignored pixels masked out of the terms but counted by the mean)."""
+    log_probs_pos = torch.nn.functional.logsigmoid(pred)
+    log_probs_neg = torch.nn.functional.logsigmoid(-pred)
+    target_mask = target != ignore_index
+    target = target.where(target_mask, target.new_zeros(1)).to(pred.dtype)
+    log_probs_neg = log_probs_neg * target_mask
+    log_probs_pos = log_probs_pos * target_mask
+    pos_term = -log_probs_neg.exp().pow(gamma) * target * log_probs_pos
+    neg_term = -log_probs_pos.exp().pow(gamma) * (1.0 - target) * log_probs_neg
+    pos_term, neg_term = alpha * pos_term, (1.0 - alpha) * neg_term
+    broadcast = [-1] + [1] * len(pred.shape[2:])
+    loss = weight.view(broadcast) * (pos_weight.view(broadcast) * pos_term + neg_term)
+    return loss.mean()
+
+
+def test_kornia_binary_focal_loss_with_logits(device):
+    """kornia's call with pos_weight (C,), weight (C,) and ignore_index on 0/1 int labels is
+    sigmoid_focal_loss(..., pos_weight=pw.view(C, 1), weight=w.view(C, 1), ignore_index=,
+    reduction='mean', normalizer=numel) (kornia's mean counts the ignored pixels)."""
+    generator = torch.Generator().manual_seed(0)
+    pred = (torch.randn(2, 3, 5, generator=generator) * 3).to(device)
+    target = torch.randint(0, 2, (2, 3, 5), generator=generator)
+    target[0, :, 1] = 255
+    pos_weight, weight = torch.tensor([1.0, 2.0, 0.5]), torch.tensor([0.3, 1.0, 2.0])
+    got = loss_and_grad(focal_triton.sigmoid_focal_loss, pred, target.to(device), alpha=0.25, gamma=2.0,
+                        reduction="mean", ignore_index=255, pos_weight=pos_weight.view(3, 1).to(device),
+                        weight=weight.view(3, 1).to(device), normalizer=target.numel())  # fmt: skip
+    want = _loss_and_grad64(lambda z: kornia_binary_focal_loss_with_logits(z, target, 0.25, 2.0, pos_weight.double(),
+                                                                          weight.double(), 255), pred)  # fmt: skip
+    torch.testing.assert_close(got[0].double().cpu(), want[0], rtol=2e-5, atol=2e-6)
+    torch.testing.assert_close(got[1].double().cpu(), want[1], rtol=2e-5, atol=2e-6)
+
+
+def smp_multiclass_focal_loss(y_pred, y_true, alpha, gamma, ignore_index):
+    """segmentation_models_pytorch FocalLoss(mode='multiclass'), transcribed: per class, the binary focal
+    loss (focal_loss_with_logits, 'mean') over the non-ignored pixels, summed over the classes."""
+    not_ignored = y_true != ignore_index
+    loss = 0
+    for cls in range(y_pred.size(1)):
+        cls_y_true = (y_true == cls).long()[not_ignored].to(y_pred.dtype)
+        cls_y_pred = y_pred[:, cls, ...][not_ignored]
+        logpt = torch.nn.functional.binary_cross_entropy_with_logits(cls_y_pred, cls_y_true, reduction="none")
+        pt = torch.exp(-logpt)
+        term = (1.0 - pt).pow(gamma) * logpt * (alpha * cls_y_true + (1 - alpha) * (1 - cls_y_true))
+        loss = loss + term.mean()
+    return loss
+
+
+def test_smp_multiclass_focal_loss(device):
+    """smp's multiclass mode is the class-index sigmoid loss with ignore_index, 'mean' over the
+    non-ignored pixels: normalizer=(y != ignore_index).sum(), a device tensor."""
+    generator = torch.Generator().manual_seed(1)
+    pred = (torch.randn(2, 4, 3, 5, generator=generator) * 3).to(device)
+    labels = torch.randint(0, 4, (2, 3, 5), generator=generator)
+    labels[1, 0] = -1
+    y = labels.to(device)
+    got = loss_and_grad(focal_triton.sigmoid_focal_loss, pred, y, alpha=0.25, gamma=2.0, reduction="mean",
+                        ignore_index=-1, normalizer=(y != -1).sum())  # fmt: skip
+    want = _loss_and_grad64(lambda z: smp_multiclass_focal_loss(z, labels, 0.25, 2.0, -1), pred)
+    torch.testing.assert_close(got[0].double().cpu(), want[0], rtol=2e-5, atol=2e-6)
+    torch.testing.assert_close(got[1].double().cpu(), want[1], rtol=2e-5, atol=2e-6)
+
+
+def fvcore_sigmoid_focal_loss(inputs, targets, alpha=-1, gamma=2, reduction="none"):
+    """fvcore.nn.sigmoid_focal_loss, transcribed (alpha < 0: no alpha factor)."""
+    p = torch.sigmoid(inputs)
+    ce_loss = torch.nn.functional.binary_cross_entropy_with_logits(inputs, targets, reduction="none")
+    p_t = p * targets + (1 - p) * (1 - targets)
+    loss = ce_loss * ((1 - p_t) ** gamma)
+    if alpha >= 0:
+        loss = (alpha * targets + (1 - alpha) * (1 - targets)) * loss
+    return loss.sum() if reduction == "sum" else loss.mean()
+
+
+@pytest.mark.parametrize("alpha", [-1, 0.25])
+def test_fvcore_sigmoid_focal_loss(device, alpha):
+    generator = torch.Generator().manual_seed(2)
+    pred = (torch.randn(6, 7, generator=generator) * 3).to(device)
+    targets = torch.rand(6, 7, generator=generator)
+    got = loss_and_grad(focal_triton.sigmoid_focal_loss, pred, targets.to(device), alpha=alpha, reduction="mean")
+    want = _loss_and_grad64(lambda z: fvcore_sigmoid_focal_loss(z, targets.double(), alpha, reduction="mean"), pred)
+    torch.testing.assert_close(got[0].double().cpu(), want[0], rtol=2e-5, atol=2e-6)
+    torch.testing.assert_close(got[1].double().cpu(), want[1], rtol=2e-5, atol=2e-6)
