@@ -17,10 +17,20 @@ most max(p, q) <= 1 (the denominator is a convex mix of q and p) and is taken as
 the gradient is finite for 0 < gamma < 1 at p_t -> 1.  p - t is written as
 (1 - t) p - t q, exact for hard labels.
 
-Hard labels (bool / uint8 targets, nonzero = positive) take a shorter path on
+Hard labels (bool / integer targets, nonzero = positive) take a shorter path on
 the signed margin s = x for positives, -x for negatives: p_t = sigmoid(s),
 ce = sp(-s), w = exp(-gamma * sp(s)) (no logarithm of 1 - p_t at all) and
 dL/dx = -sign * alpha_t * w * [(1 - p_t) + gamma * p_t * ce].
+
+pos_weight multiplies the positive term of ce (and so, for hard labels, the
+whole loss of a positive); label smoothing and probability inputs (ACTIVATED,
+``probability_terms``) send hard labels down the soft-target path; a weight
+multiplies loss and gradient; the gradient is divided by the loss's denominator
+(``reduce.gradient_scale``).  Both kernels also run the varifocal and quality
+focal losses (LOSS, element terms in ``quality_focal``), the class-index kernel
+against a score per row or dense targets (TARGETS) and, for QFL, with one loss
+per row (ROW_LOSS).  Every option is a compile-time switch: the plain call
+compiles to the code it had before them.
 """
 
 import triton
