@@ -91,3 +91,45 @@ def test_softmax_matches_formula(x64, dtype, gamma, reduction, alpha, ignore):
         per_position, _ = softmax_focal_loss64(x, t, alpha, gamma)
         none = softmax_focal_loss(x.to(DEVICE), t.to(DEVICE), alpha, gamma, "none")
         torch.testing.assert_close(none.double().sum().cpu(), per_position.sum(), rtol=rtol, atol=atol * t.numel())
+
+
+@st.composite
+def broadcast_weights(draw, shape):
+    """A float64 weight broadcastable to ``shape``: some dims kept, others 1, leading dims dropped,
+    possibly a strided view (read in place) or an expanded one."""
+    dims = [size if draw(st.booleans()) else 1 for size in shape]
+    dims = dims[draw(st.integers(0, len(dims))):]
+    seed = draw(st.integers(0, 2**16))
+    base = torch.rand([*dims[:-1], dims[-1] * 2] if dims else [2], generator=torch.Generator().manual_seed(seed),
+                      dtype=torch.float64)  # fmt: skip
+    weight = base[..., ::2] if dims else base[0]
+    if dims and draw(st.booleans()):
+        weight = weight.expand(*shape[: len(shape) - len(dims)], *dims) if len(dims) < len(shape) else weight
+    return weight
+
+
+@settings(PROFILE, max_examples=int(os.environ.get("FOCAL_TRITON_HYPOTHESIS_EXAMPLES", "12")))
+@given(data=st.data(), x64=logits_tensors(min_dims=2), gamma=st.sampled_from([0.5, 2.0]),
+       form=st.sampled_from(["same-shape", "class-index"]), normalizer=st.sampled_from([None, 3.5]))  # fmt: skip
+def test_sigmoid_weight_and_normalizer(data, x64, gamma, form, normalizer):
+    """Any broadcast / strided weight and a normalizer: 'mean' is sum(weight * loss) / (normalizer or the
+    number of elements), loss and gradient, against the float64 formula."""
+    x = x64.float()
+    u = torch.rand(x.shape, generator=torch.Generator().manual_seed(x.numel()))
+    if form == "class-index" and x.shape[1] == 1:  # one class with class indices is refused (ambiguous)
+        form = "same-shape"
+    if form == "class-index":
+        t = torch.randint(0, x.shape[1] + 1, (x.shape[0], *x.shape[2:]), generator=torch.Generator().manual_seed(1))
+        t64 = torch.nn.functional.one_hot(t, x.shape[1] + 1)[..., : x.shape[1]].movedim(-1, 1).double()
+    else:
+        t = t64 = u.double()
+    weight = data.draw(broadcast_weights(tuple(x.shape)))
+    leaf = x.to(DEVICE).requires_grad_()
+    options = {} if normalizer is None else {"normalizer": normalizer}
+    loss = sigmoid_focal_loss(leaf, t.to(DEVICE), 0.25, gamma, "mean", weight=weight.float().to(DEVICE), **options)
+    loss.backward()
+    denominator = x.numel() if normalizer is None else normalizer
+    want = (sigmoid_focal_loss64(x, t64, 0.25, gamma) * weight).sum() / denominator
+    want_grad = sigmoid_focal_grad64(x, t64, 0.25, gamma) * weight / denominator
+    torch.testing.assert_close(loss.double().cpu(), want, rtol=2e-5, atol=2e-6)
+    torch.testing.assert_close(leaf.grad.double().cpu(), want_grad, rtol=2e-5, atol=2e-6)
