@@ -1,15 +1,19 @@
 """Plain eager PyTorch implementations of the focal_triton API.
 
-``sigmoid_focal_loss`` is the CPU fallback (used when Triton cannot run the
-tensor) and has the same semantics and input contract as
-:func:`focal_triton.sigmoid_focal_loss`.  It is written in log space so that
-autograd's gradient stays finite where the textbook formula gives NaN.
+``sigmoid_focal_loss``, ``softmax_focal_loss``, ``varifocal_loss``,
+``quality_focal_loss`` and ``distribution_focal_loss`` are the CPU fallback (used
+when Triton cannot run the tensor; their ``*_checked`` forms take the already
+checked, kernel-ready options) with the same semantics and input contract as
+the focal_triton functions of those names.  They are written in log space so
+that autograd's gradient stays finite where the textbook formula gives NaN.
 
 ``torchvision_sigmoid_focal_loss`` is torchvision's formula verbatim, the
-binary baseline the perf harness times, ``eager_softmax_focal_loss`` the
-softmax one and ``eager_head_focal_loss`` mmdet's weighted, normalised head call;
-they are NaN-prone (see their docstrings) and never compute a
-result for the user.  The fallbacks compute in float64.
+binary baseline the perf harness times; ``eager_softmax_focal_loss``,
+``eager_head_focal_loss`` (mmdet's weighted, normalised head call),
+``eager_varifocal_loss`` (RT-DETR's), ``eager_quality_focal_loss`` and
+``eager_distribution_focal_loss`` (mmdet's) are the other baselines; they are
+NaN-prone (see their docstrings) and never compute a result for the user.  The
+fallbacks compute in float64.
 """
 
 import torch
