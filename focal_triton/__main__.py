@@ -76,7 +76,7 @@ def main():
     generator = torch.Generator().manual_seed(0)
     name = torch.cuda.get_device_name() if device == "cuda" else "CPU"
     print(f"focal_triton {focal_triton.__version__}  torch {torch.__version__}  device {name}")
-    n = 1 << 20 if device == "cuda" else 1 << 14
+    n = 1 << 20 if device == "cuda" else 1 << 13
     x = (torch.randn(n, generator=generator) * 4).to(device)
     t_soft = torch.rand(n, generator=generator).to(device)
     t_hard = t_soft > 0.5

@@ -12,6 +12,9 @@ import focal_triton
 from focal_triton import reference
 
 EPS32 = torch.finfo(torch.float32).eps
+# fp32, bf16, fp64: the half-precision path is the same code for fp16 and bf16 but for the float32
+# gradient buffer of fp16, which the plain losses' tests cover
+NO_FP16 = [param for param in DTYPE_TOLERANCES if param.id != "fp16"]
 
 
 def labels(shape, high, device, seed=2):
@@ -45,7 +48,7 @@ def mmdet_varifocal_loss(pred, target, weight=None, alpha=0.75, gamma=2.0, reduc
     return weight_reduce_loss(loss, weight, reduction, avg_factor)
 
 
-@pytest.mark.parametrize("dtype,rtol,atol", DTYPE_TOLERANCES)
+@pytest.mark.parametrize("dtype,rtol,atol", NO_FP16)
 @pytest.mark.parametrize("gamma", [0.0, 2.0, 2.5])
 @pytest.mark.parametrize("avg_factor", [None, 5.0])
 def test_varifocal_matches_mmdet(device, dtype, rtol, atol, gamma, avg_factor):
@@ -165,7 +168,7 @@ def mmdet_quality_focal_loss_tensor_target(pred, target, beta=2.0, activated=Fal
     return loss.sum(dim=1, keepdim=False)
 
 
-@pytest.mark.parametrize("dtype,rtol,atol", DTYPE_TOLERANCES)
+@pytest.mark.parametrize("dtype,rtol,atol", NO_FP16)
 @pytest.mark.parametrize("beta", [1.0, 2.0])
 @pytest.mark.parametrize("avg_factor", [None, 6.0])
 def test_quality_focal_matches_mmdet(device, dtype, rtol, atol, beta, avg_factor):
@@ -220,7 +223,7 @@ def mmdet_distribution_focal_loss(pred, label):
             + F.cross_entropy(pred, dis_right, reduction="none") * weight_right)  # fmt: skip
 
 
-@pytest.mark.parametrize("dtype,rtol,atol", DTYPE_TOLERANCES)
+@pytest.mark.parametrize("dtype,rtol,atol", NO_FP16)
 @pytest.mark.parametrize("bins", [16, 17, 33])
 def test_distribution_focal_matches_mmdet(device, dtype, rtol, atol, bins):
     """mmdet DistributionFocalLoss()(pred, target, weight, avg_factor) with targets in [0, n - 0.01]

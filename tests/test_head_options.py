@@ -12,6 +12,9 @@ import focal_triton
 from focal_triton import reference
 
 EPS32 = torch.finfo(torch.float32).eps
+# fp32, bf16, fp64: the half-precision path is the same code for fp16 and bf16 but for the float32
+# gradient buffer of fp16, which the plain losses' tests cover
+NO_FP16 = [param for param in DTYPE_TOLERANCES if param.id != "fp16"]
 
 
 def assert_matches(loss, grad, want, rtol=2e-5, atol=2e-6):
@@ -142,7 +145,7 @@ def test_normalizer_of_zero_divides_by_zero(device, loss_name):
 
 
 # ----------------------------------------------------------------------------- label smoothing, pos_weight, alpha
-@pytest.mark.parametrize("dtype,rtol,atol", DTYPE_TOLERANCES)
+@pytest.mark.parametrize("dtype,rtol,atol", NO_FP16)
 @pytest.mark.parametrize("form", ["soft", "bool", "int64", "class-index"])
 @pytest.mark.parametrize("gamma", [0.5, 2.0])
 def test_sigmoid_label_smoothing(device, dtype, rtol, atol, form, gamma):
@@ -264,7 +267,7 @@ def test_softmax_label_smoothing_is_cross_entropy(device, num_classes):
     assert_matches(loss, grad, want, atol=1e-6 if num_classes < 128000 else 2e-7)
 
 
-@pytest.mark.parametrize("dtype,rtol,atol", DTYPE_TOLERANCES)
+@pytest.mark.parametrize("dtype,rtol,atol", NO_FP16)
 @pytest.mark.parametrize("gamma", [0.0, 2.0])
 @pytest.mark.parametrize("layout", ["rows", "nchw", "nchw-smoothed"])
 def test_softmax_dense_targets(device, dtype, rtol, atol, gamma, layout):
