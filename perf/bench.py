@@ -465,7 +465,7 @@ def run(args):
     if hasattr(torch._dynamo.config, "recompile_limit"):
         torch._dynamo.config.recompile_limit = 256
     torch._dynamo.config.cache_size_limit = 256
-    losses = ("sigmoid", "softmax", "head", *FAMILY) if args.loss == "all" else (args.loss,)
+    losses = args.loss
     dtype_names = args.dtype or (list(DTYPES) if on_gpu else ["float32"])  # the CPU run is a smoke run
     dtypes, modes, requested, providers = [DTYPES[d] for d in dtype_names], args.mode, args.sizes, args.providers
     cases = [c for c in make_cases(losses, dtypes, modes, quick, on_gpu, requested) if fits_in_memory(c, on_gpu)]

@@ -61,6 +61,9 @@ MODES = ("fwd", "fwd_bwd")
 PROVIDERS = ("focal_triton", "eager", "compile")
 
 
+BENCH_LOSSES = ("sigmoid", "softmax", "head", "varifocal", "quality_focal", "distribution_focal")
+
+
 def comma_list(choices, aliases=None):
     """An argparse type: a comma-separated list of ``choices`` (or their ``aliases``, a name may
     stand for several), as a list; anything else is a usage error naming what is accepted."""
@@ -100,11 +103,10 @@ def build_parser():
     bench = commands.add_parser(
         "bench", help="time focal_triton, eager and torch.compile over sizes; CSV + plots", **with_defaults
     )
-    bench.add_argument("--loss", choices=("sigmoid", "softmax", "head", "varifocal", "quality_focal",
-                                          "distribution_focal", "all"), default="all",
-                       help="head: a RetinaNet head call (class indices, per-anchor weight, normalizer); the "
-                            "family at detection-head shapes (B = 8, Q in 300 / 8400 / 100000, C = 80; DFL "
-                            "4 x 8400 x 8 rows of 16 / 17 bins)")  # fmt: skip
+    bench.add_argument("--loss", type=comma_list(BENCH_LOSSES, {"all": BENCH_LOSSES}), default="all",
+                       help="comma-separated; head: a RetinaNet head call (class indices, per-anchor weight, "
+                            "normalizer); the family at detection-head shapes (B = 8, Q in 300 / 8400 / 100000, "
+                            "C = 80; DFL 4 x 8400 x 8 rows of 16 / 17 bins)")  # fmt: skip
     bench.add_argument("--dtype", type=dtypes, default=None,
                        help="comma-separated logits dtypes (aliases fp32, bf16, fp16); default: all three "
                        "on a GPU, float32 for the CPU smoke run")  # fmt: skip
