@@ -336,13 +336,18 @@ def eager_softmax_focal_loss(inputs, targets, gamma=2.0, reduction="mean", ignor
     return _reduce(loss, reduction).to(inputs.dtype)
 
 
+def _one_hot_of_classes(inputs, targets):
+    """The (N, C) one-hot of class indices with index C as background, in the logits' dtype, as the
+    detection codes build it (the baselines' own cost; the fallbacks use _implicit_one_hot)."""
+    num_classes = inputs.shape[1]
+    return F.one_hot(targets, num_classes + 1)[:, :num_classes].to(inputs.dtype)
+
+
 def eager_head_focal_loss(inputs, targets, reduction="mean", weight=None, normalizer=None):
     """A RetinaNet head's focal loss as mmdet computes it (the perf baseline of the weighted,
     normalised call): the one-hot of the class indices (index C = background), torchvision's
     formula, times the per-anchor weight, summed over ``normalizer`` (avg_factor) for 'mean'."""
-    num_classes = inputs.shape[1]
-    one_hot = F.one_hot(targets, num_classes + 1)[:, :num_classes].to(inputs.dtype)
-    loss = torchvision_sigmoid_focal_loss(inputs, one_hot)
+    loss = torchvision_sigmoid_focal_loss(inputs, _one_hot_of_classes(inputs, targets))
     if weight is not None:
         loss = loss * weight
     if reduction == "mean":
@@ -353,8 +358,7 @@ def eager_head_focal_loss(inputs, targets, reduction="mean", weight=None, normal
 def eager_varifocal_loss(inputs, targets, reduction="mean", scores=None, normalizer=None, alpha=0.75, gamma=2.0):
     """The varifocal loss as RT-DETR / D-FINE compute it (the perf baseline): a one-hot of the class
     indices times the scores, a detached weight, BCE with that weight, summed over ``normalizer``."""
-    num_classes = inputs.shape[1]
-    target = F.one_hot(targets, num_classes + 1)[:, :num_classes].to(inputs.dtype)
+    target = _one_hot_of_classes(inputs, targets)
     target_score = scores.to(inputs.dtype).unsqueeze(1) * target
     pred_score = torch.sigmoid(inputs).detach()
     weight = alpha * pred_score.pow(gamma) * (1 - target) + target_score
@@ -366,8 +370,7 @@ def eager_quality_focal_loss(inputs, targets, reduction="mean", scores=None, bet
     """The quality focal loss as mmdet's tensor-target code computes it (the perf baseline; its
     (label, score) version indexes positives with ``nonzero()``, a host sync): per row, summed over
     the classes."""
-    num_classes = inputs.shape[1]
-    y = F.one_hot(targets, num_classes + 1)[:, :num_classes].to(inputs.dtype) * scores.to(inputs.dtype).unsqueeze(1)
+    y = _one_hot_of_classes(inputs, targets) * scores.to(inputs.dtype).unsqueeze(1)
     loss = F.binary_cross_entropy_with_logits(inputs, y, reduction="none") * (y - inputs.sigmoid()).abs().pow(beta)
     return _reduce(loss.sum(1), reduction)
 

@@ -138,6 +138,17 @@ def autograd64(formula, x, grad_output=None):
 
 
 # ----------------------------------------------------------------------------- running a loss
+def assert_fallback_matches_kernels(monkeypatch, loss_fn, x, t, **options):
+    """The eager reference (CPU tensors without TRITON_INTERPRET) gives the kernels' loss and gradient."""
+    kernels = run(loss_fn, x, t, **options)
+    monkeypatch.setenv("TRITON_INTERPRET", "0")
+    assert focal_triton.backend_for(x) == "reference"
+    fallback = run(loss_fn, x, t, **options)
+    torch.testing.assert_close(fallback[0], kernels[0], rtol=2e-5, atol=2e-6)
+    torch.testing.assert_close(fallback[1], kernels[1], rtol=2e-5, atol=2e-6)
+
+
+
 def run(loss_fn, x, t, grad_output=None, use_compile=False, **options):
     """(loss, dL/dx * grad_output) of ``loss_fn(x, t, **options)``; grad_output defaults to ones.
     ``use_compile``: through torch.compile(fullgraph=True, backend="aot_eager"), which takes the

@@ -6,7 +6,7 @@ written here from those libraries' formulas, loss and gradient."""
 import pytest
 import torch
 import torch.nn.functional as F
-from oracle import DTYPE_TOLERANCES, autograd64, logits, run, uniform
+from oracle import DTYPE_TOLERANCES, assert_fallback_matches_kernels, autograd64, logits, run, uniform
 
 import focal_triton
 from focal_triton import reference
@@ -395,9 +395,4 @@ def test_reference_fallback_gives_the_kernels_result(device, monkeypatch, loss_n
         "distribution_focal": (focal_triton.distribution_focal_loss, uniform((6, 2), device, high=4.0),
                                dict(weight=uniform((6, 2), device, 6))),
     }[loss_name]  # fmt: skip
-    kernels = run(fn, x, t, **options)
-    monkeypatch.setenv("TRITON_INTERPRET", "0")
-    assert focal_triton.backend_for(x) == "reference"
-    fallback = run(fn, x, t, **options)
-    torch.testing.assert_close(fallback[0], kernels[0], rtol=2e-5, atol=2e-6)
-    torch.testing.assert_close(fallback[1], kernels[1], rtol=2e-5, atol=2e-6)
+    assert_fallback_matches_kernels(monkeypatch, fn, x, t, **options)

@@ -6,7 +6,7 @@ replace (mmdet, DETR, F.cross_entropy, F.binary_cross_entropy(_with_logits), MON
 import pytest
 import torch
 import torch.nn.functional as F
-from oracle import DTYPE_TOLERANCES, autograd64, logits, one_hot64, run, uniform
+from oracle import DTYPE_TOLERANCES, assert_fallback_matches_kernels, autograd64, logits, one_hot64, run, uniform
 
 import focal_triton
 from focal_triton import reference
@@ -497,9 +497,4 @@ def test_reference_fallback_takes_every_option(device, monkeypatch, form, option
         options["normalizer"] = torch.tensor(6.0)
     fn = focal_triton.softmax_focal_loss if form.startswith("softmax") else focal_triton.sigmoid_focal_loss
     options.setdefault("reduction", "mean" if "normalizer" in options else "sum")
-    kernels = run(fn, x, targets, **options)
-    monkeypatch.setenv("TRITON_INTERPRET", "0")
-    assert focal_triton.backend_for(x) == "reference"
-    fallback = run(fn, x, targets, **options)
-    torch.testing.assert_close(fallback[0], kernels[0], rtol=2e-5, atol=2e-6)
-    torch.testing.assert_close(fallback[1], kernels[1], rtol=2e-5, atol=2e-6)
+    assert_fallback_matches_kernels(monkeypatch, fn, x, targets, **options)

@@ -41,27 +41,23 @@ def loss_and_grad(fn, x, t, **options):
     return loss.detach(), leaf.grad
 
 
-@pytest.mark.parametrize("case", range(3))
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
-def test_mmcv_sigmoid_focal_loss_values(device, case, dtype):
-    (x, y), (want_loss, want_grad) = MMCV_INPUTS[case], MMCV_SIGMOID[case]
-    x = torch.tensor(x, dtype=dtype, device=device)
-    loss, grad = loss_and_grad(focal_triton.sigmoid_focal_loss, x, torch.tensor(y, device=device), alpha=0.25,
-                               gamma=2.0, reduction="mean", normalizer=x.shape[0])  # fmt: skip
-    tolerance = 1e-6 if dtype == torch.float32 else 1e-3
-    torch.testing.assert_close(loss.float().cpu(), torch.tensor(want_loss), rtol=tolerance, atol=tolerance)
-    torch.testing.assert_close(grad.float().cpu(), torch.tensor(want_grad), rtol=tolerance, atol=tolerance)
+MMCV_CALLS = {  # mmcv's 'mean' is the sum over N (rows): normalizer=N for the sigmoid loss
+    "sigmoid": (focal_triton.sigmoid_focal_loss, MMCV_SIGMOID,
+                lambda x: {"reduction": "mean", "normalizer": x.shape[0]}),
+    "softmax": (focal_triton.softmax_focal_loss, MMCV_SOFTMAX, lambda x: {}),
+}
 
 
+@pytest.mark.parametrize("loss", list(MMCV_CALLS))
 @pytest.mark.parametrize("case", range(3))
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
-def test_mmcv_softmax_focal_loss_values(device, case, dtype):
-    (x, y), (want_loss, want_grad) = MMCV_INPUTS[case], MMCV_SOFTMAX[case]
+def test_mmcv_focal_loss_values(device, loss, case, dtype):
+    fn, outputs, options = MMCV_CALLS[loss]
+    (x, y), (want_loss, want_grad) = MMCV_INPUTS[case], outputs[case]
     x = torch.tensor(x, dtype=dtype, device=device)
-    loss, grad = loss_and_grad(focal_triton.softmax_focal_loss, x, torch.tensor(y, device=device), alpha=0.25,
-                               gamma=2.0)  # fmt: skip
+    loss_value, grad = loss_and_grad(fn, x, torch.tensor(y, device=device), alpha=0.25, gamma=2.0, **options(x))
     tolerance = 1e-6 if dtype == torch.float32 else 1e-3
-    torch.testing.assert_close(loss.float().cpu(), torch.tensor(want_loss), rtol=tolerance, atol=tolerance)
+    torch.testing.assert_close(loss_value.float().cpu(), torch.tensor(want_loss), rtol=tolerance, atol=tolerance)
     torch.testing.assert_close(grad.float().cpu(), torch.tensor(want_grad), rtol=tolerance, atol=tolerance)
 
 
