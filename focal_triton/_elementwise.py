@@ -11,6 +11,7 @@ from focal_triton.kernels.quality_focal import FOCAL, VARIFOCAL
 from focal_triton.kernels.reduce import REDUCE_CHUNK
 
 from . import tuning
+from ._backend import autotuning_lock
 from ._dtypes import accumulator_dtype, grad_buffer_dtype
 from ._kernel_args import compute_dtype, float64_arguments, gamma_constexpr, operand_mode
 from ._layout import flat_operand
@@ -27,8 +28,9 @@ def _launch(n, dtypes, arguments):
     autotuner = tuning.SIGMOID_AUTOTUNER
     config = tuning.elementwise_config(KERNEL_NAME, arguments["x_ptr"], n, dtypes)
     if config is None:
-        autotuner[lambda meta: (triton.cdiv(n, meta["BLOCK"]),)](**arguments)
-        best = autotuner.best_config  # for the record only (nothing is recorded outside recording_launches)
+        with autotuning_lock():
+            autotuner[lambda meta: (triton.cdiv(n, meta["BLOCK"]),)](**arguments)
+            best = autotuner.best_config  # for the record only (nothing is recorded outside recording_launches)
         timings = getattr(autotuner, "configs_timings", None) or {}
         ms = timings.get(best)
         tuning.record_launch(KERNEL_NAME, {"BLOCK": best.kwargs["BLOCK"], "num_warps": best.num_warps}, "autotuned",

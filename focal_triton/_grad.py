@@ -15,6 +15,7 @@ import triton
 from focal_triton.kernels.grad_scale import scale_grad_kernel
 
 from . import tuning
+from ._backend import serialized_launches
 from ._dtypes import accumulator_dtype
 from ._kernel_args import compute_dtype
 
@@ -28,10 +29,11 @@ def scale_grad_in_place(grad, grad_output):
     n = grad.numel()
     if n:
         block, warps = tuning.SCALE_CONFIG
-        scale_grad_kernel[(triton.cdiv(n, block),)](
-            grad_ptr=grad, grad_out_ptr=grad_output, scale_ptr=carried, n=n, COMPUTE=compute_dtype(grad.dtype),
-            BLOCK=block, num_warps=warps,
-        )  # fmt: skip
+        with serialized_launches(grad):
+            scale_grad_kernel[(triton.cdiv(n, block),)](
+                grad_ptr=grad, grad_out_ptr=grad_output, scale_ptr=carried, n=n, COMPUTE=compute_dtype(grad.dtype),
+                BLOCK=block, num_warps=warps,
+            )  # fmt: skip
     return carried
 
 
@@ -58,7 +60,16 @@ def save_fused_grad(ctx, grad, input_dtype, row_broadcast):
 
 def eager_backward(ctx, grad_output):
     """dL/dinputs from the buffer ``save_fused_grad`` kept, on the device (no host sync)."""
-    (grad,) = ctx.saved_tensors
+    try:
+        (grad,) = ctx.saved_tensors
+    except RuntimeError as error:
+        if ctx.carried_scale is None or "modified by an inplace operation" not in str(error):
+            raise
+        raise RuntimeError(
+            "focal_triton's saved gradient was modified in place: the first backward of this loss returned "
+            "that buffer itself as the gradient of inputs (no copy), and a later backward (retain_graph=True) "
+            "reads it again; modify a copy instead (g = g.clone() before an in-place op such as g.clamp_())"
+        ) from error
     own_buffer = ctx.saved_buffer() is grad
     if grad_output.numel() == 1 and ctx.carried_scale is None and own_buffer and grad.dtype == ctx.input_dtype:
         ctx.carried_scale = scale_grad_in_place(grad, grad_output.reshape(()))

@@ -109,7 +109,8 @@ def flat_operand(tensor, shape):
 
 
 def wide_class_offsets(num_classes, layout):
-    """True when a class offset (class * stride_c) of the logits or the gradient can pass 2**31:
-    the kernels then compute class offsets in 64 bits (int32 otherwise keeps registers free)."""
-    stride_c = max(abs(layout.logits_strides[1]), abs(layout.grad_strides[1]))
-    return num_classes * stride_c >= 2**31
+    """True when a class offset (class * stride_c) of the logits, the gradient or any operand walked
+    by class (dense targets, weight, pos_weight) can pass 2**31: the kernels then compute class
+    offsets in 64 bits (int32 otherwise keeps registers free)."""
+    strides = (layout.logits_strides, layout.grad_strides, *layout.operand_strides)
+    return num_classes * max(abs(s[1]) for s in strides) >= 2**31

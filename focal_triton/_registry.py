@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch.autograd.function import once_differentiable
 
-from ._backend import REFERENCE, backend_for
+from ._backend import REFERENCE, backend_for, serialized_launches
 from ._dtypes import grad_buffer_dtype, loss_dtype_for
 from ._grad import eager_backward, save_fused_grad, times_grad_output
 
@@ -60,7 +60,8 @@ class FusedGradLoss(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, spec, inputs, targets, loss_dtype, *options):
-        loss, grad = spec.launch(inputs, targets, *options, need_grad=True, loss_dtype=loss_dtype)
+        with serialized_launches(inputs):
+            loss, grad = spec.launch(inputs, targets, *options, need_grad=True, loss_dtype=loss_dtype)
         save_fused_grad(ctx, grad, inputs.dtype, spec.row_broadcast)
         ctx.n_options = len(options)
         return loss
@@ -92,12 +93,14 @@ class RegisteredLoss:
             return self.op(inputs, targets, *options, need_grad, loss_dtype)[0]
         if need_grad:
             return FusedGradLoss.apply(spec, inputs, targets, loss_dtype, *options)
-        return spec.launch(inputs, targets, *options, need_grad=False, loss_dtype=loss_dtype)[0]
+        with serialized_launches(inputs):
+            return spec.launch(inputs, targets, *options, need_grad=False, loss_dtype=loss_dtype)[0]
 
     # The custom op returns (loss, gradient); without a gradient, an empty placeholder.
     def _op_forward(self, inputs, targets, *options_need_grad_loss_dtype):
         *options, need_grad, loss_dtype = options_need_grad_loss_dtype
-        loss, grad = self.spec.launch(inputs, targets, *options, need_grad=need_grad, loss_dtype=loss_dtype)
+        with serialized_launches(inputs):
+            loss, grad = self.spec.launch(inputs, targets, *options, need_grad=need_grad, loss_dtype=loss_dtype)
         return loss, grad if grad is not None else inputs.new_empty(0)
 
     def _op_fake(self, inputs, targets, *options_need_grad_loss_dtype):

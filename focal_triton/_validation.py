@@ -13,6 +13,9 @@ import torch.autograd.forward_ad as forward_ad
 from ._dtypes import accumulator_dtype
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+# Numbers reach the kernels as float32 (plus a float64 remainder, _kernel_args.float64_parts): one
+# beyond float32's range would become inf there, so it is refused on every backend.
+FLOAT32_MAX = 3.4028234663852886e38
 
 LOGIT_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64)
 SAME_SHAPE_TARGET_DTYPES = (
@@ -31,6 +34,41 @@ def check_tensor(name, value):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
     if value.layout != torch.strided:
         raise TypeError(f"{name} must be a dense (strided) tensor, got layout {value.layout}; call .to_dense() first")
+    check_untransformed(name, value)
+
+
+def check_untransformed(name, value):
+    """A tensor argument under a torch.func transform (vmap, grad, jvp, ...) or carrying a
+    forward-mode AD tangent is refused: the kernels would drop its batch dim or its tangent."""
+    if torch.compiler.is_compiling():
+        return  # check_call_context refuses a transform or a forward-AD level around a traced call
+    if torch._C._functorch.is_functorch_wrapped_tensor(value):
+        raise _transform_error(name)
+    if forward_ad._current_level >= 0 and forward_ad.unpack_dual(value).tangent is not None:
+        raise _forward_ad_error(name)
+
+
+def _transform_error(name):
+    return RuntimeError(
+        f"focal_triton does not support torch.func transforms (grad, vjp, jvp, vmap, jacrev, ...), got {name} "
+        "under one: the gradient comes from a Triton kernel; use torch.autograd.grad or loss.backward()"
+    )
+
+
+def _forward_ad_error(name):
+    return RuntimeError(
+        f"focal_triton does not support forward-mode AD (dual tensors from torch.autograd.forward_ad), got {name} "
+        "under it; use reverse mode (loss.backward() or torch.autograd.grad)"
+    )
+
+
+def check_no_grad_needed(name, value):
+    """A tensor focal_triton computes no gradient for must not require one (it would be dropped)."""
+    if value.requires_grad and torch.is_grad_enabled():
+        raise ValueError(
+            f"{name} requires grad, but focal_triton computes no gradient with respect to {name}; "
+            f"pass {name}.detach()"
+        )
 
 
 def _is_number(value):
@@ -42,6 +80,8 @@ def scalar_value(name, value):
     """A 0-d tensor given for a number (common in configs) read as a Python number: a CPU one
     costs no device sync; one on a GPU would, and is refused.  Anything else is returned as is."""
     if isinstance(value, torch.Tensor) and value.dim() == 0:
+        check_untransformed(name, value)
+        check_no_grad_needed(name, value)
         if value.device.type != "cpu":
             raise TypeError(
                 f"{name} must be a Python number or a 0-d CPU tensor, got a 0-d tensor on {value.device} "
@@ -52,8 +92,9 @@ def scalar_value(name, value):
 
 
 def _is_finite(value):
+    """Finite and within float32's range (see FLOAT32_MAX)."""
     # comparisons instead of math.isfinite, which symbolic floats do not support
-    return value == value and abs(value) != float("inf")
+    return value == value and abs(value) <= FLOAT32_MAX
 
 
 def check_logits(inputs):
@@ -79,7 +120,7 @@ def check_same_device(inputs, targets):
 def check_gamma(gamma):
     gamma = scalar_value("gamma", gamma)
     if not _is_number(gamma) or not _is_finite(gamma) or gamma < 0:
-        raise ValueError(f"gamma must be a finite number >= 0, got {gamma!r}")
+        raise ValueError(f"gamma must be a finite number >= 0 (at most {FLOAT32_MAX:.8g}), got {gamma!r}")
     return float(gamma)
 
 
@@ -92,7 +133,7 @@ def check_binary_alpha(alpha):
         raise TypeError(
             f"alpha must be None or one number here, got {type(alpha).__name__}"
         )
-    if not _is_number(alpha) or alpha != alpha or alpha > 1:
+    if not _is_number(alpha) or not _is_finite(alpha) or alpha > 1:
         raise ValueError(f"alpha must be None or a number <= 1 (negative: no alpha factor), got {alpha!r}")
     return float(alpha) if alpha >= 0 else None
 
@@ -191,15 +232,12 @@ def check_class_alpha(alpha, num_classes, inputs):
                             f"{tuple(alpha.shape)}")  # fmt: skip
         if alpha.device != inputs.device:
             raise ValueError(f"alpha must be on the device of inputs ({inputs.device}), got {alpha.device}")
+        check_untransformed("alpha", alpha)
     else:
         raise TypeError(f"alpha must be None, a number, a sequence or a tensor, got {type(alpha).__name__}")
     if alpha.numel() != num_classes:
         raise ValueError(f"alpha must have one weight per class ({num_classes}), got {alpha.numel()}")
-    if alpha.requires_grad and torch.is_grad_enabled():
-        raise ValueError(
-            "alpha requires grad, but focal_triton computes no gradient with respect to the class weights; "
-            "pass alpha.detach()"
-        )
+    check_no_grad_needed("alpha", alpha)
     return None, alpha.to(accumulate).contiguous()
 
 
@@ -220,9 +258,10 @@ def check_loss_options(gamma, reduction, ignore_index):
 
 
 def class_weights_buffer(values, name, unit):
-    """Per-class values given to a module (a sequence or a tensor) as a 1-D float32 tensor, its
-    values checked once at construction: finite and >= 0, and <= 1 with ``unit``."""
-    weights = torch.as_tensor(values, dtype=torch.float32).detach()
+    """Per-class values given to a module (a sequence or a tensor) as a 1-D float64 tensor (so that
+    float64 logits get them unrounded, as a number; each call takes them in its logits' precision),
+    its values checked once at construction: finite and >= 0, and <= 1 with ``unit``."""
+    weights = torch.as_tensor(values, dtype=torch.float64).detach()
     if weights.dim() != 1:
         raise ValueError(f"{name} must be one value per class (1-D), got shape {tuple(weights.shape)}")
     host = weights.cpu().tolist()  # read once, at construction
@@ -235,7 +274,7 @@ def class_weights_buffer(values, name, unit):
 def check_class_weight_values(alpha):
     """Host-side values of per-class weights (a sequence): each a finite number >= 0."""
     if not all(_is_number(a) and _is_finite(a) and a >= 0 for a in alpha):
-        raise ValueError(f"alpha must hold finite class weights >= 0, got {list(alpha)!r}")
+        raise ValueError(f"alpha must hold finite class weights >= 0 (at most {FLOAT32_MAX:.8g}), got {list(alpha)!r}")
 
 
 def check_softmax_args(inputs, targets, alpha, gamma, reduction, ignore_index, weight=None, normalizer=None,
@@ -305,19 +344,15 @@ def check_call_context(inputs, targets):
             "pass targets.detach()"
         )
     if torch.compiler.is_compiling():
+        # traced: the tensors are fake, but a transform or a forward-AD level around the call shows
+        if forward_ad._current_level >= 0:
+            raise _forward_ad_error("inputs")
+        if torch._C._functorch.maybe_current_level() is not None:
+            raise _transform_error("inputs")
         return
     if torch.jit.is_tracing():
         raise RuntimeError("focal_triton does not support torch.jit.trace; use torch.compile (or call it eagerly)")
-    if torch._C._functorch.is_functorch_wrapped_tensor(inputs):
-        raise RuntimeError(
-            "focal_triton does not support torch.func transforms (grad, vjp, vmap, jacrev, ...): the gradient "
-            "comes from a Triton kernel; use torch.autograd.grad or loss.backward()"
-        )
-    if forward_ad._current_level >= 0 and forward_ad.unpack_dual(inputs).tangent is not None:
-        raise RuntimeError(
-            "focal_triton does not support forward-mode AD (dual tensors from torch.autograd.forward_ad); "
-            "use reverse mode (loss.backward() or torch.autograd.grad)"
-        )
+    check_untransformed("inputs", inputs)
 
 
 # ----------------------------------------------------------------------------- the options of detection heads
@@ -335,11 +370,7 @@ def _check_operand_tensor(name, value, shape, inputs, what):
         broadcast = None
     if broadcast != tuple(shape):
         raise ValueError(f"{name} must be broadcastable to {what} {tuple(shape)}, got shape {tuple(value.shape)}")
-    if value.requires_grad and torch.is_grad_enabled():
-        raise ValueError(
-            f"{name} requires grad, but focal_triton computes no gradient with respect to {name}; "
-            f"pass {name}.detach()"
-        )
+    check_no_grad_needed(name, value)
     return value
 
 
@@ -367,17 +398,18 @@ def check_normalizer(normalizer, reduction, inputs):
                 f"normalizer must be a number or a 0-d real tensor, got a {normalizer.dtype} tensor of shape "
                 f"{tuple(normalizer.shape)}"
             )  # fmt: skip
+        check_untransformed("normalizer", normalizer)
+        check_no_grad_needed("normalizer", normalizer)
         if normalizer.device != inputs.device:
             if normalizer.device.type != "cpu":
                 raise ValueError(f"normalizer must be on the device of inputs ({inputs.device}), got {normalizer.device}")
             normalizer = normalizer.item()  # a CPU number beside GPU inputs: no device sync
         else:
-            if normalizer.requires_grad and torch.is_grad_enabled():
-                raise ValueError("normalizer requires grad, but focal_triton computes no gradient with respect "
-                                 "to it; pass normalizer.detach()")  # fmt: skip
             return None, normalizer
     if not _is_number(normalizer) or not _is_finite(normalizer) or normalizer < 0:
-        raise ValueError(f"normalizer must be a finite number >= 0 or a 0-d tensor, got {normalizer!r}")
+        raise ValueError(
+            f"normalizer must be a finite number >= 0 (at most {FLOAT32_MAX:.8g}) or a 0-d tensor, got {normalizer!r}"
+        )
     return float(normalizer), None
 
 
@@ -397,19 +429,33 @@ def check_activated(activated):
 def check_pos_weight(pos_weight, inputs, activated):
     """pos_weight: None, a finite number, or a floating tensor broadcastable to inputs (as
     F.binary_cross_entropy_with_logits).  Returns (number or None, tensor or None)."""
+    pos_weight = check_pos_weight_value(pos_weight, activated)
+    if isinstance(pos_weight, torch.Tensor):
+        return None, _check_operand_tensor("pos_weight", pos_weight, inputs.shape, inputs, "inputs")
+    return pos_weight, None
+
+
+def check_pos_weight_value(pos_weight, activated):
+    """pos_weight without the inputs (as a module takes it): None, a finite number (returned as a
+    float) or a floating tensor (returned as is), and not with ``activated``."""
     pos_weight = scalar_value("pos_weight", pos_weight)
     if pos_weight is None:
-        return None, None
+        return None
     if activated:
         raise ValueError(
             "pos_weight weights the positive term of BCE with logits; with activated=True (probability inputs, "
             "F.binary_cross_entropy) there is none: leave pos_weight=None or use weight="
         )
     if isinstance(pos_weight, torch.Tensor):
-        return None, _check_operand_tensor("pos_weight", pos_weight, inputs.shape, inputs, "inputs")
+        check_tensor("pos_weight", pos_weight)
+        if not pos_weight.is_floating_point():
+            raise TypeError(f"pos_weight must be a floating tensor, got dtype {pos_weight.dtype}")
+        return pos_weight
     if not _is_number(pos_weight) or not _is_finite(pos_weight):
-        raise ValueError(f"pos_weight must be a finite number or a tensor, got {pos_weight!r}")
-    return float(pos_weight), None
+        raise ValueError(
+            f"pos_weight must be a finite number (magnitude at most {FLOAT32_MAX:.8g}) or a tensor, got {pos_weight!r}"
+        )
+    return float(pos_weight)
 
 
 def check_sigmoid_alpha(alpha, inputs):
@@ -461,20 +507,18 @@ def _check_quality_form(inputs, targets, scores):
                          f"{scores.dtype} of shape {tuple(scores.shape)}")  # fmt: skip
     if scores.device != inputs.device:
         raise ValueError(f"scores must be on the device of inputs ({inputs.device}), got {scores.device}")
-    if scores.requires_grad and torch.is_grad_enabled():
-        raise ValueError("scores requires grad, but focal_triton computes no gradient with respect to scores; "
-                         "pass scores.detach()")  # fmt: skip
+    check_no_grad_needed("scores", scores)
     return True
 
 
-def _check_nonnegative(name, value):
+def check_nonnegative(name, value):
     value = scalar_value(name, value)
     if not _is_number(value) or not _is_finite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        raise ValueError(f"{name} must be a finite number >= 0 (at most {FLOAT32_MAX:.8g}), got {value!r}")
     return float(value)
 
 
-def _check_bool(name, value):
+def check_bool(name, value):
     if not isinstance(value, bool):
         raise TypeError(f"{name} must be a bool, got {value!r}")
     return value
@@ -489,8 +533,8 @@ def check_varifocal_args(inputs, targets, alpha, gamma, reduction, scores, detac
     index_form = _check_quality_form(inputs, targets, scores)
     check_reduction(reduction)
     return index_form, (
-        scores, _check_nonnegative("alpha", alpha), check_gamma(gamma), reduction, check_ignore_index(ignore_index),
-        _check_bool("detach_weight", detach_weight), check_weight(weight, inputs.shape, inputs),
+        scores, check_nonnegative("alpha", alpha), check_gamma(gamma), reduction, check_ignore_index(ignore_index),
+        check_bool("detach_weight", detach_weight), check_weight(weight, inputs.shape, inputs),
         *check_normalizer(normalizer, reduction, inputs),
     )  # fmt: skip
 
@@ -505,8 +549,8 @@ def check_quality_focal_args(inputs, targets, beta, reduction, scores, ignore_in
     check_reduction(reduction)
     rows_shape = (inputs.shape[0], *inputs.shape[2:])
     return (
-        scores, _check_nonnegative("beta", beta), reduction, check_ignore_index(ignore_index),
-        _check_bool("activated", activated), check_weight(weight, rows_shape, inputs),
+        scores, check_nonnegative("beta", beta), reduction, check_ignore_index(ignore_index),
+        check_bool("activated", activated), check_weight(weight, rows_shape, inputs),
         *check_normalizer(normalizer, reduction, inputs),
     )  # fmt: skip
 

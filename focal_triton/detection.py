@@ -15,7 +15,11 @@ from ._elementwise import varifocal_forward
 from ._registry import LossSpec, RegisteredLoss
 from ._validation import (
     Reduction,
+    check_bool,
     check_distribution_focal_args,
+    check_gamma,
+    check_loss_options,
+    check_nonnegative,
     check_quality_focal_args,
     check_reduction,
     check_varifocal_args,
@@ -213,9 +217,9 @@ class VarifocalLoss(torch.nn.Module):
     def __init__(self, alpha: float = 0.75, gamma: float = 2.0, reduction: Reduction = "mean", *,
                  detach_weight: bool = False, ignore_index: int = -100) -> None:  # fmt: skip
         super().__init__()
-        check_reduction(reduction)
-        self.alpha, self.gamma, self.reduction = alpha, gamma, reduction
-        self.detach_weight, self.ignore_index = detach_weight, ignore_index
+        check_loss_options(gamma, reduction, ignore_index)
+        self.alpha, self.gamma, self.reduction = check_nonnegative("alpha", alpha), check_gamma(gamma), reduction
+        self.detach_weight, self.ignore_index = check_bool("detach_weight", detach_weight), ignore_index
 
     def forward(self, inputs: Tensor, targets: Tensor, scores: Tensor | None = None, weight: Tensor | None = None,
                 normalizer: float | Tensor | None = None) -> Tensor:  # fmt: skip
@@ -231,8 +235,9 @@ class QualityFocalLoss(torch.nn.Module):
     def __init__(self, beta: float = 2.0, reduction: Reduction = "mean", *, activated: bool = False,
                  ignore_index: int = -100) -> None:  # fmt: skip
         super().__init__()
-        check_reduction(reduction)
-        self.beta, self.reduction, self.activated, self.ignore_index = beta, reduction, activated, ignore_index
+        check_loss_options(0.0, reduction, ignore_index)
+        self.beta, self.reduction = check_nonnegative("beta", beta), reduction
+        self.activated, self.ignore_index = check_bool("activated", activated), ignore_index
 
     def forward(self, inputs: Tensor, targets: Tensor, scores: Tensor | None = None, weight: Tensor | None = None,
                 normalizer: float | Tensor | None = None) -> Tensor:  # fmt: skip

@@ -33,6 +33,7 @@ from ._validation import (
 # The kernels' stand-in for an infinite logit (kernels/stable_math.py, clamp_infinities):
 # every probability and gradient term has reached its limit long before it.
 BIG_LOGIT = 3.0e38
+LOW_LOGIT = -BIG_LOGIT  # a constant of its own: negated inside a traced function it would be a graph node
 
 
 def _reduce(loss, reduction):
@@ -84,10 +85,7 @@ def sigmoid_focal_checked(inputs, targets, alpha, alpha_per_class, gamma, reduct
     x = _upcast(inputs)
     labels = not targets.is_floating_point()
     t = (targets != 0).to(x.dtype) if labels else targets.to(x.dtype)
-    if labels and targets.dtype != torch.bool:
-        kept = targets != ignore_index
-    else:
-        kept = torch.ones_like(t, dtype=torch.bool)
+    kept = _labels_kept(targets, ignore_index) if labels else torch.ones_like(t, dtype=torch.bool)
     loss = _sigmoid_focal_elementwise(x, t, _alpha_or(alpha, alpha_per_class), gamma, label_smoothing,
                                       _alpha_or(pos_weight, pos_weight_tensor), activated)  # fmt: skip
     return _weighted_reduce(inputs, loss, kept, weight, reduction, lambda: kept.sum(), normalizer, normalizer_tensor)
@@ -105,16 +103,35 @@ def sigmoid_focal_index_checked(inputs, targets, alpha, alpha_per_class, gamma, 
                             normalizer_tensor)  # fmt: skip
 
 
+def _labels_kept(labels, ignore_index):
+    """Integer labels that are not ignore_index, compared as the kernels compare them: an
+    ignore_index the labels' dtype cannot hold (-100 for uint8, 2**32 for int32) ignores nothing,
+    and bool labels are never ignored."""
+    if labels.dtype == torch.bool:
+        return torch.ones_like(labels)
+    info = torch.iinfo(labels.dtype)
+    if not info.min <= ignore_index <= info.max:
+        return torch.ones_like(labels, dtype=torch.bool)
+    return labels != ignore_index
+
+
+def _nan_where(mask, x):
+    """NaN where ``mask`` (in loss and in gradient: it is x times NaN there), else 0 (gradient 0 too,
+    whatever x is there): added to a loss."""
+    return torch.where(mask, float("nan"), 0.0) * torch.where(mask, x, 0.0)
+
+
 def _alpha_or(number, tensor):
     """A factor given as a number or a tensor (in float64), or None."""
     return tensor.double() if tensor is not None else number
 
 
 def _weighted_reduce(inputs, loss, kept, weight, reduction, count, normalizer, normalizer_tensor):
-    """weight * loss (0 where not kept), reduced: 'mean' over the normalizer or ``count()``."""
+    """weight * loss (0 where not kept, whatever the weight or loss is there), reduced: 'mean' over
+    the normalizer or ``count()``."""
     loss = torch.where(kept, loss, 0.0)
     if weight is not None:
-        loss = loss * weight.double()
+        loss = loss * torch.where(kept, weight.double(), 0.0)
     loss_dtype = loss_dtype_for(inputs)
     if reduction == "mean":
         if normalizer_tensor is not None:
@@ -146,7 +163,7 @@ def _power_or_limit(base, gamma):
     """base ** gamma for base >= 0 with a finite gradient where base is 0 (its limit, 0; the
     double-where idiom) and 0 ** 0 = 1."""
     zero = base == 0
-    return torch.where(zero, float(gamma == 0), torch.where(zero, 1.0, base) ** gamma)
+    return torch.where(zero, 1.0 if gamma == 0 else 0.0, torch.where(zero, 1.0, base) ** gamma)
 
 
 def _sigmoid_focal_elementwise(x, t, alpha, gamma, label_smoothing=0.0, pos_weight=None, activated=False):
@@ -156,7 +173,7 @@ def _sigmoid_focal_elementwise(x, t, alpha, gamma, label_smoothing=0.0, pos_weig
         loss = _power_or_limit(t * (1 - x) + (1 - t) * x, gamma) * _ProbabilityBCE.apply(x, t)
         wrong_side = torch.zeros_like(x, dtype=torch.bool)
     else:
-        clamped = _ClampPassingGradient.apply(x, -BIG_LOGIT, BIG_LOGIT)
+        clamped = _ClampPassingGradient.apply(x, LOW_LOGIT, BIG_LOGIT)
         log_p = -F.softplus(-clamped)
         log_q = -F.softplus(clamped)  # log(1 - p)
         positive = t if pos_weight is None else pos_weight * t
@@ -190,16 +207,15 @@ def softmax_focal_checked(inputs, targets, alpha, alpha_per_class, gamma, reduct
         q = targets.to(x.dtype)
         kept = torch.ones(q.shape[:1] + q.shape[2:], dtype=torch.bool, device=q.device)
     else:
-        wide = targets.to(torch.int64)
-        kept = wide != ignore_index
-        q = F.one_hot(torch.where(kept, wide, 0), inputs.shape[1]).movedim(-1, 1).to(x.dtype)
+        q, kept = _implicit_one_hot(inputs, targets, ignore_index)
+        kept = kept.squeeze(1)
     if label_smoothing:
         q = q * (1 - label_smoothing) + label_smoothing / inputs.shape[1]
     # u below -1e38 (a logit of -inf, or a clamped +inf on another class) means p_j = 0: an
     # infinite loss where q_j > 0, added after the formula has run on a finite u so that its
     # limit gradient flows
     infinite = torch.where((q > 0) & (log_p < -1.0e38), float("inf"), 0.0).sum(1)
-    u = _ClampPassingGradient.apply(log_p, -BIG_LOGIT, None)
+    u = _ClampPassingGradient.apply(log_p, LOW_LOGIT, None)
     terms = -_power_or_limit(-torch.expm1(u), gamma) * u
     if alpha_per_class is not None:
         terms = alpha_per_class.to(x.dtype).view(1, -1, *([1] * (x.dim() - 2))) * terms
@@ -225,18 +241,21 @@ def _soft_targets(inputs, targets, scores, ignore_index):
         q = targets.to(x.dtype)
         return q, q > 0, torch.ones_like(q, dtype=torch.bool)
     one_hot, kept = _implicit_one_hot(inputs, targets, ignore_index)
-    return one_hot * scores.to(x.dtype).unsqueeze(1), one_hot > 0, kept
+    positive = one_hot > 0
+    # a row's score is its target at its class only: a background row's score is never read
+    return torch.where(positive, scores.to(x.dtype).unsqueeze(1), 0.0), positive, kept
 
 
-def _outside_unit(values):
-    """NaN where a target (or probability) is outside [0, 1], else 0: added to a loss."""
-    return torch.where((values < 0) | (values > 1) | values.isnan(), float("nan"), 0.0)
+def _outside_unit(values, x):
+    """NaN in loss and gradient where a target (or probability) is outside [0, 1] or NaN, else 0:
+    added to a loss of logits ``x``."""
+    return _nan_where((values < 0) | (values > 1) | values.isnan(), x)
 
 
 def _bce_with_logits(x, q):
     """BCE with logits at a clamped logit (its limit gradient passes), with the kernels' inf where a
     logit of +-inf is on the wrong side of its target."""
-    clamped = _ClampPassingGradient.apply(x, -BIG_LOGIT, BIG_LOGIT)
+    clamped = _ClampPassingGradient.apply(x, LOW_LOGIT, BIG_LOGIT)
     bce = F.binary_cross_entropy_with_logits(clamped, q, reduction="none")
     wrong_side = ((x == float("inf")) & (q < 1)) | ((x == -float("inf")) & (q > 0))
     return bce, clamped, wrong_side
@@ -251,9 +270,38 @@ def varifocal_checked(inputs, targets, scores, alpha, gamma, reduction, ignore_i
     if detach_weight:
         s_pow = s_pow.detach()
     loss = torch.where(positive, q, alpha * s_pow) * bce
-    loss = loss + torch.where(wrong_side & (loss > 0), float("inf"), 0.0) + _outside_unit(q)
+    loss = loss + torch.where(wrong_side & (loss > 0), float("inf"), 0.0) + _outside_unit(q, _upcast(inputs))
     count = (lambda: kept.sum() * inputs.shape[1]) if scores is not None else (lambda: kept.numel())
     return _weighted_reduce(inputs, loss, kept, weight, reduction, count, normalizer, normalizer_tensor)
+
+
+class _QualityFocal(torch.autograd.Function):
+    """QFL's element loss w * BCE(x, y), w = |d| ** beta, d = s - y (s = sigmoid(x), or x itself
+    with ``activated``: F.binary_cross_entropy's clamped BCE), with its gradient written out:
+    w * dBCE/dx + beta * (BCE / d) * ds/dx * w, BCE / d taken as 0 at d = 0.  Autograd of
+    |d| ** beta would meet inf * 0 where a confident logit makes d and BCE tiny together."""
+
+    @staticmethod
+    def forward(ctx, x, y, beta, activated):
+        if activated:
+            bce = -(y * torch.log(x).clamp(min=-100) + (1 - y) * torch.log1p(-x).clamp(min=-100))
+            d = x - y
+            dbce, slope = d / (x * (1 - x)).clamp(min=1e-12), torch.ones_like(x)
+        else:
+            s, one_minus_s = torch.sigmoid(x), torch.sigmoid(-x)
+            bce = y * F.softplus(-x) + (1 - y) * F.softplus(x)  # keeps the digits of a tiny BCE
+            d = (1 - y) * s - y * one_minus_s  # s - y, exact at the 0 / 1 targets of a confident logit
+            dbce, slope = d, s * one_minus_s
+        w = _power_or_limit(d.abs(), beta)
+        nonzero = d != 0
+        bce_over_d = torch.where(nonzero, bce / torch.where(nonzero, d, 1.0), 0.0)
+        ctx.save_for_backward(w * dbce + beta * (bce_over_d * slope * w))
+        return w * bce
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (grad,) = ctx.saved_tensors
+        return grad_output * grad, None, None, None
 
 
 def quality_focal_loss(inputs, targets, beta=2.0, reduction="mean", *, scores=None, ignore_index=-100,
@@ -270,13 +318,12 @@ def quality_focal_checked(inputs, targets, scores, beta, reduction, ignore_index
     y, _, kept = _soft_targets(inputs, targets, scores, ignore_index)
     x = _upcast(inputs)
     if activated:
-        bce, s = _ProbabilityBCE.apply(x, y), x
-        loss = _power_or_limit((y - s).abs(), beta) * bce
+        loss = _QualityFocal.apply(x, y, beta, True) + _outside_unit(x, x)
     else:
-        bce, clamped, wrong_side = _bce_with_logits(x, y)
-        loss = _power_or_limit((y - torch.sigmoid(clamped)).abs(), beta) * bce
+        loss = _QualityFocal.apply(_ClampPassingGradient.apply(x, LOW_LOGIT, BIG_LOGIT), y, beta, False)
+        wrong_side = ((x == float("inf")) & (y < 1)) | ((x == -float("inf")) & (y > 0))
         loss = loss + torch.where(wrong_side & (loss > 0), float("inf"), 0.0)
-    loss = torch.where(kept, loss + _outside_unit(y), 0.0).sum(1)
+    loss = torch.where(kept, loss + _outside_unit(y, x), 0.0).sum(1)
     rows = kept.any(1) if scores is not None else torch.ones_like(loss, dtype=torch.bool)
     return _weighted_reduce(inputs, loss, rows, weight, reduction, lambda: rows.sum(), normalizer, normalizer_tensor)
 
@@ -290,7 +337,8 @@ def distribution_focal_loss(inputs, targets, reduction="mean", *, weight=None, n
 def distribution_focal_checked(inputs, targets, reduction, weight, normalizer, normalizer_tensor):
     """distribution_focal_loss, arguments already checked: CE against the two-hot of each distance y,
     (l + 1 - y) at l = floor(y) and (y - l) at l + 1 (at y = n, the one-hot of bin n)."""
-    log_p = F.log_softmax(_ClampPassingGradient.apply(_upcast(inputs), None, BIG_LOGIT), dim=1)
+    x = _upcast(inputs)
+    log_p = F.log_softmax(_ClampPassingGradient.apply(x, None, BIG_LOGIT), dim=1)
     bins = inputs.shape[1]
     y = targets.to(log_p.dtype)
     inside = (y >= 0) & (y <= bins - 1)
@@ -300,7 +348,7 @@ def distribution_focal_checked(inputs, targets, reduction, weight, normalizer, n
     weight_right = torch.where(inside, y - left, 0.0)
     loss = -(weight_left * log_p.gather(1, left.unsqueeze(1)).squeeze(1)
              + weight_right * log_p.gather(1, right.unsqueeze(1)).squeeze(1))  # fmt: skip
-    loss = loss + torch.where(inside, 0.0, float("nan"))
+    loss = loss + _nan_where(~inside, x.sum(1))  # NaN in the row's loss and in its whole gradient
     kept = torch.ones_like(loss, dtype=torch.bool)
     return _weighted_reduce(inputs, loss, kept, weight, reduction, lambda: kept.numel(), normalizer, normalizer_tensor)
 

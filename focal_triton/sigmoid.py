@@ -15,6 +15,7 @@ from ._validation import (
     check_binary_alpha,
     check_label_smoothing,
     check_loss_options,
+    check_pos_weight_value,
     check_sigmoid_args,
     check_sigmoid_index_args,
     class_weights_buffer,
@@ -170,7 +171,7 @@ class SigmoidFocalLoss(torch.nn.Module):
         else:
             check_binary_alpha(alpha)
             self.alpha = alpha
-        pos_weight = scalar_value("pos_weight", pos_weight)
+        pos_weight = check_pos_weight_value(pos_weight, self.activated)
         if isinstance(pos_weight, torch.Tensor):
             self.register_buffer("pos_weight", pos_weight.detach())
         else:

@@ -53,7 +53,7 @@ from .stable_math import (
 
 
 @triton.jit
-def soft_label_terms(x, t, pos_weight, gamma, GAMMA: tl.constexpr):
+def soft_label_terms(x, t, pos_weight, gamma, GAMMA: tl.constexpr, HAS_POS_WEIGHT: tl.constexpr):
     """Elementwise (loss, dL/dx) without alpha for float targets t in [0, 1]; ``pos_weight``
     multiplies the positive term of the BCE as in ``F.binary_cross_entropy_with_logits``
     (ce = pos_weight * t * sp(-x) + (1 - t) * sp(x), dce/dx = (1 - t) p - pos_weight * t * q)."""
@@ -69,8 +69,10 @@ def soft_label_terms(x, t, pos_weight, gamma, GAMMA: tl.constexpr):
     w = focal_power(one_minus_pt, gamma, GAMMA)
     pq_over = ratio_or_zero(p * q, one_minus_pt)
     dce = (1.0 - t) * p - weighted_t * q
-    # ce * pq_over first: 0 (not 0 * inf) for a clamped infinite logit
-    return w * ce, w * (dce + gamma * (1.0 - 2.0 * t) * (ce * pq_over))
+    ce_pq = ce * pq_over  # ce first: 0 (not 0 * inf) for a clamped infinite logit
+    if HAS_POS_WEIGHT:  # pos_weight * softplus(-x) can overflow there: 0, not inf * 0
+        ce_pq = tl.where(pq_over == 0.0, 0.0, ce_pq)
+    return w * ce, w * (dce + gamma * (1.0 - 2.0 * t) * ce_pq)
 
 
 @triton.jit
@@ -99,18 +101,22 @@ def probability_terms(p, t, gamma, GAMMA: tl.constexpr):
     stable_math.probability_bce):
 
         m = 1 - p_t = t (1 - p) + (1 - t) p,  w = m ** gamma,  dm/dp = 1 - 2t
-        dL/dp = w * dce + gamma * (1 - 2t) * w * ce / m   (w * ce / m taken as 0 where m = 0)
+        dL/dp = w * dce + gamma * (1 - 2t) * w * ce / m   (ce / m taken as 0 where m = 0)
+
+    ce / m stays near 1 as p -> 0 at a negative (ce = -log(1 - p) ~ p = m) and as p -> 1 at a
+    positive, so forming it before multiplying by w keeps the term where w * ce would underflow.
     """
     ce, dce = probability_bce(p, t)
     m = t * (1.0 - p) + (1.0 - t) * p
     w = focal_power(m, gamma, GAMMA)
-    return w * ce, w * dce + gamma * (1.0 - 2.0 * t) * ratio_or_zero(w * ce, m)
+    return w * ce, w * dce + gamma * (1.0 - 2.0 * t) * (w * ratio_or_zero(ce, m))
 
 
 @triton.jit
 def binary_focal_terms(raw_x, labels, alpha, pos_weight, label_smoothing, label_smoothing_remainder, gamma,
-                       HAS_ALPHA: tl.constexpr, HARD_LABELS: tl.constexpr, SMOOTHING: tl.constexpr,
-                       ACTIVATED: tl.constexpr, GAMMA: tl.constexpr, COMPUTE: tl.constexpr):  # fmt: skip
+                       HAS_ALPHA: tl.constexpr, HAS_POS_WEIGHT: tl.constexpr, HARD_LABELS: tl.constexpr,
+                       SMOOTHING: tl.constexpr, ACTIVATED: tl.constexpr, GAMMA: tl.constexpr,
+                       COMPUTE: tl.constexpr):  # fmt: skip
     """(loss, dL/dx) of each element with its alpha_t and pos_weight factors, for ``labels``: bool
     positives (HARD_LABELS) or float targets.  A loss that truly is infinite (an infinite logit on the
     wrong side of its target) is inf; a target (with ACTIVATED, a probability) outside [0, 1] has no
@@ -139,7 +145,7 @@ def binary_focal_terms(raw_x, labels, alpha, pos_weight, label_smoothing, label_
             infinite = tl.full(x.shape, 0, tl.int1)  # the clamped logs keep every loss finite
             outside = outside | (raw_x < 0.0) | (raw_x > 1.0) | (raw_x != raw_x)  # the clamps would hide a NaN
         else:
-            loss, grad = soft_label_terms(x, t, pos_weight, gamma, GAMMA)
+            loss, grad = soft_label_terms(x, t, pos_weight, gamma, GAMMA, HAS_POS_WEIGHT)
             infinite = ((raw_x == float("inf")) & (t < 1.0)) | ((raw_x == -float("inf")) & (t > 0.0))
         nan = tl.where(outside, float("nan"), 0.0)
         loss += nan
@@ -223,8 +229,8 @@ def sigmoid_focal_fwd_kernel(
         labels = t.to(COMPUTE)
     if LOSS == FOCAL:
         loss, grad = binary_focal_terms(raw_x, labels, alpha, pw, label_smoothing, label_smoothing_remainder, gamma,
-                                        ALPHA_MODE != OPERAND_NONE, HARD_LABELS, SMOOTHING, ACTIVATED, GAMMA,
-                                        COMPUTE)  # fmt: skip
+                                        ALPHA_MODE != OPERAND_NONE, POS_WEIGHT_MODE != OPERAND_NONE, HARD_LABELS,
+                                        SMOOTHING, ACTIVATED, GAMMA, COMPUTE)  # fmt: skip
     else:  # dense soft targets: positive where q > 0 (mmdet's varifocal loss)
         loss, grad = quality_terms(raw_x, labels, labels > 0.0, alpha, gamma, LOSS, DETACH, ACTIVATED, GAMMA)
     if HAS_WEIGHT:
@@ -343,8 +349,8 @@ def sigmoid_focal_index_fwd_kernel(
         positive = cls[None, :] == k[:, None]
         if LOSS == FOCAL:
             loss, grad = binary_focal_terms(raw_x, positive, alpha_c, pw_c, label_smoothing, label_smoothing_remainder,
-                                            gamma, ALPHA_MODE != OPERAND_NONE, True, SMOOTHING, ACTIVATED, GAMMA,
-                                            COMPUTE)  # fmt: skip
+                                            gamma, ALPHA_MODE != OPERAND_NONE, POS_WEIGHT_MODE != OPERAND_NONE, True,
+                                            SMOOTHING, ACTIVATED, GAMMA, COMPUTE)  # fmt: skip
         else:
             if TARGETS == TARGETS_DENSE:
                 q = tl.load(q_ptr + b * stride_qb + s[:, None] * stride_qs + cls[None, :] * stride_qc,

@@ -391,9 +391,12 @@ def softmax_focal_soft_kernel(
         in_range = tl.full((BLOCK_S,), 1, tl.int1)
         k_safe = tl.zeros((BLOCK_S,), tl.int64)  # unused: the targets are read
     elif TARGETS == TARGETS_DISTANCE:
-        y = tl.load(t_ptr + b * S + s, mask=row_mask, other=0.0).to(COMPUTE)
+        distance = tl.load(t_ptr + b * S + s, mask=row_mask, other=0.0)
         valid = row_mask
-        in_range = (y >= 0.0) & (y <= C - 1)  # else (NaN too) the row's loss and gradient are NaN
+        # judged in the distances' own precision (n + 1e-7 in float64 is outside, though it rounds
+        # to n in float32); else (NaN too) the row's loss and gradient are NaN
+        in_range = (distance >= 0.0) & (distance <= C - 1)
+        y = distance.to(COMPUTE)
         k_safe = tl.where(in_range, y, 0.0).to(tl.int64)  # floor(y)
         frac = tl.where(in_range, y - k_safe.to(COMPUTE), 0.0)
     else:

@@ -160,11 +160,22 @@ def float64_scalar(value, remainder, COMPUTE: tl.constexpr):
 
 
 @triton.jit
+def log1m(p):
+    """log(1 - p) with relative precision for every p in [0, 1] (p = 1e-8 gives -1e-8, not 0):
+    u = 1 - p rounds, and log(u) * (-p) / (u - 1) puts back what the rounding lost (Goldberg 1991,
+    "What every computer scientist should know about floating-point arithmetic", theorem 4: within
+    a few ulps); -p where u rounds to 1, -inf at p = 1."""
+    u = 1.0 - p
+    exact = u == 1.0
+    return tl.where(exact, -p, tl.log(u) * (-p / tl.where(exact, -1.0, u - 1.0)))
+
+
+@triton.jit
 def probability_bce(p, t):
     """(BCE, dBCE/dp) of probabilities p against targets t as ``F.binary_cross_entropy`` computes
     them: logs clamped to >= -100, and its backward's (p - t) / max(p (1 - p), 1e-12).  Precise
     ``tl.log``: two logarithms per element, the price of probability inputs."""
     log_p = tl.maximum(tl.log(p), -100.0)
-    log_q = tl.maximum(tl.log(1.0 - p), -100.0)
+    log_q = tl.maximum(log1m(p), -100.0)
     ce = -(t * log_p + (1.0 - t) * log_q)
     return ce, (p - t) / tl.maximum(p * (1.0 - p), 1.0e-12)
