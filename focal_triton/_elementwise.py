@@ -11,7 +11,7 @@ from focal_triton.kernels.quality_focal import FOCAL, VARIFOCAL
 from focal_triton.kernels.reduce import REDUCE_CHUNK
 
 from . import tuning
-from ._backend import autotuning_lock
+from ._launch_lock import autotuning_lock
 from ._dtypes import accumulator_dtype, grad_buffer_dtype
 from ._kernel_args import compute_dtype, float64_arguments, gamma_constexpr, operand_mode
 from ._layout import flat_operand

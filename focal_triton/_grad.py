@@ -15,7 +15,7 @@ import triton
 from focal_triton.kernels.grad_scale import scale_grad_kernel
 
 from . import tuning
-from ._backend import serialized_launches
+from ._launch_lock import serialized_launches
 from ._dtypes import accumulator_dtype
 from ._kernel_args import compute_dtype
 

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import torch
 from torch.autograd.function import once_differentiable
 
-from ._backend import REFERENCE, backend_for, serialized_launches
+from ._backend import REFERENCE, backend_for
+from ._launch_lock import serialized_launches
 from ._dtypes import grad_buffer_dtype, loss_dtype_for
 from ._grad import eager_backward, save_fused_grad, times_grad_output
 

@@ -16,6 +16,7 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 # Numbers reach the kernels as float32 (plus a float64 remainder, _kernel_args.float64_parts): one
 # beyond float32's range would become inf there, so it is refused on every backend.
 FLOAT32_MAX = 3.4028234663852886e38
+IN_FLOAT32 = f" (numbers are taken within float32's range: magnitude at most {FLOAT32_MAX:.8g})"
 
 LOGIT_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64)
 SAME_SHAPE_TARGET_DTYPES = (
@@ -120,7 +121,7 @@ def check_same_device(inputs, targets):
 def check_gamma(gamma):
     gamma = scalar_value("gamma", gamma)
     if not _is_number(gamma) or not _is_finite(gamma) or gamma < 0:
-        raise ValueError(f"gamma must be a finite number >= 0 (at most {FLOAT32_MAX:.8g}), got {gamma!r}")
+        raise ValueError(f"gamma must be a finite number >= 0, got {gamma!r}{IN_FLOAT32}")
     return float(gamma)
 
 
@@ -274,7 +275,7 @@ def class_weights_buffer(values, name, unit):
 def check_class_weight_values(alpha):
     """Host-side values of per-class weights (a sequence): each a finite number >= 0."""
     if not all(_is_number(a) and _is_finite(a) and a >= 0 for a in alpha):
-        raise ValueError(f"alpha must hold finite class weights >= 0 (at most {FLOAT32_MAX:.8g}), got {list(alpha)!r}")
+        raise ValueError(f"alpha must hold finite class weights >= 0, got {list(alpha)!r}{IN_FLOAT32}")
 
 
 def check_softmax_args(inputs, targets, alpha, gamma, reduction, ignore_index, weight=None, normalizer=None,
@@ -408,7 +409,7 @@ def check_normalizer(normalizer, reduction, inputs):
             return None, normalizer
     if not _is_number(normalizer) or not _is_finite(normalizer) or normalizer < 0:
         raise ValueError(
-            f"normalizer must be a finite number >= 0 (at most {FLOAT32_MAX:.8g}) or a 0-d tensor, got {normalizer!r}"
+            f"normalizer must be a finite number >= 0 or a 0-d tensor, got {normalizer!r}{IN_FLOAT32}"
         )
     return float(normalizer), None
 
@@ -453,7 +454,7 @@ def check_pos_weight_value(pos_weight, activated):
         return pos_weight
     if not _is_number(pos_weight) or not _is_finite(pos_weight):
         raise ValueError(
-            f"pos_weight must be a finite number (magnitude at most {FLOAT32_MAX:.8g}) or a tensor, got {pos_weight!r}"
+            f"pos_weight must be a finite number or a tensor, got {pos_weight!r}{IN_FLOAT32}"
         )
     return float(pos_weight)
 
@@ -514,7 +515,7 @@ def _check_quality_form(inputs, targets, scores):
 def check_nonnegative(name, value):
     value = scalar_value(name, value)
     if not _is_number(value) or not _is_finite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0 (at most {FLOAT32_MAX:.8g}), got {value!r}")
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}{IN_FLOAT32}")
     return float(value)
 
 
