@@ -3,7 +3,7 @@
 ``RegisteredLoss(spec)`` defines one ``torch.library`` custom op, ``focal_triton::<name>``,
 with its fake (shapes and dtypes) and its autograd formula; calling it is the whole dispatch:
 
-- a tensor Triton cannot run -> the spec's eager reference;
+- a tensor Triton cannot run, or a trace under forward-mode AD -> the spec's eager reference;
 - under torch.compile -> the custom op (no graph break; its backward multiplies the fused
   gradient by grad_output with torch ops Inductor fuses);
 - eager with a gradient needed -> ``FusedGradLoss``, which calls the launcher directly
@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+import torch.autograd.forward_ad as forward_ad
 from torch.autograd.function import once_differentiable
 
 from ._backend import REFERENCE, backend_for
@@ -73,6 +74,13 @@ class FusedGradLoss(torch.autograd.Function):
         return None, eager_backward(ctx, grad_output), None, None, *(None,) * ctx.n_options
 
 
+def _traced_under_forward_ad():
+    """torch.compile tracing inside ``forward_ad.dual_level()``: the custom op has no forward-mode
+    formula (its tangent would come back missing), so the eager reference is traced instead, whose
+    torch ops give the exact tangent.  Eager calls refuse dual tensors (_validation)."""
+    return torch.compiler.is_compiling() and forward_ad._current_level >= 0
+
+
 class RegisteredLoss:
     """A loss ready to call with checked arguments: ``loss(inputs, targets, *options)``."""
 
@@ -86,7 +94,7 @@ class RegisteredLoss:
 
     def __call__(self, inputs, targets, *options):
         spec = self.spec
-        if backend_for(inputs) == REFERENCE:
+        if backend_for(inputs) == REFERENCE or _traced_under_forward_ad():
             return spec.reference(inputs, targets, *options)
         loss_dtype = loss_dtype_for(inputs)
         need_grad = torch.is_grad_enabled() and inputs.requires_grad

@@ -345,9 +345,8 @@ def check_call_context(inputs, targets):
             "pass targets.detach()"
         )
     if torch.compiler.is_compiling():
-        # traced: the tensors are fake, but a transform or a forward-AD level around the call shows
-        if forward_ad._current_level >= 0:
-            raise _forward_ad_error("inputs")
+        # traced: the tensors are fake, but a transform around the call shows (a forward-AD level
+        # is served: _registry traces the eager reference there, whose tangent is exact)
         if torch._C._functorch.maybe_current_level() is not None:
             raise _transform_error("inputs")
         return

@@ -215,16 +215,20 @@ def _compiled(fn, fullgraph):
     return torch.compile(fn, fullgraph=fullgraph, backend="aot_eager")
 
 
-def test_forward_ad_under_compile_is_refused(device):
-    """torch.func.jvp inside a compiled function, and a dual tensor into a fullgraph compile: an error,
-    never a zero or missing tangent."""
-    x, t = logits(8, device), uniform(8, device)
-    loss = lambda v: focal_triton.sigmoid_focal_loss(v, t, reduction="sum")  # noqa: E731
-    jvp = _compiled(lambda v: torch.func.jvp(loss, (v,), (torch.ones_like(v),)), fullgraph=False)
+def test_forward_ad_under_compile_is_refused_or_exact(device):
+    """torch.func.jvp inside a compiled function: an error; a dual tensor into a compiled function: the
+    exact tangent <dL/dx, v> (the eager reference is traced there); never a zero or missing tangent."""
+    x, t, v = logits(8, device), uniform(8, device), uniform(8, device, seed=3)
+    loss = lambda y: focal_triton.sigmoid_focal_loss(y, t, reduction="sum")  # noqa: E731
+    jvp = _compiled(lambda y: torch.func.jvp(loss, (y,), (torch.ones_like(y),)), fullgraph=False)
     with pytest.raises(RuntimeError, match="does not support torch.func transforms"):
         jvp(x)
-    with forward_ad.dual_level(), pytest.raises(Exception, match="Observed exception|forward-mode AD"):
-        _compiled(loss, fullgraph=True)(forward_ad.make_dual(x, torch.ones_like(x)))
+    x64 = x.double().cpu().requires_grad_()
+    (grad,) = torch.autograd.grad(_focal64(x64, t.double().cpu()).sum(), x64)
+    for fullgraph in (False, True):
+        with forward_ad.dual_level():
+            tangent = forward_ad.unpack_dual(_compiled(loss, fullgraph)(forward_ad.make_dual(x, v))).tangent
+        torch.testing.assert_close(tangent.double().cpu(), (grad * v.double().cpu()).sum(), rtol=1e-5, atol=1e-6)
 
 
 def test_compiled_func_grad_is_refused(device):
