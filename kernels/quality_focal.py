@@ -23,10 +23,11 @@ Quality focal (Li et al. 2020), one formula for every element (y = 0 off the ass
     dL/dx = w * d + beta * BCE * s (1 - s) * sign(d) |d| ** (beta - 1)
 
 with sign(d) |d| ** (beta - 1) = w / d taken as 0 where d = 0 (the cusp of beta < 1), so the
-gradient is finite for every beta >= 0.  The second term is formed as beta * (BCE / d) * s (1 - s)
-* w for a general beta: BCE / d stays near 1 where a confident logit makes BCE and d tiny together
-(x = -89 at y = 0: BCE ~ d ~ 2e-39), where 1 / d alone would overflow and meet a 0; for beta 0, 1
-and 2 (compiled in) w / d is 0, sign(d) and d.  With probabilities (``activated``) BCE and its
+gradient is finite for every beta >= 0.  The second term is formed as beta * (BCE w / d) * s (1 - s)
+for a general beta: BCE w / d stays below BCE / d, near 1, where a confident logit makes BCE and d
+tiny together (x = -89 at y = 0: BCE ~ d ~ 2e-39), where 1 / d alone would overflow and meet a 0
+(BCE w underflows only where the term itself is below float32's range); for beta 0, 1 and 2
+(compiled in) w / d is 0, sign(d) and d.  With probabilities (``activated``) BCE and its
 derivative are ``F.binary_cross_entropy``'s (stable_math.probability_bce) and d = p - y.
 """
 
@@ -96,7 +97,7 @@ def quality_focal_terms(x, y, beta, BETA: tl.constexpr, ACTIVATED: tl.constexpr)
     elif BETA == 1:
         focus = (bce * slope) * tl.where(d > 0.0, 1.0, tl.where(d < 0.0, -1.0, 0.0))  # w / d = sign(d)
     else:
-        focus = ratio_or_zero(bce, d) * slope * w
+        focus = ratio_or_zero(bce * w, d) * slope
     return w * bce, w * dbce + beta * focus
 
 
