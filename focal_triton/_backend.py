@@ -27,4 +27,3 @@ def backend_for(tensor: torch.Tensor) -> str:
     if tensor.is_cuda:
         return TRITON
     return REFERENCE
-

@@ -21,6 +21,15 @@ def grad_buffer_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.float32 if dtype == torch.float16 else dtype
 
 
+def ignore_index_applies(dtype: torch.dtype, ignore_index: int) -> bool:
+    """Whether integer labels of ``dtype`` can equal ``ignore_index``: bool labels are never ignored,
+    and an ignore_index the dtype cannot hold (-100 for uint8, 2**32 for int32) ignores nothing."""
+    if dtype == torch.bool:
+        return False
+    info = torch.iinfo(dtype)
+    return info.min <= ignore_index <= info.max
+
+
 def loss_dtype_for(inputs: torch.Tensor) -> torch.dtype:
     """The dtype of the loss: float32 for float16 / bfloat16 logits under torch.autocast on
     their device (as torch's own losses, so that GradScaler can scale it), else the logits' dtype."""

@@ -12,7 +12,7 @@ from focal_triton.kernels.reduce import REDUCE_CHUNK
 
 from . import tuning
 from ._launch_lock import autotuning_lock
-from ._dtypes import accumulator_dtype, grad_buffer_dtype
+from ._dtypes import accumulator_dtype, grad_buffer_dtype, ignore_index_applies
 from ._kernel_args import compute_dtype, float64_arguments, gamma_constexpr, operand_mode
 from ._layout import flat_operand
 from ._reduction import Denominator, empty_reduction, finish_reduction, loss_denominator, non_ignored_count
@@ -65,7 +65,7 @@ def sigmoid_focal_forward(
     x = inputs.contiguous()
     t = targets.contiguous()
     labels = is_label_dtype(t.dtype)
-    ignore = labels and t.dtype != torch.bool and torch.iinfo(t.dtype).min <= ignore_index <= torch.iinfo(t.dtype).max
+    ignore = labels and ignore_index_applies(t.dtype, ignore_index)
     if t.dtype == torch.bool:
         t = t.view(torch.uint8)  # same bytes, no copy
     n = x.numel()

@@ -12,6 +12,7 @@ from focal_triton.kernels.reduce import (
     sum_partials_kernel,
 )
 
+from ._dtypes import ignore_index_applies
 from ._kernel_args import float64_arguments
 
 REDUCE_BLOCK = 1024  # partial sums per step of the one-program final sum
@@ -74,7 +75,6 @@ def non_ignored_count(targets, ignore_index, per_position=1.0):
     """The Denominator of 'mean' over the targets that differ from ignore_index, each counting
     ``per_position`` (C for the class-index sigmoid loss): counted on the device (no host sync),
     or known on the host when no target can equal ignore_index."""
-    info = torch.iinfo(targets.dtype)
-    if not info.min <= ignore_index <= info.max:
+    if not ignore_index_applies(targets.dtype, ignore_index):
         return Denominator(float(targets.numel()) * per_position)
     return Denominator(per_position, (targets != ignore_index).sum(), is_count=True)

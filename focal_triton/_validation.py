@@ -359,9 +359,7 @@ def check_call_context(inputs, targets):
 def _check_operand_tensor(name, value, shape, inputs, what):
     """A floating tensor on the device of inputs, broadcastable to ``shape`` (``what`` names that
     shape in the message), needing no gradient."""
-    check_tensor(name, value)
-    if not value.is_floating_point():
-        raise TypeError(f"{name} must be a floating tensor, got dtype {value.dtype}")
+    _check_floating_tensor(name, value)
     if value.device != inputs.device:
         raise ValueError(f"{name} must be on the device of inputs ({inputs.device}), got {value.device}")
     try:
@@ -372,6 +370,12 @@ def _check_operand_tensor(name, value, shape, inputs, what):
         raise ValueError(f"{name} must be broadcastable to {what} {tuple(shape)}, got shape {tuple(value.shape)}")
     check_no_grad_needed(name, value)
     return value
+
+
+def _check_floating_tensor(name, value):
+    check_tensor(name, value)
+    if not value.is_floating_point():
+        raise TypeError(f"{name} must be a floating tensor, got dtype {value.dtype}")
 
 
 def check_weight(weight, loss_shape, inputs):
@@ -447,9 +451,7 @@ def check_pos_weight_value(pos_weight, activated):
             "F.binary_cross_entropy) there is none: leave pos_weight=None or use weight="
         )
     if isinstance(pos_weight, torch.Tensor):
-        check_tensor("pos_weight", pos_weight)
-        if not pos_weight.is_floating_point():
-            raise TypeError(f"pos_weight must be a floating tensor, got dtype {pos_weight.dtype}")
+        _check_floating_tensor("pos_weight", pos_weight)
         return pos_weight
     if not _is_number(pos_weight) or not _is_finite(pos_weight):
         raise ValueError(

@@ -17,7 +17,7 @@ from ._validation import (
     Reduction,
     check_bool,
     check_distribution_focal_args,
-    check_gamma,
+    check_ignore_index,
     check_loss_options,
     check_nonnegative,
     check_quality_focal_args,
@@ -218,7 +218,7 @@ class VarifocalLoss(torch.nn.Module):
                  detach_weight: bool = False, ignore_index: int = -100) -> None:  # fmt: skip
         super().__init__()
         check_loss_options(gamma, reduction, ignore_index)
-        self.alpha, self.gamma, self.reduction = check_nonnegative("alpha", alpha), check_gamma(gamma), reduction
+        self.alpha, self.gamma, self.reduction = check_nonnegative("alpha", alpha), gamma, reduction
         self.detach_weight, self.ignore_index = check_bool("detach_weight", detach_weight), ignore_index
 
     def forward(self, inputs: Tensor, targets: Tensor, scores: Tensor | None = None, weight: Tensor | None = None,
@@ -235,9 +235,9 @@ class QualityFocalLoss(torch.nn.Module):
     def __init__(self, beta: float = 2.0, reduction: Reduction = "mean", *, activated: bool = False,
                  ignore_index: int = -100) -> None:  # fmt: skip
         super().__init__()
-        check_loss_options(0.0, reduction, ignore_index)
+        check_reduction(reduction)
         self.beta, self.reduction = check_nonnegative("beta", beta), reduction
-        self.activated, self.ignore_index = check_bool("activated", activated), ignore_index
+        self.activated, self.ignore_index = check_bool("activated", activated), check_ignore_index(ignore_index)
 
     def forward(self, inputs: Tensor, targets: Tensor, scores: Tensor | None = None, weight: Tensor | None = None,
                 normalizer: float | Tensor | None = None) -> Tensor:  # fmt: skip

@@ -19,7 +19,7 @@ fallbacks compute in float64.
 import torch
 import torch.nn.functional as F
 
-from ._dtypes import loss_dtype_for
+from ._dtypes import ignore_index_applies, loss_dtype_for
 from ._validation import (
     check_distribution_focal_args,
     check_quality_focal_args,
@@ -104,13 +104,9 @@ def sigmoid_focal_index_checked(inputs, targets, alpha, alpha_per_class, gamma, 
 
 
 def _labels_kept(labels, ignore_index):
-    """Integer labels that are not ignore_index, compared as the kernels compare them: an
-    ignore_index the labels' dtype cannot hold (-100 for uint8, 2**32 for int32) ignores nothing,
-    and bool labels are never ignored."""
-    if labels.dtype == torch.bool:
-        return torch.ones_like(labels)
-    info = torch.iinfo(labels.dtype)
-    if not info.min <= ignore_index <= info.max:
+    """Integer labels that are not ignore_index, compared as the kernels compare them
+    (``ignore_index_applies``)."""
+    if not ignore_index_applies(labels.dtype, ignore_index):
         return torch.ones_like(labels, dtype=torch.bool)
     return labels != ignore_index
 
@@ -150,13 +146,20 @@ class _ProbabilityBCE(torch.autograd.Function):
     @staticmethod
     def forward(ctx, p, t):
         ctx.save_for_backward(p, t)
-        ce = -(t * torch.log(p).clamp(min=-100) + (1 - t) * torch.log1p(-p).clamp(min=-100))
+        ce, _ = _probability_bce(p, t)
         return ce + torch.where((p < 0) | (p > 1) | p.isnan(), float("nan"), 0.0)
 
     @staticmethod
     def backward(ctx, grad):
         p, t = ctx.saved_tensors
-        return grad * (p - t) / (p * (1 - p)).clamp(min=1e-12), None
+        return grad * _probability_bce(p, t)[1], None
+
+
+def _probability_bce(p, t):
+    """(BCE, dBCE/dp) as F.binary_cross_entropy computes them: logs clamped to >= -100, gradient
+    (p - t) / max(p (1 - p), 1e-12)."""
+    ce = -(t * torch.log(p).clamp(min=-100) + (1 - t) * torch.log1p(-p).clamp(min=-100))
+    return ce, (p - t) / (p * (1 - p)).clamp(min=1e-12)
 
 
 def _power_or_limit(base, gamma):
@@ -270,7 +273,7 @@ def varifocal_checked(inputs, targets, scores, alpha, gamma, reduction, ignore_i
     if detach_weight:
         s_pow = s_pow.detach()
     loss = torch.where(positive, q, alpha * s_pow) * bce
-    loss = loss + torch.where(wrong_side & (loss > 0), float("inf"), 0.0) + _outside_unit(q, _upcast(inputs))
+    loss = loss + torch.where(wrong_side & (loss > 0), float("inf"), 0.0) + _outside_unit(q, clamped)
     count = (lambda: kept.sum() * inputs.shape[1]) if scores is not None else (lambda: kept.numel())
     return _weighted_reduce(inputs, loss, kept, weight, reduction, count, normalizer, normalizer_tensor)
 
@@ -284,9 +287,7 @@ class _QualityFocal(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, y, beta, activated):
         if activated:
-            bce = -(y * torch.log(x).clamp(min=-100) + (1 - y) * torch.log1p(-x).clamp(min=-100))
-            d = x - y
-            dbce, slope = d / (x * (1 - x)).clamp(min=1e-12), torch.ones_like(x)
+            (bce, dbce), d, slope = _probability_bce(x, y), x - y, torch.ones_like(x)
         else:
             s, one_minus_s = torch.sigmoid(x), torch.sigmoid(-x)
             bce = y * F.softplus(-x) + (1 - y) * F.softplus(x)  # keeps the digits of a tiny BCE
