@@ -123,8 +123,8 @@ def test_quality_focal_gradient_finite_at_tiny_probabilities(backend, beta):
 def test_pos_weight_at_infinite_logit_of_a_positive(backend, x):
     """The limit of dL/dx at x -> -inf of a positive is -alpha_t * pos_weight * (1 - p_t) ** gamma:
     -0.5 (alpha 0.25, pos_weight 2); with label smoothing 0.1, t = 0.95: -0.4716."""
-    leaf_t = torch.tensor([1.0])
-    _, grad = loss_and_grad(focal_triton.sigmoid_focal_loss, torch.tensor([x]).to(backend), leaf_t.to(backend),
+    positive = torch.tensor([1.0])
+    _, grad = loss_and_grad(focal_triton.sigmoid_focal_loss, torch.tensor([x]).to(backend), positive.to(backend),
                             pos_weight=2.0, reduction="sum")  # fmt: skip
     torch.testing.assert_close(grad, torch.tensor([-0.5], dtype=torch.float64), rtol=1e-6, atol=0)
     t = 0.95
