@@ -1,11 +1,22 @@
 """Numerically stable element-wise helpers shared by the focal-loss kernels.
 
-Core ``tl`` math only (``libdevice`` does not run under the Triton
-interpreter); every helper is finite for every finite input and keeps NaN.
-Triton lowers ``tl.log`` / ``tl.log2`` to a precise software routine of about
-35 instructions, which would make these memory-bound kernels compute-bound,
-so the float32 paths avoid it: ``log1p_unit`` is a short series and
-``log2_approx`` is the hardware ``lg2.approx`` instruction on the GPU.
+Every helper is finite for every finite input and keeps NaN.  The float32 paths use the GPU's
+approximate special-function instructions through ``tl.inline_asm_elementwise``: Triton lowers
+``tl.exp`` to ``ex2.approx`` plus a subnormal range fix, ``1 / x`` to a checked divide and
+``tl.log`` to a software routine of ~35 instructions, which would make these memory-bound
+kernels issue-bound.  Under the Triton interpreter (no inline assembly there) each
+approximation is the exact NumPy function with the hardware's flush of subnormals, and
+``EMULATED_ERROR_SIGN`` (0, or +-1 in the accuracy tests) moves it by its documented worst
+case, so the interpreter runs the kernels' formulas at the hardware's worst error.
+
+Documented worst cases (PTX ISA, "Floating-point instructions"; the bounds the tests emulate):
+
+    ex2.approx.ftz.f32   2 ** x      relative error <= 2 ** -22; results below 2 ** -126 flush to 0
+    rcp.approx.ftz.f32   1 / x       relative error <= 2 ** -23 (1 ulp); subnormal x flushes to +-0
+    lg2.approx.f32       log2(x)     absolute error <= 2 ** -22 (2 ** -22.6 documented for x in [0.5, 2])
+    log1p_unit           log1p(e)    relative error <= 3.4e-7 on [0, 1] (minimax, float32 Horner; measured)
+
+float64 math takes the precise core ``tl`` functions everywhere.
 """
 
 import os
@@ -14,43 +25,88 @@ import triton
 import triton.language as tl
 
 LOG2E = tl.constexpr(1.4426950408889634)  # log2(e): exp(y) = exp2(y * LOG2E)
+FLOAT32_TINY = tl.constexpr(1.1754943508222875e-38)  # 2 ** -126, the smallest normal float32
+
+# The worst cases the interpreter emulates (see the module docstring).
+EX2_RELATIVE_ERROR = tl.constexpr(2.0**-22)
+RCP_RELATIVE_ERROR = tl.constexpr(2.0**-23)
+LG2_ABSOLUTE_ERROR = tl.constexpr(2.0**-22)
+EMULATED_ERROR_SIGN = 0.0  # interpreter only: the accuracy tests set +-1
 
 
 @triton.jit
 def log1p_unit(e):
-    """log(1 + e) for e in [0, 1], relatively accurate (float32: within 2.2e-7, measured).
-
-    log1p(e) = 2 atanh(s) = 2 s (1 + s^2/3 + s^4/5 + ...), s = e / (2 + e) <= 1/3;
-    seven terms reach float32 precision.  float64 uses log(u) - (u - 1 - e) / u,
-    u = 1 + e, which puts back what rounding 1 + e lost.
-    """
+    """log(1 + e) for e in [0, 1], relatively accurate: float32 e * Q(e), Q the degree-7 minimax
+    polynomial of log1p(e) / e with Q(0) = 1 exactly (3.4e-7 relative in float32 Horner,
+    measured over 2e6 points; e = 1e-30 gives 1e-30).  float64 uses log(u) - (u - 1 - e) / u,
+    u = 1 + e, which puts back what rounding 1 + e lost."""
     if e.dtype == tl.float64:
         u = 1.0 + e
         return tl.log(u) - ((u - 1.0) - e) / u
-    s = e / (2.0 + e)
-    s2 = s * s
-    poly = 1.0 / 13.0
-    poly = poly * s2 + 1.0 / 11.0
-    poly = poly * s2 + 1.0 / 9.0
-    poly = poly * s2 + 1.0 / 7.0
-    poly = poly * s2 + 1.0 / 5.0
-    poly = poly * s2 + 1.0 / 3.0
-    poly = poly * s2 + 1.0
-    return 2.0 * s * poly
+    q = -0.008778934367001057
+    q = q * e + 0.044986575841903687
+    q = q * e - 0.1090228259563446
+    q = q * e + 0.17847202718257904
+    q = q * e - 0.24536864459514618
+    q = q * e + 0.33284062147140503
+    q = q * e - 0.4999817907810211
+    q = q * e + 1.0
+    return e * q
 
 
 if os.environ.get("TRITON_INTERPRET", "0") == "1":
 
     @triton.jit
+    def _flush_subnormal(y):
+        return tl.where(tl.abs(y) < FLOAT32_TINY, 0.0 * y, y)
+
+    @triton.jit
+    def exp2_approx(x):
+        """2 ** x: the interpreter's exp2 at the emulated error, subnormal results flushed (float32)."""
+        if x.dtype == tl.float64:
+            return tl.exp2(x)
+        return _flush_subnormal(tl.exp2(x) * (1.0 + EMULATED_ERROR_SIGN * EX2_RELATIVE_ERROR))
+
+    @triton.jit
+    def reciprocal_approx(x):
+        """1 / x: the interpreter's division at the emulated error, subnormal x flushed (float32)."""
+        if x.dtype == tl.float64:
+            return 1.0 / x
+        return (1.0 / _flush_subnormal(x)) * (1.0 + EMULATED_ERROR_SIGN * RCP_RELATIVE_ERROR)
+
+    @triton.jit
     def log2_approx(x):
-        """log2(x); the interpreter's NumPy log2."""
-        return tl.log2(x)
+        """log2(x): the interpreter's log2 at the emulated error (float32)."""
+        if x.dtype == tl.float64:
+            return tl.log2(x)
+        return tl.log2(x) + EMULATED_ERROR_SIGN * LG2_ABSOLUTE_ERROR
 
 else:
 
     @triton.jit
+    def exp2_approx(x):
+        """2 ** x: float32 through ex2.approx.ftz (one MUFU, no range fix), float64 precise."""
+        if x.dtype == tl.float32:
+            return tl.inline_asm_elementwise(
+                "ex2.approx.ftz.f32 $0, $1;", "=r,r", [x], dtype=tl.float32, is_pure=True, pack=1
+            )
+        else:
+            return tl.exp2(x)
+
+    @triton.jit
+    def reciprocal_approx(x):
+        """1 / x: float32 through rcp.approx.ftz (one MUFU), float64 precise."""
+        if x.dtype == tl.float32:
+            return tl.inline_asm_elementwise(
+                "rcp.approx.ftz.f32 $0, $1;", "=r,r", [x], dtype=tl.float32, is_pure=True, pack=1
+            )
+        else:
+            return 1.0 / x
+
+    @triton.jit
     def log2_approx(x):
-        """log2(x): float32 through the GPU's lg2.approx (absolute error about 2**-22), float64 precise."""
+        """log2(x): float32 through lg2.approx (one MUFU and a subnormal range fix: a subnormal
+        base keeps its power), float64 precise."""
         if x.dtype == tl.float32:
             return tl.inline_asm_elementwise(
                 "lg2.approx.f32 $0, $1;", "=r,r", [x], dtype=tl.float32, is_pure=True, pack=1
@@ -60,15 +116,26 @@ else:
 
 
 @triton.jit
+def exp_approx(y):
+    """exp(y) = 2 ** (y log2 e) through ``exp2_approx``; the rounding of y * log2(e) adds
+    |y| 2 ** -24 ln 2 relative (1.2e-6 at |y| = 30)."""
+    return exp2_approx(y * LOG2E)
+
+
+@triton.jit
 def sigmoid_parts(x):
-    """(exp(-|x|), 1 / (1 + exp(-|x|)), log1p(exp(-|x|))): one exp and one reciprocal.
+    """(exp(-|x|), 1 / (1 + exp(-|x|)), log1p(exp(-|x|))): two MUFU instructions.
 
     With e = exp(-|x|) <= 1 and r = 1 / (1 + e), sigmoid(|x|) = r and
     sigmoid(-|x|) = e * r, so neither p nor 1 - p is formed as 1 - (something
-    near 1); softplus(+-x) = max(+-x, 0) + log1p(e).
+    near 1); softplus(+-x) = max(+-x, 0) + log1p(e).  e is squared from
+    exp(-|x| / 2), so it keeps its subnormal values down to |x| = 103 where the
+    flushing ex2 alone would stop at |x| = 87 (relative error <= 2 ** -21 + 2 ** -24:
+    twice ex2's, and the product's rounding).
     """
-    e = tl.exp(-tl.abs(x))
-    r = 1.0 / (1.0 + e)
+    half = exp2_approx(tl.abs(x) * (-0.5 * LOG2E))
+    e = half * half
+    r = reciprocal_approx(1.0 + e)
     return e, r, log1p_unit(e)
 
 
@@ -102,7 +169,8 @@ def focal_power(base, gamma, GAMMA: tl.constexpr):
 
 @triton.jit
 def ratio_or_zero(numerator, denominator):
-    # numerator / denominator, and 0 where the denominator is 0 (never divides by 0).
+    # numerator / denominator, and 0 where the denominator is 0 (never divides by 0).  Triton's
+    # float32 division is div.full.f32 (2 ulp, subnormal denominators kept: ~5 instructions).
     nonzero = denominator != 0.0
     return tl.where(nonzero, numerator / tl.where(nonzero, denominator, 1.0), 0.0)
 
