@@ -19,17 +19,33 @@ from ._reduction import Denominator, empty_reduction, finish_reduction, loss_den
 
 KERNEL_NAME = "sigmoid_focal_fwd"
 
+# The kernel walks the elements in REDUCE_CHUNK-element steps dealt to `streams` streams
+# (kernels/reduce.py); a program runs BLOCK / REDUCE_CHUNK streams, so the grid is
+# streams * REDUCE_CHUNK / BLOCK programs.  2048 streams keep an H100 / H200 full (8192 warps
+# of the 4-warp configs for 132 SMs) and give 2048 partial sums; a stream count that is a
+# multiple of the largest BLOCK / REDUCE_CHUNK (4) serves every config.
+MAX_STREAMS = 2048
+STREAM_MULTIPLE = max(block for block, _ in tuning.ELEMENTWISE_CONFIGS) // REDUCE_CHUNK.value
+
+
+def stream_count(n):
+    """The streams of an n-element walk: set by n alone, never by the config, so the partial sums
+    (one per stream) and their order are the same whatever config runs."""
+    steps = triton.cdiv(n, REDUCE_CHUNK.value)
+    return triton.cdiv(min(steps, MAX_STREAMS), STREAM_MULTIPLE) * STREAM_MULTIPLE
+
 
 def _launch(n, dtypes, arguments):
     """Launches the element-wise kernel over n elements with the shipped config for (bucket,
     dtypes) on this GPU, or through the autotuner.  Nothing read afterwards depends on the
-    config that ran (partial sums are per REDUCE_CHUNK elements), so concurrent calls from
-    several threads cannot mix up their sizes."""
+    config that ran (one partial sum per stream), so concurrent calls from several threads
+    cannot mix up their sizes."""
     autotuner = tuning.SIGMOID_AUTOTUNER
     config = tuning.elementwise_config(KERNEL_NAME, arguments["x_ptr"], n, dtypes)
+    streams = arguments["streams"]
     if config is None:
         with autotuning_lock():
-            autotuner[lambda meta: (triton.cdiv(n, meta["BLOCK"]),)](**arguments)
+            autotuner[lambda meta: (streams * REDUCE_CHUNK.value // meta["BLOCK"],)](**arguments)
             best = autotuner.best_config  # for the record only (nothing is recorded outside recording_launches)
         timings = getattr(autotuner, "configs_timings", None) or {}
         ms = timings.get(best)
@@ -37,7 +53,7 @@ def _launch(n, dtypes, arguments):
                              ms[0] if isinstance(ms, (list, tuple)) else ms)  # fmt: skip
     else:
         block, warps = config
-        autotuner.fn[(triton.cdiv(n, block),)](**arguments, BLOCK=block, num_warps=warps)
+        autotuner.fn[(streams * REDUCE_CHUNK.value // block,)](**arguments, BLOCK=block, num_warps=warps)
         tuning.record_launch(KERNEL_NAME, {"BLOCK": block, "num_warps": warps}, "shipped")
 
 
@@ -79,13 +95,14 @@ def sigmoid_focal_forward(
         empty = empty_reduction(reduction, loss_dtype, x.device, denominator) if reduce else torch.empty_like(
             x, dtype=loss_dtype)  # fmt: skip
         return empty, grad
-    n_partials = triton.cdiv(n, REDUCE_CHUNK.value)
-    partials = torch.empty(n_partials, dtype=accumulator_dtype(x.dtype), device=x.device) if reduce else None
+    streams = stream_count(n)
+    partials = torch.empty(streams, dtype=accumulator_dtype(x.dtype), device=x.device) if reduce else None
     loss = None if reduce else torch.empty_like(x, dtype=loss_dtype)
     unused = x  # the pointer passed where an output is not written
     _launch(n, (x.dtype, t.dtype), dict(
         x_ptr=x, t_ptr=t, loss_ptr=unused if loss is None else loss, partial_ptr=unused if partials is None else partials,
-        grad_ptr=unused if grad is None else grad, n=n,
+        grad_ptr=unused if grad is None else grad, n=n, streams=streams,
+        steps=triton.cdiv(n, streams * REDUCE_CHUNK.value),
         **float64_arguments(alpha=alpha or 0.0, gamma=gamma, pos_weight=pos_weight or 0.0,
                             label_smoothing=label_smoothing),
         **denominator.kernel_arguments(unused),
@@ -100,7 +117,7 @@ def sigmoid_focal_forward(
     ))  # fmt: skip
     if not reduce:
         return loss, grad
-    return finish_reduction(partials, n_partials, denominator, loss_dtype), grad
+    return finish_reduction(partials, streams, denominator, loss_dtype), grad
 
 
 def varifocal_forward(inputs, targets, scores, alpha, gamma, reduction, ignore_index, detach_weight, weight, normalizer,

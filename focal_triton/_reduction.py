@@ -66,7 +66,7 @@ def finish_reduction(partials, n_partials, denominator, out_dtype):
     out = torch.empty((), dtype=out_dtype, device=partials.device)
     sum_partials_kernel[(1,)](
         partial_ptr=partials, out_ptr=out, n_partials=n_partials, **denominator.kernel_arguments(partials),
-        BLOCK=REDUCE_BLOCK,
+        BLOCK=REDUCE_BLOCK, BLOCK_LEVELS=REDUCE_BLOCK.bit_length() - 1,
     )  # fmt: skip
     return out
 

@@ -1,11 +1,20 @@
-"""Deterministic reductions: per-chunk partial sums in a fixed tree, then one fixed-order final sum (no atomics).
+"""Deterministic reductions: partial sums in a fixed tree, then one fixed-order final sum (no atomics).
 
-``tl.sum`` adds in an order set by the register layout (elements per thread,
-lanes, warps), so the same numbers summed by two launch configurations can
-differ in the last bit.  ``chunk_sums`` instead adds the elements of each
-REDUCE_CHUNK-element chunk in one fixed pairwise tree, each step an addition
-of two numbers (exact to reorder), so a chunk's sum, and therefore the whole
-reduction, is bitwise the same whatever BLOCK and num_warps ran.
+``tl.sum`` adds in an order set by the register layout (elements per thread, lanes, warps), so
+the same numbers summed by two launch configurations can differ in the last bit.  The
+element-wise kernel instead defines its order by the data's positions alone:
+
+- the elements are cut into REDUCE_CHUNK-element steps, and the steps dealt to ``streams``
+  streams in turn (step j goes to stream j % streams; the launcher sets ``streams`` from n);
+- a step is REDUCE_LANES lanes of REDUCE_GROUP adjacent elements: each lane adds its group
+  as a pairwise tree (``lane_sums``) to its running sum, step after step;
+- each stream's partial sum is a pairwise tree of its lanes (``stream_sums``), and
+  ``sum_partials_kernel`` adds the partials: pairwise trees of 1024, left to right.
+
+Every step is an addition of two numbers in an order fixed by positions, so the result is bitwise
+the same whatever BLOCK and num_warps ran; the group tree stays inside a thread and the lanes'
+tree runs once per program, after its last step, so the steady state costs one addition per
+element.
 """
 
 import triton
@@ -13,20 +22,34 @@ import triton.language as tl
 
 from .stable_math import float64_scalar
 
-REDUCE_CHUNK = tl.constexpr(1024)  # elements per partial sum; every element-wise BLOCK is a multiple of it
-REDUCE_CHUNK_LEVELS = tl.constexpr(REDUCE_CHUNK.value.bit_length() - 1)  # log2: the depth of the pairwise tree
+REDUCE_CHUNK = tl.constexpr(1024)  # elements per step of a stream; every element-wise BLOCK is a multiple of it
+REDUCE_GROUP = tl.constexpr(8)  # adjacent elements a lane adds per step
+REDUCE_GROUP_LEVELS = tl.constexpr(3)  # log2(REDUCE_GROUP): the depth of a group's tree
+REDUCE_LANES = tl.constexpr(REDUCE_CHUNK.value // REDUCE_GROUP.value)
+REDUCE_LANE_LEVELS = tl.constexpr(REDUCE_LANES.value.bit_length() - 1)
 
 
 @triton.jit
-def chunk_sums(values, BLOCK: tl.constexpr):
-    """(BLOCK // REDUCE_CHUNK,) sums of consecutive REDUCE_CHUNK-element chunks of ``values`` (BLOCK,),
-    each a pairwise tree: level l adds element pairs (2i, 2i + 1) of level l - 1."""
-    rows: tl.constexpr = BLOCK // REDUCE_CHUNK
-    sums = tl.reshape(values, (rows, REDUCE_CHUNK))
-    for level in tl.static_range(REDUCE_CHUNK_LEVELS):
-        left, right = tl.split(tl.reshape(sums, (rows, REDUCE_CHUNK >> (level + 1), 2)))
+def pairwise_sums(values, ROWS: tl.constexpr, WIDTH: tl.constexpr, LEVELS: tl.constexpr):
+    """(ROWS,) sums of consecutive WIDTH-element runs of ``values`` (ROWS * WIDTH,), each a pairwise
+    tree of LEVELS = log2(WIDTH) levels: level l adds element pairs (2i, 2i + 1) of level l - 1."""
+    sums = tl.reshape(values, (ROWS, WIDTH))
+    for level in tl.static_range(LEVELS):
+        left, right = tl.split(tl.reshape(sums, (ROWS, WIDTH >> (level + 1), 2)))
         sums = left + right
-    return tl.reshape(sums, (rows,))
+    return tl.reshape(sums, (ROWS,))
+
+
+@triton.jit
+def lane_sums(values, BLOCK: tl.constexpr):
+    """(BLOCK // REDUCE_GROUP,) the group sums of one step's BLOCK values, lane by lane."""
+    return pairwise_sums(values, BLOCK // REDUCE_GROUP, REDUCE_GROUP, REDUCE_GROUP_LEVELS)
+
+
+@triton.jit
+def stream_sums(lanes, BLOCK: tl.constexpr):
+    """(BLOCK // REDUCE_CHUNK,) the partial sum of each stream from its lanes' running sums."""
+    return pairwise_sums(lanes, BLOCK // REDUCE_CHUNK, REDUCE_LANES, REDUCE_LANE_LEVELS)
 
 
 # How a kernel finds what it divides by (its DENOMINATOR constexpr); the launcher picks
@@ -68,12 +91,14 @@ def sum_partials_kernel(
     denominator_ptr,  # DENOMINATOR_COUNT / DENOMINATOR_TENSOR: the 0-d device tensor
     DENOMINATOR: tl.constexpr,
     BLOCK: tl.constexpr,
+    BLOCK_LEVELS: tl.constexpr,  # log2(BLOCK)
 ):
-    """out[0] = sum(partials[:n_partials]) / denominator, summed in one program in a fixed order
-    (a count of 0: 0 / 0 = NaN, the mean of nothing)."""
-    acc = tl.zeros((BLOCK,), dtype=partial_ptr.dtype.element_ty)
+    """out[0] = sum(partials[:n_partials]) / denominator in one program, in a fixed order: each
+    BLOCK of partials (zeros past the end) a pairwise tree, the trees added left to right (a count
+    of 0: 0 / 0 = NaN, the mean of nothing)."""
+    total = tl.zeros((1,), dtype=partial_ptr.dtype.element_ty)
     for start in range(0, n_partials, BLOCK):
         offs = start + tl.arange(0, BLOCK)
-        acc += tl.load(partial_ptr + offs, mask=offs < n_partials, other=0.0)
-    denominator = load_denominator(denominator_ptr, denominator, denominator_remainder, DENOMINATOR, acc.dtype)
-    tl.store(out_ptr, (tl.sum(acc, axis=0) / denominator).to(out_ptr.dtype.element_ty))
+        total += pairwise_sums(tl.load(partial_ptr + offs, mask=offs < n_partials, other=0.0), 1, BLOCK, BLOCK_LEVELS)
+    denominator = load_denominator(denominator_ptr, denominator, denominator_remainder, DENOMINATOR, total.dtype)
+    tl.store(out_ptr + tl.arange(0, 1), (total / denominator).to(out_ptr.dtype.element_ty))

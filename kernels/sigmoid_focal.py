@@ -39,7 +39,7 @@ import triton.language as tl
 from .class_walk import TARGETS_DENSE, TARGETS_INDEX_SCORES, class_offsets, class_rows
 from .operands import OPERAND_NONE, OPERAND_SCALAR, OPERAND_TENSOR, load_flat_operand
 from .quality_focal import FOCAL, quality_terms
-from .reduce import REDUCE_CHUNK, chunk_sums, gradient_scale
+from .reduce import REDUCE_CHUNK, REDUCE_GROUP, gradient_scale, lane_sums, stream_sums
 from .stable_math import (
     ANY_GAMMA,
     LOG2E,
@@ -76,22 +76,34 @@ def soft_label_terms(x, t, pos_weight, gamma, GAMMA: tl.constexpr, HAS_POS_WEIGH
 
 
 @triton.jit
-def hard_label_terms(x, positive, gamma, GAMMA: tl.constexpr):
-    """Elementwise (loss, dL/dx) without alpha for boolean labels ``positive``."""
-    e, r, log1p_e = sigmoid_parts(x)
-    margin = tl.where(positive, x, -x)
+def hard_label_terms(raw_x, positive, factor, grad_factor, gamma, GAMMA: tl.constexpr):
+    """(factor * loss, grad_factor * |dL/dx|) of each element for boolean labels ``positive``
+    (``factor``: alpha_t and pos_weight; ``grad_factor``: the same, signed and divided by the
+    denominator), straight from the unclamped logit.
+
+    An infinite logit needs no clamp: exp2 of -inf is 0, so e = 0, r = 1 and the margin is
+    +-inf; on the right side ce = 0 and 1 - p_t = 0 (loss and gradient 0), on the wrong side
+    ce = inf (the loss is inf) and p_t = 0, where p_t * ce is taken with ce capped at 3e38
+    (0, not 0 * inf).  A factor of 0 (alpha 0 or 1) keeps its loss 0 even there.
+    """
+    e, r, log1p_e = sigmoid_parts(raw_x)
+    margin = tl.where(positive, raw_x, -raw_x)
     correct = margin >= 0.0
-    p_t = tl.where(correct, r, e * r)
-    one_minus_pt = tl.where(correct, e * r, r)
+    er = e * r
+    p_t = tl.where(correct, r, er)
+    one_minus_pt = tl.where(correct, er, r)
     ce = tl.maximum(-margin, 0.0) + log1p_e  # softplus(-margin) = -log p_t
     if GAMMA == ANY_GAMMA:
-        # w = exp(-gamma * softplus(margin)) = exp2(-gamma * log2(e) * softplus(margin))
-        # (multiplied left to right, so float64 math keeps the constant in float64)
-        w = tl.exp2((tl.maximum(margin, 0.0) + log1p_e) * gamma * -LOG2E)
+        # w = exp(-gamma * softplus(margin)) = exp2(-gamma * log2(e) * softplus(margin)), the margin
+        # capped at 3e38 (gamma = 0 runs here in the class-index kernel: 0 * inf is NaN); multiplied
+        # left to right, so float64 math keeps the constant in float64
+        w = tl.exp2((tl.minimum(tl.maximum(margin, 0.0), 3.0e38) + log1p_e) * gamma * -LOG2E)
     else:
         w = focal_power(one_minus_pt, gamma, GAMMA)
-    g = w * (one_minus_pt + gamma * (p_t * ce))
-    return w * ce, tl.where(positive, -g, g)
+    weighted = factor * w
+    loss = tl.where(weighted == 0.0, 0.0, weighted * ce)
+    slope = one_minus_pt + gamma * (p_t * tl.minimum(ce, 3.0e38))
+    return loss, (grad_factor * w) * slope
 
 
 @triton.jit
@@ -113,50 +125,50 @@ def probability_terms(p, t, gamma, GAMMA: tl.constexpr):
 
 
 @triton.jit
-def binary_focal_terms(raw_x, labels, alpha, pos_weight, label_smoothing, label_smoothing_remainder, gamma,
+def binary_focal_terms(raw_x, labels, alpha, pos_weight, label_smoothing, label_smoothing_remainder, gamma, grad_scale,
                        HAS_ALPHA: tl.constexpr, HAS_POS_WEIGHT: tl.constexpr, HARD_LABELS: tl.constexpr,
                        SMOOTHING: tl.constexpr, ACTIVATED: tl.constexpr, GAMMA: tl.constexpr,
                        COMPUTE: tl.constexpr):  # fmt: skip
-    """(loss, dL/dx) of each element with its alpha_t and pos_weight factors, for ``labels``: bool
-    positives (HARD_LABELS) or float targets.  A loss that truly is infinite (an infinite logit on the
-    wrong side of its target) is inf; a target (with ACTIVATED, a probability) outside [0, 1] has no
-    meaning and gives NaN loss and gradient.  ``alpha`` and ``pos_weight`` are numbers or per-element
-    values; label smoothing and probabilities turn hard labels into float targets."""
-    x = clamp_infinities(raw_x)
+    """(loss, dL/dx * grad_scale) of each element with its alpha_t and pos_weight factors, for
+    ``labels``: bool positives (HARD_LABELS) or float targets.  A loss that truly is infinite (an
+    infinite logit on the wrong side of its target) is inf; a target (with ACTIVATED, a
+    probability) outside [0, 1] has no meaning and gives NaN loss and gradient.  ``alpha`` and
+    ``pos_weight`` are numbers or per-element values; label smoothing and probabilities turn hard
+    labels into float targets."""
     if HARD_LABELS and not (SMOOTHING or ACTIVATED):
-        loss, grad = hard_label_terms(x, labels, gamma, GAMMA)
-        # pos_weight multiplies the whole focal term of a positive (w does not depend on it)
+        # pos_weight multiplies the whole focal term of a positive (w does not depend on it); alpha_t,
+        # the gradient's sign and 1 / denominator are one select
         if HAS_ALPHA:
             factor = tl.where(labels, alpha * pos_weight, 1.0 - alpha)
+            grad_factor = tl.where(labels, -(alpha * pos_weight) * grad_scale, (1.0 - alpha) * grad_scale)
         else:
             factor = tl.where(labels, pos_weight, 1.0)
-        infinite = tl.where(labels, raw_x == -float("inf"), raw_x == float("inf"))
+            grad_factor = tl.where(labels, -pos_weight * grad_scale, grad_scale)
+        return hard_label_terms(raw_x, labels, factor, grad_factor, gamma, GAMMA)
+    x = clamp_infinities(raw_x)
+    if HARD_LABELS:
+        t = tl.where(labels, 1.0, 0.0).to(COMPUTE)
     else:
-        if HARD_LABELS:
-            t = tl.where(labels, 1.0, 0.0).to(COMPUTE)
-        else:
-            t = labels
-        if SMOOTHING:
-            eps = float64_scalar(label_smoothing, label_smoothing_remainder, COMPUTE)
-            t = t * (1.0 - eps) + eps * 0.5
-        outside = (t < 0.0) | (t > 1.0)
-        if ACTIVATED:
-            loss, grad = probability_terms(raw_x, t, gamma, GAMMA)
-            infinite = tl.full(x.shape, 0, tl.int1)  # the clamped logs keep every loss finite
-            outside = outside | (raw_x < 0.0) | (raw_x > 1.0) | (raw_x != raw_x)  # the clamps would hide a NaN
-        else:
-            loss, grad = soft_label_terms(x, t, pos_weight, gamma, GAMMA, HAS_POS_WEIGHT)
-            infinite = ((raw_x == float("inf")) & (t < 1.0)) | ((raw_x == -float("inf")) & (t > 0.0))
-        nan = tl.where(outside, float("nan"), 0.0)
-        loss += nan
-        grad += nan
-        if HAS_ALPHA:
-            factor = alpha * t + (1.0 - alpha) * (1.0 - t)
-        else:
-            factor = 1.0
-    loss = factor * loss
-    grad = factor * grad
-    return tl.where(infinite & (loss > 0.0), float("inf"), loss), grad
+        t = labels
+    if SMOOTHING:
+        eps = float64_scalar(label_smoothing, label_smoothing_remainder, COMPUTE)
+        t = t * (1.0 - eps) + eps * 0.5
+    outside = (t < 0.0) | (t > 1.0)
+    if ACTIVATED:
+        loss, grad = probability_terms(raw_x, t, gamma, GAMMA)
+        infinite = tl.full(x.shape, 0, tl.int1)  # the clamped logs keep every loss finite
+        outside = outside | (raw_x < 0.0) | (raw_x > 1.0) | (raw_x != raw_x)  # the clamps would hide a NaN
+    else:
+        loss, grad = soft_label_terms(x, t, pos_weight, gamma, GAMMA, HAS_POS_WEIGHT)
+        infinite = ((raw_x == float("inf")) & (t < 1.0)) | ((raw_x == -float("inf")) & (t > 0.0))
+    nan = tl.where(outside, float("nan"), 0.0)
+    loss += nan
+    grad += nan
+    if HAS_ALPHA:
+        factor = alpha * t + (1.0 - alpha) * (1.0 - t)
+        loss = factor * loss
+        grad = factor * grad
+    return tl.where(infinite & (loss > 0.0), float("inf"), loss), grad * grad_scale
 
 
 @triton.jit
@@ -164,13 +176,15 @@ def sigmoid_focal_fwd_kernel(
     x_ptr,  # logits (probabilities with ACTIVATED), n elements, contiguous
     t_ptr,  # targets, n elements, contiguous: float, or integer labels (bool viewed as uint8)
     loss_ptr,  # out: n losses (REDUCE False) in the loss dtype
-    partial_ptr,  # out: one partial sum per REDUCE_CHUNK elements (REDUCE True), COMPUTE dtype
+    partial_ptr,  # out: one partial sum per stream (REDUCE True), COMPUTE dtype (see reduce.py)
     grad_ptr,  # out: n gradients dL/dx / denominator (WRITE_GRAD True), in the gradient buffer's dtype
     denominator_ptr,  # DENOMINATOR COUNT / TENSOR: the 0-d device tensor (see reduce.load_denominator)
     alpha_ptr,  # ALPHA_MODE == OPERAND_TENSOR: per-element alpha (per class, broadcast), flat operand
     pos_weight_ptr,  # POS_WEIGHT_MODE == OPERAND_TENSOR: pos_weight broadcast to the logits, flat operand
     weight_ptr,  # HAS_WEIGHT: weight broadcast to the logits, flat operand (see operands.py)
     n,
+    streams,  # the grid-stride walk: program p takes steps p * BLOCK / REDUCE_CHUNK + [0, BLOCK / REDUCE_CHUNK)
+    steps,  # of every streams * REDUCE_CHUNK elements, for steps = cdiv(n, streams * REDUCE_CHUNK) rounds
     alpha,  # each float scalar comes with its float64 remainder (see stable_math.float64_scalar)
     alpha_remainder,
     gamma,
@@ -207,50 +221,61 @@ def sigmoid_focal_fwd_kernel(
     BLOCK: tl.constexpr,  # a multiple of REDUCE_CHUNK
 ):
     pid = tl.program_id(0).to(tl.int64)
-    offs = pid * BLOCK + tl.arange(0, BLOCK)
-    mask = offs < n
     alpha = float64_scalar(alpha, alpha_remainder, COMPUTE)
     gamma = float64_scalar(gamma, gamma_remainder, COMPUTE)
-    if ALPHA_MODE == OPERAND_TENSOR:
-        alpha = load_flat_operand(alpha_ptr, offs, mask, alpha_inner_size, alpha_middle_size, alpha_inner_stride,
-                                  alpha_middle_stride, alpha_outer_stride, ALPHA_DIMS, COMPUTE)  # fmt: skip
     pw = 1.0
     if POS_WEIGHT_MODE == OPERAND_SCALAR:
         pw = float64_scalar(pos_weight, pos_weight_remainder, COMPUTE)
-    elif POS_WEIGHT_MODE == OPERAND_TENSOR:
-        pw = load_flat_operand(pos_weight_ptr, offs, mask, pos_weight_inner_size, pos_weight_middle_size,
-                               pos_weight_inner_stride, pos_weight_middle_stride, pos_weight_outer_stride,
-                               POS_WEIGHT_DIMS, COMPUTE)  # fmt: skip
-    raw_x = tl.load(x_ptr + offs, mask=mask, other=0.0).to(COMPUTE)
-    t = tl.load(t_ptr + offs, mask=mask, other=0)
-    if HARD_LABELS:
-        labels = t != 0
-    else:
-        labels = t.to(COMPUTE)
-    if LOSS == FOCAL:
-        loss, grad = binary_focal_terms(raw_x, labels, alpha, pw, label_smoothing, label_smoothing_remainder, gamma,
-                                        ALPHA_MODE != OPERAND_NONE, POS_WEIGHT_MODE != OPERAND_NONE, HARD_LABELS,
-                                        SMOOTHING, ACTIVATED, GAMMA, COMPUTE)  # fmt: skip
-    else:  # dense soft targets: positive where q > 0 (mmdet's varifocal loss)
-        loss, grad = quality_terms(raw_x, labels, labels > 0.0, alpha, gamma, LOSS, DETACH, ACTIVATED, GAMMA)
-    if HAS_WEIGHT:
-        weight = load_flat_operand(weight_ptr, offs, mask, weight_inner_size, weight_middle_size, weight_inner_stride,
-                                   weight_middle_stride, weight_outer_stride, WEIGHT_DIMS, COMPUTE)  # fmt: skip
-        loss = weight * loss
-        grad = weight * grad
-    if IGNORE:
-        kept = t != ignore_label
-        loss = tl.where(kept, loss, 0.0)
-        grad = tl.where(kept, grad, 0.0)
-    if REDUCE:
-        chunk = pid * (BLOCK // REDUCE_CHUNK) + tl.arange(0, BLOCK // REDUCE_CHUNK)
-        sums = chunk_sums(tl.where(mask, loss, 0.0), BLOCK)
-        tl.store(partial_ptr + chunk, sums, mask=chunk * REDUCE_CHUNK < n)
-    else:
-        tl.store(loss_ptr + offs, loss.to(loss_ptr.dtype.element_ty), mask=mask)
+    scale = 1.0
     if WRITE_GRAD:
         scale = gradient_scale(denominator_ptr, denominator, denominator_remainder, DENOMINATOR, COMPUTE)
-        tl.store(grad_ptr + offs, (grad * scale).to(grad_ptr.dtype.element_ty), mask=mask)
+    lanes = tl.zeros((BLOCK // REDUCE_GROUP,), COMPUTE)
+    block = tl.arange(0, BLOCK)
+    for step in range(steps):
+        start = pid * BLOCK + step * (streams * REDUCE_CHUNK).to(tl.int64)
+        mask = block < tl.minimum(n - start, BLOCK).to(tl.int32)
+        offs = start + block  # the flat index, for operands read through their strides
+        alpha_e = alpha
+        if ALPHA_MODE == OPERAND_TENSOR:
+            alpha_e = load_flat_operand(alpha_ptr, offs, mask, alpha_inner_size, alpha_middle_size, alpha_inner_stride,
+                                        alpha_middle_stride, alpha_outer_stride, ALPHA_DIMS, COMPUTE)  # fmt: skip
+        pw_e = pw
+        if POS_WEIGHT_MODE == OPERAND_TENSOR:
+            pw_e = load_flat_operand(pos_weight_ptr, offs, mask, pos_weight_inner_size, pos_weight_middle_size,
+                                     pos_weight_inner_stride, pos_weight_middle_stride, pos_weight_outer_stride,
+                                     POS_WEIGHT_DIMS, COMPUTE)  # fmt: skip
+        raw_x = tl.load(x_ptr + start + block, mask=mask, other=0.0).to(COMPUTE)
+        t = tl.load(t_ptr + start + block, mask=mask, other=0)
+        if HARD_LABELS:
+            labels = t != 0
+        else:
+            labels = t.to(COMPUTE)
+        if LOSS == FOCAL:
+            loss, grad = binary_focal_terms(raw_x, labels, alpha_e, pw_e, label_smoothing, label_smoothing_remainder,
+                                            gamma, scale, ALPHA_MODE != OPERAND_NONE, POS_WEIGHT_MODE != OPERAND_NONE,
+                                            HARD_LABELS, SMOOTHING, ACTIVATED, GAMMA, COMPUTE)  # fmt: skip
+        else:  # dense soft targets: positive where q > 0 (mmdet's varifocal loss)
+            loss, grad = quality_terms(raw_x, labels, labels > 0.0, alpha_e, gamma, LOSS, DETACH, ACTIVATED, GAMMA)
+            grad = grad * scale
+        if HAS_WEIGHT:
+            weight = load_flat_operand(weight_ptr, offs, mask, weight_inner_size, weight_middle_size,
+                                       weight_inner_stride, weight_middle_stride, weight_outer_stride, WEIGHT_DIMS,
+                                       COMPUTE)  # fmt: skip
+            loss = weight * loss
+            grad = weight * grad
+        if IGNORE:
+            kept = t != ignore_label
+            loss = tl.where(kept, loss, 0.0)
+            grad = tl.where(kept, grad, 0.0)
+        if REDUCE:
+            lanes += lane_sums(tl.where(mask, loss, 0.0), BLOCK)
+        else:
+            tl.store(loss_ptr + start + block, loss.to(loss_ptr.dtype.element_ty), mask=mask)
+        if WRITE_GRAD:
+            tl.store(grad_ptr + start + block, grad.to(grad_ptr.dtype.element_ty), mask=mask)
+    if REDUCE:
+        stream = pid * (BLOCK // REDUCE_CHUNK) + tl.arange(0, BLOCK // REDUCE_CHUNK)
+        tl.store(partial_ptr + stream, stream_sums(lanes, BLOCK))
 
 
 @triton.jit
@@ -349,8 +374,8 @@ def sigmoid_focal_index_fwd_kernel(
         positive = cls[None, :] == k[:, None]
         if LOSS == FOCAL:
             loss, grad = binary_focal_terms(raw_x, positive, alpha_c, pw_c, label_smoothing, label_smoothing_remainder,
-                                            gamma, ALPHA_MODE != OPERAND_NONE, POS_WEIGHT_MODE != OPERAND_NONE, True,
-                                            SMOOTHING, ACTIVATED, GAMMA, COMPUTE)  # fmt: skip
+                                            gamma, scale, ALPHA_MODE != OPERAND_NONE, POS_WEIGHT_MODE != OPERAND_NONE,
+                                            True, SMOOTHING, ACTIVATED, GAMMA, COMPUTE)  # fmt: skip
         else:
             if TARGETS == TARGETS_DENSE:
                 q = tl.load(q_ptr + b * stride_qb + s[:, None] * stride_qs + cls[None, :] * stride_qc,
@@ -359,6 +384,7 @@ def sigmoid_focal_index_fwd_kernel(
             else:
                 q = tl.where(positive, score[:, None], 0.0)
             loss, grad = quality_terms(raw_x, q, positive, alpha, gamma, LOSS, DETACH, ACTIVATED, GAMMA)
+            grad = grad * scale
         if HAS_WEIGHT:
             weight = tl.load(weight_ptr + b * stride_wb + s[:, None] * stride_ws + cls[None, :] * stride_wc,
                              mask=tile_mask, other=0.0).to(COMPUTE)  # fmt: skip
@@ -374,7 +400,7 @@ def sigmoid_focal_index_fwd_kernel(
             tl.store(loss_ptr + b * stride_gb + s[:, None] * stride_gs + cls[None, :] * stride_gc,
                      loss.to(loss_ptr.dtype.element_ty), mask=tile_mask)  # fmt: skip
         if WRITE_GRAD:
-            grad = tl.where(keep, grad * scale, 0.0)
+            grad = tl.where(keep, grad, 0.0)
             tl.store(g_rows[:, None] + cls[None, :] * stride_gc, grad.to(grad_ptr.dtype.element_ty), mask=tile_mask)
     if REDUCE:
         tl.store(partial_ptr + pid, tl.sum(tl.sum(total, axis=1), axis=0))

@@ -54,6 +54,8 @@ class KernelVariant:
     dtype: str = ""
     bytes_per_element: float = 0
     elements_per_program: int = 0  # logits one program handles per pass (0: not an element-wise walk)
+    grid_stride: bool = False  # the program loops over its passes: count the loop body (per_element)
+    case: str = ""  # the id under which tests/test_compiled_code.py holds its ceilings, if any
 
     def source(self):
         signature, attrs = {}, {}
@@ -103,41 +105,67 @@ def resource_usage(cubin):
     }
 
 
-# One SASS instruction of ``cuobjdump -sass``: /*0a40*/  @!P0 FFMA R3, R2, R5, R3 ;
-_SASS_INSTRUCTION = re.compile(r"/\*[0-9a-f]{4,}\*/\s+(?:@!?U?P[T0-9]+\s+)?([A-Z][A-Z0-9_.]*)")
+# One SASS instruction of ``cuobjdump -sass``: /*0a40*/  @!P0 FFMA R3, R2, R5, R3 ;  (a branch: BRA 0x300)
+_SASS_LINE = re.compile(r"/\*([0-9a-f]{4,})\*/\s+(?:@!?U?P[T0-9]+\s+)?([A-Z][A-Z0-9_]*)[A-Z0-9_.]*(?:\s+(?:`\()?(0x[0-9a-f]+))?")
 
 
 SASS_CACHE = Path(os.environ.get("TRITON_CACHE_DIR", Path.home() / ".triton" / "cache")) / "focal_triton_sass"
 
 
-def sass_counts(cubin):
-    """(instructions, MUFU instructions) of a cubin's SASS, NOPs left out.  Disassembling takes
-    ~0.65 s (``cuobjdump -sass``, shipped in the triton wheel), so counts are kept on disk by
-    the cubin's hash."""
-    cached = SASS_CACHE / f"{hashlib.sha256(cubin).hexdigest()}.json"
-    if cached.exists():
-        return tuple(json.loads(cached.read_text()))
+def disassemble(cubin):
+    """The cubin's SASS as (address, opcode) pairs, NOPs left out (``cuobjdump -sass``, shipped in
+    the triton wheel; ~0.65 s)."""
     with tempfile.NamedTemporaryFile(suffix=".cubin") as handle:
         handle.write(cubin)
         handle.flush()
         out = subprocess.run(
             [os.path.join(TRITON_BIN, "cuobjdump"), "-sass", handle.name], capture_output=True, text=True, check=True
         ).stdout
-    opcodes = [op for op in _SASS_INSTRUCTION.findall(out) if op != "NOP"]
-    counts = (len(opcodes), sum(op.startswith("MUFU") for op in opcodes))
+    return [(int(address, 16), op, target) for address, op, target in _SASS_LINE.findall(out) if op != "NOP"]
+
+
+def loop_span(instructions):
+    """(first, last) address of the outermost loop: the widest backward branch, or None."""
+    spans = [(int(target, 16), address) for address, op, target in instructions
+             if op == "BRA" and target and int(target, 16) < address]  # fmt: skip
+    return max(spans, key=lambda span: span[1] - span[0], default=None)
+
+
+def sass_counts(cubin):
+    """(instructions, MUFU instructions, loop instructions, loop MUFU instructions) of a cubin's SASS,
+    NOPs left out; the loop ones count the body of its outermost loop (0 without a loop).  Kept on
+    disk by the cubin's hash."""
+    cached = SASS_CACHE / f"{hashlib.sha256(cubin).hexdigest()}.v2.json"
+    if cached.exists():
+        return tuple(json.loads(cached.read_text()))
+    instructions = disassemble(cubin)
+    span = loop_span(instructions)
+    loop = [op for address, op, _ in instructions if span and span[0] <= address <= span[1]]
+    opcodes = [op for _, op, _ in instructions]
+    counts = (len(opcodes), sum(op.startswith("MUFU") for op in opcodes), len(loop),
+              sum(op.startswith("MUFU") for op in loop))  # fmt: skip
     SASS_CACHE.mkdir(parents=True, exist_ok=True)
     cached.write_text(json.dumps(counts))
     return counts
 
 
 def per_element(variant, num_warps, counts):
-    """{"sass_per_element", "mufu_per_element"}: static instructions over the logits one thread
-    handles in a pass (a loop body counts once); None for kernels that are not element walks."""
+    """{"sass_per_element", "mufu_per_element", "counted"}: static instructions over the logits one
+    thread handles in a pass: of the loop body for a grid-stride kernel (``variant.grid_stride``:
+    the steady state; its once-per-program prologue and final reduction are left out), else of
+    the whole kernel (a loop body counts once); None for kernels that are not element walks."""
     per_thread = variant.elements_per_program / (32 * num_warps)
     if not per_thread:
-        return {"sass_per_element": None, "mufu_per_element": None}
-    instructions, mufu = counts
-    return {"sass_per_element": round(instructions / per_thread, 1), "mufu_per_element": round(mufu / per_thread, 2)}
+        return {"sass_per_element": None, "mufu_per_element": None, "counted": None}
+    instructions, mufu, loop, loop_mufu = counts
+    if variant.grid_stride:
+        if not loop:
+            raise ValueError(f"{variant.name}: a grid-stride kernel without a loop in its SASS")
+        instructions, mufu, counted = loop, loop_mufu, "loop body"
+    else:
+        counted = "kernel"
+    return {"sass_per_element": round(instructions / per_thread, 1), "mufu_per_element": round(mufu / per_thread, 2),
+            "counted": counted}  # fmt: skip
 
 
 def compile_variant(variant, arch, num_warps):

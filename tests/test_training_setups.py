@@ -277,17 +277,47 @@ def test_reductions_are_bitwise_identical_across_launch_configs(device, monkeypa
     torch.testing.assert_close(results[0].double().cpu(), want, rtol=1e-5, atol=0)
 
 
-def test_reduction_order_is_a_fixed_pairwise_tree(device):
-    """The 'sum' of 3 * 1024 losses is, bit for bit, the specified order: each 1024-element chunk
-    summed as a pairwise tree of adjacent elements in float32, then the chunk sums left to right.
-    (On a GPU, tl.sum's order would follow the register layout of the launch config.)"""
-    x = logits(3 * 1024, torch.float32, device)
-    t = torch.rand(3 * 1024, generator=torch.Generator().manual_seed(1)).to(device)
-    sums = sigmoid_focal_loss(x, t, reduction="none").cpu().view(3, 1024)
-    while sums.shape[1] > 1:
-        sums = sums[:, 0::2] + sums[:, 1::2]
-    want = (sums[0] + sums[1]) + sums[2]
-    assert torch.equal(sigmoid_focal_loss(x, t, reduction="sum").cpu().view(1), want)
+def _specified_sum(losses, streams):
+    """The reduction order kernels/reduce.py specifies, in float32 on the host: 1024-element steps
+    dealt to the streams in turn; in each step a lane adds the pairwise tree of its 8 adjacent
+    losses to its running sum; a stream's partial is the pairwise tree of its 128 lanes; the
+    partials (zeros to 1024) are a pairwise tree.  (On a GPU, tl.sum's order would follow the
+    register layout of the launch config.)"""
+    steps = losses.view(-1, streams, 128, 8)
+    while steps.shape[-1] > 1:
+        steps = steps[..., 0::2] + steps[..., 1::2]
+    lanes = torch.zeros(streams, 128)
+    for step in steps[..., 0]:
+        lanes = lanes + step
+    while lanes.shape[1] > 1:
+        lanes = lanes[:, 0::2] + lanes[:, 1::2]
+    partials = torch.cat([lanes[:, 0], torch.zeros(1024 - streams)])
+    while partials.numel() > 1:
+        partials = partials[0::2] + partials[1::2]
+    return partials
+
+
+@pytest.mark.parametrize("seed", [3, 4, 5])
+@pytest.mark.parametrize("max_streams, steps", [(2048, 1), (4, 3)])
+def test_reduction_order_is_the_specified_tree(device, monkeypatch, max_streams, steps, seed):
+    """The 'sum' is, bit for bit, the specified order, with one step per stream (3 streams of data,
+    a fourth empty) and with three steps per stream (fewer streams allowed).  Pairwise trees give
+    the same float32 sum for many orders; half the losses ~1e3 and half ~0.1, over these three
+    seeds, tell apart the specified order from a plain sum, a reversed walk of the steps and the
+    orders with streams, lanes or group elements shifted by one."""
+    from focal_triton import _elementwise
+
+    monkeypatch.setattr(_elementwise, "MAX_STREAMS", max_streams)
+    streams = min(4, max_streams)
+    n = 3 * 1024 * (streams if steps > 1 else 1)
+    generator = torch.Generator().manual_seed(seed)
+    large = torch.rand(n, generator=generator) < 0.5
+    x = (torch.where(large, 1000.0, 1.0) * torch.randn(n, generator=generator)).to(device)
+    t = torch.rand(n, generator=generator).to(device)
+    losses = sigmoid_focal_loss(x, t, reduction="none").cpu()
+    padded = torch.cat([losses, torch.zeros(steps * streams * 1024 - n)])
+    assert _elementwise.stream_count(n) == streams
+    assert torch.equal(sigmoid_focal_loss(x, t, reduction="sum").cpu().view(1), _specified_sum(padded, streams))
 
 
 class _TunedByAnotherThread:
