@@ -24,7 +24,7 @@ from focal_triton.kernels.stable_math import ANY_GAMMA
 
 from . import tuning
 from ._dtypes import accumulator_dtype, grad_buffer_dtype
-from ._kernel_args import compute_dtype, float64_arguments, gamma_constexpr, operand_mode
+from ._kernel_args import compute_dtype, float64_arguments, gamma_constexpr, operand_mode, zero_factor
 from ._layout import RowsLayout, rows_layout, rows_walkable, wide_class_offsets
 from ._reduction import Denominator, empty_reduction, finish_reduction, loss_denominator, non_ignored_count
 
@@ -235,6 +235,7 @@ def sigmoid_focal_index_forward(
             ignore_index=ignore_index, ALPHA_MODE=operand_mode(alpha, alpha_per_class),
             POS_WEIGHT_MODE=operand_mode(pos_weight, pos_weight_tensor), HAS_WEIGHT="weight" in launch.operands,
             SMOOTHING=label_smoothing != 0.0, ACTIVATED=activated,
+            ZERO_FACTOR=zero_factor(alpha, alpha_per_class, pos_weight, pos_weight_tensor),
             # the focal loss is not specialised on gamma: compiled for GAMMA = 2, its 16-warp tile gets
             # 64 registers and spills 8 B (ptxas of triton 3.9, sm_90); the general path does not.
             # VFL / QFL are: their general path spills 8 B there, GAMMA = 2 does not (focal-triton report)

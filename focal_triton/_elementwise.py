@@ -13,7 +13,7 @@ from focal_triton.kernels.reduce import REDUCE_CHUNK
 from . import tuning
 from ._launch_lock import autotuning_lock
 from ._dtypes import accumulator_dtype, grad_buffer_dtype, ignore_index_applies
-from ._kernel_args import compute_dtype, float64_arguments, gamma_constexpr, operand_mode
+from ._kernel_args import compute_dtype, float64_arguments, gamma_constexpr, operand_mode, zero_factor
 from ._layout import flat_operand
 from ._reduction import Denominator, empty_reduction, finish_reduction, loss_denominator, non_ignored_count
 
@@ -102,7 +102,6 @@ def sigmoid_focal_forward(
     _launch(n, (x.dtype, t.dtype), dict(
         x_ptr=x, t_ptr=t, loss_ptr=unused if loss is None else loss, partial_ptr=unused if partials is None else partials,
         grad_ptr=unused if grad is None else grad, n=n, streams=streams,
-        steps=triton.cdiv(n, streams * REDUCE_CHUNK.value),
         **float64_arguments(alpha=alpha or 0.0, gamma=gamma, pos_weight=pos_weight or 0.0,
                             label_smoothing=label_smoothing),
         **denominator.kernel_arguments(unused),
@@ -113,6 +112,7 @@ def sigmoid_focal_forward(
         LOSS=loss_kind, DETACH=detach, ALPHA_MODE=operand_mode(alpha, alpha_per_class), GAMMA=gamma_constexpr(gamma),
         POS_WEIGHT_MODE=operand_mode(pos_weight, pos_weight_tensor), HAS_WEIGHT=weight is not None,
         HARD_LABELS=labels, IGNORE=ignore, SMOOTHING=label_smoothing != 0.0, ACTIVATED=activated,
+        ZERO_FACTOR=zero_factor(alpha, alpha_per_class, pos_weight, pos_weight_tensor),
         REDUCE=reduce, WRITE_GRAD=need_grad, COMPUTE=compute_dtype(x.dtype),
     ))  # fmt: skip
     if not reduce:

@@ -41,3 +41,14 @@ def operand_mode(number, tensor) -> int:
     if tensor is not None:
         return OPERAND_TENSOR
     return OPERAND_NONE if number is None else OPERAND_SCALAR
+
+
+def zero_factor(alpha, alpha_per_class, pos_weight, pos_weight_tensor) -> bool:
+    """The kernels' ZERO_FACTOR: whether alpha_t * pos_weight can be 0 for a hard label (alpha 0 or 1,
+    pos_weight 0, a product that underflows float32, or a tensor of them), so that 0 * an infinite
+    loss must be kept at 0 (kernels/sigmoid_focal.py, hard_label_terms)."""
+    if alpha_per_class is not None or pos_weight_tensor is not None:
+        return True
+    alpha_factors = (1.0,) if alpha is None else (alpha, 1.0 - alpha)
+    positive = alpha_factors[0] * (1.0 if pos_weight is None else pos_weight)
+    return min(abs(positive), abs(alpha_factors[-1])) < 1e-30

@@ -34,8 +34,9 @@ def flat_operand_offsets(offs, inner_size, middle_size, inner_stride, middle_str
 
 
 @triton.jit
-def load_flat_operand(ptr, offs, mask, inner_size, middle_size, inner_stride, middle_stride, outer_stride,
-                      DIMS: tl.constexpr, COMPUTE: tl.constexpr):  # fmt: skip
-    """The operand at flat logit indices ``offs`` in COMPUTE precision (0 where masked)."""
+def load_flat_operand(ptr, offs, mask, layout, COMPUTE: tl.constexpr):
+    """The operand at flat logit indices ``offs`` in COMPUTE precision (0 where masked); ``layout``:
+    (inner_size, middle_size, inner_stride, middle_stride, outer_stride, DIMS)."""
+    inner_size, middle_size, inner_stride, middle_stride, outer_stride, DIMS = layout
     at = flat_operand_offsets(offs, inner_size, middle_size, inner_stride, middle_stride, outer_stride, DIMS)
     return tl.load(ptr + at, mask=mask, other=0.0).to(COMPUTE)

@@ -76,7 +76,7 @@ def soft_label_terms(x, t, pos_weight, gamma, GAMMA: tl.constexpr, HAS_POS_WEIGH
 
 
 @triton.jit
-def hard_label_terms(raw_x, positive, factor, grad_factor, gamma, GAMMA: tl.constexpr):
+def hard_label_terms(raw_x, positive, factor, grad_factor, gamma, GAMMA: tl.constexpr, ZERO_FACTOR: tl.constexpr):
     """(factor * loss, grad_factor * |dL/dx|) of each element for boolean labels ``positive``
     (``factor``: alpha_t and pos_weight; ``grad_factor``: the same, signed and divided by the
     denominator), straight from the unclamped logit.
@@ -84,7 +84,8 @@ def hard_label_terms(raw_x, positive, factor, grad_factor, gamma, GAMMA: tl.cons
     An infinite logit needs no clamp: exp2 of -inf is 0, so e = 0, r = 1 and the margin is
     +-inf; on the right side ce = 0 and 1 - p_t = 0 (loss and gradient 0), on the wrong side
     ce = inf (the loss is inf) and p_t = 0, where p_t * ce is taken with ce capped at 3e38
-    (0, not 0 * inf).  A factor of 0 (alpha 0 or 1) keeps its loss 0 even there.
+    (0, not 0 * inf).  A factor of 0 (alpha 0 or 1, pos_weight 0) keeps its loss 0 even there: a
+    select the launcher compiles in (ZERO_FACTOR) only when a factor can be 0.
     """
     e, r, log1p_e = sigmoid_parts(raw_x)
     margin = tl.where(positive, raw_x, -raw_x)
@@ -101,7 +102,9 @@ def hard_label_terms(raw_x, positive, factor, grad_factor, gamma, GAMMA: tl.cons
     else:
         w = focal_power(one_minus_pt, gamma, GAMMA)
     weighted = factor * w
-    loss = tl.where(weighted == 0.0, 0.0, weighted * ce)
+    loss = weighted * ce
+    if ZERO_FACTOR:
+        loss = tl.where(weighted == 0.0, 0.0, loss)
     slope = one_minus_pt + gamma * (p_t * tl.minimum(ce, 3.0e38))
     return loss, (grad_factor * w) * slope
 
@@ -128,7 +131,7 @@ def probability_terms(p, t, gamma, GAMMA: tl.constexpr):
 def binary_focal_terms(raw_x, labels, alpha, pos_weight, label_smoothing, label_smoothing_remainder, gamma, grad_scale,
                        HAS_ALPHA: tl.constexpr, HAS_POS_WEIGHT: tl.constexpr, HARD_LABELS: tl.constexpr,
                        SMOOTHING: tl.constexpr, ACTIVATED: tl.constexpr, GAMMA: tl.constexpr,
-                       COMPUTE: tl.constexpr):  # fmt: skip
+                       ZERO_FACTOR: tl.constexpr, COMPUTE: tl.constexpr):  # fmt: skip
     """(loss, dL/dx * grad_scale) of each element with its alpha_t and pos_weight factors, for
     ``labels``: bool positives (HARD_LABELS) or float targets.  A loss that truly is infinite (an
     infinite logit on the wrong side of its target) is inf; a target (with ACTIVATED, a
@@ -144,7 +147,7 @@ def binary_focal_terms(raw_x, labels, alpha, pos_weight, label_smoothing, label_
         else:
             factor = tl.where(labels, pos_weight, 1.0)
             grad_factor = tl.where(labels, -pos_weight * grad_scale, grad_scale)
-        return hard_label_terms(raw_x, labels, factor, grad_factor, gamma, GAMMA)
+        return hard_label_terms(raw_x, labels, factor, grad_factor, gamma, GAMMA, ZERO_FACTOR)
     x = clamp_infinities(raw_x)
     if HARD_LABELS:
         t = tl.where(labels, 1.0, 0.0).to(COMPUTE)
@@ -172,6 +175,58 @@ def binary_focal_terms(raw_x, labels, alpha, pos_weight, label_smoothing, label_
 
 
 @triton.jit
+def _binary_step(start, limit, lanes, pointers, operands, scalars, ignore_label, LOSS: tl.constexpr,
+                 DETACH: tl.constexpr, ALPHA_MODE: tl.constexpr, GAMMA: tl.constexpr, POS_WEIGHT_MODE: tl.constexpr,
+                 HAS_WEIGHT: tl.constexpr, HARD_LABELS: tl.constexpr, IGNORE: tl.constexpr, SMOOTHING: tl.constexpr,
+                 ACTIVATED: tl.constexpr, ZERO_FACTOR: tl.constexpr, REDUCE: tl.constexpr, WRITE_GRAD: tl.constexpr,
+                 COMPUTE: tl.constexpr, MASKED: tl.constexpr, BLOCK: tl.constexpr):  # fmt: skip
+    """One step of the element-wise walk: BLOCK elements from flat index ``start`` (the first
+    ``limit`` of them when MASKED: the walk's last, partial step; full steps compile without
+    masks).  Writes the losses ('none') and gradients; returns ``lanes`` plus this step's group sums."""
+    x_ptr, t_ptr, loss_ptr, grad_ptr = pointers
+    alpha_ptr, alpha_layout, pos_weight_ptr, pos_weight_layout, weight_ptr, weight_layout = operands
+    alpha, pw, gamma, scale, label_smoothing, label_smoothing_remainder = scalars
+    block = tl.arange(0, BLOCK)
+    if MASKED:
+        mask = block < limit
+    else:
+        mask = tl.full((BLOCK,), 1, tl.int1)  # folded away: full steps load and store unmasked
+    offs = start + block  # the flat index, for operands read through their strides
+    if ALPHA_MODE == OPERAND_TENSOR:
+        alpha = load_flat_operand(alpha_ptr, offs, mask, alpha_layout, COMPUTE)
+    if POS_WEIGHT_MODE == OPERAND_TENSOR:
+        pw = load_flat_operand(pos_weight_ptr, offs, mask, pos_weight_layout, COMPUTE)
+    raw_x = tl.load(x_ptr + start + block, mask=mask, other=0.0).to(COMPUTE)
+    t = tl.load(t_ptr + start + block, mask=mask, other=0)
+    if HARD_LABELS:
+        labels = t != 0
+    else:
+        labels = t.to(COMPUTE)
+    if LOSS == FOCAL:
+        loss, grad = binary_focal_terms(raw_x, labels, alpha, pw, label_smoothing, label_smoothing_remainder, gamma,
+                                        scale, ALPHA_MODE != OPERAND_NONE, POS_WEIGHT_MODE != OPERAND_NONE, HARD_LABELS,
+                                        SMOOTHING, ACTIVATED, GAMMA, ZERO_FACTOR, COMPUTE)  # fmt: skip
+    else:  # dense soft targets: positive where q > 0 (mmdet's varifocal loss)
+        loss, grad = quality_terms(raw_x, labels, labels > 0.0, alpha, gamma, LOSS, DETACH, ACTIVATED, GAMMA)
+        grad = grad * scale
+    if HAS_WEIGHT:
+        weight = load_flat_operand(weight_ptr, offs, mask, weight_layout, COMPUTE)
+        loss = weight * loss
+        grad = weight * grad
+    if IGNORE:
+        kept = t != ignore_label
+        loss = tl.where(kept, loss, 0.0)
+        grad = tl.where(kept, grad, 0.0)
+    if REDUCE:
+        lanes += lane_sums(tl.where(mask, loss, 0.0) if MASKED else loss, BLOCK)
+    else:
+        tl.store(loss_ptr + start + block, loss.to(loss_ptr.dtype.element_ty), mask=mask)
+    if WRITE_GRAD:
+        tl.store(grad_ptr + start + block, grad.to(grad_ptr.dtype.element_ty), mask=mask)
+    return lanes
+
+
+@triton.jit
 def sigmoid_focal_fwd_kernel(
     x_ptr,  # logits (probabilities with ACTIVATED), n elements, contiguous
     t_ptr,  # targets, n elements, contiguous: float, or integer labels (bool viewed as uint8)
@@ -183,8 +238,7 @@ def sigmoid_focal_fwd_kernel(
     pos_weight_ptr,  # POS_WEIGHT_MODE == OPERAND_TENSOR: pos_weight broadcast to the logits, flat operand
     weight_ptr,  # HAS_WEIGHT: weight broadcast to the logits, flat operand (see operands.py)
     n,
-    streams,  # the grid-stride walk: program p takes steps p * BLOCK / REDUCE_CHUNK + [0, BLOCK / REDUCE_CHUNK)
-    steps,  # of every streams * REDUCE_CHUNK elements, for steps = cdiv(n, streams * REDUCE_CHUNK) rounds
+    streams,  # the grid-stride walk: program p runs streams p * BLOCK / REDUCE_CHUNK + [0, BLOCK / REDUCE_CHUNK)
     alpha,  # each float scalar comes with its float64 remainder (see stable_math.float64_scalar)
     alpha_remainder,
     gamma,
@@ -214,6 +268,7 @@ def sigmoid_focal_fwd_kernel(
     IGNORE: tl.constexpr,  # HARD_LABELS only: skip labels equal to ignore_label
     SMOOTHING: tl.constexpr,  # targets t become t * (1 - label_smoothing) + label_smoothing / 2
     ACTIVATED: tl.constexpr,  # x holds probabilities (see probability_terms)
+    ZERO_FACTOR: tl.constexpr,  # alpha_t * pos_weight can be 0 (see hard_label_terms)
     DENOMINATOR: tl.constexpr,  # reduce.DENOMINATOR_*
     REDUCE: tl.constexpr,
     WRITE_GRAD: tl.constexpr,
@@ -222,57 +277,35 @@ def sigmoid_focal_fwd_kernel(
 ):
     pid = tl.program_id(0).to(tl.int64)
     alpha = float64_scalar(alpha, alpha_remainder, COMPUTE)
-    gamma = float64_scalar(gamma, gamma_remainder, COMPUTE)
     pw = 1.0
     if POS_WEIGHT_MODE == OPERAND_SCALAR:
         pw = float64_scalar(pos_weight, pos_weight_remainder, COMPUTE)
     scale = 1.0
     if WRITE_GRAD:
         scale = gradient_scale(denominator_ptr, denominator, denominator_remainder, DENOMINATOR, COMPUTE)
+    pointers = (x_ptr, t_ptr, loss_ptr, grad_ptr)
+    operands = (alpha_ptr, (alpha_inner_size, alpha_middle_size, alpha_inner_stride, alpha_middle_stride,
+                            alpha_outer_stride, ALPHA_DIMS),
+                pos_weight_ptr, (pos_weight_inner_size, pos_weight_middle_size, pos_weight_inner_stride,
+                                 pos_weight_middle_stride, pos_weight_outer_stride, POS_WEIGHT_DIMS),
+                weight_ptr, (weight_inner_size, weight_middle_size, weight_inner_stride, weight_middle_stride,
+                             weight_outer_stride, WEIGHT_DIMS))  # fmt: skip
+    scalars = (alpha, pw, float64_scalar(gamma, gamma_remainder, COMPUTE), scale, label_smoothing,
+               label_smoothing_remainder)  # fmt: skip
     lanes = tl.zeros((BLOCK // REDUCE_GROUP,), COMPUTE)
-    block = tl.arange(0, BLOCK)
-    for step in range(steps):
-        start = pid * BLOCK + step * (streams * REDUCE_CHUNK).to(tl.int64)
-        mask = block < tl.minimum(n - start, BLOCK).to(tl.int32)
-        offs = start + block  # the flat index, for operands read through their strides
-        alpha_e = alpha
-        if ALPHA_MODE == OPERAND_TENSOR:
-            alpha_e = load_flat_operand(alpha_ptr, offs, mask, alpha_inner_size, alpha_middle_size, alpha_inner_stride,
-                                        alpha_middle_stride, alpha_outer_stride, ALPHA_DIMS, COMPUTE)  # fmt: skip
-        pw_e = pw
-        if POS_WEIGHT_MODE == OPERAND_TENSOR:
-            pw_e = load_flat_operand(pos_weight_ptr, offs, mask, pos_weight_inner_size, pos_weight_middle_size,
-                                     pos_weight_inner_stride, pos_weight_middle_stride, pos_weight_outer_stride,
-                                     POS_WEIGHT_DIMS, COMPUTE)  # fmt: skip
-        raw_x = tl.load(x_ptr + start + block, mask=mask, other=0.0).to(COMPUTE)
-        t = tl.load(t_ptr + start + block, mask=mask, other=0)
-        if HARD_LABELS:
-            labels = t != 0
-        else:
-            labels = t.to(COMPUTE)
-        if LOSS == FOCAL:
-            loss, grad = binary_focal_terms(raw_x, labels, alpha_e, pw_e, label_smoothing, label_smoothing_remainder,
-                                            gamma, scale, ALPHA_MODE != OPERAND_NONE, POS_WEIGHT_MODE != OPERAND_NONE,
-                                            HARD_LABELS, SMOOTHING, ACTIVATED, GAMMA, COMPUTE)  # fmt: skip
-        else:  # dense soft targets: positive where q > 0 (mmdet's varifocal loss)
-            loss, grad = quality_terms(raw_x, labels, labels > 0.0, alpha_e, gamma, LOSS, DETACH, ACTIVATED, GAMMA)
-            grad = grad * scale
-        if HAS_WEIGHT:
-            weight = load_flat_operand(weight_ptr, offs, mask, weight_inner_size, weight_middle_size,
-                                       weight_inner_stride, weight_middle_stride, weight_outer_stride, WEIGHT_DIMS,
-                                       COMPUTE)  # fmt: skip
-            loss = weight * loss
-            grad = weight * grad
-        if IGNORE:
-            kept = t != ignore_label
-            loss = tl.where(kept, loss, 0.0)
-            grad = tl.where(kept, grad, 0.0)
-        if REDUCE:
-            lanes += lane_sums(tl.where(mask, loss, 0.0), BLOCK)
-        else:
-            tl.store(loss_ptr + start + block, loss.to(loss_ptr.dtype.element_ty), mask=mask)
-        if WRITE_GRAD:
-            tl.store(grad_ptr + start + block, grad.to(grad_ptr.dtype.element_ty), mask=mask)
+    # this program's steps start at pid * BLOCK + step * stride; all but the walk's last are full
+    first = pid * BLOCK
+    stride = (streams * REDUCE_CHUNK).to(tl.int64)
+    full_steps = tl.where(n - first >= BLOCK, (n - first - BLOCK) // stride + 1, 0)
+    for step in range(full_steps):
+        lanes = _binary_step(first + step * stride, BLOCK, lanes, pointers, operands, scalars, ignore_label, LOSS,
+                             DETACH, ALPHA_MODE, GAMMA, POS_WEIGHT_MODE, HAS_WEIGHT, HARD_LABELS, IGNORE, SMOOTHING,
+                             ACTIVATED, ZERO_FACTOR, REDUCE, WRITE_GRAD, COMPUTE, False, BLOCK)  # fmt: skip
+    tail = first + full_steps * stride
+    if tail < n:
+        lanes = _binary_step(tail, (n - tail).to(tl.int32), lanes, pointers, operands, scalars, ignore_label, LOSS,
+                             DETACH, ALPHA_MODE, GAMMA, POS_WEIGHT_MODE, HAS_WEIGHT, HARD_LABELS, IGNORE, SMOOTHING,
+                             ACTIVATED, ZERO_FACTOR, REDUCE, WRITE_GRAD, COMPUTE, True, BLOCK)  # fmt: skip
     if REDUCE:
         stream = pid * (BLOCK // REDUCE_CHUNK) + tl.arange(0, BLOCK // REDUCE_CHUNK)
         tl.store(partial_ptr + stream, stream_sums(lanes, BLOCK))
@@ -330,6 +363,7 @@ def sigmoid_focal_index_fwd_kernel(
     HAS_WEIGHT: tl.constexpr,
     SMOOTHING: tl.constexpr,
     ACTIVATED: tl.constexpr,
+    ZERO_FACTOR: tl.constexpr,  # alpha_t * pos_weight can be 0 (see hard_label_terms)
     DENOMINATOR: tl.constexpr,  # reduce.DENOMINATOR_*
     REDUCE: tl.constexpr,
     WRITE_GRAD: tl.constexpr,
@@ -375,7 +409,7 @@ def sigmoid_focal_index_fwd_kernel(
         if LOSS == FOCAL:
             loss, grad = binary_focal_terms(raw_x, positive, alpha_c, pw_c, label_smoothing, label_smoothing_remainder,
                                             gamma, scale, ALPHA_MODE != OPERAND_NONE, POS_WEIGHT_MODE != OPERAND_NONE,
-                                            True, SMOOTHING, ACTIVATED, GAMMA, COMPUTE)  # fmt: skip
+                                            True, SMOOTHING, ACTIVATED, GAMMA, ZERO_FACTOR, COMPUTE)  # fmt: skip
         else:
             if TARGETS == TARGETS_DENSE:
                 q = tl.load(q_ptr + b * stride_qb + s[:, None] * stride_qs + cls[None, :] * stride_qc,

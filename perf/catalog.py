@@ -52,7 +52,7 @@ GAMMA_LABELS = {2: "", ANY_GAMMA.value: ", any gamma"}  # GAMMA = 2 (the default
 # The constexprs of the options detection heads pass (weight, normalizer, label smoothing, ...), off:
 # every variant below is the plain call.
 OPTIONS_OFF = {"POS_WEIGHT_MODE": OPERAND_NONE, "HAS_WEIGHT": False, "SMOOTHING": False, "ACTIVATED": False,
-               "LOSS": FOCAL, "DETACH": False}  # fmt: skip
+               "LOSS": FOCAL, "DETACH": False, "ZERO_FACTOR": False}  # fmt: skip
 # The class-index sigmoid kernel's plain call: one-hot targets, a loss per element.
 INDEX_TARGETS = {"TARGETS": TARGETS_INDEX, "ROW_LOSS": False}
 FLAT_OPERANDS_OFF = {"ALPHA_DIMS": 1, "POS_WEIGHT_DIMS": 1, "WEIGHT_DIMS": 1}
@@ -89,7 +89,7 @@ def sigmoid_variants(block, gamma=2):
                     "COMPUTE": tl.float32,
                     "BLOCK": block,
                 },
-                ints=("n", "streams", "steps", "ignore_label", "size_bucket"),
+                ints=("n", "streams", "ignore_label", "size_bucket"),
                 floats=("alpha", "alpha_remainder", "gamma", "gamma_remainder", "pos_weight", "pos_weight_remainder",
                         "label_smoothing", "label_smoothing_remainder", "denominator", "denominator_remainder"),
                 dtype=f"{x_dtype}/{t_dtype}",
@@ -262,7 +262,7 @@ def family_variants(dtype):
         KernelVariant(
             name="sigmoid_focal_fwd[varifocal, mean+grad]", fn=sigmoid_focal_fwd_kernel,
             pointers={"x_ptr": dtype, "t_ptr": dtype, "loss_ptr": dtype, "partial_ptr": "float32", "grad_ptr": dtype},
-            constexprs=flat, ints=("n", "streams", "steps", "ignore_label", "size_bucket"), floats=CLASS_FLOATS, dtype=f"{dtype}/{dtype}",
+            constexprs=flat, ints=("n", "streams", "ignore_label", "size_bucket"), floats=CLASS_FLOATS, dtype=f"{dtype}/{dtype}",
             elements_per_program=block, grid_stride=True,
             bytes_per_element=sigmoid_focal_bytes_per_element(_size(dtype), _size(dtype), True, True),
         ),
