@@ -49,30 +49,35 @@ from .stable_math import (
     probability_bce,
     ratio_or_zero,
     sigmoid_parts,
+    small_ratio_or_zero,
 )
 
 
 @triton.jit
-def soft_label_terms(x, t, pos_weight, gamma, GAMMA: tl.constexpr, HAS_POS_WEIGHT: tl.constexpr):
-    """Elementwise (loss, dL/dx) without alpha for float targets t in [0, 1]; ``pos_weight``
-    multiplies the positive term of the BCE as in ``F.binary_cross_entropy_with_logits``
-    (ce = pos_weight * t * sp(-x) + (1 - t) * sp(x), dce/dx = (1 - t) p - pos_weight * t * q)."""
-    e, r, log1p_e = sigmoid_parts(x)
-    positive_x = x >= 0.0
-    p = tl.where(positive_x, r, e * r)
-    q = tl.where(positive_x, e * r, r)
-    sp_pos = tl.maximum(x, 0.0) + log1p_e  # softplus(x) = -log(1 - p)
-    sp_neg = tl.maximum(-x, 0.0) + log1p_e  # softplus(-x) = -log p
+def soft_label_terms(raw_x, t, pos_weight, gamma, GAMMA: tl.constexpr):
+    """(w, ce, s) of each element for float targets t in [0, 1]: loss = w * ce, dL/dx = w * s, before
+    alpha (NaN stays NaN).  ``pos_weight`` multiplies the positive term of the BCE as in
+    ``F.binary_cross_entropy_with_logits`` (ce = pos_weight * t * sp(-x) + (1 - t) * sp(x),
+    dce/dx = (1 - t) p - pos_weight * t * q).
+
+    An infinite logit needs no clamp: e = 0, so p, q are 0 and 1 and one softplus is inf.  A
+    target of exactly 0 or 1 multiplies that inf by 0: each BCE term is taken as max(term, 0),
+    whose NaN is 0 (IEEE maxNum; a NaN logit stays NaN through w); an inf left in ce is the true
+    loss.  The gradient's ce * p q / (1 - p_t) takes ce capped at 3e38 (p q is 0 there)."""
+    e, r, log1p_e = sigmoid_parts(raw_x)
+    positive_x = raw_x >= 0.0
+    er = e * r
+    p = tl.where(positive_x, r, er)
+    q = tl.where(positive_x, er, r)
+    sp_pos = tl.maximum(raw_x, 0.0) + log1p_e  # softplus(x) = -log(1 - p)
+    sp_neg = tl.maximum(-raw_x, 0.0) + log1p_e  # softplus(-x) = -log p
     weighted_t = t * pos_weight
-    ce = weighted_t * sp_neg + (1.0 - t) * sp_pos
+    ce = tl.maximum(weighted_t * sp_neg, 0.0) + tl.maximum((1.0 - t) * sp_pos, 0.0)
     one_minus_pt = t * q + (1.0 - t) * p
     w = focal_power(one_minus_pt, gamma, GAMMA)
-    pq_over = ratio_or_zero(p * q, one_minus_pt)
+    pq_over = small_ratio_or_zero(p * q, one_minus_pt)  # <= max(p, q) <= 1
     dce = (1.0 - t) * p - weighted_t * q
-    ce_pq = ce * pq_over  # ce first: 0 (not 0 * inf) for a clamped infinite logit
-    if HAS_POS_WEIGHT:  # pos_weight * softplus(-x) can overflow there: 0, not inf * 0
-        ce_pq = tl.where(pq_over == 0.0, 0.0, ce_pq)
-    return w * ce, w * (dce + gamma * (1.0 - 2.0 * t) * ce_pq)
+    return w, ce, dce + gamma * (1.0 - 2.0 * t) * (tl.minimum(ce, 3.0e38) * pq_over)
 
 
 @triton.jit
@@ -129,7 +134,7 @@ def probability_terms(p, t, gamma, GAMMA: tl.constexpr):
 
 @triton.jit
 def binary_focal_terms(raw_x, labels, alpha, pos_weight, label_smoothing, label_smoothing_remainder, gamma, grad_scale,
-                       HAS_ALPHA: tl.constexpr, HAS_POS_WEIGHT: tl.constexpr, HARD_LABELS: tl.constexpr,
+                       HAS_ALPHA: tl.constexpr, HARD_LABELS: tl.constexpr,
                        SMOOTHING: tl.constexpr, ACTIVATED: tl.constexpr, GAMMA: tl.constexpr,
                        ZERO_FACTOR: tl.constexpr, COMPUTE: tl.constexpr):  # fmt: skip
     """(loss, dL/dx * grad_scale) of each element with its alpha_t and pos_weight factors, for
@@ -148,7 +153,6 @@ def binary_focal_terms(raw_x, labels, alpha, pos_weight, label_smoothing, label_
             factor = tl.where(labels, pos_weight, 1.0)
             grad_factor = tl.where(labels, -pos_weight * grad_scale, grad_scale)
         return hard_label_terms(raw_x, labels, factor, grad_factor, gamma, GAMMA, ZERO_FACTOR)
-    x = clamp_infinities(raw_x)
     if HARD_LABELS:
         t = tl.where(labels, 1.0, 0.0).to(COMPUTE)
     else:
@@ -156,22 +160,25 @@ def binary_focal_terms(raw_x, labels, alpha, pos_weight, label_smoothing, label_
     if SMOOTHING:
         eps = float64_scalar(label_smoothing, label_smoothing_remainder, COMPUTE)
         t = t * (1.0 - eps) + eps * 0.5
-    outside = (t < 0.0) | (t > 1.0)
     if ACTIVATED:
-        loss, grad = probability_terms(raw_x, t, gamma, GAMMA)
-        infinite = tl.full(x.shape, 0, tl.int1)  # the clamped logs keep every loss finite
-        outside = outside | (raw_x < 0.0) | (raw_x > 1.0) | (raw_x != raw_x)  # the clamps would hide a NaN
+        loss, grad = probability_terms(raw_x, t, gamma, GAMMA)  # the clamped logs keep every loss finite
+        outside = (t < 0.0) | (t > 1.0) | (raw_x < 0.0) | (raw_x > 1.0) | (raw_x != raw_x)  # the clamps hide a NaN
+        nan = tl.where(outside, float("nan"), 0.0)
+        if HAS_ALPHA:
+            factor = alpha * t + (1.0 - alpha) * (1.0 - t)
+            loss = factor * loss
+            grad = factor * grad
+        loss += nan
+        grad = (grad + nan) * grad_scale
     else:
-        loss, grad = soft_label_terms(x, t, pos_weight, gamma, GAMMA, HAS_POS_WEIGHT)
-        infinite = ((raw_x == float("inf")) & (t < 1.0)) | ((raw_x == -float("inf")) & (t > 0.0))
-    nan = tl.where(outside, float("nan"), 0.0)
-    loss += nan
-    grad += nan
-    if HAS_ALPHA:
-        factor = alpha * t + (1.0 - alpha) * (1.0 - t)
-        loss = factor * loss
-        grad = factor * grad
-    return tl.where(infinite & (loss > 0.0), float("inf"), loss), grad * grad_scale
+        t = tl.where((t < 0.0) | (t > 1.0), float("nan"), t)  # NaN from here to loss and gradient
+        w, ce, slope = soft_label_terms(raw_x, t, pos_weight, gamma, GAMMA)
+        if HAS_ALPHA:
+            w = (alpha * t + (1.0 - alpha) * (1.0 - t)) * w
+        # a factor (or w) of 0 against an infinite ce: the loss is 0, not 0 * inf
+        loss = tl.where(w == 0.0, 0.0, w * ce)
+        grad = (w * grad_scale) * slope
+    return loss, grad
 
 
 @triton.jit
@@ -204,7 +211,7 @@ def _binary_step(start, limit, lanes, pointers, operands, scalars, ignore_label,
         labels = t.to(COMPUTE)
     if LOSS == FOCAL:
         loss, grad = binary_focal_terms(raw_x, labels, alpha, pw, label_smoothing, label_smoothing_remainder, gamma,
-                                        scale, ALPHA_MODE != OPERAND_NONE, POS_WEIGHT_MODE != OPERAND_NONE, HARD_LABELS,
+                                        scale, ALPHA_MODE != OPERAND_NONE, HARD_LABELS,
                                         SMOOTHING, ACTIVATED, GAMMA, ZERO_FACTOR, COMPUTE)  # fmt: skip
     else:  # dense soft targets: positive where q > 0 (mmdet's varifocal loss)
         loss, grad = quality_terms(raw_x, labels, labels > 0.0, alpha, gamma, LOSS, DETACH, ACTIVATED, GAMMA)
@@ -408,8 +415,7 @@ def sigmoid_focal_index_fwd_kernel(
         positive = cls[None, :] == k[:, None]
         if LOSS == FOCAL:
             loss, grad = binary_focal_terms(raw_x, positive, alpha_c, pw_c, label_smoothing, label_smoothing_remainder,
-                                            gamma, scale, ALPHA_MODE != OPERAND_NONE, POS_WEIGHT_MODE != OPERAND_NONE,
-                                            True, SMOOTHING, ACTIVATED, GAMMA, ZERO_FACTOR, COMPUTE)  # fmt: skip
+                                            gamma, scale, ALPHA_MODE != OPERAND_NONE, True, SMOOTHING, ACTIVATED, GAMMA, ZERO_FACTOR, COMPUTE)  # fmt: skip
         else:
             if TARGETS == TARGETS_DENSE:
                 q = tl.load(q_ptr + b * stride_qb + s[:, None] * stride_qs + cls[None, :] * stride_qc,
