@@ -205,12 +205,12 @@ def softmax_focal_fwd_kernel(
                 tl.store(g_rows[:, None] + cls[None, :] * stride_gc, g.to(grad_ptr.dtype.element_ty), mask=tile_mask)
 
 
-def softmax_focal_bytes_per_element(logit_bytes, single_tile, write_grad=True):
-    """Ideal bytes per logit of the softmax kernel: one read, and with the gradient one
-    write (plus a second read when the row is too long for one tile); targets are per row."""
-    if not write_grad:
-        return logit_bytes
-    return logit_bytes * (2 if single_tile else 3)
+def softmax_focal_bytes_per_element(logit_bytes, single_tile, write_grad=True, target_bytes=0.0):
+    """Bytes per logit of the softmax kernel: one read, and with the gradient one write (plus a
+    second read when the row is too long for one tile: ``single_tile`` False), and the row's
+    target spread over its classes (``target_bytes``: 8 / C for an int64 index)."""
+    reads = 1 if single_tile or not write_grad else 2
+    return logit_bytes * (reads + (1 if write_grad else 0)) + target_bytes
 
 
 @triton.jit

@@ -12,7 +12,7 @@ import os
 import re
 import subprocess
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import triton
@@ -40,9 +40,11 @@ class KernelVariant:
     ints / floats: names of the integer and float scalar arguments; every constexpr
     must be given in ``constexprs``; other pointers (``*_ptr``) and integers not named are
     operands the variant does not read (their mode constexpr is off), compiled as
-    float32 pointers and plain 32-bit integers.  All pointers (and the integer
-    arguments) are compiled as 16-divisible, the specialisation Triton makes at
-    run time for aligned contiguous tensors and lengths that are multiples of 16.
+    float32 pointers and plain 32-bit integers.  Pointers are compiled as 16-byte aligned
+    (the specialisation Triton makes at run time for torch's allocations); an integer
+    as 16-divisible when its value at the modelled launch (``int_values``, 16 if not
+    given) is, as Triton specialises it, so a row of C = 1000 classes or a stride of 2
+    compiles to the code it runs.
     """
 
     name: str
@@ -56,6 +58,7 @@ class KernelVariant:
     elements_per_program: int = 0  # logits one program handles per pass (0: not an element-wise walk)
     grid_stride: bool = False  # the program loops over its passes: count the loop body (per_element)
     case: str = ""  # the id under which tests/test_compiled_code.py holds its ceilings, if any
+    int_values: dict = field(default_factory=dict)  # values of ``ints`` at the launch modelled (16 if absent)
 
     def source(self):
         signature, attrs = {}, {}
@@ -65,7 +68,8 @@ class KernelVariant:
                 attrs[(index,)] = [["tt.divisibility", 16]]
             elif arg in self.ints:
                 signature[arg] = self.fn.params[index].annotation_type or "i32"  # i64 where annotated
-                attrs[(index,)] = [["tt.divisibility", 16]]
+                if self.int_values.get(arg, 16) % 16 == 0:  # as Triton specialises the value at launch
+                    attrs[(index,)] = [["tt.divisibility", 16]]
             elif arg in self.floats:
                 signature[arg] = "fp32"
             elif arg in self.constexprs:
@@ -168,6 +172,38 @@ def per_element(variant, num_warps, counts):
             "counted": counted}  # fmt: skip
 
 
+# Per-SM limits of the occupancy model (CUDA C Programming Guide, "Compute capabilities"): 64K
+# registers allocated per warp in 256-register units, 64 warps, 32 blocks, and shared memory of
+# 228 KB (sm_90) / 164 KB (sm_80) with 1 KB reserved per block.
+SM_REGISTERS, SM_WARPS, SM_BLOCKS = 65536, 64, 32
+SM_SHARED = {80: 164 * 1024, 90: 228 * 1024}
+
+
+def resident_warps(registers, shared_bytes, num_warps, arch):
+    """Warps of this kernel resident on one SM at once: blocks limited by registers, warps, blocks
+    and shared memory, times the block's warps."""
+    warp_registers = -(-registers * 32 // 256) * 256
+    blocks = min(SM_BLOCKS, SM_WARPS // num_warps, SM_REGISTERS // (warp_registers * num_warps),
+                 SM_SHARED[arch] // (shared_bytes + 1024))  # fmt: skip
+    return blocks * num_warps
+
+
+# The H200's budget (an H100 has the same SMs at ~1.755 GHz and ~3.0 TB/s): 132 SMs x 4 schedulers
+# x 32 lanes x ~1.98 GHz = ~33.4 T thread-instructions/s against ~4.3 TB/s copied, so a kernel
+# moving B bytes per element is issue-bound above ~7.78 B SASS instructions per element and
+# MUFU-bound above ~7.78 B / 8 (the special-function unit issues at 1/8 of the rate).
+INSTRUCTIONS_PER_BYTE = 33.4e12 / 4.3e12
+
+
+def predicted_of_copy(bytes_per_element, sass_per_element, mufu_per_element):
+    """The fraction of copy bandwidth the instruction counts allow: min(1, budget / SASS,
+    budget / (8 MUFU)), budget = 7.78 x bytes per element."""
+    if not sass_per_element or not bytes_per_element:
+        return None
+    budget = INSTRUCTIONS_PER_BYTE * bytes_per_element
+    return round(min(1.0, budget / sass_per_element, budget / (8 * mufu_per_element) if mufu_per_element else 1.0), 2)
+
+
 def compile_variant(variant, arch, num_warps):
     """Compiles ``variant`` for sm_<arch>; returns its resource usage, widest loads/stores and
     (under "cubin") the cubin itself."""
@@ -176,6 +212,7 @@ def compile_variant(variant, arch, num_warps):
     ptx = compiled.asm["ptx"]
     usage = resource_usage(compiled.asm["cubin"])
     usage["shared_bytes"] = max(usage["shared_bytes"], compiled.metadata.shared)
+    usage["warps_per_sm"] = resident_warps(usage["registers"], usage["shared_bytes"], num_warps, arch)
     usage["load_bits"] = widest_access_bits(ptx, "ld")
     usage["store_bits"] = widest_access_bits(ptx, "st")
     usage["cubin"] = compiled.asm["cubin"]

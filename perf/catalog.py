@@ -43,6 +43,31 @@ def _size(dtype_name):
     return getattr(torch, dtype_name).itemsize
 
 
+SHORT_DTYPES = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16", "uint8": "u8"}
+
+# The case ids tests/test_compiled_code.py holds ceilings for (the report's "case" field).
+CASES = (
+    "binary-bf16-u8-mean-g2", "binary-bf16-u8-mean-anyg", "binary-fp32-fp32-mean-g2", "binary-fp32-fp32-mean-anyg",
+    "binary-fp16-fp16-mean-g2",
+    *(f"{case}-{dtype}-mean" for dtype in ("fp32", "bf16") for case in (
+        "index-c80", "varifocal-index-c80", "qfl-index-c80", "softmax-rows-c80", "softmax-rows-c1000",
+        "softmax-nchw-c21", "softmax-rows-c2", "smoothing-rows-c80", "dfl-17")),
+)  # fmt: skip
+
+
+def case_id(case):
+    """``case`` when it is one of CASES, else "" (a variant without ceilings of its own)."""
+    return case if case in CASES else ""
+
+
+def layout_ints(num_classes, rows, strides, block_s, names):
+    """The integer arguments of a class walk at the modelled launch: the report compiles them with the
+    divisibility Triton would see (aot.KernelVariant.int_values)."""
+    values = {"S": rows, "C": num_classes, "n_s_blocks": -(-rows // block_s), "ignore_index": -100}
+    values.update(zip(names, strides * 2))
+    return values
+
+
 def _grad_dtype(dtype_name):
     return str(grad_buffer_dtype(getattr(torch, dtype_name))).replace("torch.", "")
 
@@ -61,10 +86,15 @@ FLAT_OPERANDS_OFF = {"ALPHA_DIMS": 1, "POS_WEIGHT_DIMS": 1, "WEIGHT_DIMS": 1}
 SIGMOID_DTYPES = (("float32", "float32"), ("bfloat16", "uint8"), ("float16", "float16"))
 
 
-def sigmoid_variants(block, gamma=2):
+BINARY_ELEMENTS = 1 << 24  # the modelled launch: 16M elements, so 2048 streams of 8 steps
+
+
+def sigmoid_variants(block, gamma=2, headline=False):
     """The binary kernel for every dtype pair, 'mean' and 'none', with the gradient; ``gamma``:
-    the GAMMA it is compiled for (2, the default, or ANY_GAMMA)."""
+    the GAMMA it is compiled for (2, the default, or ANY_GAMMA); ``headline``: the config whose
+    'mean' rows carry the binary case ids."""
     for x_dtype, t_dtype in SIGMOID_DTYPES:
+        case = f"binary-{SHORT_DTYPES[x_dtype]}-{SHORT_DTYPES[t_dtype]}-mean-{'g2' if gamma == 2 else 'anyg'}"
         for reduce in (True, False):
             yield KernelVariant(
                 name=f"sigmoid_focal_fwd[{'mean' if reduce else 'none'}+grad{GAMMA_LABELS[gamma]}]",
@@ -90,11 +120,13 @@ def sigmoid_variants(block, gamma=2):
                     "BLOCK": block,
                 },
                 ints=("n", "streams", "ignore_label", "size_bucket"),
+                int_values={"n": BINARY_ELEMENTS, "streams": 2048, "ignore_label": 0, "size_bucket": 24},
                 floats=("alpha", "alpha_remainder", "gamma", "gamma_remainder", "pos_weight", "pos_weight_remainder",
                         "label_smoothing", "label_smoothing_remainder", "denominator", "denominator_remainder"),
                 dtype=f"{x_dtype}/{t_dtype}",
                 elements_per_program=block,
                 grid_stride=True,
+                case=case_id(case) if headline and reduce else "",
                 bytes_per_element=sigmoid_focal_bytes_per_element(
                     _size(x_dtype), _size(t_dtype), reduce, True, _size(_grad_dtype(x_dtype))
                 ),
@@ -125,10 +157,23 @@ CLASS_LAYOUTS = (
     ("nchw C=21", 21, 8, 512 * 512, 21 * 512 * 512, 512 * 512, 1),  # segmentation, classes strided
     ("channels_last C=80", 80, 1, 8 * 100 * 100, 0, 1, 80),
     ("nchw C=19 2**27 pixels", 19, 1, 1 << 27, 19 << 27, 1 << 27, 1),  # C * H * W > 2**31: 64-bit class offsets
+    ("rows C=1000", 1000, 1, 1 << 16, 0, 1, 1000),  # ImageNet classes: a row stride not 16-divisible
+    ("rows C=2", 2, 1, 1 << 22, 0, 1, 2),  # a binary head as a softmax
 )
+CLASS_CASES = {"rows C=80": "c80", "rows C=1000": "c1000", "rows C=2": "c2", "nchw C=21": "c21"}
 
 
-def small_c_variant(label, num_classes, dtype, tile, unit, pointers, shared):
+def class_case(kernel_case, label, dtype):
+    """The case id of a class walk, e.g. softmax-rows-c80-bf16-mean ("" where none is listed)."""
+    layout = "nchw" if label.startswith("nchw") else "rows"
+    return case_id(f"{kernel_case}{'-' + layout if kernel_case != 'index' else ''}-{CLASS_CASES.get(label, '')}"
+                   f"-{SHORT_DTYPES[dtype]}-mean")  # fmt: skip
+
+
+INDEX_BYTES = 8  # an int64 class index per row
+
+
+def small_c_variant(label, num_classes, dtype, tile, unit, pointers, shared, int_values):
     """(variant, num_warps) of the small-C softmax kernel for a classes-strided layout."""
     block_s, _, num_warps = tile
     constexprs = {**unit, **{k: v for k, v in shared.items() if k != "BLOCK_C"}, "BLOCK_S": block_s, "C": num_classes,
@@ -140,10 +185,12 @@ def small_c_variant(label, num_classes, dtype, tile, unit, pointers, shared):
         constexprs=constexprs,
         ints=("S", "n_s_blocks", "ignore_index", *(n for n in ("stride_xb", "stride_xc", "stride_xs", "stride_gb",
                                                                 "stride_gc", "stride_gs") if n not in unit)),
+        int_values={**int_values, "n_s_blocks": -(-int_values["S"] // block_s)},
         floats=CLASS_FLOATS,
         dtype=f"{dtype}/int64",
         elements_per_program=block_s * num_classes,
-        bytes_per_element=softmax_focal_bytes_per_element(_size(dtype), True),
+        bytes_per_element=softmax_focal_bytes_per_element(_size(dtype), True, target_bytes=INDEX_BYTES / num_classes),
+        case=class_case("softmax", label, dtype),
     )  # fmt: skip
     return variant, num_warps
 
@@ -164,9 +211,10 @@ def class_variants(dtype):
                   "WIDE_CLASS_OFFSETS": wide_class_offsets(num_classes, layout), "GAMMA": 2}  # fmt: skip
         pointers = {"x_ptr": dtype, "t_ptr": "int64", "loss_ptr": dtype, "partial_ptr": "float32",
                     "grad_ptr": dtype, "denominator_ptr": "int64"}  # fmt: skip
+        int_values = layout_ints(num_classes, rows, strides, block_s, names)
         small_c = small_c_tile("softmax_focal_fwd", num_classes, layout)
         if small_c is not None:  # what the softmax launches there
-            yield small_c_variant(label, num_classes, dtype, small_c, unit, pointers, shared)
+            yield small_c_variant(label, num_classes, dtype, small_c, unit, pointers, shared, int_values)
         else:
             yield (
                 KernelVariant(
@@ -175,10 +223,14 @@ def class_variants(dtype):
                     pointers={**pointers, "alpha_ptr": "float32"},
                     constexprs={**unit, **shared, "ALPHA_MODE": OPERAND_SCALAR, "SINGLE_TILE": single_tile},
                     ints=ints,
+                    int_values=int_values,
                     floats=CLASS_FLOATS,
                     dtype=f"{dtype}/int64",
                     elements_per_program=logits,
-                    bytes_per_element=softmax_focal_bytes_per_element(_size(dtype), single_tile),
+                    # the ideal: one read of a row of any length (on chip), the gradient written
+                    bytes_per_element=softmax_focal_bytes_per_element(_size(dtype), True,
+                                                                      target_bytes=INDEX_BYTES / num_classes),
+                    case=class_case("softmax", label, dtype),
                 ),
                 softmax_warps,
             )
@@ -190,10 +242,13 @@ def class_variants(dtype):
                 constexprs={**unit, **shared, **OPTIONS_OFF, **INDEX_TARGETS, "ALPHA_MODE": OPERAND_SCALAR,
                             "GAMMA": ANY_GAMMA.value},  # as launched
                 ints=ints,
+                int_values=int_values,
                 floats=CLASS_FLOATS,
                 dtype=f"{dtype}/int64",
                 elements_per_program=logits,
-                bytes_per_element=sigmoid_focal_index_bytes_per_element(_size(dtype), reduce=True),
+                bytes_per_element=sigmoid_focal_index_bytes_per_element(_size(dtype), reduce=True,
+                                                                        operand_bytes=INDEX_BYTES / num_classes),
+                case=class_case("index", label, dtype),
             ),
             index_warps,
         )
@@ -223,10 +278,14 @@ def head_option_variants(dtype):
                                 "ALPHA_MODE": OPERAND_SCALAR, "GAMMA": ANY_GAMMA.value, "BLOCK_S": block_s,
                                 "BLOCK_C": block_c},  # fmt: skip
                     ints=(*ints, "stride_wb", "stride_wc", "stride_ws"),
+                    int_values={**layout_ints(num_classes, rows, strides, block_s, names), "stride_wb": 0,
+                                "stride_wc": 0, "stride_ws": 1},  # a per-anchor weight broadcast over classes
                     floats=CLASS_FLOATS,
                     dtype=f"{dtype}/int64",
                     elements_per_program=block_s * min(num_classes, block_c),
-                    bytes_per_element=sigmoid_focal_index_bytes_per_element(_size(dtype), reduce=True),
+                    # x read, the gradient written, an int64 index and a float32 weight per row
+                    bytes_per_element=sigmoid_focal_index_bytes_per_element(
+                        _size(dtype), reduce=True, operand_bytes=(INDEX_BYTES + 4) / num_classes),
                 ),
                 warps,
             )
@@ -241,10 +300,14 @@ def head_option_variants(dtype):
                             "TARGETS": TARGETS_INDEX, "SMOOTHING": True, "SINGLE_TILE": single_tile,
                             "BLOCK_S": block_s, "BLOCK_C": block_c, "DENOMINATOR": DENOMINATOR_COUNT},  # fmt: skip
                 ints=ints,
+                int_values=layout_ints(num_classes, rows, strides, block_s, names),
                 floats=CLASS_FLOATS,
                 dtype=f"{dtype}/int64",
                 elements_per_program=block_s * min(num_classes, block_c),
-                bytes_per_element=softmax_focal_soft_bytes_per_element(_size(dtype), single_tile),
+                # the ideal: one read of a row of any length, the gradient written, the index
+                bytes_per_element=softmax_focal_soft_bytes_per_element(_size(dtype), True,
+                                                                       dense_bytes=INDEX_BYTES / num_classes),
+                case=class_case("smoothing", label, dtype),
             ),
             warps,
         )
@@ -262,8 +325,9 @@ def family_variants(dtype):
         KernelVariant(
             name="sigmoid_focal_fwd[varifocal, mean+grad]", fn=sigmoid_focal_fwd_kernel,
             pointers={"x_ptr": dtype, "t_ptr": dtype, "loss_ptr": dtype, "partial_ptr": "float32", "grad_ptr": dtype},
-            constexprs=flat, ints=("n", "streams", "ignore_label", "size_bucket"), floats=CLASS_FLOATS, dtype=f"{dtype}/{dtype}",
-            elements_per_program=block, grid_stride=True,
+            constexprs=flat, ints=("n", "streams", "ignore_label", "size_bucket"),
+            int_values={"n": BINARY_ELEMENTS, "streams": 2048, "ignore_label": 0, "size_bucket": 24},
+            floats=CLASS_FLOATS, dtype=f"{dtype}/{dtype}", elements_per_program=block, grid_stride=True,
             bytes_per_element=sigmoid_focal_bytes_per_element(_size(dtype), _size(dtype), True, True),
         ),
         warps,
@@ -277,16 +341,22 @@ def family_variants(dtype):
     pointers = {"x_ptr": dtype, "t_ptr": "int64", "loss_ptr": dtype, "partial_ptr": "float32", "grad_ptr": dtype,
                 "denominator_ptr": "int64", "score_ptr": "float32"}  # fmt: skip
     ints = ("S", "C", "n_s_blocks", "ignore_index", "stride_xb", "stride_xs", "stride_gb", "stride_gs")
-    for name, loss, row_loss in (("varifocal", VARIFOCAL, False), ("quality focal", QUALITY_FOCAL, True)):
+    names = ("stride_xb", "stride_xc", "stride_xs", "stride_gb", "stride_gc", "stride_gs")
+    int_values = layout_ints(num_classes, rows, strides, block_s, names)
+    for name, loss, row_loss, case in (("varifocal", VARIFOCAL, False, "varifocal-index"),
+                                       ("quality focal", QUALITY_FOCAL, True, "qfl-index")):  # fmt: skip
         yield (
             KernelVariant(
                 name=f"sigmoid_focal_index_fwd[{label}, {name}, index+scores, mean+grad]",
                 fn=sigmoid_focal_index_fwd_kernel, pointers=pointers,
                 constexprs={**walk, **OPTIONS_OFF, "LOSS": loss, "TARGETS": TARGETS_INDEX_SCORES, "ROW_LOSS": row_loss,
                             "ALPHA_MODE": OPERAND_SCALAR, "GAMMA": 2},  # as launched: gamma / beta 2 compiled in
-                ints=ints, floats=CLASS_FLOATS, dtype=f"{dtype}/int64",
+                ints=ints, int_values=int_values, floats=CLASS_FLOATS, dtype=f"{dtype}/int64",
                 elements_per_program=block_s * min(num_classes, block_c),
-                bytes_per_element=sigmoid_focal_index_bytes_per_element(_size(dtype), reduce=True),
+                # x read, the gradient written, an int64 index and a float32 score per row
+                bytes_per_element=sigmoid_focal_index_bytes_per_element(
+                    _size(dtype), reduce=True, operand_bytes=(INDEX_BYTES + 4) / num_classes),
+                case=case_id(f"{case}-c80-{SHORT_DTYPES[dtype]}-mean"),
             ),
             warps,
         )  # fmt: skip
@@ -300,8 +370,11 @@ def family_variants(dtype):
             constexprs={**walk, "BLOCK_S": block_s, "BLOCK_C": block_c, "DENOMINATOR": DENOMINATOR_NUMBER,
                         "HAS_WEIGHT": False, "ALPHA_MODE": OPERAND_NONE, "GAMMA": 0, "TARGETS": TARGETS_DISTANCE,
                         "SMOOTHING": False, "SINGLE_TILE": True},
-            ints=ints, floats=CLASS_FLOATS, dtype=f"{dtype}/float32", elements_per_program=block_s * bins,
-            bytes_per_element=softmax_focal_bytes_per_element(_size(dtype), True),
+            ints=ints, int_values=layout_ints(bins, 1 << 20, (0, 1, bins), block_s, names), floats=CLASS_FLOATS,
+            dtype=f"{dtype}/float32", elements_per_program=block_s * bins,
+            # x read, the gradient written, a float32 distance per row
+            bytes_per_element=softmax_focal_bytes_per_element(_size(dtype), True, target_bytes=4 / bins),
+            case=case_id(f"dfl-17-{SHORT_DTYPES[dtype]}-mean"),
         ),
         warps,
     )  # fmt: skip
@@ -310,10 +383,10 @@ def family_variants(dtype):
 def variants():
     """Yields (variant, num_warps) for every shipped configuration."""
     for block, warps in ELEMENTWISE_CONFIGS:
-        for variant in sigmoid_variants(block):
+        for variant in sigmoid_variants(block, headline=(block, warps) == ELEMENTWISE_CONFIGS[1]):
             yield variant, warps
     headline_block, headline_warps = ELEMENTWISE_CONFIGS[1]
-    for variant in sigmoid_variants(headline_block, gamma=ANY_GAMMA.value):
+    for variant in sigmoid_variants(headline_block, gamma=ANY_GAMMA.value, headline=True):
         yield variant, headline_warps
     for variant in scale_grad_variants(SCALE_CONFIG[0]):
         yield variant, SCALE_CONFIG[1]

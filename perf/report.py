@@ -3,11 +3,12 @@
 import json
 from concurrent.futures import ThreadPoolExecutor
 
-from .aot import compile_variant, per_element, sass_counts
+from .aot import compile_variant, per_element, predicted_of_copy, sass_counts
 from .catalog import variants
 from .progress import Progress
 
 COLUMNS = (
+    "case",
     "kernel",
     "arch",
     "dtype",
@@ -15,11 +16,14 @@ COLUMNS = (
     "registers",
     "spill_bytes",
     "shared_bytes",
+    "warps_per_sm",
     "load_bits",
     "store_bits",
     "bytes_per_element",
     "sass_per_element",
     "mufu_per_element",
+    "counted",
+    "predicted_of_copy",
 )
 
 
@@ -37,7 +41,7 @@ def rows(archs):
         progress.advance(f"compiled {variant.name} {variant.dtype} num_warps={num_warps} for {arch}")
         config = [f"{k}={variant.constexprs[k]}" for k in ("BLOCK", "BLOCK_S", "BLOCK_C") if k in variant.constexprs]
         table.append({
-            "kernel": variant.name, "arch": arch, "dtype": variant.dtype,
+            "case": variant.case or None, "kernel": variant.name, "arch": arch, "dtype": variant.dtype,
             "config": ",".join([*config, f"num_warps={num_warps}"]), **usage,
             "bytes_per_element": variant.bytes_per_element,
         })  # fmt: skip
@@ -46,7 +50,10 @@ def rows(archs):
         for row, (variant, num_warps, _), count in zip(table, jobs, counts):
             del row["cubin"]
             row.update(per_element(variant, num_warps, count) if count else {"sass_per_element": None,
-                                                                               "mufu_per_element": None})  # fmt: skip
+                                                                               "mufu_per_element": None,
+                                                                               "counted": None})  # fmt: skip
+            row["predicted_of_copy"] = predicted_of_copy(row["bytes_per_element"], row["sass_per_element"],
+                                                         row["mufu_per_element"])  # fmt: skip
     return table
 
 
@@ -56,9 +63,12 @@ def print_table(table):
     for row in table:
         print("  ".join(str(row[c]).ljust(widths[c]) for c in COLUMNS))
     print(
-        "\nsass_per_element (sm_90): static SASS instructions of the kernel over the logits one thread handles "
-        "in a pass\n(a loop body counts once); mufu_per_element: the special-function (MUFU) ones. Budget on an "
-        "H100: ~29.6 T\nthread-instructions/s / (3 TB/s / bytes per element), e.g. ~50 at 5 B, ~120 at 12 B."
+        "\nsass_per_element (sm_90): static SASS instructions over the logits one thread handles in a pass, "
+        "counted over\nthe loop body of a grid-stride kernel ('loop body': its steady state) or the whole kernel "
+        "(a loop body\ncounts once); mufu_per_element: the special-function (MUFU) ones; warps_per_sm: warps "
+        "resident per SM\n(registers, shared memory, warps); predicted_of_copy: min(1, 7.78 B / SASS, 7.78 B / "
+        "(8 MUFU)), the H200's\nissue budget (~33.4 T thread-instructions/s against ~4.3 TB/s) at B = "
+        "bytes_per_element (the ideal traffic)."
     )
 
 

@@ -1,6 +1,6 @@
 """Every shipped kernel config, compiled ahead of time for sm_80 and sm_90 without a GPU
-(`focal-triton report --json`): no register spills, and 128-bit global loads and
-stores for contiguous data."""
+(`focal-triton report --json`): no register spills, 128-bit global loads and stores for
+contiguous data, the bytes model, resident warps, and the instruction ceilings of each case."""
 
 import json
 import os
@@ -43,15 +43,20 @@ def test_report_covers_every_kernel_and_arch(report):
         "sum_partials",
     } <= kernels
     assert {row["arch"] for row in report} == {"sm_80", "sm_90"}
-    keys = {"kernel", "arch", "dtype", "config", "registers", "spill_bytes", "shared_bytes", "load_bits",
-            "store_bits", "bytes_per_element", "sass_per_element", "mufu_per_element"}  # fmt: skip
+    keys = {"case", "kernel", "arch", "dtype", "config", "registers", "spill_bytes", "shared_bytes", "warps_per_sm",
+            "load_bits", "store_bits", "bytes_per_element", "sass_per_element", "mufu_per_element", "counted",
+            "predicted_of_copy"}  # fmt: skip
     assert all(set(row) == keys for row in report)  # the fields `focal-triton report --json` documents
 
 
-# ptxas of triton 3.9 gives this one variant 96 registers and 8 bytes of stack (two words
-# stored once per program, outside the element math); compiled for any gamma it takes 140
-# registers and none.  Listed so that any other spill fails.
-KNOWN_SPILLS = {("sigmoid_focal_fwd[none+grad]", "sm_80", "float16/float16", "BLOCK=2048,num_warps=4"): 8}
+# ptxas of triton 3.9 spills in these variants only, words stored once per program outside the
+# element math (the element-wise one: two stores before its loop, two loads after it, under the
+# 64-register cap of a 512-thread block on sm_80).  Listed so that any other spill fails.
+KNOWN_SPILLS = {
+    ("sigmoid_focal_index_fwd[rows C=80, quality focal, index+scores, mean+grad]", "sm_90", "bfloat16/int64",
+     "BLOCK_S=32,BLOCK_C=128,num_warps=16"): 8,
+    ("sigmoid_focal_fwd[none+grad]", "sm_80", "float32/float32", "BLOCK=4096,num_warps=16"): 16,
+}  # fmt: skip
 
 
 def test_no_spills(report):
@@ -59,13 +64,27 @@ def test_no_spills(report):
     assert all(KNOWN_SPILLS.get(key) == spilled for key, spilled in spills.items()), spills
 
 
+# (kernel prefix, layout in the name) -> (widest load, widest store) where the data is not 128-bit
+# accessible as compiled today: the small-C softmax holds 4 rows of 16-bit logits a thread (64-bit
+# stores; its widest load is the int64 targets'), rows whose length is not a multiple of 4
+# (C = 1000 rows, C = 2, DFL's 17 bins: the strides Triton sees are not 16-divisible) load and
+# store 32 bits, and sum_partials stores one scalar.
+NARROW_ACCESS = {
+    ("softmax_focal_small_c", "bfloat16"): (128, 64),
+    ("softmax_focal_fwd[rows C=1000", ""): (128, 32),
+    ("sigmoid_focal_index_fwd[rows C=1000", ""): (128, 32),
+    ("softmax_focal_fwd[rows C=2,", ""): (128, 32),
+    ("sigmoid_focal_index_fwd[rows C=2,", ""): (128, 32),
+    ("softmax_focal_soft[rows C=17", ""): (32, 32),
+    ("sum_partials", ""): (128, 32),
+}
+
+
 def _widest_expected(row):
-    """(widest load, widest store): 128-bit, except the small-C softmax, which holds 4 rows of
-    16-bit logits a thread (64-bit logit loads and gradient stores; 8 rows spill; its widest
-    load is the int64 targets'), and sum_partials, which stores one scalar."""
-    if row["kernel"].startswith("softmax_focal_small_c") and row["dtype"].startswith(("bfloat16", "float16")):
-        return 128, 64
-    return 128, 32 if row["kernel"] == "sum_partials" else 128
+    for (prefix, dtype), widths in NARROW_ACCESS.items():
+        if row["kernel"].startswith(prefix) and row["dtype"].startswith(dtype):
+            return widths
+    return 128, 128
 
 
 def test_vectorised_global_access(report):
@@ -77,52 +96,99 @@ def test_bytes_model(report):
     assert by_key[("sigmoid_focal_fwd[mean+grad]", "float32/float32")] == 12  # read x, read t, write grad
     assert by_key[("sigmoid_focal_fwd[mean+grad]", "bfloat16/uint8")] == 5
     assert by_key[("sigmoid_focal_fwd[none+grad]", "float32/float32")] == 16
-    assert by_key[("softmax_focal_fwd[rows C=80, mean+grad]", "float32/int64")] == 8  # read x, write grad
-    assert by_key[("softmax_focal_fwd[rows C=32000, mean+grad]", "float32/int64")] == 12  # two reads
+    # read x, write the gradient, the int64 target of each row of 80
+    assert by_key[("softmax_focal_fwd[rows C=80, mean+grad]", "float32/int64")] == 8 + 8 / 80
+    # a long row counted at the ideal (one read, on chip), not at the kernel's two reads
+    assert by_key[("softmax_focal_fwd[rows C=32000, mean+grad]", "bfloat16/int64")] == 4 + 8 / 32000
 
 
-# Instruction budget on an H100 (sm_90): 132 SMs x 4 schedulers x 32 lanes x ~1.75 GHz = ~29.6 T
-# thread-instructions/s; at ~3 TB/s a kernel moving B bytes per element has ~29.6e12 / (3e12 / B)
-# = ~10 B instructions per element before it is issue-bound: ~50 at 5 B (bf16 logits, uint8
-# labels, gradient), ~120 at 12 B (fp32), ~80 at 8 B (softmax fp32 with the gradient).
-# The ceilings are today's counts (triton 3.9's compiler) plus a little: a regression fails here,
-# on a CPU.  Issue 12's targets (<= 45 binary bf16/uint8 at gamma 2, <= 30 softmax C = 80) are
-# not met yet; see the README.
-SASS_CEILINGS = {  # (kernel, dtype, config) on sm_90 -> most instructions per element, most MUFU per element
-    ("sigmoid_focal_fwd[mean+grad]", "bfloat16/uint8", "BLOCK=2048,num_warps=4"): (76, 3.1),
-    ("sigmoid_focal_fwd[mean+grad, any gamma]", "bfloat16/uint8", "BLOCK=2048,num_warps=4"): (81, 4.1),
-    ("sigmoid_focal_fwd[mean+grad]", "float32/float32", "BLOCK=2048,num_warps=4"): (111, 4.1),
-    ("sigmoid_focal_fwd[mean+grad]", "float16/float16", "BLOCK=2048,num_warps=4"): (104, 4.1),
-    ("softmax_focal_fwd[rows C=80, mean+grad]", "float32/int64", "BLOCK_S=32,BLOCK_C=128,num_warps=8"): (104, 3.0),
-    ("softmax_focal_small_c[nchw C=21, mean+grad]", "float32/int64", "BLOCK_S=512,num_warps=4"): (37, 2.2),
-    ("softmax_focal_small_c[nchw C=21, mean+grad]", "bfloat16/int64", "BLOCK_S=512,num_warps=4"): (40, 2.2),
-    ("softmax_focal_fwd[rows C=32000, mean+grad]", "float32/int64", "BLOCK_S=1,BLOCK_C=4096,num_warps=8"): (49, 2.4),
-    # the options of detection heads (issue 13): a per-anchor weight and a device normalizer cost
-    # ~12 instructions per logit over the plain class-index call (148.8); the soft-target softmax
-    # (label smoothing) runs the focal math on every class, not once per row
-    ("sigmoid_focal_index_fwd[rows C=80, mean+grad, weighted]", "float32/int64",
-     "BLOCK_S=32,BLOCK_C=128,num_warps=16"): (164, 6.8),
-    ("softmax_focal_soft[rows C=80, mean+grad, label smoothing]", "float32/int64",
-     "BLOCK_S=32,BLOCK_C=128,num_warps=16"): (178, 5.4),
-    ("softmax_focal_soft[rows C=32000, mean+grad, label smoothing]", "float32/int64",
-     "BLOCK_S=1,BLOCK_C=4096,num_warps=16"): (161, 5.5),
-    # the focal family (issue 14) at gamma / beta 2
-    ("sigmoid_focal_fwd[varifocal, mean+grad]", "float32/float32", "BLOCK=2048,num_warps=4"): (102, 3.1),
-    ("sigmoid_focal_fwd[varifocal, mean+grad]", "bfloat16/bfloat16", "BLOCK=2048,num_warps=4"): (97, 3.1),
-    ("sigmoid_focal_index_fwd[rows C=80, varifocal, index+scores, mean+grad]", "float32/int64",
-     "BLOCK_S=32,BLOCK_C=128,num_warps=16"): (165, 5.2),
-    ("sigmoid_focal_index_fwd[rows C=80, quality focal, index+scores, mean+grad]", "float32/int64",
-     "BLOCK_S=32,BLOCK_C=128,num_warps=16"): (181, 6.8),
-    ("softmax_focal_soft[rows C=17, distribution focal, mean+grad]", "float32/float32",
-     "BLOCK_S=128,BLOCK_C=32,num_warps=16"): (137, 4.3),
+def _h200_rule(bytes_per_element):
+    """0.9 x the H200's issue budget: (SASS, MUFU) per element for >= 90% of copy (perf/aot.py)."""
+    budget = 0.9 * 33.4e12 / 4.3e12 * bytes_per_element
+    return budget, budget / 8
+
+
+# The issue budget of an H200 (perf/aot.py, predicted_of_copy): a kernel moving B bytes per element
+# issues at most ~7.78 B SASS instructions and ~7.78 B / 8 MUFU instructions per element before it
+# is issue-bound; the ceilings are 0.9 x that (>= 90% of copy when memory is the only limit), set
+# above it where float32 math cannot get there (16-bit logits, any gamma).  Counted over the loop
+# body for the grid-stride element-wise kernel, the whole kernel for the class walks; the report's
+# "case" field names the row.
+CASE_CEILINGS = {  # case -> (most SASS per element, most MUFU per element)
+    "binary-bf16-u8-mean-g2": (35, 4.3),
+    "binary-bf16-u8-mean-anyg": (40, 4.3),
+    "binary-fp32-fp32-mean-g2": (84, 10),
+    "binary-fp32-fp32-mean-anyg": (84, 10),
+    "binary-fp16-fp16-mean-g2": (70, 7),
+    "index-c80-fp32-mean": (56, 7),
+    "index-c80-bf16-mean": (32, 3.6),
+    "varifocal-index-c80-fp32-mean": (57, 7),
+    "varifocal-index-c80-bf16-mean": (34, 3.6),
+    "qfl-index-c80-fp32-mean": (57, 7),
+    "qfl-index-c80-bf16-mean": (34, 3.6),
+    "softmax-rows-c80-fp32-mean": (56, 7),
+    "softmax-rows-c80-bf16-mean": (28, 3.6),
+    "softmax-rows-c1000-fp32-mean": (56, 7),
+    "softmax-rows-c1000-bf16-mean": (28, 3.6),
+    "softmax-nchw-c21-fp32-mean": (58, 7),
+    "softmax-nchw-c21-bf16-mean": (30, 3.8),
+    "softmax-rows-c2-fp32-mean": (84, 10),
+    "softmax-rows-c2-bf16-mean": (56, 7),
+    "smoothing-rows-c80-fp32-mean": (56, 7),
+    "smoothing-rows-c80-bf16-mean": (45, 5.7),
+    "dfl-17-fp32-mean": (57, 7),
+    "dfl-17-bf16-mean": (29, 3.6),
 }
+# The class walks have not been rewritten for their ceilings yet (README, "Performance"): each is
+# an expected failure that must keep failing until it is met (strict), then moves out of this set.
+NOT_MET = {case for case in CASE_CEILINGS if not case.startswith("binary-")} - {"softmax-nchw-c21-fp32-mean"}
 
 
-def test_instructions_per_element_stay_under_their_ceilings(report):
-    by_key = {(r["kernel"], r["dtype"], r["config"]): r for r in report if r["arch"] == "sm_90"}
-    for key, (most, most_mufu) in SASS_CEILINGS.items():
-        row = by_key[key]
-        assert row["sass_per_element"] <= most and row["mufu_per_element"] <= most_mufu, (key, row)
+def test_every_case_is_a_row(report):
+    cases = [r["case"] for r in report if r["case"] and r["arch"] == "sm_90"]
+    assert sorted(cases) == sorted(CASE_CEILINGS)
+
+
+@pytest.mark.parametrize(
+    "case", [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason="not met yet")) if c in NOT_MET else c
+             for c in CASE_CEILINGS],
+)  # fmt: skip
+def test_case_under_its_ceiling(report, case):
+    (row,) = [r for r in report if r["case"] == case and r["arch"] == "sm_90"]
+    most, most_mufu = CASE_CEILINGS[case]
+    assert row["sass_per_element"] <= most and row["mufu_per_element"] <= most_mufu, row
+
+
+def test_binary_cases_meet_the_h200_rule(report):
+    """The bf16 / uint8 and float32 binary cases at gamma 2 fit 0.9 x the budget itself, and the
+    report predicts >= 90% of copy for every binary case."""
+    for case in ("binary-bf16-u8-mean-g2", "binary-fp32-fp32-mean-g2", "binary-fp32-fp32-mean-anyg"):
+        (row,) = [r for r in report if r["case"] == case and r["arch"] == "sm_90"]
+        sass, mufu = _h200_rule(row["bytes_per_element"])
+        assert row["sass_per_element"] <= sass and row["mufu_per_element"] <= mufu, row
+    binary = [r for r in report if (r["case"] or "").startswith("binary-") and r["arch"] == "sm_90"]
+    assert len(binary) == 5 and all(r["predicted_of_copy"] >= 0.9 for r in binary), binary
+
+
+def test_grid_stride_kernels_count_their_loop_body(report):
+    for row in report:
+        if row["kernel"].startswith("sigmoid_focal_fwd") and row["arch"] == "sm_90":
+            assert row["counted"] == "loop body", row
+
+
+# Warps resident per SM from registers and shared memory (perf/aot.py, resident_warps); item 3 of
+# the compiled-code issue asks >= 16 for every rows / small-C kernel.  These are below it today.
+FEW_WARPS = {"softmax_focal_small_c", "softmax_focal_fwd[rows C=2,"}
+
+
+def test_resident_warps(report):
+    for row in report:
+        if row["arch"] != "sm_90" or row["kernel"] == "sum_partials":
+            continue
+        if any(row["kernel"].startswith(prefix) for prefix in FEW_WARPS):
+            assert row["warps_per_sm"] < 16, row  # listed: moves out of FEW_WARPS once it reaches 16
+        else:
+            assert row["warps_per_sm"] >= 16, row
 
 
 def test_gamma_two_is_compiled_without_exp2_or_log2(report):
