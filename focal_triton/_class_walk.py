@@ -20,7 +20,6 @@ from focal_triton.kernels.softmax_focal import (
     softmax_focal_small_c_kernel,
     softmax_focal_soft_kernel,
 )
-from focal_triton.kernels.stable_math import ANY_GAMMA
 
 from . import tuning
 from ._dtypes import accumulator_dtype, grad_buffer_dtype
@@ -236,10 +235,7 @@ def sigmoid_focal_index_forward(
             POS_WEIGHT_MODE=operand_mode(pos_weight, pos_weight_tensor), HAS_WEIGHT="weight" in launch.operands,
             SMOOTHING=label_smoothing != 0.0, ACTIVATED=activated,
             ZERO_FACTOR=zero_factor(alpha, alpha_per_class, pos_weight, pos_weight_tensor),
-            # the focal loss is not specialised on gamma: compiled for GAMMA = 2, its 16-warp tile gets
-            # 64 registers and spills 8 B (ptxas of triton 3.9, sm_90); the general path does not.
-            # VFL / QFL are: their general path spills 8 B there, GAMMA = 2 does not (focal-triton report)
-            GAMMA=ANY_GAMMA if loss_kind == FOCAL else gamma_constexpr(gamma),
+            GAMMA=gamma_constexpr(gamma),
         )  # fmt: skip
     return finish_class_launch(launch, loss_shape, per_element=not row_loss)
 

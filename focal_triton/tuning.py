@@ -112,12 +112,31 @@ MAX_SINGLE_TILE_CLASSES = 4096  # softmax rows up to this many classes are read 
 ELEMENTS_PER_THREAD = {"softmax_focal_fwd": 16, "sigmoid_focal_index_fwd": 8, "softmax_focal_soft": 8}
 
 
-def tile_shape(num_classes, layout, kernel_name):
+# The class-index sigmoid kernel has C compiled in and walks a row in tiles of one of these widths,
+# the one that pads C least (the widest among equals): no idle lane for C = 80 (16), 1000 (8).
+INDEX_CLASS_TILES = (32, 16, 8)
+INDEX_TILE = 1024  # logits of one class tile of a program
+
+
+def index_class_tile(num_classes):
+    """The class tile of the class-index sigmoid kernel over contiguous classes."""
+    if num_classes <= INDEX_CLASS_TILES[-1]:
+        return triton.next_power_of_2(num_classes)
+    return min(INDEX_CLASS_TILES, key=lambda width: (triton.cdiv(num_classes, width) * width, -width))
+
+
+def tile_shape(num_classes, layout, kernel_name, logit_bytes=4):
     """The heuristic (BLOCK_S, BLOCK_C, num_warps) of ``kernel_name``: classes contiguous ->
     the tile runs along C; classes strided (NCHW) -> it runs along S, so loads coalesce
-    either way; at least 4 warps, else ELEMENTS_PER_THREAD logits per thread."""
+    either way; at least 4 warps, else ELEMENTS_PER_THREAD logits per thread (the class-index
+    kernel over contiguous classes: one 128-bit vector of ``logit_bytes`` logits a thread)."""
     classes = triton.next_power_of_2(num_classes)
     rows = max(triton.next_power_of_2(layout.rows), 1)  # 0 rows (an empty batch): no program runs
+    if layout.logits_strides[1] == 1 and kernel_name == "sigmoid_focal_index_fwd":
+        # C compiled in, the row walked in unpadded tiles: one 128-bit vector of float32 logits a thread
+        block_c = index_class_tile(num_classes)
+        block_s = min(max(INDEX_TILE // block_c, 1), rows)
+        return block_s, block_c, max(4, block_s * block_c // (32 * (16 // logit_bytes)))
     if layout.logits_strides[1] == 1:
         block_c = min(classes, MAX_SINGLE_TILE_CLASSES)
         block_s = min(max(TILE // block_c, 1), rows)
@@ -191,7 +210,7 @@ def class_tile(kernel_name, logits, layout):
         if config is not None:
             tile, source = (config["BLOCK_S"], config["BLOCK_C"], config["num_warps"]), "shipped"
         else:
-            tile, source = tile_shape(logits.shape[1], layout, kernel_name), "heuristic"
+            tile, source = tile_shape(logits.shape[1], layout, kernel_name, logits.element_size()), "heuristic"
     record_launch(kernel_name, dict(zip(("BLOCK_S", "BLOCK_C", "num_warps"), tile)), source)
     return tile
 

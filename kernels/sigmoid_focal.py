@@ -318,6 +318,69 @@ def sigmoid_focal_fwd_kernel(
         tl.store(partial_ptr + stream, stream_sums(lanes, BLOCK))
 
 
+UNROLLED_CLASS_TILES = tl.constexpr(8)  # a row of up to 8 class tiles is unrolled (C is compiled in)
+
+
+@triton.jit
+def _index_tile(c0, sums, rows, pointers, strides, scalars, C: tl.constexpr, LOSS: tl.constexpr,
+                TARGETS: tl.constexpr, DETACH: tl.constexpr, ROW_LOSS: tl.constexpr, ALPHA_MODE: tl.constexpr,
+                GAMMA: tl.constexpr, POS_WEIGHT_MODE: tl.constexpr, HAS_WEIGHT: tl.constexpr,
+                SMOOTHING: tl.constexpr, ACTIVATED: tl.constexpr, ZERO_FACTOR: tl.constexpr, REDUCE: tl.constexpr,
+                WRITE_GRAD: tl.constexpr, COMPUTE: tl.constexpr, WIDE_CLASS_OFFSETS: tl.constexpr,
+                BLOCK_S: tl.constexpr, BLOCK_C: tl.constexpr):  # fmt: skip
+    """One (BLOCK_S rows, BLOCK_C classes) tile from class c0 of the class-index walk: writes the
+    gradient (and the 'none' loss), returns ``sums`` = (tile of loss sums, row sums) with it added.
+    The tile's class offsets are 0 .. BLOCK_C - 1 from c0, so positives compare them with k - c0
+    (one subtraction per row), and a tile inside [0, C) needs no class mask."""
+    b, s, row_mask, valid, k_class, score = rows
+    x_rows, g_rows, loss_ptr, alpha_ptr, pos_weight_ptr, weight_ptr, q_ptr = pointers
+    (stride_xc, stride_gb, stride_gc, stride_gs, stride_qb, stride_qc, stride_qs, stride_pwb, stride_pwc, stride_pws,
+     stride_wb, stride_wc, stride_ws) = strides  # fmt: skip
+    alpha, pw, gamma, label_smoothing, label_smoothing_remainder, scale = scalars
+    total, row_total = sums
+    offsets = class_offsets(BLOCK_C, WIDE_CLASS_OFFSETS)
+    cls = c0 + offsets
+    tile_mask = row_mask[:, None] & (cls < C)[None, :]
+    raw_x = tl.load(x_rows[:, None] + cls[None, :] * stride_xc, mask=tile_mask, other=0.0).to(COMPUTE)
+    if ALPHA_MODE == OPERAND_TENSOR:
+        alpha = tl.load(alpha_ptr + cls, mask=cls < C, other=0.0).to(COMPUTE)[None, :]
+    if POS_WEIGHT_MODE == OPERAND_TENSOR:
+        pw = tl.load(pos_weight_ptr + b * stride_pwb + s[:, None] * stride_pws + cls[None, :] * stride_pwc,
+                     mask=tile_mask, other=0.0).to(COMPUTE)  # fmt: skip
+    positive = offsets[None, :] == (k_class - c0)[:, None]
+    if LOSS == FOCAL:
+        loss, grad = binary_focal_terms(raw_x, positive, alpha, pw, label_smoothing, label_smoothing_remainder, gamma,
+                                        scale, ALPHA_MODE != OPERAND_NONE, True, SMOOTHING, ACTIVATED, GAMMA,
+                                        ZERO_FACTOR, COMPUTE)  # fmt: skip
+    else:
+        if TARGETS == TARGETS_DENSE:
+            q = tl.load(q_ptr + b * stride_qb + s[:, None] * stride_qs + cls[None, :] * stride_qc,
+                        mask=tile_mask, other=0.0).to(COMPUTE)  # fmt: skip
+            positive = q > 0.0
+        else:
+            q = tl.where(positive, score[:, None], 0.0)
+        loss, grad = quality_terms(raw_x, q, positive, alpha, gamma, LOSS, DETACH, ACTIVATED, GAMMA)
+        grad = grad * scale
+    if HAS_WEIGHT:
+        weight = tl.load(weight_ptr + b * stride_wb + s[:, None] * stride_ws + cls[None, :] * stride_wc,
+                         mask=tile_mask, other=0.0).to(COMPUTE)  # fmt: skip
+        loss = weight * loss
+        grad = weight * grad
+    keep = valid[:, None] & tile_mask
+    loss = tl.where(keep, loss, 0.0)
+    if REDUCE:
+        total += loss
+    elif ROW_LOSS:
+        row_total += tl.sum(loss, axis=1)
+    else:
+        tl.store(loss_ptr + b * stride_gb + s[:, None] * stride_gs + cls[None, :] * stride_gc,
+                 loss.to(loss_ptr.dtype.element_ty), mask=tile_mask)  # fmt: skip
+    if WRITE_GRAD:
+        grad = tl.where(keep, grad, 0.0)
+        tl.store(g_rows[:, None] + cls[None, :] * stride_gc, grad.to(g_rows.dtype.element_ty), mask=tile_mask)
+    return total, row_total
+
+
 @triton.jit
 def sigmoid_focal_index_fwd_kernel(
     x_ptr,
@@ -332,7 +395,7 @@ def sigmoid_focal_index_fwd_kernel(
     score_ptr,  # TARGETS_INDEX_SCORES: one score per row, the target at the row's class
     q_ptr,  # TARGETS_DENSE: targets of the logits' shape, (b, c, s) strides
     S,
-    C,
+    C: tl.constexpr,  # the class count, compiled in: the class tiles unroll, a tile that divides C needs no mask
     n_s_blocks,
     stride_xb,
     stride_xc,
@@ -380,7 +443,8 @@ def sigmoid_focal_index_fwd_kernel(
     BLOCK_C: tl.constexpr,
 ):
     """A binary loss of every (row, class): the focal loss against the implicit one-hot of the row's
-    index, or VFL / QFL against the row's score at its class (or against dense targets)."""
+    index, or VFL / QFL against the row's score at its class (or against dense targets).  The class
+    tiles unroll for up to UNROLLED_CLASS_TILES of them (C is compiled in), else they loop."""
     pid = tl.program_id(0)
     alpha = float64_scalar(alpha, alpha_remainder, COMPUTE)
     gamma = float64_scalar(gamma, gamma_remainder, COMPUTE)
@@ -391,57 +455,33 @@ def sigmoid_focal_index_fwd_kernel(
     else:
         k = tl.load(t_ptr + b * S + s, mask=row_mask, other=0).to(tl.int64)
         valid = row_mask & (k != ignore_index)
+    # the row's class in the class offsets' width (-1: none of the C classes), compared once a logit
+    k_class = tl.where((k >= 0) & (k < C), k, -1).to(class_offsets(BLOCK_C, WIDE_CLASS_OFFSETS).dtype)
+    score = 0.0
     if TARGETS == TARGETS_INDEX_SCORES:
         score = tl.load(score_ptr + b * S + s, mask=row_mask, other=0.0).to(COMPUTE)
-    x_rows = x_ptr + b * stride_xb + s * stride_xs
-    g_rows = grad_ptr + b * stride_gb + s * stride_gs
-    scale = gradient_scale(denominator_ptr, denominator, denominator_remainder, DENOMINATOR, COMPUTE)
     pw = 1.0
     if POS_WEIGHT_MODE == OPERAND_SCALAR:
         pw = float64_scalar(pos_weight, pos_weight_remainder, COMPUTE)
-    total = tl.zeros((BLOCK_S, BLOCK_C), COMPUTE)
-    row_total = tl.zeros((BLOCK_S,), COMPUTE)
-    for c0 in range(0, C, BLOCK_C):
-        cls = c0 + class_offsets(BLOCK_C, WIDE_CLASS_OFFSETS)
-        tile_mask = row_mask[:, None] & (cls < C)[None, :]
-        raw_x = tl.load(x_rows[:, None] + cls[None, :] * stride_xc, mask=tile_mask, other=0.0).to(COMPUTE)
-        alpha_c = alpha
-        if ALPHA_MODE == OPERAND_TENSOR:
-            alpha_c = tl.load(alpha_ptr + cls, mask=cls < C, other=0.0).to(COMPUTE)[None, :]
-        pw_c = pw
-        if POS_WEIGHT_MODE == OPERAND_TENSOR:
-            pw_c = tl.load(pos_weight_ptr + b * stride_pwb + s[:, None] * stride_pws + cls[None, :] * stride_pwc,
-                           mask=tile_mask, other=0.0).to(COMPUTE)  # fmt: skip
-        positive = cls[None, :] == k[:, None]
-        if LOSS == FOCAL:
-            loss, grad = binary_focal_terms(raw_x, positive, alpha_c, pw_c, label_smoothing, label_smoothing_remainder,
-                                            gamma, scale, ALPHA_MODE != OPERAND_NONE, True, SMOOTHING, ACTIVATED, GAMMA, ZERO_FACTOR, COMPUTE)  # fmt: skip
-        else:
-            if TARGETS == TARGETS_DENSE:
-                q = tl.load(q_ptr + b * stride_qb + s[:, None] * stride_qs + cls[None, :] * stride_qc,
-                            mask=tile_mask, other=0.0).to(COMPUTE)  # fmt: skip
-                positive = q > 0.0
-            else:
-                q = tl.where(positive, score[:, None], 0.0)
-            loss, grad = quality_terms(raw_x, q, positive, alpha, gamma, LOSS, DETACH, ACTIVATED, GAMMA)
-            grad = grad * scale
-        if HAS_WEIGHT:
-            weight = tl.load(weight_ptr + b * stride_wb + s[:, None] * stride_ws + cls[None, :] * stride_wc,
-                             mask=tile_mask, other=0.0).to(COMPUTE)  # fmt: skip
-            loss = weight * loss
-            grad = weight * grad
-        keep = valid[:, None] & tile_mask
-        loss = tl.where(keep, loss, 0.0)
-        if REDUCE:
-            total += loss
-        elif ROW_LOSS:
-            row_total += tl.sum(loss, axis=1)
-        else:
-            tl.store(loss_ptr + b * stride_gb + s[:, None] * stride_gs + cls[None, :] * stride_gc,
-                     loss.to(loss_ptr.dtype.element_ty), mask=tile_mask)  # fmt: skip
-        if WRITE_GRAD:
-            grad = tl.where(keep, grad, 0.0)
-            tl.store(g_rows[:, None] + cls[None, :] * stride_gc, grad.to(grad_ptr.dtype.element_ty), mask=tile_mask)
+    rows = (b, s, row_mask, valid, k_class, score)
+    pointers = (x_ptr + b * stride_xb + s * stride_xs, grad_ptr + b * stride_gb + s * stride_gs, loss_ptr, alpha_ptr,
+                pos_weight_ptr, weight_ptr, q_ptr)  # fmt: skip
+    strides = (stride_xc, stride_gb, stride_gc, stride_gs, stride_qb, stride_qc, stride_qs, stride_pwb, stride_pwc,
+               stride_pws, stride_wb, stride_wc, stride_ws)  # fmt: skip
+    scalars = (alpha, pw, gamma, label_smoothing, label_smoothing_remainder,
+               gradient_scale(denominator_ptr, denominator, denominator_remainder, DENOMINATOR, COMPUTE))
+    sums = (tl.zeros((BLOCK_S, BLOCK_C), COMPUTE), tl.zeros((BLOCK_S,), COMPUTE))
+    if C <= UNROLLED_CLASS_TILES * BLOCK_C:
+        for c0 in tl.static_range(0, C, BLOCK_C):
+            sums = _index_tile(c0, sums, rows, pointers, strides, scalars, C, LOSS, TARGETS, DETACH, ROW_LOSS,
+                               ALPHA_MODE, GAMMA, POS_WEIGHT_MODE, HAS_WEIGHT, SMOOTHING, ACTIVATED, ZERO_FACTOR,
+                               REDUCE, WRITE_GRAD, COMPUTE, WIDE_CLASS_OFFSETS, BLOCK_S, BLOCK_C)  # fmt: skip
+    else:
+        for c0 in range(0, C, BLOCK_C):
+            sums = _index_tile(c0, sums, rows, pointers, strides, scalars, C, LOSS, TARGETS, DETACH, ROW_LOSS,
+                               ALPHA_MODE, GAMMA, POS_WEIGHT_MODE, HAS_WEIGHT, SMOOTHING, ACTIVATED, ZERO_FACTOR,
+                               REDUCE, WRITE_GRAD, COMPUTE, WIDE_CLASS_OFFSETS, BLOCK_S, BLOCK_C)  # fmt: skip
+    total, row_total = sums
     if REDUCE:
         tl.store(partial_ptr + pid, tl.sum(tl.sum(total, axis=1), axis=0))
     elif ROW_LOSS:

@@ -11,6 +11,7 @@ from focal_triton.kernels.operands import OPERAND_NONE, OPERAND_SCALAR
 from focal_triton.kernels.quality_focal import FOCAL, QUALITY_FOCAL, VARIFOCAL
 from focal_triton.kernels.reduce import DENOMINATOR_COUNT, DENOMINATOR_NUMBER, DENOMINATOR_TENSOR, sum_partials_kernel
 from focal_triton.kernels.sigmoid_focal import (
+    UNROLLED_CLASS_TILES,
     sigmoid_focal_bytes_per_element,
     sigmoid_focal_fwd_kernel,
     sigmoid_focal_index_bytes_per_element,
@@ -173,6 +174,13 @@ def class_case(kernel_case, label, dtype):
 INDEX_BYTES = 8  # an int64 class index per row
 
 
+def index_logits_per_row(num_classes, block_c):
+    """Logits of a row the class-index kernel's static code covers: all C where its class tiles
+    unroll, one tile where they loop (a loop body counts once)."""
+    unrolled = num_classes <= UNROLLED_CLASS_TILES.value * block_c
+    return num_classes if unrolled else min(num_classes, block_c)
+
+
 def small_c_variant(label, num_classes, dtype, tile, unit, pointers, shared, int_values):
     """(variant, num_warps) of the small-C softmax kernel for a classes-strided layout."""
     block_s, _, num_warps = tile
@@ -200,7 +208,7 @@ def class_variants(dtype):
     for label, num_classes, batches, rows, *strides in CLASS_LAYOUTS:
         layout = RowsLayout(batches, rows, tuple(strides), tuple(strides))
         block_s, block_c, softmax_warps = tile_shape(num_classes, layout, "softmax_focal_fwd")
-        index_warps = tile_shape(num_classes, layout, "sigmoid_focal_index_fwd")[2]
+        index_warps = tile_shape(num_classes, layout, "sigmoid_focal_index_fwd", _size(dtype))[2]
         single_tile = num_classes <= block_c
         logits = block_s * min(num_classes, block_c)  # per pass over one class tile; padding lanes not counted
         names = ("stride_xb", "stride_xc", "stride_xs", "stride_gb", "stride_gc", "stride_gs")
@@ -234,18 +242,19 @@ def class_variants(dtype):
                 ),
                 softmax_warps,
             )
+        index_s, index_c, index_warps = tile_shape(num_classes, layout, "sigmoid_focal_index_fwd", _size(dtype))
         yield (
             KernelVariant(
                 name=f"sigmoid_focal_index_fwd[{label}, mean+grad]",
                 fn=sigmoid_focal_index_fwd_kernel,
                 pointers=pointers,
                 constexprs={**unit, **shared, **OPTIONS_OFF, **INDEX_TARGETS, "ALPHA_MODE": OPERAND_SCALAR,
-                            "GAMMA": ANY_GAMMA.value},  # as launched
-                ints=ints,
-                int_values=int_values,
+                            "GAMMA": 2, "C": num_classes, "BLOCK_S": index_s, "BLOCK_C": index_c},
+                ints=tuple(name for name in ints if name != "C"),
+                int_values=layout_ints(num_classes, rows, strides, index_s, names),
                 floats=CLASS_FLOATS,
                 dtype=f"{dtype}/int64",
-                elements_per_program=logits,
+                elements_per_program=index_s * index_logits_per_row(num_classes, index_c),
                 bytes_per_element=sigmoid_focal_index_bytes_per_element(_size(dtype), reduce=True,
                                                                         operand_bytes=INDEX_BYTES / num_classes),
                 case=class_case("index", label, dtype),
@@ -268,21 +277,21 @@ def head_option_variants(dtype):
         shared = {"COMPUTE": tl.float32, "REDUCE": True, "WRITE_GRAD": True, "DENOMINATOR": DENOMINATOR_TENSOR,
                   "WIDE_CLASS_OFFSETS": wide_class_offsets(num_classes, layout)}  # fmt: skip
         if num_classes <= 80:
-            block_s, block_c, warps = tile_shape(num_classes, layout, "sigmoid_focal_index_fwd")
+            block_s, block_c, warps = tile_shape(num_classes, layout, "sigmoid_focal_index_fwd", _size(dtype))
             yield (
                 KernelVariant(
                     name=f"sigmoid_focal_index_fwd[{label}, mean+grad, weighted]",
                     fn=sigmoid_focal_index_fwd_kernel,
                     pointers=pointers,
                     constexprs={**unit, **shared, **OPTIONS_OFF, **INDEX_TARGETS, "HAS_WEIGHT": True,
-                                "ALPHA_MODE": OPERAND_SCALAR, "GAMMA": ANY_GAMMA.value, "BLOCK_S": block_s,
-                                "BLOCK_C": block_c},  # fmt: skip
-                    ints=(*ints, "stride_wb", "stride_wc", "stride_ws"),
+                                "ALPHA_MODE": OPERAND_SCALAR, "GAMMA": 2, "BLOCK_S": block_s,
+                                "BLOCK_C": block_c, "C": num_classes},  # fmt: skip
+                    ints=(*(name for name in ints if name != "C"), "stride_wb", "stride_wc", "stride_ws"),
                     int_values={**layout_ints(num_classes, rows, strides, block_s, names), "stride_wb": 0,
                                 "stride_wc": 0, "stride_ws": 1},  # a per-anchor weight broadcast over classes
                     floats=CLASS_FLOATS,
                     dtype=f"{dtype}/int64",
-                    elements_per_program=block_s * min(num_classes, block_c),
+                    elements_per_program=block_s * index_logits_per_row(num_classes, block_c),
                     # x read, the gradient written, an int64 index and a float32 weight per row
                     bytes_per_element=sigmoid_focal_index_bytes_per_element(
                         _size(dtype), reduce=True, operand_bytes=(INDEX_BYTES + 4) / num_classes),
@@ -334,7 +343,7 @@ def family_variants(dtype):
     )  # fmt: skip
     label, num_classes, batches, rows, *strides = CLASS_LAYOUTS[0]
     layout = RowsLayout(batches, rows, tuple(strides), tuple(strides))
-    block_s, block_c, warps = tile_shape(num_classes, layout, "sigmoid_focal_index_fwd")
+    block_s, block_c, warps = tile_shape(num_classes, layout, "sigmoid_focal_index_fwd", _size(dtype))
     walk = {"stride_xc": 1, "stride_gc": 1, "BLOCK_S": block_s, "BLOCK_C": block_c, "COMPUTE": tl.float32,
             "REDUCE": True, "WRITE_GRAD": True, "DENOMINATOR": DENOMINATOR_COUNT,
             "WIDE_CLASS_OFFSETS": wide_class_offsets(num_classes, layout)}  # fmt: skip
@@ -350,9 +359,10 @@ def family_variants(dtype):
                 name=f"sigmoid_focal_index_fwd[{label}, {name}, index+scores, mean+grad]",
                 fn=sigmoid_focal_index_fwd_kernel, pointers=pointers,
                 constexprs={**walk, **OPTIONS_OFF, "LOSS": loss, "TARGETS": TARGETS_INDEX_SCORES, "ROW_LOSS": row_loss,
-                            "ALPHA_MODE": OPERAND_SCALAR, "GAMMA": 2},  # as launched: gamma / beta 2 compiled in
-                ints=ints, int_values=int_values, floats=CLASS_FLOATS, dtype=f"{dtype}/int64",
-                elements_per_program=block_s * min(num_classes, block_c),
+                            "ALPHA_MODE": OPERAND_SCALAR, "GAMMA": 2, "C": num_classes},  # as launched: gamma / beta 2
+                ints=tuple(name for name in ints if name != "C"), int_values=int_values, floats=CLASS_FLOATS,
+                dtype=f"{dtype}/int64",
+                elements_per_program=block_s * index_logits_per_row(num_classes, block_c),
                 # x read, the gradient written, an int64 index and a float32 score per row
                 bytes_per_element=sigmoid_focal_index_bytes_per_element(
                     _size(dtype), reduce=True, operand_bytes=(INDEX_BYTES + 4) / num_classes),

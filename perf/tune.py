@@ -87,7 +87,7 @@ def tune_classes(dtypes, quick, on_gpu, device):
             layout = tuning.rows_layout(x, x)
             for kernel_name, loss in CLASS_KERNELS:
                 candidates = (
-                    tuning.tile_candidates(classes, layout) if on_gpu else [tuning.tile_shape(classes, layout, kernel_name)]
+                    tuning.tile_candidates(classes, layout) if on_gpu else [tuning.tile_shape(classes, layout, kernel_name, x.element_size())]
                 )  # fmt: skip
                 timings = {}
                 for tile in candidates:
