@@ -30,8 +30,8 @@ from ._validation import (
     is_class_index_form,
 )
 
-# The kernels' stand-in for an infinite logit (kernels/stable_math.py, clamp_infinities):
-# every probability and gradient term has reached its limit long before it.
+# The reference's stand-in for an infinite logit: every probability and gradient term has
+# reached its limit long before it (the kernels take the infinite logit as it is).
 BIG_LOGIT = 3.0e38
 LOW_LOGIT = -BIG_LOGIT  # a constant of its own: negated inside a traced function it would be a graph node
 

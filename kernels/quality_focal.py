@@ -37,7 +37,6 @@ import triton.language as tl
 from .stable_math import (
     ANY_GAMMA,
     LOG2E,
-    clamp_infinities,
     focal_power,
     probability_bce,
     ratio_or_zero,
@@ -52,13 +51,17 @@ QUALITY_FOCAL = tl.constexpr(2)
 
 @triton.jit
 def _sigmoid_bce(x, q):
-    """(s, 1 - s, BCE(x, q), s - q, -log s) for a finite logit x and a target q, without cancellation."""
+    """(s, 1 - s, BCE(x, q), s - q, -log s) for a logit x (+-inf too) and a target q, without
+    cancellation.  An infinite logit makes one softplus inf: each BCE term is taken as max(term, 0),
+    whose NaN (0 * inf, a target of exactly 0 or 1) is 0 (IEEE maxNum), and an inf left is the true
+    BCE; a NaN logit stays NaN through s."""
     e, r, log1p_e = sigmoid_parts(x)
     positive_x = x >= 0.0
-    s = tl.where(positive_x, r, e * r)
-    one_minus_s = tl.where(positive_x, e * r, r)
+    er = e * r
+    s = tl.where(positive_x, r, er)
+    one_minus_s = tl.where(positive_x, er, r)
     sp_neg = tl.maximum(-x, 0.0) + log1p_e  # softplus(-x) = -log s
-    bce = (1.0 - q) * (tl.maximum(x, 0.0) + log1p_e) + q * sp_neg
+    bce = tl.maximum((1.0 - q) * (tl.maximum(x, 0.0) + log1p_e), 0.0) + tl.maximum(q * sp_neg, 0.0)
     return s, one_minus_s, bce, (1.0 - q) * s - q * one_minus_s, sp_neg
 
 
@@ -72,9 +75,9 @@ def varifocal_terms(x, q, positive, alpha, gamma, DETACH: tl.constexpr, GAMMA: t
         s_pow = focal_power(s, gamma, GAMMA)
     w = tl.where(positive, q, alpha * s_pow)
     grad = w * s_minus_q
-    if not DETACH:
-        grad += tl.where(positive, 0.0, alpha * gamma * s_pow * (one_minus_s * bce))
-    return w * bce, grad
+    if not DETACH:  # BCE capped at 3e38: 1 - s is 0 where it is inf
+        grad += tl.where(positive, 0.0, alpha * gamma * s_pow * (one_minus_s * tl.minimum(bce, 3.0e38)))
+    return tl.where(w == 0.0, 0.0, w * bce), grad
 
 
 @triton.jit
@@ -89,16 +92,19 @@ def quality_focal_terms(x, y, beta, BETA: tl.constexpr, ACTIVATED: tl.constexpr)
         s, one_minus_s, bce, d, _ = _sigmoid_bce(x, y)
         dbce = d
         slope = s * one_minus_s  # ds/dx
+    loss_bce = bce
+    bce = tl.minimum(bce, 3.0e38)  # for the gradient: s (1 - s) is 0 where BCE is inf
     w = focal_power(tl.abs(d), beta, BETA)
+    loss = tl.where(w == 0.0, 0.0, w * loss_bce)  # 0, not 0 * inf
     if BETA == 0:
-        return w * bce, w * dbce
+        return loss, w * dbce
     if BETA == 2:
         focus = (bce * slope) * d  # w / d = d
     elif BETA == 1:
         focus = (bce * slope) * tl.where(d > 0.0, 1.0, tl.where(d < 0.0, -1.0, 0.0))  # w / d = sign(d)
     else:
         focus = ratio_or_zero(bce * w, d) * slope
-    return w * bce, w * dbce + beta * focus
+    return loss, w * dbce + beta * focus
 
 
 @triton.jit
@@ -107,17 +113,13 @@ def quality_terms(raw_x, q, positive, alpha, gamma, LOSS: tl.constexpr, DETACH: 
     """(loss, dL/dx) of VFL or QFL (``LOSS``) with the kernels' conventions: a loss that truly is
     infinite (an infinite logit on the wrong side of its target) is inf, and a target (with
     ACTIVATED, a probability) outside [0, 1] gives NaN loss and gradient.  ``gamma`` is QFL's beta."""
-    outside = (q < 0.0) | (q > 1.0)
     if ACTIVATED:
         loss, grad = quality_focal_terms(raw_x, q, gamma, GAMMA, True)
-        outside = outside | (raw_x < 0.0) | (raw_x > 1.0) | (raw_x != raw_x)  # the clamped logs would hide a NaN
+        outside = (q < 0.0) | (q > 1.0) | (raw_x < 0.0) | (raw_x > 1.0) | (raw_x != raw_x)  # the clamped logs hide a NaN
+        nan = tl.where(outside, float("nan"), 0.0)
+        return loss + nan, grad + nan
+    q = tl.where((q < 0.0) | (q > 1.0), float("nan"), q)  # NaN from here to loss and gradient
+    if LOSS == VARIFOCAL:
+        return varifocal_terms(raw_x, q, positive, alpha, gamma, DETACH, GAMMA)
     else:
-        x = clamp_infinities(raw_x)
-        if LOSS == VARIFOCAL:
-            loss, grad = varifocal_terms(x, q, positive, alpha, gamma, DETACH, GAMMA)
-        else:
-            loss, grad = quality_focal_terms(x, q, gamma, GAMMA, False)
-        infinite = ((raw_x == float("inf")) & (q < 1.0)) | ((raw_x == -float("inf")) & (q > 0.0))
-        loss = tl.where(infinite & (loss > 0.0), float("inf"), loss)
-    nan = tl.where(outside, float("nan"), 0.0)
-    return loss + nan, grad + nan
+        return quality_focal_terms(raw_x, q, gamma, GAMMA, False)

@@ -38,12 +38,11 @@ import triton.language as tl
 
 from .class_walk import TARGETS_DENSE, TARGETS_INDEX_SCORES, class_offsets, class_rows
 from .operands import OPERAND_NONE, OPERAND_SCALAR, OPERAND_TENSOR, load_flat_operand
-from .quality_focal import FOCAL, quality_terms
+from .quality_focal import FOCAL, VARIFOCAL, quality_terms
 from .reduce import REDUCE_CHUNK, REDUCE_GROUP, gradient_scale, lane_sums, stream_sums
 from .stable_math import (
     ANY_GAMMA,
     LOG2E,
-    clamp_infinities,
     float64_scalar,
     focal_power,
     probability_bce,
@@ -333,6 +332,10 @@ def _index_tile(c0, sums, rows, pointers, strides, scalars, C: tl.constexpr, LOS
     The tile's class offsets are 0 .. BLOCK_C - 1 from c0, so positives compare them with k - c0
     (one subtraction per row), and a tile inside [0, C) needs no class mask."""
     b, s, row_mask, valid, k_class, score = rows
+    # VFL against (index, score) rows, ACTIVATED off: a masked logit or one of an ignored row is taken
+    # as -inf with score and alpha 0, a sure negative of weight 0 whose loss and gradient are exactly
+    # 0 whatever the logit was (NaN too), so one select a logit stands in for the loss's and gradient's
+    FOLDED_ROWS: tl.constexpr = LOSS == VARIFOCAL and TARGETS == TARGETS_INDEX_SCORES and not ACTIVATED
     x_rows, g_rows, loss_ptr, alpha_ptr, pos_weight_ptr, weight_ptr, q_ptr = pointers
     (stride_xc, stride_gb, stride_gc, stride_gs, stride_qb, stride_qc, stride_qs, stride_pwb, stride_pwc, stride_pws,
      stride_wb, stride_wc, stride_ws) = strides  # fmt: skip
@@ -341,7 +344,10 @@ def _index_tile(c0, sums, rows, pointers, strides, scalars, C: tl.constexpr, LOS
     offsets = class_offsets(BLOCK_C, WIDE_CLASS_OFFSETS)
     cls = c0 + offsets
     tile_mask = row_mask[:, None] & (cls < C)[None, :]
-    raw_x = tl.load(x_rows[:, None] + cls[None, :] * stride_xc, mask=tile_mask, other=0.0).to(COMPUTE)
+    raw_x = tl.load(x_rows[:, None] + cls[None, :] * stride_xc, mask=tile_mask,
+                    other=-float("inf") if FOLDED_ROWS else 0.0).to(COMPUTE)  # fmt: skip
+    if FOLDED_ROWS:
+        raw_x = tl.where(valid[:, None], raw_x, -float("inf"))
     if ALPHA_MODE == OPERAND_TENSOR:
         alpha = tl.load(alpha_ptr + cls, mask=cls < C, other=0.0).to(COMPUTE)[None, :]
     if POS_WEIGHT_MODE == OPERAND_TENSOR:
@@ -357,6 +363,9 @@ def _index_tile(c0, sums, rows, pointers, strides, scalars, C: tl.constexpr, LOS
             q = tl.load(q_ptr + b * stride_qb + s[:, None] * stride_qs + cls[None, :] * stride_qc,
                         mask=tile_mask, other=0.0).to(COMPUTE)  # fmt: skip
             positive = q > 0.0
+        elif FOLDED_ROWS:
+            q = tl.where(positive, tl.where(valid, score, 0.0)[:, None], 0.0)
+            alpha = tl.where(valid, alpha, 0.0)[:, None]
         else:
             q = tl.where(positive, score[:, None], 0.0)
         loss, grad = quality_terms(raw_x, q, positive, alpha, gamma, LOSS, DETACH, ACTIVATED, GAMMA)
@@ -367,7 +376,8 @@ def _index_tile(c0, sums, rows, pointers, strides, scalars, C: tl.constexpr, LOS
         loss = weight * loss
         grad = weight * grad
     keep = valid[:, None] & tile_mask
-    loss = tl.where(keep, loss, 0.0)
+    if not FOLDED_ROWS:
+        loss = tl.where(keep, loss, 0.0)
     if REDUCE:
         total += loss
     elif ROW_LOSS:
@@ -376,7 +386,8 @@ def _index_tile(c0, sums, rows, pointers, strides, scalars, C: tl.constexpr, LOS
         tl.store(loss_ptr + b * stride_gb + s[:, None] * stride_gs + cls[None, :] * stride_gc,
                  loss.to(loss_ptr.dtype.element_ty), mask=tile_mask)  # fmt: skip
     if WRITE_GRAD:
-        grad = tl.where(keep, grad, 0.0)
+        if not FOLDED_ROWS:
+            grad = tl.where(keep, grad, 0.0)
         tl.store(g_rows[:, None] + cls[None, :] * stride_gc, grad.to(g_rows.dtype.element_ty), mask=tile_mask)
     return total, row_total
 

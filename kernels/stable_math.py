@@ -211,16 +211,6 @@ def expm1(u):
 
 
 @triton.jit
-def clamp_infinities(x):
-    """+-inf -> +-3e38 (finite; NaN stays NaN).  Every probability, weight and
-    gradient term has reached its limit long before |x| = 3e38, so a clamped
-    logit gives the limit values; only a loss that truly is infinite comes out
-    as a huge finite number, which the kernel then sets to inf."""
-    big = 3.0e38
-    return tl.where(x > big, big, tl.where(x < -big, -big, x))
-
-
-@triton.jit
 def clamp_positive_infinity(x):
     """+inf -> 3e38 for the softmax: -inf logits (masked classes) are exact as they are,
     a +inf logit takes the whole probability like any logit far above the others."""

@@ -136,6 +136,23 @@ def test_varifocal_extremes_stay_finite(device, form, gamma):
     torch.testing.assert_close(grad.cpu(), want[1], rtol=2e-5, atol=2e-6)
 
 
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+@pytest.mark.parametrize("loss_fn", [focal_triton.varifocal_loss, focal_triton.quality_focal_loss])
+def test_ignored_rows_contribute_nothing_whatever_their_logits(device, loss_fn, bad):
+    """A row whose class index is ignore_index adds 0 to the loss and gets a 0 gradient, even with a
+    NaN or infinite logit: the 'sum' and the other rows' gradients are those with the row at 0."""
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(4, 80, generator=generator)
+    k, scores = torch.tensor([3, -100, 5, 80]), torch.rand(4, generator=generator)
+    results = []
+    for row in (bad, 0.0):
+        x[1] = row
+        results.append(run(loss_fn, x.to(device), k.to(device), scores=scores.to(device), reduction="sum"))
+    (loss, grad), (want_loss, want_grad) = results
+    assert torch.equal(loss, want_loss) and torch.equal(grad[1], torch.zeros_like(grad[1]))
+    assert torch.equal(grad[[0, 2, 3]], want_grad[[0, 2, 3]])
+
+
 # ----------------------------------------------------------------------------- quality focal
 def mmdet_quality_focal_loss(pred, label, score, beta=2.0):
     """mmdet quality_focal_loss (the (label, score) target), transcribed."""
