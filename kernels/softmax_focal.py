@@ -36,7 +36,16 @@ import triton.language as tl
 from .class_walk import TARGETS_DENSE, TARGETS_DISTANCE, class_offsets, class_rows, class_strides
 from .operands import OPERAND_NONE, OPERAND_SCALAR, OPERAND_TENSOR
 from .reduce import gradient_scale
-from .stable_math import clamp_positive_infinity, expm1, float64_scalar, focal_power
+from .stable_math import (
+    LOG2E,
+    clamp_positive_infinity,
+    exp2_approx,
+    expm1,
+    float64_scalar,
+    focal_power,
+    log_of_sum,
+    maximum_as_stored,
+)
 
 # ALPHA_MODE: no alpha, one alpha for every class, or C per-class values at alpha_ptr
 ALPHA_NONE, ALPHA_SCALAR, ALPHA_PER_CLASS = OPERAND_NONE, OPERAND_SCALAR, OPERAND_TENSOR
@@ -86,7 +95,7 @@ def _rows_loss(pid, b, s, S, row_mask, valid, in_range, k_safe, x_k, row_max, su
     logit, max and sum of exp; returns g' of each row times its weight and ``grad_scale``."""
     # u = (x_k - max) - log(sum): x_k - max is exact, so a confident row keeps its tiny loss
     # (x_k - (max + log sum) would round max + log sum back to max)
-    u = tl.where(valid, (x_k - row_max) - tl.log(tl.where(row_mask, sum_exp, 1.0)), 0.0)
+    u = tl.where(valid, (x_k - row_max) - log_of_sum(tl.where(row_mask, sum_exp, 1.0)), 0.0)
     u = tl.where(u < -1.0e38, -float("inf"), u)  # only from a clamped +inf elsewhere in the row: p_k = 0
     alpha_k = _class_alpha(k_safe, alpha, alpha_ptr, ALPHA_MODE, COMPUTE)
     loss, gprime = softmax_focal_row_terms(u, alpha_k, gamma, GAMMA)
@@ -256,7 +265,8 @@ def softmax_focal_small_c_kernel(
     store is a coalesced vector along S, the row max / sum / target logit stay in registers of
     the thread holding the row, and the per-row math (log, expm1, pow) runs once per row.  The
     class loop reads the tile three times (max, sum of exp, gradient); the second and third
-    reads hit the cache."""
+    reads hit the cache.  exp is ``exp2_approx`` (one MUFU; a probability below 2 ** -126 flushes
+    to 0, its gradient term p_j g' with it)."""
     pid = tl.program_id(0)
     alpha = float64_scalar(alpha, alpha_remainder, COMPUTE)
     gamma = float64_scalar(gamma, gamma_remainder, COMPUTE)
@@ -265,20 +275,22 @@ def softmax_focal_small_c_kernel(
     valid = row_mask & (k != ignore_index)
     in_range = (k >= 0) & (k < C)
     k_safe = tl.where(valid & in_range, k, 0)
+    k_class = k_safe.to(tl.int32)  # compared with each class in 32 bits
     x_rows = x_ptr + b * stride_xb + s * stride_xs
     class_stride_x, class_stride_g = class_strides(stride_xc, stride_gc, WIDE_CLASS_OFFSETS)
-    row_max = tl.full((BLOCK_S,), -float("inf"), COMPUTE)
+    # the max in the logits' own dtype (exact in any precision), clamped once a row
+    row_max = tl.full((BLOCK_S,), -float("inf"), x_ptr.dtype.element_ty)
     for c in tl.static_range(C):
-        x = tl.load(x_rows + c * class_stride_x, mask=row_mask, other=-float("inf"))
-        row_max = tl.maximum(row_max, clamp_positive_infinity(x.to(COMPUTE)))
+        row_max = maximum_as_stored(row_max, tl.load(x_rows + c * class_stride_x, mask=row_mask, other=-float("inf")))
+    row_max = clamp_positive_infinity(row_max.to(COMPUTE))
     # while every class of a row is -inf there is no max: 0 stands in, exp(-inf - 0) = 0
     shift = tl.where(row_max == -float("inf"), 0.0, row_max)
     sum_exp = tl.zeros((BLOCK_S,), COMPUTE)
     x_k = tl.zeros((BLOCK_S,), COMPUTE)
     for c in tl.static_range(C):
         x = clamp_positive_infinity(tl.load(x_rows + c * class_stride_x, mask=row_mask, other=-float("inf")).to(COMPUTE))
-        sum_exp += tl.exp(x - shift)
-        x_k = tl.where(k_safe == c, x, x_k)
+        sum_exp += exp2_approx((x - shift) * LOG2E)  # x - shift first: exp(0) is exactly 1
+        x_k = tl.where(k_class == c, x, x_k)
     gprime = _rows_loss(pid, b, s, S, row_mask, valid, in_range, k_safe, x_k, shift, sum_exp, alpha, alpha_ptr,
                         gamma, _row_weight(b, s, row_mask, weight_ptr, stride_wb, stride_ws, HAS_WEIGHT, COMPUTE),
                         gradient_scale(denominator_ptr, denominator, denominator_remainder, DENOMINATOR, COMPUTE),
@@ -288,8 +300,8 @@ def softmax_focal_small_c_kernel(
         inv_sum = 1.0 / tl.where(row_mask, sum_exp, 1.0)
         for c in tl.static_range(C):
             x = tl.load(x_rows + c * class_stride_x, mask=row_mask, other=0.0).to(COMPUTE)
-            p = tl.exp(clamp_positive_infinity(x) - shift) * inv_sum
-            g = gprime * (p - tl.where(k_safe == c, 1.0, 0.0))
+            p = exp2_approx((clamp_positive_infinity(x) - shift) * LOG2E) * inv_sum
+            g = gprime * (p - tl.where(k_class == c, 1.0, 0.0))
             tl.store(g_rows + c * class_stride_g, g.to(grad_ptr.dtype.element_ty), mask=row_mask)
 
 
@@ -417,7 +429,7 @@ def softmax_focal_soft_kernel(
         row_max, sum_exp = online_max_sum(x_rows, row_mask, C, stride_xc, classes, BLOCK_S, BLOCK_C, COMPUTE)
     # while every class of a row is -inf there is no max: 0 stands in (as online_max_sum)
     shift = tl.where(row_max == -float("inf"), 0.0, row_max)
-    log_sum = tl.log(tl.where(row_mask, sum_exp, 1.0))
+    log_sum = log_of_sum(tl.where(row_mask, sum_exp, 1.0))
     if SINGLE_TILE:
         u = _log_probs(x, shift, log_sum)
         loss_terms, g_terms = _soft_tile(u, classes, tile_mask, valid, k_safe, frac, q_ptr,

@@ -80,6 +80,12 @@ if os.environ.get("TRITON_INTERPRET", "0") == "1":
             return tl.log2(x)
         return tl.log2(x) + EMULATED_ERROR_SIGN * LG2_ABSOLUTE_ERROR
 
+    @triton.jit
+    def maximum_as_stored(a, b):
+        """max(a, b) of two tensors of the logits' dtype, NaN ignored: the interpreter's NumPy maximum
+        of bfloat16 compares bit patterns (triton 3.9), so it compares in float32 there (exact)."""
+        return tl.maximum(a.to(tl.float32), b.to(tl.float32)).to(a.dtype)
+
 else:
 
     @triton.jit
@@ -103,6 +109,12 @@ else:
             return 1.0 / x
 
     @triton.jit
+    def maximum_as_stored(a, b):
+        """max(a, b) of two tensors of the logits' dtype, NaN ignored (IEEE maxNum): exact in any
+        precision, so 16-bit logits take one packed max a pair, before any conversion."""
+        return tl.maximum(a, b)
+
+    @triton.jit
     def log2_approx(x):
         """log2(x): float32 through lg2.approx (one MUFU and a subnormal range fix: a subnormal
         base keeps its power), float64 precise."""
@@ -119,6 +131,21 @@ def exp_approx(y):
     """exp(y) = 2 ** (y log2 e) through ``exp2_approx``; the rounding of y * log2(e) adds
     |y| 2 ** -24 ln 2 relative (1.2e-6 at |y| = 30)."""
     return exp2_approx(y * LOG2E)
+
+
+LN2 = tl.constexpr(0.6931471805599453)
+
+
+@triton.jit
+def log_of_sum(total):
+    """log(total) for a softmax row's sum of exp(x - max), total >= 1 (NaN, inf stay): below 2
+    log1p_unit(total - 1) (total - 1 is exact there; relative 1.6e-6, so a confident row's tiny
+    loss keeps its precision), from 2 on lg2.approx x ln 2 (absolute 1.7e-7 on a log >= 0.69:
+    relative <= 2.5e-7); ~12 instructions where the precise tl.log takes ~35.  float64: tl.log."""
+    if total.dtype == tl.float64:
+        return tl.log(total)
+    near_one = total < 2.0
+    return tl.where(near_one, log1p_unit(tl.where(near_one, total - 1.0, 0.0)), log2_approx(total) * LN2)
 
 
 @triton.jit
