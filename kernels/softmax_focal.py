@@ -185,12 +185,12 @@ def softmax_focal_fwd_kernel(
         x = tl.load(x_rows[:, None] + classes[None, :] * stride_xc, mask=tile_mask, other=-float("inf"))
         x = clamp_positive_infinity(x.to(COMPUTE))
         row_max = tl.where(row_mask, tl.max(x, axis=1), 0.0)
-        ex = tl.exp(x - row_max[:, None])
+        ex = exp2_approx((x - row_max[:, None]) * LOG2E)  # x - max first: exp(0) is exactly 1
         sum_exp = tl.sum(ex, axis=1)
-        x_k = tl.sum(tl.where(classes[None, :] == k_safe[:, None], x, 0.0), axis=1)
     else:
         row_max, sum_exp = online_max_sum(x_rows, row_mask, C, stride_xc, classes, BLOCK_S, BLOCK_C, COMPUTE)
-        x_k = clamp_positive_infinity(tl.load(x_rows + k_safe * stride_xc, mask=valid, other=0.0).to(COMPUTE))
+    # the target logit read once a row (a cache hit), not selected out of the tile
+    x_k = clamp_positive_infinity(tl.load(x_rows + k_safe * stride_xc, mask=valid, other=0.0).to(COMPUTE))
     gprime = _rows_loss(pid, b, s, S, row_mask, valid, in_range, k_safe, x_k, row_max, sum_exp, alpha, alpha_ptr,
                         gamma, _row_weight(b, s, row_mask, weight_ptr, stride_wb, stride_ws, HAS_WEIGHT, COMPUTE),
                         gradient_scale(denominator_ptr, denominator, denominator_remainder, DENOMINATOR, COMPUTE),
@@ -199,9 +199,10 @@ def softmax_focal_fwd_kernel(
         g_rows = grad_ptr + b * stride_gb + s * stride_gs
         inv_sum = 1.0 / tl.where(row_mask, sum_exp, 1.0)
         if SINGLE_TILE:
-            p = ex * inv_sum[:, None]
-            onehot = classes[None, :] == k_safe[:, None]
-            g = gprime[:, None] * (p - tl.where(onehot, 1.0, 0.0))
+            # g' (p_j - [j == k]), p_j - [j == k] one FFMA (not folded further: a g' of inf, a
+            # normalizer of 0, must give inf * (p - 1) = -inf at the target, as eager PyTorch)
+            onehot = classes[None, :] == k_safe.to(classes.dtype)[:, None]
+            g = gprime[:, None] * (ex * inv_sum[:, None] - tl.where(onehot, 1.0, 0.0))
             tl.store(g_rows[:, None] + classes[None, :] * stride_gc, g.to(grad_ptr.dtype.element_ty), mask=tile_mask)
         else:
             for c0 in range(0, C, BLOCK_C):
