@@ -128,6 +128,13 @@ def index_class_tile(num_classes):
     return min(INDEX_CLASS_TILES, key=lambda width: (triton.cdiv(num_classes, width) * width, -width))
 
 
+def padded_softmax_row(num_classes):
+    """Whether a softmax row takes unrolled unpadded class tiles: one power-of-two tile would pad
+    it by more than 1/8 and at most 8 tiles of INDEX_CLASS_TILES cover it."""
+    padded = triton.next_power_of_2(num_classes)
+    return INDEX_CLASS_TILES[-1] < num_classes <= 8 * INDEX_CLASS_TILES[0] and 8 * (padded - num_classes) > padded
+
+
 def tile_shape(num_classes, layout, kernel_name, logit_bytes=4):
     """The heuristic (BLOCK_S, BLOCK_C, num_warps) of ``kernel_name``: classes contiguous ->
     the tile runs along C; classes strided (NCHW) -> it runs along S, so loads coalesce
@@ -135,6 +142,12 @@ def tile_shape(num_classes, layout, kernel_name, logit_bytes=4):
     kernel over contiguous classes: one 128-bit vector of ``logit_bytes`` logits a thread)."""
     classes = triton.next_power_of_2(num_classes)
     rows = max(triton.next_power_of_2(layout.rows), 1)  # 0 rows (an empty batch): no program runs
+    if layout.logits_strides[1] == 1 and kernel_name == "softmax_focal_fwd" and padded_softmax_row(num_classes):
+        # a row a power-of-two tile would pad by more than 1/8 (C = 80: 128 lanes): unpadded tiles,
+        # unrolled (C is compiled in), one 128-bit vector of logits a thread
+        block_c = index_class_tile(num_classes)
+        block_s = min(max(INDEX_TILE // block_c, 1), rows)
+        return block_s, block_c, max(4, block_s * block_c // (32 * (16 // logit_bytes)))
     if layout.logits_strides[1] == 1 and kernel_name == "sigmoid_focal_index_fwd":
         # C compiled in, the row walked in unpadded tiles: one 128-bit vector of float32 logits a thread
         block_c = index_class_tile(num_classes)

@@ -19,6 +19,16 @@ TARGETS_INDEX_SCORES = tl.constexpr(1)  # a class index and a score per row: the
 TARGETS_DENSE = tl.constexpr(2)  # target values of the logits' shape, read with their own (b, c, s) strides
 TARGETS_DISTANCE = tl.constexpr(3)  # a float y per row: the two-hot (l + 1 - y) at l = floor(y), (y - l) at l + 1
 
+# A row of up to UNROLLED_CLASS_TILES class tiles no wider than UNROLLED_TILE_WIDTH is unrolled
+# (C compiled in: the class-index sigmoid kernel, the softmax's rows longer than one tile).
+UNROLLED_CLASS_TILES = tl.constexpr(8)
+UNROLLED_TILE_WIDTH = tl.constexpr(32)
+
+
+def tiles_unroll(num_classes, block_c):
+    """Whether the class tiles of a row unroll (the kernels' constexpr condition, on the host)."""
+    return block_c <= UNROLLED_TILE_WIDTH.value and num_classes <= UNROLLED_CLASS_TILES.value * block_c
+
 
 @triton.jit
 def class_rows(pid, S, n_s_blocks, BLOCK_S: tl.constexpr):

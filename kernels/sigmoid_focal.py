@@ -36,7 +36,14 @@ compiles to the code it had before them.
 import triton
 import triton.language as tl
 
-from .class_walk import TARGETS_DENSE, TARGETS_INDEX_SCORES, class_offsets, class_rows
+from .class_walk import (
+    TARGETS_DENSE,
+    TARGETS_INDEX_SCORES,
+    UNROLLED_CLASS_TILES,
+    UNROLLED_TILE_WIDTH,
+    class_offsets,
+    class_rows,
+)
 from .operands import OPERAND_NONE, OPERAND_SCALAR, OPERAND_TENSOR, load_flat_operand
 from .quality_focal import FOCAL, VARIFOCAL, quality_terms
 from .reduce import REDUCE_CHUNK, REDUCE_GROUP, gradient_scale, lane_sums, stream_sums
@@ -317,9 +324,6 @@ def sigmoid_focal_fwd_kernel(
         tl.store(partial_ptr + stream, stream_sums(lanes, BLOCK))
 
 
-UNROLLED_CLASS_TILES = tl.constexpr(8)  # a row of up to 8 class tiles is unrolled (C is compiled in)
-
-
 @triton.jit
 def _index_tile(c0, sums, rows, pointers, strides, scalars, C: tl.constexpr, LOSS: tl.constexpr,
                 TARGETS: tl.constexpr, DETACH: tl.constexpr, ROW_LOSS: tl.constexpr, ALPHA_MODE: tl.constexpr,
@@ -455,7 +459,7 @@ def sigmoid_focal_index_fwd_kernel(
 ):
     """A binary loss of every (row, class): the focal loss against the implicit one-hot of the row's
     index, or VFL / QFL against the row's score at its class (or against dense targets).  The class
-    tiles unroll for up to UNROLLED_CLASS_TILES of them (C is compiled in), else they loop."""
+    tiles unroll for up to UNROLLED_CLASS_TILES narrow ones (C is compiled in), else they loop."""
     pid = tl.program_id(0)
     alpha = float64_scalar(alpha, alpha_remainder, COMPUTE)
     gamma = float64_scalar(gamma, gamma_remainder, COMPUTE)
@@ -482,7 +486,7 @@ def sigmoid_focal_index_fwd_kernel(
     scalars = (alpha, pw, gamma, label_smoothing, label_smoothing_remainder,
                gradient_scale(denominator_ptr, denominator, denominator_remainder, DENOMINATOR, COMPUTE))
     sums = (tl.zeros((BLOCK_S, BLOCK_C), COMPUTE), tl.zeros((BLOCK_S,), COMPUTE))
-    if C <= UNROLLED_CLASS_TILES * BLOCK_C:
+    if C <= UNROLLED_CLASS_TILES * BLOCK_C and BLOCK_C <= UNROLLED_TILE_WIDTH:
         for c0 in tl.static_range(0, C, BLOCK_C):
             sums = _index_tile(c0, sums, rows, pointers, strides, scalars, C, LOSS, TARGETS, DETACH, ROW_LOSS,
                                ALPHA_MODE, GAMMA, POS_WEIGHT_MODE, HAS_WEIGHT, SMOOTHING, ACTIVATED, ZERO_FACTOR,

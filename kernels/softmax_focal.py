@@ -33,7 +33,15 @@ gamma = 0 and no alpha, g'_j = 1 and dL/dx_i = p_i * sum(q) - q_i: F.cross_entro
 import triton
 import triton.language as tl
 
-from .class_walk import TARGETS_DENSE, TARGETS_DISTANCE, class_offsets, class_rows, class_strides
+from .class_walk import (
+    TARGETS_DENSE,
+    TARGETS_DISTANCE,
+    UNROLLED_CLASS_TILES,
+    UNROLLED_TILE_WIDTH,
+    class_offsets,
+    class_rows,
+    class_strides,
+)
 from .operands import OPERAND_NONE, OPERAND_SCALAR, OPERAND_TENSOR
 from .reduce import gradient_scale
 from .stable_math import (
@@ -131,6 +139,43 @@ def online_max_sum(x_rows, row_mask, C, stride_xc, classes, BLOCK_S: tl.constexp
 
 
 @triton.jit
+def unrolled_max_sum(x_rows, row_mask, C: tl.constexpr, stride_xc, classes, BLOCK_S: tl.constexpr,
+                     BLOCK_C: tl.constexpr, COMPUTE: tl.constexpr):  # fmt: skip
+    """(max, sum of exp(x - max)) of each row over its unrolled class tiles, as ``online_max_sum``
+    gives them: each lane keeps its own max across the tiles (one reduction a row, no rescaling),
+    then a second pass adds exp (the tiles' second read hits the cache)."""
+    lane_max = tl.full((BLOCK_S, BLOCK_C), -float("inf"), COMPUTE)
+    for c0 in tl.static_range(0, C, BLOCK_C):
+        cls = c0 + classes
+        tile_mask = row_mask[:, None] & (cls < C)[None, :]
+        x = tl.load(x_rows[:, None] + cls[None, :] * stride_xc, mask=tile_mask, other=-float("inf"))
+        lane_max = tl.maximum(lane_max, x.to(COMPUTE))
+    row_max = tl.where(row_mask, clamp_positive_infinity(tl.max(lane_max, axis=1)), 0.0)
+    # while every class of a row is -inf there is no max: 0 stands in (as online_max_sum)
+    shift = tl.where(row_max == -float("inf"), 0.0, row_max)
+    lane_sum = tl.zeros((BLOCK_S, BLOCK_C), COMPUTE)
+    for c0 in tl.static_range(0, C, BLOCK_C):
+        cls = c0 + classes
+        tile_mask = row_mask[:, None] & (cls < C)[None, :]
+        x = tl.load(x_rows[:, None] + cls[None, :] * stride_xc, mask=tile_mask, other=-float("inf"))
+        lane_sum += exp2_approx((clamp_positive_infinity(x.to(COMPUTE)) - shift[:, None]) * LOG2E)
+    return row_max, tl.sum(lane_sum, axis=1)
+
+
+@triton.jit
+def _gradient_tile(c0, x_rows, g_rows, row_mask, k_safe, row_max, inv_sum, gprime, C, stride_xc, stride_gc, classes,
+                   COMPUTE: tl.constexpr):  # fmt: skip
+    """Writes g' (p_j - [j == k]) of one class tile from c0 (a row longer than one tile)."""
+    cls = c0 + classes
+    tile_mask = row_mask[:, None] & (cls < C)[None, :]
+    x = tl.load(x_rows[:, None] + cls[None, :] * stride_xc, mask=tile_mask, other=0.0).to(COMPUTE)
+    p = exp2_approx((clamp_positive_infinity(x) - row_max[:, None]) * LOG2E) * inv_sum[:, None]
+    onehot = cls[None, :] == k_safe.to(cls.dtype)[:, None]
+    g = gprime[:, None] * (p - tl.where(onehot, 1.0, 0.0))
+    tl.store(g_rows[:, None] + cls[None, :] * stride_gc, g.to(g_rows.dtype.element_ty), mask=tile_mask)
+
+
+@triton.jit
 def softmax_focal_fwd_kernel(
     x_ptr,
     t_ptr,  # class indices, one per row (b * S + s), int64 / int32 / uint8
@@ -141,7 +186,7 @@ def softmax_focal_fwd_kernel(
     denominator_ptr,  # DENOMINATOR COUNT / TENSOR: the 0-d device tensor (see reduce.load_denominator)
     weight_ptr,  # HAS_WEIGHT: weight broadcast to the (N, *) loss, (b, s) strides
     S,
-    C,
+    C: tl.constexpr,  # compiled in: rows of up to UNROLLED_CLASS_TILES class tiles unroll them
     n_s_blocks,
     stride_xb,
     stride_xc,
@@ -171,6 +216,8 @@ def softmax_focal_fwd_kernel(
     BLOCK_C: tl.constexpr,
 ):
     pid = tl.program_id(0)
+    # a row longer than one tile: its narrow tiles unrolled (up to UNROLLED_CLASS_TILES) or looped (online)
+    UNROLLED: tl.constexpr = not SINGLE_TILE and BLOCK_C <= UNROLLED_TILE_WIDTH and C <= UNROLLED_CLASS_TILES * BLOCK_C
     alpha = float64_scalar(alpha, alpha_remainder, COMPUTE)
     gamma = float64_scalar(gamma, gamma_remainder, COMPUTE)
     b, s, row_mask = class_rows(pid, S, n_s_blocks, BLOCK_S)
@@ -187,6 +234,8 @@ def softmax_focal_fwd_kernel(
         row_max = tl.where(row_mask, tl.max(x, axis=1), 0.0)
         ex = exp2_approx((x - row_max[:, None]) * LOG2E)  # x - max first: exp(0) is exactly 1
         sum_exp = tl.sum(ex, axis=1)
+    elif UNROLLED:
+        row_max, sum_exp = unrolled_max_sum(x_rows, row_mask, C, stride_xc, classes, BLOCK_S, BLOCK_C, COMPUTE)
     else:
         row_max, sum_exp = online_max_sum(x_rows, row_mask, C, stride_xc, classes, BLOCK_S, BLOCK_C, COMPUTE)
     # the target logit read once a row (a cache hit), not selected out of the tile
@@ -204,15 +253,14 @@ def softmax_focal_fwd_kernel(
             onehot = classes[None, :] == k_safe.to(classes.dtype)[:, None]
             g = gprime[:, None] * (ex * inv_sum[:, None] - tl.where(onehot, 1.0, 0.0))
             tl.store(g_rows[:, None] + classes[None, :] * stride_gc, g.to(grad_ptr.dtype.element_ty), mask=tile_mask)
+        elif UNROLLED:
+            for c0 in tl.static_range(0, C, BLOCK_C):
+                _gradient_tile(c0, x_rows, g_rows, row_mask, k_safe, row_max, inv_sum, gprime, C, stride_xc, stride_gc,
+                               classes, COMPUTE)  # fmt: skip
         else:
             for c0 in range(0, C, BLOCK_C):
-                cls = c0 + classes
-                tile_mask = row_mask[:, None] & (cls < C)[None, :]
-                x = tl.load(x_rows[:, None] + cls[None, :] * stride_xc, mask=tile_mask, other=0.0).to(COMPUTE)
-                p = tl.exp(clamp_positive_infinity(x) - row_max[:, None]) * inv_sum[:, None]
-                onehot = cls[None, :] == k_safe[:, None]
-                g = gprime[:, None] * (p - tl.where(onehot, 1.0, 0.0))
-                tl.store(g_rows[:, None] + cls[None, :] * stride_gc, g.to(grad_ptr.dtype.element_ty), mask=tile_mask)
+                _gradient_tile(c0, x_rows, g_rows, row_mask, k_safe, row_max, inv_sum, gprime, C, stride_xc, stride_gc,
+                               classes, COMPUTE)  # fmt: skip
 
 
 def softmax_focal_bytes_per_element(logit_bytes, single_tile, write_grad=True, target_bytes=0.0):

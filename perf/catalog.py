@@ -6,12 +6,11 @@ Used by ``focal-triton report`` and by the compile test.
 import torch
 import triton.language as tl
 from focal_triton.kernels.grad_scale import scale_grad_bytes_per_element, scale_grad_kernel
-from focal_triton.kernels.class_walk import TARGETS_DISTANCE, TARGETS_INDEX, TARGETS_INDEX_SCORES
+from focal_triton.kernels.class_walk import TARGETS_DISTANCE, TARGETS_INDEX, TARGETS_INDEX_SCORES, tiles_unroll
 from focal_triton.kernels.operands import OPERAND_NONE, OPERAND_SCALAR
 from focal_triton.kernels.quality_focal import FOCAL, QUALITY_FOCAL, VARIFOCAL
 from focal_triton.kernels.reduce import DENOMINATOR_COUNT, DENOMINATOR_NUMBER, DENOMINATOR_TENSOR, sum_partials_kernel
 from focal_triton.kernels.sigmoid_focal import (
-    UNROLLED_CLASS_TILES,
     sigmoid_focal_bytes_per_element,
     sigmoid_focal_fwd_kernel,
     sigmoid_focal_index_bytes_per_element,
@@ -175,10 +174,9 @@ INDEX_BYTES = 8  # an int64 class index per row
 
 
 def index_logits_per_row(num_classes, block_c):
-    """Logits of a row the class-index kernel's static code covers: all C where its class tiles
-    unroll, one tile where they loop (a loop body counts once)."""
-    unrolled = num_classes <= UNROLLED_CLASS_TILES.value * block_c
-    return num_classes if unrolled else min(num_classes, block_c)
+    """Logits of a row a class walk's static code covers: all C where its class tiles unroll, one
+    tile where they loop (a loop body counts once)."""
+    return num_classes if tiles_unroll(num_classes, block_c) else min(num_classes, block_c)
 
 
 def small_c_variant(label, num_classes, dtype, tile, unit, pointers, shared, int_values):
@@ -207,7 +205,7 @@ def class_variants(dtype):
     """(variant, num_warps) of both multiclass kernels for each layout of CLASS_LAYOUTS."""
     for label, num_classes, batches, rows, *strides in CLASS_LAYOUTS:
         layout = RowsLayout(batches, rows, tuple(strides), tuple(strides))
-        block_s, block_c, softmax_warps = tile_shape(num_classes, layout, "softmax_focal_fwd")
+        block_s, block_c, softmax_warps = tile_shape(num_classes, layout, "softmax_focal_fwd", _size(dtype))
         index_warps = tile_shape(num_classes, layout, "sigmoid_focal_index_fwd", _size(dtype))[2]
         single_tile = num_classes <= block_c
         logits = block_s * min(num_classes, block_c)  # per pass over one class tile; padding lanes not counted
@@ -229,12 +227,13 @@ def class_variants(dtype):
                     name=f"softmax_focal_fwd[{label}, mean+grad]",
                     fn=softmax_focal_fwd_kernel,
                     pointers={**pointers, "alpha_ptr": "float32"},
-                    constexprs={**unit, **shared, "ALPHA_MODE": OPERAND_SCALAR, "SINGLE_TILE": single_tile},
-                    ints=ints,
+                    constexprs={**unit, **shared, "ALPHA_MODE": OPERAND_SCALAR, "SINGLE_TILE": single_tile,
+                                "C": num_classes},
+                    ints=tuple(name for name in ints if name != "C"),
                     int_values=int_values,
                     floats=CLASS_FLOATS,
                     dtype=f"{dtype}/int64",
-                    elements_per_program=logits,
+                    elements_per_program=block_s * index_logits_per_row(num_classes, block_c),
                     # the ideal: one read of a row of any length (on chip), the gradient written
                     bytes_per_element=softmax_focal_bytes_per_element(_size(dtype), True,
                                                                       target_bytes=INDEX_BYTES / num_classes),

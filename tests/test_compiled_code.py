@@ -140,7 +140,8 @@ CASE_CEILINGS = {  # case -> (most SASS per element, most MUFU per element)
 # an expected failure that must keep failing until it is met (strict), then moves out of this set.
 NOT_MET = {case for case in CASE_CEILINGS if not case.startswith("binary-")} - {
     "softmax-nchw-c21-fp32-mean", "softmax-nchw-c21-bf16-mean", "index-c80-fp32-mean", "varifocal-index-c80-fp32-mean",
-    "qfl-index-c80-fp32-mean", "softmax-rows-c1000-fp32-mean"}
+    "qfl-index-c80-fp32-mean", "softmax-rows-c1000-fp32-mean", "softmax-rows-c80-fp32-mean",
+    "softmax-rows-c80-bf16-mean"}
 
 
 def test_every_case_is_a_row(report):
