@@ -89,12 +89,15 @@ if os.environ.get("TRITON_INTERPRET", "0") == "1":
 else:
 
     @triton.jit
+    def _float32_ptx(x, ASM: tl.constexpr):
+        """One float32 PTX instruction, ``ASM`` = "op $0, $1;", applied element-wise."""
+        return tl.inline_asm_elementwise(ASM, "=r,r", [x], dtype=tl.float32, is_pure=True, pack=1)
+
+    @triton.jit
     def exp2_approx(x):
         """2 ** x: float32 through ex2.approx.ftz (one MUFU, no range fix), float64 precise."""
         if x.dtype == tl.float32:
-            return tl.inline_asm_elementwise(
-                "ex2.approx.ftz.f32 $0, $1;", "=r,r", [x], dtype=tl.float32, is_pure=True, pack=1
-            )
+            return _float32_ptx(x, "ex2.approx.ftz.f32 $0, $1;")
         else:
             return tl.exp2(x)
 
@@ -102,9 +105,7 @@ else:
     def reciprocal_approx(x):
         """1 / x: float32 through rcp.approx.ftz (one MUFU), float64 precise."""
         if x.dtype == tl.float32:
-            return tl.inline_asm_elementwise(
-                "rcp.approx.ftz.f32 $0, $1;", "=r,r", [x], dtype=tl.float32, is_pure=True, pack=1
-            )
+            return _float32_ptx(x, "rcp.approx.ftz.f32 $0, $1;")
         else:
             return 1.0 / x
 
@@ -119,21 +120,9 @@ else:
         """log2(x): float32 through lg2.approx (one MUFU and a subnormal range fix: a subnormal
         base keeps its power), float64 precise."""
         if x.dtype == tl.float32:
-            return tl.inline_asm_elementwise(
-                "lg2.approx.f32 $0, $1;", "=r,r", [x], dtype=tl.float32, is_pure=True, pack=1
-            )
+            return _float32_ptx(x, "lg2.approx.f32 $0, $1;")
         else:
             return tl.log2(x)
-
-
-@triton.jit
-def exp_approx(y):
-    """exp(y) = 2 ** (y log2 e) through ``exp2_approx``; the rounding of y * log2(e) adds
-    |y| 2 ** -24 ln 2 relative (1.2e-6 at |y| = 30)."""
-    return exp2_approx(y * LOG2E)
-
-
-LN2 = tl.constexpr(0.6931471805599453)
 
 
 @triton.jit
