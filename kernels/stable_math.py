@@ -25,6 +25,7 @@ import triton
 import triton.language as tl
 
 LOG2E = tl.constexpr(1.4426950408889634)  # log2(e): exp(y) = exp2(y * LOG2E)
+LN2 = tl.constexpr(0.6931471805599453)  # ln(2): log(y) = log2(y) * LN2
 FLOAT32_TINY = tl.constexpr(1.1754943508222875e-38)  # 2 ** -126, the smallest normal float32
 
 # The worst cases the interpreter emulates (see the module docstring).
