@@ -45,6 +45,7 @@ from .class_walk import (
 from .operands import OPERAND_NONE, OPERAND_SCALAR, OPERAND_TENSOR
 from .reduce import gradient_scale
 from .stable_math import (
+    FLOAT32_TINY,
     LOG2E,
     clamp_positive_infinity,
     exp2_approx,
@@ -53,6 +54,7 @@ from .stable_math import (
     focal_power,
     log_of_sum,
     maximum_as_stored,
+    reciprocal_approx,
 )
 
 # ALPHA_MODE: no alpha, one alpha for every class, or C per-class values at alpha_ptr
@@ -66,10 +68,14 @@ def softmax_focal_row_terms(u, alpha_k, gamma, GAMMA: tl.constexpr):
         return -alpha_k * u, alpha_k
     em1 = expm1(u)  # p_k - 1
     w = focal_power(-em1, gamma, GAMMA)
-    exact = em1 == 0.0
-    u_over_em1 = tl.where(exact, 1.0, u / tl.where(exact, 1.0, em1))
+    # u / expm1(u) in (0, 1], 1 where expm1(u) is below 2 ** -126 (u is then as small, the ratio 1)
+    if em1.dtype == tl.float64:
+        near_zero = em1 == 0.0
+    else:
+        near_zero = tl.abs(em1) < FLOAT32_TINY
+    u_over_em1 = tl.where(near_zero, 1.0, u * reciprocal_approx(tl.where(near_zero, 1.0, em1)))
     loss = -alpha_k * w * u
-    p_k = tl.exp(u)
+    p_k = exp2_approx(u * LOG2E)
     # p_k * u / expm1(u) -> 0 as u -> -inf (a target logit of -inf): no 0 * inf
     gprime = alpha_k * w * (1.0 + gamma * tl.where(p_k == 0.0, 0.0, p_k * u_over_em1))
     return loss, gprime
