@@ -136,8 +136,8 @@ CASE_CEILINGS = {  # case -> (most SASS per element, most MUFU per element)
     "dfl-17-fp32-mean": (57, 7),
     "dfl-17-bf16-mean": (29, 3.6),
 }
-# The class walks have not been rewritten for their ceilings yet (README, "Performance"): each is
-# an expected failure that must keep failing until it is met (strict), then moves out of this set.
+# The cases not met yet (README, "Proving the kernels without a GPU"): each is an expected failure
+# that must keep failing until it is met (strict), then moves out of this set.
 NOT_MET = {case for case in CASE_CEILINGS if not case.startswith("binary-")} - {
     "softmax-nchw-c21-fp32-mean", "softmax-nchw-c21-bf16-mean", "index-c80-fp32-mean", "varifocal-index-c80-fp32-mean",
     "qfl-index-c80-fp32-mean", "softmax-rows-c1000-fp32-mean", "softmax-rows-c80-fp32-mean",
