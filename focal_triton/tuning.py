@@ -115,22 +115,23 @@ ELEMENTS_PER_THREAD = {"softmax_focal_fwd": 16, "sigmoid_focal_index_fwd": 8, "s
 LONG_ROW_TILE, LONG_ROW_ELEMENTS_PER_THREAD = 512, 32
 
 
-# The class-index sigmoid kernel has C compiled in and walks a row in tiles of one of these widths,
-# the one that pads C least (the widest among equals): no idle lane for C = 80 (16), 1000 (8).
+# The class-index sigmoid kernel, and the softmax over a row that one power-of-two tile would pad,
+# have C compiled in and walk a row in unpadded class tiles of one of these widths, the one that
+# pads C least (the widest among equals): no idle lane for C = 80 (16), 1000 (8).
 INDEX_CLASS_TILES = (32, 16, 8)
 INDEX_TILE = 1024  # logits of one class tile of a program
 
 
 def index_class_tile(num_classes):
-    """The class tile of the class-index sigmoid kernel over contiguous classes."""
+    """The unpadded class tile of a row of ``num_classes`` contiguous classes."""
     if num_classes <= INDEX_CLASS_TILES[-1]:
         return triton.next_power_of_2(num_classes)
     return min(INDEX_CLASS_TILES, key=lambda width: (triton.cdiv(num_classes, width) * width, -width))
 
 
 def padded_softmax_row(num_classes):
-    """Whether a softmax row takes unrolled unpadded class tiles: one power-of-two tile would pad
-    it by more than 1/8 and at most 8 tiles of INDEX_CLASS_TILES cover it."""
+    """Whether a softmax row takes unpadded class tiles: one power-of-two tile would pad it by more
+    than 1/8 and at most 8 tiles of INDEX_CLASS_TILES cover it."""
     padded = triton.next_power_of_2(num_classes)
     return INDEX_CLASS_TILES[-1] < num_classes <= 8 * INDEX_CLASS_TILES[0] and 8 * (padded - num_classes) > padded
 
@@ -142,14 +143,11 @@ def tile_shape(num_classes, layout, kernel_name, logit_bytes=4):
     kernel over contiguous classes: one 128-bit vector of ``logit_bytes`` logits a thread)."""
     classes = triton.next_power_of_2(num_classes)
     rows = max(triton.next_power_of_2(layout.rows), 1)  # 0 rows (an empty batch): no program runs
-    if layout.logits_strides[1] == 1 and kernel_name == "softmax_focal_fwd" and padded_softmax_row(num_classes):
-        # a row a power-of-two tile would pad by more than 1/8 (C = 80: 128 lanes): unpadded tiles,
-        # unrolled (C is compiled in), one 128-bit vector of logits a thread
-        block_c = index_class_tile(num_classes)
-        block_s = min(max(INDEX_TILE // block_c, 1), rows)
-        return block_s, block_c, max(4, block_s * block_c // (32 * (16 // logit_bytes)))
-    if layout.logits_strides[1] == 1 and kernel_name == "sigmoid_focal_index_fwd":
-        # C compiled in, the row walked in unpadded tiles: one 128-bit vector of float32 logits a thread
+    unpadded = kernel_name == "sigmoid_focal_index_fwd" or (
+        kernel_name == "softmax_focal_fwd" and padded_softmax_row(num_classes))  # fmt: skip
+    if layout.logits_strides[1] == 1 and unpadded:
+        # C compiled in, the row walked in unpadded class tiles (C = 80: 5 of 16, not one of 128
+        # lanes), one 128-bit vector of logits a thread
         block_c = index_class_tile(num_classes)
         block_s = min(max(INDEX_TILE // block_c, 1), rows)
         return block_s, block_c, max(4, block_s * block_c // (32 * (16 // logit_bytes)))
