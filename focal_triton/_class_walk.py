@@ -154,7 +154,7 @@ def softmax_focal_forward(
     dense = targets.is_floating_point() and not distances
     rows_shape = inputs.shape[:1] + inputs.shape[2:]
     soft = dense or distances or label_smoothing != 0.0
-    kernel_name = "softmax_focal_soft" if soft else "softmax_focal_fwd"
+    kernel_name = "distribution_focal" if distances else ("softmax_focal_soft" if soft else "softmax_focal_fwd")
     if dense or distances:
         rows = math.prod(rows_shape)
         mean_denominator = lambda t: Denominator(float(rows))  # noqa: E731
@@ -173,16 +173,17 @@ def softmax_focal_forward(
             HAS_WEIGHT="weight" in launch.operands,
         )  # fmt: skip
         single_tile = launch.logits.shape[1] <= launch.tile[1]
-        if soft:
+        if launch.tile[1] == tuning.CLASSES_UNROLLED:
+            del arguments["BLOCK_C"]  # C is compiled in instead
+            softmax_focal_small_c_kernel[launch.grid](
+                **arguments, TARGETS=TARGETS_DISTANCE if distances else TARGETS_INDEX)
+        elif soft:
             softmax_focal_soft_kernel[launch.grid](
                 **arguments, **launch.operand_arguments("q", ("stride_qb", "stride_qc", "stride_qs")),
                 **float64_arguments(label_smoothing=label_smoothing),
                 TARGETS=TARGETS_DISTANCE if distances else (TARGETS_DENSE if dense else TARGETS_INDEX),
                 SMOOTHING=label_smoothing != 0.0, SINGLE_TILE=single_tile,
             )  # fmt: skip
-        elif launch.tile[1] == tuning.CLASSES_UNROLLED:
-            del arguments["BLOCK_C"]  # C is compiled in instead
-            softmax_focal_small_c_kernel[launch.grid](**arguments)
         else:
             softmax_focal_fwd_kernel[launch.grid](**arguments, SINGLE_TILE=single_tile)
     return finish_class_launch(launch, rows_shape, per_element=False)

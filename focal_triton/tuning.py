@@ -111,7 +111,8 @@ MAX_SINGLE_TILE_CLASSES = 4096  # softmax rows up to this many classes are read 
 # The soft-target softmax kernel keeps q_j and g'_j of its tile live as well.
 # A softmax class tile of 512 or more takes 32 a thread: its row reductions then cross fewer warps
 # ((N, 1000) fp32: 59.1 -> 35.4 SASS per logit at 4 warps instead of 8, 94 registers).
-ELEMENTS_PER_THREAD = {"softmax_focal_fwd": 16, "sigmoid_focal_index_fwd": 8, "softmax_focal_soft": 8}
+ELEMENTS_PER_THREAD = {"softmax_focal_fwd": 16, "sigmoid_focal_index_fwd": 8, "softmax_focal_soft": 8,
+                       "distribution_focal": 8}  # DFL rows too long for the small-C kernel: the soft kernel
 LONG_ROW_TILE, LONG_ROW_ELEMENTS_PER_THREAD = 512, 32
 
 
@@ -196,23 +197,29 @@ def forced_tile(tile):
         _FORCED_TILE.reset(token)
 
 
-# The softmax over a few classes strided in memory (NCHW maps) runs a kernel of its own,
-# kernels/softmax_focal.py softmax_focal_small_c_kernel: C compiled in and unrolled, rows as
-# vector lanes.  Its tile is (BLOCK_S, CLASSES_UNROLLED, num_warps).
+# The softmax over a few classes strided in memory (NCHW maps), and the distribution focal loss
+# over a few bins in any layout, run a kernel of their own, kernels/softmax_focal.py
+# softmax_focal_small_c_kernel: C compiled in and unrolled, rows as vector lanes, a row in the
+# registers of one thread.  Its tile is (BLOCK_S, CLASSES_UNROLLED, num_warps).
 SMALL_C_MAX = 32
 CLASSES_UNROLLED = 0
-# 4 rows per thread at 4 warps: 128-bit float32 loads and stores along S (64-bit for 16-bit
-# logits: 8 rows per thread, for 128 bits, take 254 registers and spill on sm_90)
-SMALL_C_TILE = (512, 4)
+# Classes strided: 4 rows per thread at 4 warps, 128-bit float32 loads and stores along S (64-bit
+# for 16-bit logits: 8 rows per thread, for 128 bits, take 254 registers and spill on sm_90).
+# Classes contiguous (DFL's (N, 17) bins): one row per thread at 8 warps, 17 + 17 live values.
+SMALL_C_TILE = {"classes-strided": (512, 4), "classes-contiguous": (256, 8)}
 
 
 def small_c_tile(kernel_name, num_classes, layout):
-    """The tile of the small-C softmax kernel when it serves this launch (the softmax, classes
-    strided, C <= SMALL_C_MAX), else None; fewer rows (and warps) for small maps."""
-    if kernel_name != "softmax_focal_fwd" or layout.logits_strides[1] == 1 or num_classes > SMALL_C_MAX:
+    """The tile of the small-C kernel when it serves this launch (the softmax with classes
+    strided, or the distribution focal loss; C <= SMALL_C_MAX), else None; fewer rows (and warps)
+    for small maps."""
+    strided = layout.logits_strides[1] != 1
+    serves = kernel_name == "distribution_focal" or (kernel_name == "softmax_focal_fwd" and strided)
+    if not serves or num_classes > SMALL_C_MAX:
         return None
-    block_s = min(SMALL_C_TILE[0], max(triton.next_power_of_2(layout.rows), 1))
-    return block_s, CLASSES_UNROLLED, max(1, min(SMALL_C_TILE[1], block_s // 128))
+    rows, warps = SMALL_C_TILE[layout_kind(layout)]
+    block_s = min(rows, max(triton.next_power_of_2(layout.rows), 1))
+    return block_s, CLASSES_UNROLLED, max(1, min(warps, block_s // (rows // warps)))
 
 
 def class_tile(kernel_name, logits, layout):

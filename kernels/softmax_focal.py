@@ -36,6 +36,7 @@ import triton.language as tl
 from .class_walk import (
     TARGETS_DENSE,
     TARGETS_DISTANCE,
+    TARGETS_INDEX,
     UNROLLED_CLASS_TILES,
     UNROLLED_TILE_WIDTH,
     class_offsets,
@@ -280,7 +281,7 @@ def softmax_focal_bytes_per_element(logit_bytes, single_tile, write_grad=True, t
 @triton.jit
 def softmax_focal_small_c_kernel(
     x_ptr,
-    t_ptr,  # class indices, one per row (b * S + s), int64 / int32 / uint8
+    t_ptr,  # TARGETS_INDEX: class indices (int64 / int32 / uint8), TARGETS_DISTANCE: distances; one per row (b * S + s)
     alpha_ptr,  # per-class alpha, C values (ALPHA_MODE == ALPHA_PER_CLASS)
     loss_ptr,  # out: loss per row (REDUCE False)
     partial_ptr,  # out: one partial sum per program (REDUCE True)
@@ -307,6 +308,7 @@ def softmax_focal_small_c_kernel(
     C: tl.constexpr,  # the class count, compiled in: the class loop unrolls, no padding
     ALPHA_MODE: tl.constexpr,
     GAMMA: tl.constexpr,
+    TARGETS: tl.constexpr,  # TARGETS_INDEX (the softmax focal loss) or TARGETS_DISTANCE (DFL, gamma 0, no alpha)
     REDUCE: tl.constexpr,
     WRITE_GRAD: tl.constexpr,
     HAS_WEIGHT: tl.constexpr,
@@ -315,56 +317,112 @@ def softmax_focal_small_c_kernel(
     WIDE_CLASS_OFFSETS: tl.constexpr,
     BLOCK_S: tl.constexpr,
 ):
-    """The softmax focal loss for a few classes strided in memory (NCHW maps, C <= SMALL_C_MAX):
-    rows are the program's vector lanes and the classes an unrolled loop, so every load and
-    store is a coalesced vector along S, the row max / sum / target logit stay in registers of
-    the thread holding the row, and the per-row math (log, expm1, pow) runs once per row.  The
-    class loop reads the tile three times (max, sum of exp, gradient); the second and third
-    reads hit the cache.  exp is ``exp2_approx`` (one MUFU; a probability below 2 ** -126 flushes
-    to 0, its gradient term p_j g' with it)."""
+    """The softmax focal loss, or the distribution focal loss, over rows of a few classes
+    (C <= SMALL_C_MAX): rows are the program's vector lanes and the classes an unrolled loop, so
+    a row lives in the registers of the thread holding it: each logit is read once, exp(x_j - max)
+    formed once and kept for the gradient, and the per-row math (log, expm1, pow) runs once per
+    row.  Classes strided in memory (NCHW maps) load and store as coalesced vectors along S;
+    classes contiguous ((N, 17) DFL bins) as one strided scalar a class, whose neighbours the
+    next classes' loads find in the cache.  exp is ``exp2_approx`` (one MUFU; a probability
+    below 2 ** -126 flushes to 0, its gradient term p_j g' with it)."""
+    tl.static_assert((TARGETS == TARGETS_INDEX) | ((TARGETS == TARGETS_DISTANCE) & (GAMMA == 0)))
     pid = tl.program_id(0)
-    alpha = float64_scalar(alpha, alpha_remainder, COMPUTE)
-    gamma = float64_scalar(gamma, gamma_remainder, COMPUTE)
     b, s, row_mask = class_rows(pid, S, n_s_blocks, BLOCK_S)
-    k = tl.load(t_ptr + b * S + s, mask=row_mask, other=0).to(tl.int64)
-    valid = row_mask & (k != ignore_index)
-    in_range = (k >= 0) & (k < C)
-    k_safe = tl.where(valid & in_range, k, 0)
-    k_class = k_safe.to(tl.int32)  # compared with each class in 32 bits
     x_rows = x_ptr + b * stride_xb + s * stride_xs
     class_stride_x, class_stride_g = class_strides(stride_xc, stride_gc, WIDE_CLASS_OFFSETS)
-    # the max in the logits' own dtype (exact in any precision), clamped once a row
+    # 1. the row into registers, its max in the logits' own dtype (exact in any precision)
     row_max = tl.full((BLOCK_S,), -float("inf"), x_ptr.dtype.element_ty)
+    xs = ()
     for c in tl.static_range(C):
-        row_max = maximum_as_stored(row_max, tl.load(x_rows + c * class_stride_x, mask=row_mask, other=-float("inf")))
+        x = tl.load(x_rows + c * class_stride_x, mask=row_mask, other=-float("inf"))
+        row_max = maximum_as_stored(row_max, x)
+        xs = xs + (clamp_positive_infinity(x.to(COMPUTE)),)
     row_max = clamp_positive_infinity(row_max.to(COMPUTE))
     # while every class of a row is -inf there is no max: 0 stands in, exp(-inf - 0) = 0
     shift = tl.where(row_max == -float("inf"), 0.0, row_max)
+    # 2. exp(x_j - max), kept for the gradient (x - shift first: exp(0) is exactly 1)
     sum_exp = tl.zeros((BLOCK_S,), COMPUTE)
-    x_k = tl.zeros((BLOCK_S,), COMPUTE)
+    exps = ()
     for c in tl.static_range(C):
-        x = clamp_positive_infinity(tl.load(x_rows + c * class_stride_x, mask=row_mask, other=-float("inf")).to(COMPUTE))
-        sum_exp += exp2_approx((x - shift) * LOG2E)  # x - shift first: exp(0) is exactly 1
-        x_k = tl.where(k_class == c, x, x_k)
-    gprime = _rows_loss(pid, b, s, S, row_mask, valid, in_range, k_safe, x_k, shift, sum_exp, alpha, alpha_ptr,
-                        gamma, _row_weight(b, s, row_mask, weight_ptr, stride_wb, stride_ws, HAS_WEIGHT, COMPUTE),
-                        gradient_scale(denominator_ptr, denominator, denominator_remainder, DENOMINATOR, COMPUTE),
-                        loss_ptr, partial_ptr, ALPHA_MODE, GAMMA, REDUCE, COMPUTE)  # fmt: skip
+        e = exp2_approx((xs[c] - shift) * LOG2E)
+        sum_exp += e
+        exps = exps + (e,)
+    row_weight = _row_weight(b, s, row_mask, weight_ptr, stride_wb, stride_ws, HAS_WEIGHT, COMPUTE)
+    grad_scale = gradient_scale(denominator_ptr, denominator, denominator_remainder, DENOMINATOR, COMPUTE)
+    # 3. the loss of each row, and the row's factors of the gradient
+    if TARGETS == TARGETS_DISTANCE:
+        near, far, y_class, gprime = _two_hot_rows_loss(
+            pid, b, s, S, row_mask, t_ptr, x_rows, class_stride_x, shift, sum_exp, row_weight, grad_scale, loss_ptr,
+            partial_ptr, C, REDUCE, COMPUTE,
+        )  # fmt: skip
+    else:
+        k = tl.load(t_ptr + b * S + s, mask=row_mask, other=0).to(tl.int64)
+        valid = row_mask & (k != ignore_index)
+        in_range = (k >= 0) & (k < C)
+        k_safe = tl.where(valid & in_range, k, 0)
+        y_class = k_safe.to(tl.int32)  # compared with each class in 32 bits
+        x_k = tl.zeros((BLOCK_S,), COMPUTE)
+        for c in tl.static_range(C):
+            x_k = tl.where(y_class == c, xs[c], x_k)
+        gprime = _rows_loss(pid, b, s, S, row_mask, valid, in_range, k_safe, x_k, shift, sum_exp,
+                            float64_scalar(alpha, alpha_remainder, COMPUTE), alpha_ptr,
+                            float64_scalar(gamma, gamma_remainder, COMPUTE), row_weight, grad_scale, loss_ptr,
+                            partial_ptr, ALPHA_MODE, GAMMA, REDUCE, COMPUTE)  # fmt: skip
+        near, far = 1.0, 0.0
+    # 4. dL/dx_j = g' (p_j - q_j), q the one-hot of k (near = 1), or the two-hot of y (near =
+    # 1 - frac at l = floor(y), far = frac at l + 1); not folded further: a g' of inf (a
+    # normalizer of 0) must give inf * (p - 1) = -inf at the target, as eager PyTorch
     if WRITE_GRAD:
         g_rows = grad_ptr + b * stride_gb + s * stride_gs
         inv_sum = 1.0 / tl.where(row_mask, sum_exp, 1.0)
         for c in tl.static_range(C):
-            x = tl.load(x_rows + c * class_stride_x, mask=row_mask, other=0.0).to(COMPUTE)
-            p = exp2_approx((clamp_positive_infinity(x) - shift) * LOG2E) * inv_sum
-            g = gprime * (p - tl.where(k_class == c, 1.0, 0.0))
+            q = tl.where(y_class == c, near, 0.0)
+            if TARGETS == TARGETS_DISTANCE:
+                q = tl.where(y_class == c - 1, far, q)
+            g = gprime * (exps[c] * inv_sum - q)
             tl.store(g_rows + c * class_stride_g, g.to(grad_ptr.dtype.element_ty), mask=row_mask)
 
 
 @triton.jit
+def _two_hot_rows_loss(pid, b, s, S, row_mask, t_ptr, x_rows, class_stride_x, shift, sum_exp, row_weight, grad_scale,
+                       loss_ptr, partial_ptr, C: tl.constexpr, REDUCE: tl.constexpr, COMPUTE: tl.constexpr):  # fmt: skip
+    """Stores the distribution focal loss of each row (times its weight; or the program's partial
+    sum), -(1 - frac) log p_l - frac log p_(l + 1) with l = floor(y), frac = y - l, from its
+    distance y, max and sum of exp; returns (1 - frac, frac, l, g') with g' the row's weight
+    times ``grad_scale`` (NaN where y is outside [0, C - 1])."""
+    distance = tl.load(t_ptr + b * S + s, mask=row_mask, other=0.0)
+    # judged in the distances' own precision (n + 1e-7 in float64 is outside, though it rounds
+    # to n in float32); else (NaN too) the row's loss and gradient are NaN
+    in_range = (distance >= 0.0) & (distance <= C - 1)
+    y = tl.where(in_range, distance.to(COMPUTE), 0.0)
+    near_class = y.to(tl.int32)  # floor(y)
+    frac = y - near_class.to(COMPUTE)
+    # the two target logits read again (cache hits), not selected out of the row
+    x_near = clamp_positive_infinity(tl.load(x_rows + near_class * class_stride_x, mask=row_mask, other=0.0)
+                                     .to(COMPUTE))  # fmt: skip
+    x_far = clamp_positive_infinity(tl.load(x_rows + (near_class + 1) * class_stride_x,
+                                            mask=row_mask & (frac != 0.0), other=0.0).to(COMPUTE))  # fmt: skip
+    log_sum = log_of_sum(tl.where(row_mask, sum_exp, 1.0))
+    u_near = _log_probs(x_near, shift, log_sum)
+    u_far = _log_probs(x_far, shift, log_sum)
+    # a bin with no target mass adds nothing, even where its log-probability is -inf
+    loss = -(1.0 - frac) * u_near - tl.where(frac == 0.0, 0.0, frac * u_far)
+    bad = tl.where(in_range, 0.0, float("nan"))
+    loss = tl.where(row_mask, (loss + bad) * row_weight, 0.0)
+    if REDUCE:
+        tl.store(partial_ptr + pid, tl.sum(loss, axis=0))
+    else:
+        tl.store(loss_ptr + b * S + s, loss.to(loss_ptr.dtype.element_ty), mask=row_mask)
+    gprime = tl.where(row_mask, (row_weight + bad) * grad_scale, 0.0)
+    return 1.0 - frac, frac, near_class, gprime
+
+
+@triton.jit
 def _log_probs(x, shift, log_sum):
-    """u_j = log p_j of a class tile from its logits and its rows' max (``shift``) and log of the
-    sum of exp; below -1e38 only from a clamped +inf elsewhere in the row: p_j = 0, u_j = -inf."""
-    u = (clamp_positive_infinity(x) - shift[:, None]) - log_sum[:, None]
+    """u_j = log p_j from logits and their rows' max (``shift``) and log of the sum of exp (each
+    broadcast to the logits); below -1e38 only from a clamped +inf elsewhere in the row: p_j = 0,
+    u_j = -inf."""
+    u = (clamp_positive_infinity(x) - shift) - log_sum
     return tl.where(u < -1.0e38, -float("inf"), u)
 
 
@@ -486,7 +544,7 @@ def softmax_focal_soft_kernel(
     shift = tl.where(row_max == -float("inf"), 0.0, row_max)
     log_sum = log_of_sum(tl.where(row_mask, sum_exp, 1.0))
     if SINGLE_TILE:
-        u = _log_probs(x, shift, log_sum)
+        u = _log_probs(x, shift[:, None], log_sum[:, None])
         loss_terms, g_terms = _soft_tile(u, classes, tile_mask, valid, k_safe, frac, q_ptr,
                                          q_rows[:, None] + classes[None, :] * stride_qc, alpha, alpha_ptr, gamma, eps,
                                          C, ALPHA_MODE, GAMMA, TARGETS, SMOOTHING, COMPUTE)  # fmt: skip
@@ -499,7 +557,7 @@ def softmax_focal_soft_kernel(
             cls = c0 + classes
             tile_mask = row_mask[:, None] & (cls < C)[None, :]
             x = tl.load(x_rows[:, None] + cls[None, :] * stride_xc, mask=tile_mask, other=-float("inf"))
-            u = _log_probs(x.to(COMPUTE), shift, log_sum)
+            u = _log_probs(x.to(COMPUTE), shift[:, None], log_sum[:, None])
             loss_terms, g_terms = _soft_tile(u, cls, tile_mask, valid, k_safe, frac, q_ptr,
                                              q_rows[:, None] + cls[None, :] * stride_qc, alpha, alpha_ptr, gamma, eps,
                                              C, ALPHA_MODE, GAMMA, TARGETS, SMOOTHING, COMPUTE)  # fmt: skip
@@ -525,7 +583,7 @@ def softmax_focal_soft_kernel(
                 cls = c0 + classes
                 tile_mask = row_mask[:, None] & (cls < C)[None, :]
                 x = tl.load(x_rows[:, None] + cls[None, :] * stride_xc, mask=tile_mask, other=-float("inf"))
-                u = _log_probs(x.to(COMPUTE), shift, log_sum)
+                u = _log_probs(x.to(COMPUTE), shift[:, None], log_sum[:, None])
                 _, g_terms = _soft_tile(u, cls, tile_mask, valid, k_safe, frac, q_ptr,
                                         q_rows[:, None] + cls[None, :] * stride_qc, alpha, alpha_ptr, gamma, eps, C,
                                         ALPHA_MODE, GAMMA, TARGETS, SMOOTHING, COMPUTE)  # fmt: skip

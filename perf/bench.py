@@ -34,7 +34,7 @@ HEAD_CLASSES = 80  # the "head" series: a RetinaNet classification head on COCO
 HEAD_POSITIVES = 0.01  # the share of anchors assigned a class (the rest are background, index 80)
 KERNEL_OF = {"sigmoid": "sigmoid_focal_fwd", "softmax": "softmax_focal_fwd", "head": "sigmoid_focal_index_fwd",
              "varifocal": "sigmoid_focal_index_fwd", "quality_focal": "sigmoid_focal_index_fwd",
-             "distribution_focal": "softmax_focal_soft"}  # whose launch config a row reports  # fmt: skip
+             "distribution_focal": "distribution_focal"}  # whose launch config a row reports  # fmt: skip
 # The focal family at detection-head shapes: B = 8 images x Q queries / anchors of C = 80 classes
 # (RT-DETR's 300 queries, YOLO's 8400 anchors, a dense head's 100000), and DFL over 4 box sides x
 # 8400 anchors x B of 16 / 17 bins.

@@ -183,7 +183,7 @@ def small_c_variant(label, num_classes, dtype, tile, unit, pointers, shared, int
     """(variant, num_warps) of the small-C softmax kernel for a classes-strided layout."""
     block_s, _, num_warps = tile
     constexprs = {**unit, **{k: v for k, v in shared.items() if k != "BLOCK_C"}, "BLOCK_S": block_s, "C": num_classes,
-                  "ALPHA_MODE": OPERAND_SCALAR}  # fmt: skip
+                  "ALPHA_MODE": OPERAND_SCALAR, "TARGETS": TARGETS_INDEX}  # fmt: skip
     variant = KernelVariant(
         name=f"softmax_focal_small_c[{label}, mean+grad]",
         fn=softmax_focal_small_c_kernel,
@@ -371,15 +371,17 @@ def family_variants(dtype):
         )  # fmt: skip
     bins = 17
     layout = RowsLayout(1, 1 << 20, (0, 1, bins), (0, 1, bins))
-    block_s, block_c, warps = tile_shape(bins, layout, "softmax_focal_soft")
+    block_s, _, warps = small_c_tile("distribution_focal", bins, layout)
     yield (
         KernelVariant(
-            name=f"softmax_focal_soft[rows C={bins}, distribution focal, mean+grad]", fn=softmax_focal_soft_kernel,
-            pointers={**pointers, "t_ptr": "float32"},
-            constexprs={**walk, "BLOCK_S": block_s, "BLOCK_C": block_c, "DENOMINATOR": DENOMINATOR_NUMBER,
-                        "HAS_WEIGHT": False, "ALPHA_MODE": OPERAND_NONE, "GAMMA": 0, "TARGETS": TARGETS_DISTANCE,
-                        "SMOOTHING": False, "SINGLE_TILE": True},
-            ints=ints, int_values=layout_ints(bins, 1 << 20, (0, 1, bins), block_s, names), floats=CLASS_FLOATS,
+            name=f"softmax_focal_small_c[rows C={bins}, distribution focal, mean+grad]",
+            fn=softmax_focal_small_c_kernel,
+            pointers={**pointers, "t_ptr": "float32", "alpha_ptr": "float32"},
+            constexprs={**{k: v for k, v in walk.items() if k != "BLOCK_C"}, "BLOCK_S": block_s, "C": bins,
+                        "DENOMINATOR": DENOMINATOR_NUMBER, "HAS_WEIGHT": False, "ALPHA_MODE": OPERAND_NONE,
+                        "GAMMA": 0, "TARGETS": TARGETS_DISTANCE},
+            ints=tuple(name for name in ints if name != "C"),
+            int_values=layout_ints(bins, 1 << 20, (0, 1, bins), block_s, names), floats=CLASS_FLOATS,
             dtype=f"{dtype}/float32", elements_per_program=block_s * bins,
             # x read, the gradient written, a float32 distance per row
             bytes_per_element=softmax_focal_bytes_per_element(_size(dtype), True, target_bytes=4 / bins),
