@@ -197,29 +197,34 @@ def forced_tile(tile):
         _FORCED_TILE.reset(token)
 
 
-# The softmax over a few classes strided in memory (NCHW maps), and the distribution focal loss
-# over a few bins in any layout, run a kernel of their own, kernels/softmax_focal.py
-# softmax_focal_small_c_kernel: C compiled in and unrolled, rows as vector lanes, a row in the
-# registers of one thread.  Its tile is (BLOCK_S, CLASSES_UNROLLED, num_warps).
+# The softmax over a few classes strided in memory (NCHW maps) or over rows of two classes, and
+# the distribution focal loss over a few bins in any layout, run a kernel of their own,
+# kernels/softmax_focal.py softmax_focal_small_c_kernel: C compiled in and unrolled, rows as
+# vector lanes, a row in the registers of one thread.  Its tile is (BLOCK_S, CLASSES_UNROLLED,
+# num_warps): SMALL_C_WARPS warps of rows_per_thread(...) rows a thread.
 SMALL_C_MAX = 32
 CLASSES_UNROLLED = 0
-# Classes strided: 4 rows per thread at 4 warps, 128-bit float32 loads and stores along S (64-bit
-# for 16-bit logits: 8 rows per thread, for 128 bits, take 254 registers and spill on sm_90).
-# Classes contiguous (DFL's (N, 17) bins): one row per thread at 8 warps, 17 + 17 live values.
-SMALL_C_TILE = {"classes-strided": (512, 4), "classes-contiguous": (256, 8)}
+SMALL_C_WARPS = 4
+
+
+def small_c_rows_per_thread(num_classes, strided):
+    """Classes strided: 4 rows a thread, 128-bit float32 loads and stores along S (64-bit for
+    16-bit logits: 8 rows a thread, for 128 bits, take 254 registers and spill on sm_90).  Classes
+    contiguous: about 8 logits a thread (C = 2: 4 rows, 37 registers; DFL's 17 bins: one row, 40)."""
+    return 4 if strided else min(4, max(1, 8 // num_classes))
 
 
 def small_c_tile(kernel_name, num_classes, layout):
-    """The tile of the small-C kernel when it serves this launch (the softmax with classes
-    strided, or the distribution focal loss; C <= SMALL_C_MAX), else None; fewer rows (and warps)
-    for small maps."""
+    """The tile of the small-C kernel when it serves this launch (the softmax with classes strided
+    or two classes, the distribution focal loss; C <= SMALL_C_MAX), else None; fewer rows (and
+    warps) for small maps."""
     strided = layout.logits_strides[1] != 1
-    serves = kernel_name == "distribution_focal" or (kernel_name == "softmax_focal_fwd" and strided)
-    if not serves or num_classes > SMALL_C_MAX:
+    softmax = kernel_name == "softmax_focal_fwd" and (strided or num_classes == 2)
+    if not (softmax or kernel_name == "distribution_focal") or num_classes > SMALL_C_MAX:
         return None
-    rows, warps = SMALL_C_TILE[layout_kind(layout)]
-    block_s = min(rows, max(triton.next_power_of_2(layout.rows), 1))
-    return block_s, CLASSES_UNROLLED, max(1, min(warps, block_s // (rows // warps)))
+    rows_per_thread = small_c_rows_per_thread(num_classes, strided)
+    block_s = min(32 * SMALL_C_WARPS * rows_per_thread, max(triton.next_power_of_2(layout.rows), 1))
+    return block_s, CLASSES_UNROLLED, max(1, min(SMALL_C_WARPS, block_s // (32 * rows_per_thread)))
 
 
 def class_tile(kernel_name, logits, layout):

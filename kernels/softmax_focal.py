@@ -45,6 +45,7 @@ from .class_walk import (
 )
 from .operands import OPERAND_NONE, OPERAND_SCALAR, OPERAND_TENSOR
 from .reduce import gradient_scale
+from .sigmoid_focal import hard_label_terms
 from .stable_math import (
     FLOAT32_TINY,
     LOG2E,
@@ -329,9 +330,65 @@ def softmax_focal_small_c_kernel(
     pid = tl.program_id(0)
     b, s, row_mask = class_rows(pid, S, n_s_blocks, BLOCK_S)
     x_rows = x_ptr + b * stride_xb + s * stride_xs
+    g_rows = grad_ptr + b * stride_gb + s * stride_gs
     class_stride_x, class_stride_g = class_strides(stride_xc, stride_gc, WIDE_CLASS_OFFSETS)
+    row_weight = _row_weight(b, s, row_mask, weight_ptr, stride_wb, stride_ws, HAS_WEIGHT, COMPUTE)
+    grad_scale = gradient_scale(denominator_ptr, denominator, denominator_remainder, DENOMINATOR, COMPUTE)
+    if C == 2 and TARGETS == TARGETS_INDEX:
+        _two_class_rows(pid, b, s, S, row_mask, t_ptr, x_rows, g_rows, class_stride_x, class_stride_g, ignore_index,
+                        float64_scalar(alpha, alpha_remainder, COMPUTE), alpha_ptr,
+                        float64_scalar(gamma, gamma_remainder, COMPUTE), row_weight, grad_scale, loss_ptr,
+                        partial_ptr, ALPHA_MODE, GAMMA, REDUCE, WRITE_GRAD, COMPUTE)  # fmt: skip
+    else:
+        _few_class_rows(pid, b, s, S, row_mask, t_ptr, x_rows, g_rows, class_stride_x, class_stride_g, ignore_index,
+                        alpha, alpha_remainder, alpha_ptr, gamma, gamma_remainder, row_weight, grad_scale, loss_ptr,
+                        partial_ptr, C, ALPHA_MODE, GAMMA, TARGETS, REDUCE, WRITE_GRAD, COMPUTE, BLOCK_S)  # fmt: skip
+
+
+@triton.jit
+def _two_class_rows(pid, b, s, S, row_mask, t_ptr, x_rows, g_rows, class_stride_x, class_stride_g, ignore_index,
+                    alpha, alpha_ptr, gamma, row_weight, grad_scale, loss_ptr, partial_ptr, ALPHA_MODE: tl.constexpr,
+                    GAMMA: tl.constexpr, REDUCE: tl.constexpr, WRITE_GRAD: tl.constexpr,
+                    COMPUTE: tl.constexpr):  # fmt: skip
+    """Rows of two classes: the softmax of (x_k, x_o) is the sigmoid of the margin m = x_k - x_o,
+    so the row's loss is the binary focal loss of m at a positive, alpha_k (1 - p_k) ** gamma
+    softplus(-m) (sigmoid_focal.hard_label_terms), and dL/dx_k = -dL/dx_o = dL/dm: no max, no
+    sum of exp, no log of it.  Logits of +inf are clamped to 3e38 first, as the softmax rows are."""
+    k = tl.load(t_ptr + b * S + s, mask=row_mask, other=0).to(tl.int64)
+    valid = row_mask & (k != ignore_index)
+    in_range = (k >= 0) & (k < 2)
+    k_safe = tl.where(valid & in_range, k, 0)
+    x0 = clamp_positive_infinity(tl.load(x_rows, mask=row_mask, other=0.0).to(COMPUTE))
+    x1 = clamp_positive_infinity(tl.load(x_rows + class_stride_x, mask=row_mask, other=0.0).to(COMPUTE))
+    second = k_safe == 1
+    margin = tl.where(second, x1 - x0, x0 - x1)
+    margin = tl.where(margin < -1.0e38, -float("inf"), margin)  # only from a clamped +inf at x_o: p_k = 0
+    alpha_k = _class_alpha(k_safe, alpha, alpha_ptr, ALPHA_MODE, COMPUTE)
+    # loss = alpha_k w ce, slope = alpha_k w (1 - p_k + gamma p_k ce) = -dL/dm
+    loss, slope = hard_label_terms(margin, True, alpha_k, alpha_k, gamma, GAMMA, False)
+    # ignored rows give 0; a target outside [0, 2) that is not ignore_index gives NaN
+    bad = tl.where(in_range, 0.0, float("nan"))
+    loss = tl.where(valid, (loss + bad) * row_weight, 0.0)
+    if REDUCE:
+        tl.store(partial_ptr + pid, tl.sum(loss, axis=0))
+    else:
+        tl.store(loss_ptr + b * S + s, loss.to(loss_ptr.dtype.element_ty), mask=row_mask)
+    if WRITE_GRAD:
+        slope = tl.where(valid, (slope + bad) * row_weight, 0.0) * grad_scale
+        g0 = tl.where(second, slope, -slope)  # dL/dx_0 = -dL/dm where k = 0, dL/dm where k = 1
+        tl.store(g_rows, g0.to(g_rows.dtype.element_ty), mask=row_mask)
+        tl.store(g_rows + class_stride_g, (-g0).to(g_rows.dtype.element_ty), mask=row_mask)
+
+
+@triton.jit
+def _few_class_rows(pid, b, s, S, row_mask, t_ptr, x_rows, g_rows, class_stride_x, class_stride_g, ignore_index,
+                    alpha, alpha_remainder, alpha_ptr, gamma, gamma_remainder, row_weight, grad_scale, loss_ptr,
+                    partial_ptr, C: tl.constexpr, ALPHA_MODE: tl.constexpr, GAMMA: tl.constexpr,
+                    TARGETS: tl.constexpr, REDUCE: tl.constexpr, WRITE_GRAD: tl.constexpr, COMPUTE: tl.constexpr,
+                    BLOCK_S: tl.constexpr):  # fmt: skip
+    """Rows of C classes in the registers of one thread each (softmax_focal_small_c_kernel)."""
     # 1. the row into registers, its max in the logits' own dtype (exact in any precision)
-    row_max = tl.full((BLOCK_S,), -float("inf"), x_ptr.dtype.element_ty)
+    row_max = tl.full((BLOCK_S,), -float("inf"), x_rows.dtype.element_ty)
     xs = ()
     for c in tl.static_range(C):
         x = tl.load(x_rows + c * class_stride_x, mask=row_mask, other=-float("inf"))
@@ -347,8 +404,6 @@ def softmax_focal_small_c_kernel(
         e = exp2_approx((xs[c] - shift) * LOG2E)
         sum_exp += e
         exps = exps + (e,)
-    row_weight = _row_weight(b, s, row_mask, weight_ptr, stride_wb, stride_ws, HAS_WEIGHT, COMPUTE)
-    grad_scale = gradient_scale(denominator_ptr, denominator, denominator_remainder, DENOMINATOR, COMPUTE)
     # 3. the loss of each row, and the row's factors of the gradient
     if TARGETS == TARGETS_DISTANCE:
         near, far, y_class, gprime = _two_hot_rows_loss(
@@ -373,14 +428,13 @@ def softmax_focal_small_c_kernel(
     # 1 - frac at l = floor(y), far = frac at l + 1); not folded further: a g' of inf (a
     # normalizer of 0) must give inf * (p - 1) = -inf at the target, as eager PyTorch
     if WRITE_GRAD:
-        g_rows = grad_ptr + b * stride_gb + s * stride_gs
         inv_sum = 1.0 / tl.where(row_mask, sum_exp, 1.0)
         for c in tl.static_range(C):
             q = tl.where(y_class == c, near, 0.0)
             if TARGETS == TARGETS_DISTANCE:
                 q = tl.where(y_class == c - 1, far, q)
             g = gprime * (exps[c] * inv_sum - q)
-            tl.store(g_rows + c * class_stride_g, g.to(grad_ptr.dtype.element_ty), mask=row_mask)
+            tl.store(g_rows + c * class_stride_g, g.to(g_rows.dtype.element_ty), mask=row_mask)
 
 
 @triton.jit

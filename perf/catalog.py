@@ -180,7 +180,7 @@ def index_logits_per_row(num_classes, block_c):
 
 
 def small_c_variant(label, num_classes, dtype, tile, unit, pointers, shared, int_values):
-    """(variant, num_warps) of the small-C softmax kernel for a classes-strided layout."""
+    """(variant, num_warps) of the small-C softmax kernel (classes strided, or rows of two classes)."""
     block_s, _, num_warps = tile
     constexprs = {**unit, **{k: v for k, v in shared.items() if k != "BLOCK_C"}, "BLOCK_S": block_s, "C": num_classes,
                   "ALPHA_MODE": OPERAND_SCALAR, "TARGETS": TARGETS_INDEX}  # fmt: skip

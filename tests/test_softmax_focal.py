@@ -94,6 +94,30 @@ def test_few_strided_classes_run_the_small_c_kernel(device, num_classes, kernel,
         assert launches["softmax_focal_fwd"]["source"] == kernel
 
 
+@pytest.mark.parametrize("gamma", [0.0, 1.5, 2.0])
+@pytest.mark.parametrize("dtype,rtol,atol", [DTYPES[0], DTYPES[2]])  # fp32, bf16
+def test_two_class_rows_take_the_margin_form(device, gamma, dtype, rtol, atol):
+    """(N, 2) rows run the small-C kernel's binary form on the margin x_k - x_o: the softmax's loss
+    and gradient over margins up to +-60, with ignored rows and per-class alpha."""
+    x, t = make_case((96, 2), dtype, device, ignore_every=7, scale=20.0)
+    for reduction in REDUCTIONS:
+        with tuning.recording_launches() as launches:
+            assert_softmax_matches(x, t, [0.3, 0.8], gamma, reduction, rtol, atol)
+        assert launches["softmax_focal_fwd"]["source"] == "small C"
+
+
+def test_two_class_rows_with_infinite_logits(device):
+    """An infinite logit in a two-class row: +inf at the other class makes p_k = 0 (an infinite
+    loss, the gradient finite: g' (p - onehot) with g' = alpha_k), -inf at the other class makes
+    p_k = 1 (loss and gradient 0), and +inf at the target class too."""
+    inf = float("inf")
+    x = torch.tensor([[inf, 1.0], [-inf, 1.0], [1.0, -inf], [inf, 2.0]], device=device)
+    t = torch.tensor([1, 1, 0, 0], device=device)
+    loss, grad = run_softmax(x, t, 0.25, 2.0, "none")
+    assert loss[0].item() == inf and loss[1:].abs().max().item() == 0.0
+    torch.testing.assert_close(grad.cpu(), torch.tensor([[0.25, -0.25], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0]]))
+
+
 def test_transposed_rows(device):
     """(N, C) logits whose classes are strided: the transpose of a (C, N) tensor."""
     x, t = make_case((40, 13), torch.float32, device)
