@@ -130,6 +130,10 @@ def index_class_tile(num_classes):
     return min(INDEX_CLASS_TILES, key=lambda width: (triton.cdiv(num_classes, width) * width, -width))
 
 
+SOFT_KERNELS = ("softmax_focal_soft", "distribution_focal")  # DFL rows of more than SMALL_C_MAX bins: the soft kernel
+SOFTMAX_KERNELS = ("softmax_focal_fwd", *SOFT_KERNELS)
+
+
 def padded_softmax_row(num_classes):
     """Whether a softmax row takes unpadded class tiles: one power-of-two tile would pad it by more
     than 1/8 and at most 8 tiles of INDEX_CLASS_TILES cover it."""
@@ -145,13 +149,16 @@ def tile_shape(num_classes, layout, kernel_name, logit_bytes=4):
     classes = triton.next_power_of_2(num_classes)
     rows = max(triton.next_power_of_2(layout.rows), 1)  # 0 rows (an empty batch): no program runs
     unpadded = kernel_name == "sigmoid_focal_index_fwd" or (
-        kernel_name == "softmax_focal_fwd" and padded_softmax_row(num_classes))  # fmt: skip
+        kernel_name in SOFTMAX_KERNELS and padded_softmax_row(num_classes))  # fmt: skip
     if layout.logits_strides[1] == 1 and unpadded:
         # C compiled in, the row walked in unpadded class tiles (C = 80: 5 of 16, not one of 128
         # lanes), one 128-bit vector of logits a thread
         block_c = index_class_tile(num_classes)
         block_s = min(max(INDEX_TILE // block_c, 1), rows)
-        return block_s, block_c, max(4, block_s * block_c // (32 * (16 // logit_bytes)))
+        # the soft-target kernel keeps three values a logit in registers: 4 logits a thread, so
+        # 16-bit logits too keep 16 warps resident (99 registers, 64-bit accesses, not 168, 12 warps)
+        per_thread = 4 if kernel_name in SOFT_KERNELS else 16 // logit_bytes
+        return block_s, block_c, max(4, block_s * block_c // (32 * per_thread))
     if layout.logits_strides[1] == 1:
         block_c = min(classes, MAX_SINGLE_TILE_CLASSES)
         block_s = min(max(TILE // block_c, 1), rows)

@@ -64,23 +64,35 @@ ALPHA_NONE, ALPHA_SCALAR, ALPHA_PER_CLASS = OPERAND_NONE, OPERAND_SCALAR, OPERAN
 
 
 @triton.jit
-def softmax_focal_row_terms(u, alpha_k, gamma, GAMMA: tl.constexpr):
-    """(loss, g') of one row from u = log p_k (see the module docstring)."""
+def softmax_focal_terms(u, p, one_minus_p, alpha_k, gamma, GAMMA: tl.constexpr):
+    """(loss, g') of a class from u = log p, p and 1 - p (see the module docstring)."""
     if GAMMA == 0:  # cross-entropy: no focal term
         return -alpha_k * u, alpha_k
-    em1 = expm1(u)  # p_k - 1
-    w = focal_power(-em1, gamma, GAMMA)
-    # u / expm1(u) in (0, 1], 1 where expm1(u) is below 2 ** -126 (u is then as small, the ratio 1)
-    if em1.dtype == tl.float64:
-        near_zero = em1 == 0.0
-    else:
-        near_zero = tl.abs(em1) < FLOAT32_TINY
-    u_over_em1 = tl.where(near_zero, 1.0, u * reciprocal_approx(tl.where(near_zero, 1.0, em1)))
+    w = focal_power(one_minus_p, gamma, GAMMA)
     loss = -alpha_k * w * u
-    p_k = exp2_approx(u * LOG2E)
-    # p_k * u / expm1(u) -> 0 as u -> -inf (a target logit of -inf): no 0 * inf
-    gprime = alpha_k * w * (1.0 + gamma * tl.where(p_k == 0.0, 0.0, p_k * u_over_em1))
-    return loss, gprime
+    # p u / expm1(u) = p (-u) / (1 - p) in [0, 1], -> 0 as u -> -inf (p = 0: no 0 * inf)
+    if one_minus_p.dtype == tl.float64:
+        near_one = one_minus_p == 0.0  # the ratio's limit, 1
+        ratio = tl.where(near_one, 1.0, -u / tl.where(near_one, 1.0, one_minus_p))
+        return loss, alpha_k * w * (1.0 + gamma * tl.where(p == 0.0, 0.0, p * ratio))
+    # float32: 1 - p is at least 2 ** -126 in the reciprocal and -u at most 3e38, so the ratio
+    # stays finite; below 2 ** -126, 1 - p = 0 in practice (1 - p is 0 or >= 2 ** -24 at a
+    # row's max) and w = 0 there for every gamma > 0, whatever the ratio
+    ratio = tl.minimum(-u, 3.0e38) * reciprocal_approx(tl.maximum(one_minus_p, FLOAT32_TINY))
+    return loss, alpha_k * w * (1.0 + gamma * (p * ratio))
+
+
+@triton.jit
+def probability_and_complement(u):
+    """(p, 1 - p) from u = log p alone: exp(u) and -expm1(u), without cancellation as p -> 1."""
+    return exp2_approx(u * LOG2E), -expm1(u)
+
+
+@triton.jit
+def softmax_focal_row_terms(u, alpha_k, gamma, GAMMA: tl.constexpr):
+    """(loss, g') from u = log p alone (gamma 0 forms neither p nor 1 - p)."""
+    p, one_minus_p = probability_and_complement(u)
+    return softmax_focal_terms(u, p, one_minus_p, alpha_k, gamma, GAMMA)
 
 
 @triton.jit
@@ -481,31 +493,35 @@ def _log_probs(x, shift, log_sum):
 
 
 @triton.jit
-def _soft_tile(u, cls, tile_mask, valid, k_safe, frac, q_ptr, q_offsets, alpha, alpha_ptr, gamma, label_smoothing,
-               C, ALPHA_MODE: tl.constexpr, GAMMA: tl.constexpr, TARGETS: tl.constexpr, SMOOTHING: tl.constexpr,
-               COMPUTE: tl.constexpr):  # fmt: skip
-    """(q_j * loss_j, q_j * g'_j) of one class tile from u_j = log p_j, where q_j is the target
-    probability: read (TARGETS_DENSE), the two-hot of a distance (TARGETS_DISTANCE: 1 - frac at
-    k_safe, frac at k_safe + 1), or the one-hot of k; smoothed: (1 - eps) q + eps / C."""
+def _soft_tile(u, p, one_minus_p, cls, tile_mask, k_class, near_q, far_q, cold_q, q_ptr, q_offsets, alpha_ptr, gamma,
+               label_smoothing, C, ALPHA_MODE: tl.constexpr, GAMMA: tl.constexpr, TARGETS: tl.constexpr,
+               SMOOTHING: tl.constexpr, MASS_EVERYWHERE: tl.constexpr, COMPUTE: tl.constexpr):  # fmt: skip
+    """(q_j * loss_j, q_j * g'_j) of one class tile from u_j = log p_j, p_j and 1 - p_j, where q_j
+    is the target probability: read (TARGETS_DENSE; smoothed: (1 - eps) q + eps / C), the two-hot
+    of a distance (TARGETS_DISTANCE: ``near_q`` at class ``k_class``, ``far_q`` at the next), or
+    the one-hot of k (``near_q`` at k, ``cold_q`` elsewhere: smoothed, 1 - eps + eps / C and
+    eps / C); the row factors are 0 in rows that are not counted.  alpha_j is per class
+    (ALPHA_PER_CLASS) or 1: one alpha for every class multiplies the row."""
     if TARGETS == TARGETS_DENSE:
         q = tl.load(q_ptr + q_offsets, mask=tile_mask, other=0.0).to(COMPUTE)
+        if SMOOTHING:
+            q = tl.where(tile_mask, q * (1.0 - label_smoothing) + label_smoothing / C, 0.0)
     elif TARGETS == TARGETS_DISTANCE:
-        q = tl.where(cls[None, :] == k_safe[:, None], 1.0 - frac[:, None], 0.0)
-        q += tl.where(cls[None, :] == k_safe[:, None] + 1, frac[:, None], 0.0)
+        q = tl.where(cls[None, :] == k_class[:, None], near_q[:, None], 0.0)
+        q = tl.where(cls[None, :] == k_class[:, None] + 1, far_q[:, None], q)
     else:
-        q = tl.where(cls[None, :] == k_safe[:, None], 1.0, 0.0)
-    if SMOOTHING:
-        q = q * (1.0 - label_smoothing) + label_smoothing / C
-    q = tl.where(valid[:, None] & tile_mask, q, 0.0)
+        q = tl.where(cls[None, :] == k_class[:, None], near_q[:, None], cold_q[:, None])
+        if SMOOTHING:
+            q = tl.where(tile_mask, q, 0.0)  # no mass past the row's last class
     if ALPHA_MODE == ALPHA_PER_CLASS:
         alpha_j = tl.load(alpha_ptr + cls, mask=cls < C, other=0.0).to(COMPUTE)[None, :] + tl.zeros(u.shape, COMPUTE)
-    elif ALPHA_MODE == ALPHA_SCALAR:
-        alpha_j = alpha + tl.zeros(u.shape, COMPUTE)
     else:
         alpha_j = tl.full(u.shape, 1.0, COMPUTE)
-    loss, gprime = softmax_focal_row_terms(u, alpha_j, gamma, GAMMA)
-    # a class with no target mass adds nothing, even where its loss is infinite (a -inf logit)
-    return tl.where(q == 0.0, 0.0, q * loss), q * gprime
+    loss, gprime = softmax_focal_terms(u, p, one_minus_p, alpha_j, gamma, GAMMA)
+    if not MASS_EVERYWHERE:
+        # a class with no target mass adds nothing, even where its loss is infinite (a -inf logit)
+        loss = tl.where(q == 0.0, 0.0, loss)
+    return q * loss, q * gprime
 
 
 @triton.jit
@@ -520,7 +536,7 @@ def softmax_focal_soft_kernel(
     denominator_ptr,  # DENOMINATOR COUNT / TENSOR: the 0-d device tensor (see reduce.load_denominator)
     weight_ptr,  # HAS_WEIGHT: weight broadcast to the (N, *) loss, (b, s) strides
     S,
-    C,
+    C: tl.constexpr,  # compiled in: rows of up to UNROLLED_CLASS_TILES narrow class tiles unroll them
     n_s_blocks,
     stride_xb,
     stride_xc,
@@ -560,6 +576,10 @@ def softmax_focal_soft_kernel(
     (module docstring): a row that fits one tile is read once; a longer one three times (max and
     sum of exp, then the loss and sum_j q_j g'_j, then the gradient)."""
     pid = tl.program_id(0)
+    # a row longer than one tile: its narrow tiles unrolled and kept in registers (up to
+    # UNROLLED_CLASS_TILES, one read), or looped (three reads)
+    UNROLLED: tl.constexpr = not SINGLE_TILE and BLOCK_C <= UNROLLED_TILE_WIDTH and C <= UNROLLED_CLASS_TILES * BLOCK_C
+    TILES: tl.constexpr = (C + BLOCK_C - 1) // BLOCK_C
     alpha = float64_scalar(alpha, alpha_remainder, COMPUTE)
     gamma = float64_scalar(gamma, gamma_remainder, COMPUTE)
     eps = float64_scalar(label_smoothing, label_smoothing_remainder, COMPUTE)
@@ -583,53 +603,125 @@ def softmax_focal_soft_kernel(
         valid = row_mask & (k != ignore_index)
         in_range = (k >= 0) & (k < C)
         k_safe = tl.where(valid & in_range, k, 0)
+    # the row's target factors (0 in rows not counted), and the class they sit at, in 32 bits
+    k_class = k_safe.to(tl.int32)
+    far_q = tl.zeros((BLOCK_S,), COMPUTE)
+    cold_q = tl.zeros((BLOCK_S,), COMPUTE)
+    if TARGETS == TARGETS_DISTANCE:
+        near_q = tl.where(valid, 1.0 - frac, 0.0)
+        far_q = tl.where(valid, frac, 0.0)
+    elif SMOOTHING:
+        near_q = tl.where(valid, (1.0 - eps) + eps / C, 0.0)
+        cold_q = tl.where(valid, eps / C, 0.0)
+    else:
+        near_q = tl.where(valid, 1.0, 0.0)
+    # one alpha for every class multiplies each row's loss and gradient (ALPHA_SCALAR)
+    TILE_ALPHA: tl.constexpr = ALPHA_PER_CLASS if ALPHA_MODE == ALPHA_PER_CLASS else ALPHA_NONE
+    row_alpha = 1.0
+    if ALPHA_MODE == ALPHA_SCALAR:
+        row_alpha = alpha
+    # smoothed class indices in rows of whole tiles: every class of a counted row has mass
+    MASS_EVERYWHERE: tl.constexpr = TARGETS == TARGETS_INDEX and SMOOTHING and C % BLOCK_C == 0
     x_rows = x_ptr + b * stride_xb + s * stride_xs
     q_rows = b * stride_qb + s * stride_qs
     classes = class_offsets(BLOCK_C, WIDE_CLASS_OFFSETS)
-    if SINGLE_TILE:
-        tile_mask = row_mask[:, None] & (classes < C)[None, :]
-        x = tl.load(x_rows[:, None] + classes[None, :] * stride_xc, mask=tile_mask, other=-float("inf"))
-        x = clamp_positive_infinity(x.to(COMPUTE))
-        row_max = tl.where(row_mask, tl.max(x, axis=1), 0.0)
-        sum_exp = tl.sum(tl.exp(x - row_max[:, None]), axis=1)
-    else:
-        row_max, sum_exp = online_max_sum(x_rows, row_mask, C, stride_xc, classes, BLOCK_S, BLOCK_C, COMPUTE)
-    # while every class of a row is -inf there is no max: 0 stands in (as online_max_sum)
-    shift = tl.where(row_max == -float("inf"), 0.0, row_max)
-    log_sum = log_of_sum(tl.where(row_mask, sum_exp, 1.0))
-    if SINGLE_TILE:
-        u = _log_probs(x, shift[:, None], log_sum[:, None])
-        loss_terms, g_terms = _soft_tile(u, classes, tile_mask, valid, k_safe, frac, q_ptr,
-                                         q_rows[:, None] + classes[None, :] * stride_qc, alpha, alpha_ptr, gamma, eps,
-                                         C, ALPHA_MODE, GAMMA, TARGETS, SMOOTHING, COMPUTE)  # fmt: skip
-        row_loss = tl.sum(loss_terms, axis=1)
-        row_g = tl.sum(g_terms, axis=1)
-    else:
-        row_loss = tl.zeros((BLOCK_S,), COMPUTE)
-        row_g = tl.zeros((BLOCK_S,), COMPUTE)
-        for c0 in range(0, C, BLOCK_C):
-            cls = c0 + classes
+    if UNROLLED:
+        # 1. the row's tiles into registers, each lane's max across them, then the row's
+        xs = ()
+        lane_max = tl.full((BLOCK_S, BLOCK_C), -float("inf"), COMPUTE)
+        for tile in tl.static_range(TILES):
+            cls = tile * BLOCK_C + classes
+            x = tl.load(x_rows[:, None] + cls[None, :] * stride_xc, mask=row_mask[:, None] & (cls < C)[None, :],
+                        other=-float("inf"))  # fmt: skip
+            x = clamp_positive_infinity(x.to(COMPUTE))
+            lane_max = tl.maximum(lane_max, x)
+            xs = xs + (x,)
+        row_max = tl.where(row_mask, tl.max(lane_max, axis=1), 0.0)
+        # while every class of a row is -inf there is no max: 0 stands in
+        shift = tl.where(row_max == -float("inf"), 0.0, row_max)
+        # 2. exp(x_j - max) once a logit (x - shift first: exp(0) is exactly 1), kept
+        exps = ()
+        lane_sum = tl.zeros((BLOCK_S, BLOCK_C), COMPUTE)
+        for tile in tl.static_range(TILES):
+            e = exp2_approx((xs[tile] - shift[:, None]) * LOG2E)
+            lane_sum += e
+            exps = exps + (e,)
+        sum_exp = tl.where(row_mask, tl.sum(lane_sum, axis=1), 1.0)
+        log_sum = log_of_sum(sum_exp)
+        inv_sum = reciprocal_approx(sum_exp)
+        # 3. each class's terms with p_j = e_j / sum and 1 - p_j = (sum - e_j) / sum: sum - e_j >= 1
+        # but at the max, where it is sum - 1, as exact as the row's log of its sum
+        gs = ()
+        lane_loss = tl.zeros((BLOCK_S, BLOCK_C), COMPUTE)
+        lane_g = tl.zeros((BLOCK_S, BLOCK_C), COMPUTE)
+        for tile in tl.static_range(TILES):
+            cls = tile * BLOCK_C + classes
             tile_mask = row_mask[:, None] & (cls < C)[None, :]
-            x = tl.load(x_rows[:, None] + cls[None, :] * stride_xc, mask=tile_mask, other=-float("inf"))
-            u = _log_probs(x.to(COMPUTE), shift[:, None], log_sum[:, None])
-            loss_terms, g_terms = _soft_tile(u, cls, tile_mask, valid, k_safe, frac, q_ptr,
-                                             q_rows[:, None] + cls[None, :] * stride_qc, alpha, alpha_ptr, gamma, eps,
-                                             C, ALPHA_MODE, GAMMA, TARGETS, SMOOTHING, COMPUTE)  # fmt: skip
-            row_loss += tl.sum(loss_terms, axis=1)
-            row_g += tl.sum(g_terms, axis=1)
+            loss_terms, g_terms = _soft_tile(
+                _log_probs(xs[tile], shift[:, None], log_sum[:, None]), exps[tile] * inv_sum[:, None],
+                (sum_exp[:, None] - exps[tile]) * inv_sum[:, None], cls, tile_mask, k_class, near_q, far_q, cold_q, q_ptr,
+                q_rows[:, None] + cls[None, :] * stride_qc, alpha_ptr, gamma, eps, C, TILE_ALPHA, GAMMA, TARGETS,
+                SMOOTHING, MASS_EVERYWHERE, COMPUTE,
+            )  # fmt: skip
+            lane_loss += loss_terms
+            lane_g += g_terms
+            gs = gs + (g_terms,)
+        row_loss = tl.sum(lane_loss, axis=1)
+        row_g = tl.sum(lane_g, axis=1)
+    else:
+        if SINGLE_TILE:
+            tile_mask = row_mask[:, None] & (classes < C)[None, :]
+            x = tl.load(x_rows[:, None] + classes[None, :] * stride_xc, mask=tile_mask, other=-float("inf"))
+            x = clamp_positive_infinity(x.to(COMPUTE))
+            row_max = tl.where(row_mask, tl.max(x, axis=1), 0.0)
+            sum_exp = tl.sum(tl.exp(x - row_max[:, None]), axis=1)
+        else:
+            row_max, sum_exp = online_max_sum(x_rows, row_mask, C, stride_xc, classes, BLOCK_S, BLOCK_C, COMPUTE)
+        # while every class of a row is -inf there is no max: 0 stands in (as online_max_sum)
+        shift = tl.where(row_max == -float("inf"), 0.0, row_max)
+        log_sum = log_of_sum(tl.where(row_mask, sum_exp, 1.0))
+        if SINGLE_TILE:
+            u = _log_probs(x, shift[:, None], log_sum[:, None])
+            p, one_minus_p = probability_and_complement(u)
+            loss_terms, g_terms = _soft_tile(u, p, one_minus_p, classes, tile_mask, k_class, near_q, far_q, cold_q, q_ptr,
+                                             q_rows[:, None] + classes[None, :] * stride_qc, alpha_ptr, gamma, eps,
+                                             C, TILE_ALPHA, GAMMA, TARGETS, SMOOTHING, MASS_EVERYWHERE, COMPUTE)  # fmt: skip
+            row_loss = tl.sum(loss_terms, axis=1)
+            row_g = tl.sum(g_terms, axis=1)
+        else:
+            row_loss = tl.zeros((BLOCK_S,), COMPUTE)
+            row_g = tl.zeros((BLOCK_S,), COMPUTE)
+            for c0 in range(0, C, BLOCK_C):
+                cls = c0 + classes
+                tile_mask = row_mask[:, None] & (cls < C)[None, :]
+                x = tl.load(x_rows[:, None] + cls[None, :] * stride_xc, mask=tile_mask, other=-float("inf"))
+                u = _log_probs(x.to(COMPUTE), shift[:, None], log_sum[:, None])
+                p, one_minus_p = probability_and_complement(u)
+                loss_terms, g_terms = _soft_tile(u, p, one_minus_p, cls, tile_mask, k_class, near_q, far_q, cold_q, q_ptr,
+                                                 q_rows[:, None] + cls[None, :] * stride_qc, alpha_ptr, gamma, eps,
+                                                 C, TILE_ALPHA, GAMMA, TARGETS, SMOOTHING, MASS_EVERYWHERE, COMPUTE)  # fmt: skip
+                row_loss += tl.sum(loss_terms, axis=1)
+                row_g += tl.sum(g_terms, axis=1)
     row_weight = _row_weight(b, s, row_mask, weight_ptr, stride_wb, stride_ws, HAS_WEIGHT, COMPUTE)
     bad = tl.where(in_range, 0.0, float("nan"))  # a class index outside [0, C) not ignored, a distance outside
-    row_loss = tl.where(valid, (row_loss + bad) * row_weight, 0.0)
+    row_loss = tl.where(valid, (row_loss * row_alpha + bad) * row_weight, 0.0)
+    row_g = tl.where(valid, row_g, 0.0)  # an uncounted row's loss terms may be NaN (MASS_EVERYWHERE)
     if REDUCE:
         tl.store(partial_ptr + pid, tl.sum(row_loss, axis=0))
     else:
         tl.store(loss_ptr + b * S + s, row_loss.to(loss_ptr.dtype.element_ty), mask=row_mask)
     if WRITE_GRAD:
         scale = gradient_scale(denominator_ptr, denominator, denominator_remainder, DENOMINATOR, COMPUTE)
-        row_scale = tl.where(valid, (row_weight + bad) * scale, 0.0)
+        row_scale = tl.where(valid, (row_alpha * row_weight + bad) * scale, 0.0)
         g_rows = grad_ptr + b * stride_gb + s * stride_gs
-        if SINGLE_TILE:
-            # dL/dx_j = p_j * sum_i q_i g'_i - q_j g'_j
+        # dL/dx_j = p_j * sum_i q_i g'_i - q_j g'_j
+        if UNROLLED:
+            for tile in tl.static_range(TILES):
+                cls = tile * BLOCK_C + classes
+                g = (exps[tile] * (inv_sum * row_g)[:, None] - gs[tile]) * row_scale[:, None]
+                tl.store(g_rows[:, None] + cls[None, :] * stride_gc, g.to(grad_ptr.dtype.element_ty),
+                         mask=row_mask[:, None] & (cls < C)[None, :])  # fmt: skip
+        elif SINGLE_TILE:
             g = (tl.exp(u) * row_g[:, None] - g_terms) * row_scale[:, None]
             tl.store(g_rows[:, None] + classes[None, :] * stride_gc, g.to(grad_ptr.dtype.element_ty), mask=tile_mask)
         else:
@@ -638,9 +730,10 @@ def softmax_focal_soft_kernel(
                 tile_mask = row_mask[:, None] & (cls < C)[None, :]
                 x = tl.load(x_rows[:, None] + cls[None, :] * stride_xc, mask=tile_mask, other=-float("inf"))
                 u = _log_probs(x.to(COMPUTE), shift[:, None], log_sum[:, None])
-                _, g_terms = _soft_tile(u, cls, tile_mask, valid, k_safe, frac, q_ptr,
-                                        q_rows[:, None] + cls[None, :] * stride_qc, alpha, alpha_ptr, gamma, eps, C,
-                                        ALPHA_MODE, GAMMA, TARGETS, SMOOTHING, COMPUTE)  # fmt: skip
+                p, one_minus_p = probability_and_complement(u)
+                _, g_terms = _soft_tile(u, p, one_minus_p, cls, tile_mask, k_class, near_q, far_q, cold_q, q_ptr,
+                                        q_rows[:, None] + cls[None, :] * stride_qc, alpha_ptr, gamma, eps, C,
+                                        TILE_ALPHA, GAMMA, TARGETS, SMOOTHING, MASS_EVERYWHERE, COMPUTE)  # fmt: skip
                 g = (tl.exp(u) * row_g[:, None] - g_terms) * row_scale[:, None]
                 tl.store(g_rows[:, None] + cls[None, :] * stride_gc, g.to(grad_ptr.dtype.element_ty), mask=tile_mask)
 

@@ -297,7 +297,7 @@ def head_option_variants(dtype):
                 ),
                 warps,
             )
-        block_s, block_c, warps = tile_shape(num_classes, layout, "softmax_focal_soft")
+        block_s, block_c, warps = tile_shape(num_classes, layout, "softmax_focal_soft", _size(dtype))
         single_tile = num_classes <= block_c
         yield (
             KernelVariant(
@@ -306,12 +306,13 @@ def head_option_variants(dtype):
                 pointers={**pointers, "alpha_ptr": "float32", "q_ptr": "float32"},
                 constexprs={**unit, **shared, "HAS_WEIGHT": False, "ALPHA_MODE": OPERAND_SCALAR, "GAMMA": 2,
                             "TARGETS": TARGETS_INDEX, "SMOOTHING": True, "SINGLE_TILE": single_tile,
-                            "BLOCK_S": block_s, "BLOCK_C": block_c, "DENOMINATOR": DENOMINATOR_COUNT},  # fmt: skip
-                ints=ints,
+                            "BLOCK_S": block_s, "BLOCK_C": block_c, "DENOMINATOR": DENOMINATOR_COUNT,
+                            "C": num_classes},  # fmt: skip
+                ints=tuple(name for name in ints if name != "C"),
                 int_values=layout_ints(num_classes, rows, strides, block_s, names),
                 floats=CLASS_FLOATS,
                 dtype=f"{dtype}/int64",
-                elements_per_program=block_s * min(num_classes, block_c),
+                elements_per_program=block_s * index_logits_per_row(num_classes, block_c),
                 # the ideal: one read of a row of any length, the gradient written, the index
                 bytes_per_element=softmax_focal_soft_bytes_per_element(_size(dtype), True,
                                                                        dense_bytes=INDEX_BYTES / num_classes),

@@ -285,6 +285,42 @@ def test_softmax_dense_targets(device, dtype, rtol, atol, gamma, layout):
     torch.testing.assert_close(grad.double().cpu(), want[1], rtol=rtol, atol=atol)
 
 
+@pytest.mark.parametrize("dtype,rtol,atol", NO_FP16)
+@pytest.mark.parametrize("alpha", [0.25, "per-class"])
+@pytest.mark.parametrize("num_classes", [20, 80, 200])  # unrolled tiles: padded (3 x 8), whole (5 x 16); looped
+def test_softmax_soft_targets_over_class_tiles(device, dtype, rtol, atol, alpha, num_classes):
+    """Rows walked in narrow class tiles (kept in registers where they unroll): smoothed class
+    indices with ignored rows and confident, masked (-inf) and +inf logits, and dense targets with
+    classes of no mass at -inf; loss and gradient against the float64 formula, gamma 2 and 0.5."""
+    alpha = [0.5 + 0.05 * (j % 7) for j in range(num_classes)] if alpha == "per-class" else alpha
+    x = logits((24, num_classes), device, dtype)
+    x[0, 3] = 40.0  # a confident row
+    x[1, :5] = -float("inf")  # masked classes
+    k = torch.randint(0, num_classes, (24,), generator=torch.Generator().manual_seed(5)).to(device)
+    k[1], k[2], k[3] = 7, -100, 11
+    x[3, 4] = float("inf")  # +inf at a class that is not the target: p_k = 0, an infinite loss
+    q = torch.softmax(logits((24, num_classes), device, seed=6), dim=1) * (torch.arange(num_classes, device=device) >= 5)
+    for gamma in (2.0, 0.5):
+        kept = k != -100
+        loss, grad = run(focal_triton.softmax_focal_loss, x, k, alpha=alpha, gamma=gamma, label_smoothing=0.1,
+                         reduction="none")  # fmt: skip
+        onehot = F.one_hot(torch.where(kept, k, 0).cpu(), num_classes).double()
+        q64 = (onehot * 0.9 + 0.1 / num_classes) * kept.cpu().double()[:, None]
+        finite = torch.ones(24, dtype=torch.bool)
+        finite[1] = finite[3] = False
+        want = autograd64(lambda z: soft_softmax_focal64(z[finite], q64[finite], alpha, gamma), x)
+        torch.testing.assert_close(loss[finite].double().cpu(), want[0], rtol=rtol, atol=atol)
+        torch.testing.assert_close(grad[finite].double().cpu(), want[1][finite], rtol=rtol, atol=atol)
+        assert loss[1] == float("inf") and loss[3] == float("inf") and torch.isfinite(grad[1]).all()
+        assert loss[2] == 0 and (grad[2] == 0).all()
+        # dense targets: the masked classes of row 1 have no mass, p = 0 there: the row without them
+        loss, grad = run(focal_triton.softmax_focal_loss, x[1:2], q[1:2], alpha=alpha, gamma=gamma, reduction="sum")
+        rest = alpha if isinstance(alpha, float) else alpha[5:]
+        want = autograd64(lambda z: soft_softmax_focal64(z, q[1:2, 5:].cpu().double(), rest, gamma).sum(), x[1:2, 5:])
+        assert_matches(loss, grad[:, 5:], want, rtol, atol)
+        assert (grad[:, :5] == 0).all()
+
+
 def test_softmax_dense_targets_are_cross_entropy_with_probabilities(device):
     x = logits((5, 4, 3), device)
     q = torch.softmax(logits((5, 4, 3), device, seed=9), dim=1)
