@@ -24,7 +24,7 @@ from focal_triton.kernels.softmax_focal import (
 from . import tuning
 from ._dtypes import accumulator_dtype, grad_buffer_dtype
 from ._kernel_args import compute_dtype, float64_arguments, gamma_constexpr, operand_mode, zero_factor
-from ._layout import RowsLayout, rows_layout, rows_walkable, wide_class_offsets
+from ._layout import RowsLayout, rows_layout, rows_of_c, rows_walkable, wide_class_offsets
 from ._reduction import Denominator, empty_reduction, finish_reduction, loss_denominator, non_ignored_count
 
 
@@ -81,6 +81,7 @@ class ClassLaunch:
             REDUCE=self.reduction != "none", WRITE_GRAD=self.grad is not None,
             COMPUTE=compute_dtype(self.logits.dtype),
             WIDE_CLASS_OFFSETS=wide_class_offsets(self.logits.shape[1], self.layout),
+            ROWS_OF_C=rows_of_c(self.logits.shape[1], self.layout),
             BLOCK_S=block_s, BLOCK_C=block_c, num_warps=num_warps,
         )  # fmt: skip
 

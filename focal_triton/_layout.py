@@ -108,6 +108,14 @@ def flat_operand(tensor, shape):
     return FlatOperand(view, len(dims), inner_size, middle_size, inner_stride, middle_stride, outer_stride)
 
 
+def rows_of_c(num_classes, layout):
+    """True when the logits and the gradient are rows of ``num_classes`` contiguous classes, one
+    after the other (row stride C): kernels with C compiled in then take s * C as the row offset,
+    whose divisibility Triton sees (C = 1000: 8 logits, 128-bit 16-bit access), where a runtime
+    row stride of 1000 shows none."""
+    return all(strides[1:] == (1, num_classes) for strides in (layout.logits_strides, layout.grad_strides))
+
+
 def wide_class_offsets(num_classes, layout):
     """True when a class offset (class * stride_c) of the logits, the gradient or any operand walked
     by class (dense targets, weight, pos_weight) can pass 2**31: the kernels then compute class

@@ -18,7 +18,7 @@ architecture; ``FOCAL_TRITON_CONFIGS=0`` ignores them, ``FOCAL_TRITON_AUTOTUNE=0
 The perf tools use this module and the public API only: ``recording_launches``
 tells which config each kernel launched with (nothing is recorded outside it),
 ``forced_tile`` runs a multiclass loss with a given tile, and the re-exported
-``RowsLayout`` / ``rows_layout`` / ``wide_class_offsets`` / ``grad_buffer_dtype``
+``RowsLayout`` / ``rows_layout`` / ``rows_of_c`` / ``wide_class_offsets`` / ``grad_buffer_dtype``
 describe what a launch sees.
 """
 
@@ -36,14 +36,14 @@ from focal_triton.kernels.sigmoid_focal import sigmoid_focal_fwd_kernel
 
 from ._backend import interpreter_enabled
 from ._dtypes import grad_buffer_dtype
-from ._layout import RowsLayout, rows_layout, wide_class_offsets
+from ._layout import RowsLayout, rows_layout, rows_of_c, wide_class_offsets
 from ._reduction import REDUCE_BLOCK
 
 __all__ = [
     "ELEMENTWISE_CONFIGS", "MAX_SINGLE_TILE_CLASSES", "REDUCE_BLOCK", "SCALE_CONFIG", "SIGMOID_AUTOTUNER",
     "RowsLayout", "class_tile", "elementwise_config", "forced_tile", "grad_buffer_dtype", "layout_kind",
     "describe", "record_launch", "recording_launches", "rows_layout", "shipped_config", "size_bucket", "table_key",
-    "table_path", "tile_candidates", "tile_shape", "wide_class_offsets",
+    "rows_of_c", "table_path", "tile_candidates", "tile_shape", "wide_class_offsets",
 ]  # fmt: skip
 
 CONFIG_DIR = Path(__file__).parent / "configs"
@@ -109,8 +109,9 @@ MAX_SINGLE_TILE_CLASSES = 4096  # softmax rows up to this many classes are read 
 # sigmoid kernel keeps more values live per logit: at 16 per thread triton 3.6
 # caps it at 128 registers and spills on sm_80, at 8 it does not.
 # The soft-target softmax kernel keeps q_j and g'_j of its tile live as well.
-# A softmax class tile of 512 or more takes 32 a thread: its row reductions then cross fewer warps
-# ((N, 1000) fp32: 59.1 -> 35.4 SASS per logit at 4 warps instead of 8, 94 registers).
+# A softmax class tile of 512 or more takes 32 a thread, one row a program: its row reductions
+# then cross fewer warps ((N, 1000) fp32: 59.1 -> 35.4 SASS per logit at 4 warps instead of 8;
+# 20.1 at one warp a row).
 ELEMENTS_PER_THREAD = {"softmax_focal_fwd": 16, "sigmoid_focal_index_fwd": 8, "softmax_focal_soft": 8,
                        "distribution_focal": 8}  # DFL rows too long for the small-C kernel: the soft kernel
 LONG_ROW_TILE, LONG_ROW_ELEMENTS_PER_THREAD = 512, 32
@@ -145,7 +146,8 @@ def tile_shape(num_classes, layout, kernel_name, logit_bytes=4):
     """The heuristic (BLOCK_S, BLOCK_C, num_warps) of ``kernel_name``: classes contiguous ->
     the tile runs along C; classes strided (NCHW) -> it runs along S, so loads coalesce
     either way; at least 4 warps, else ELEMENTS_PER_THREAD logits per thread (the class-index
-    kernel over contiguous classes: one 128-bit vector of ``logit_bytes`` logits a thread)."""
+    kernel over contiguous classes: one 128-bit vector of ``logit_bytes`` logits a thread; a long
+    softmax row: one row a program, a warp per 1024 classes)."""
     classes = triton.next_power_of_2(num_classes)
     rows = max(triton.next_power_of_2(layout.rows), 1)  # 0 rows (an empty batch): no program runs
     unpadded = kernel_name == "sigmoid_focal_index_fwd" or (
@@ -165,9 +167,12 @@ def tile_shape(num_classes, layout, kernel_name, logit_bytes=4):
     else:
         block_s = min(128, rows)
         block_c = min(classes, max(TILE // block_s, 1))
-    per_thread = ELEMENTS_PER_THREAD[kernel_name]
     if kernel_name == "softmax_focal_fwd" and block_c >= LONG_ROW_TILE:
-        per_thread = LONG_ROW_ELEMENTS_PER_THREAD
+        # one row a program at 32 logits a thread: up to 1024 classes the row's max and sum stay in
+        # one warp, no barrier ((N, 1000) bf16: 31.2 -> 20.9 SASS per logit; 1-warp blocks keep 32
+        # warps resident)
+        return 1, block_c, max(1, block_c // (32 * LONG_ROW_ELEMENTS_PER_THREAD))
+    per_thread = ELEMENTS_PER_THREAD[kernel_name]
     return block_s, block_c, max(4, block_s * block_c // (32 * per_thread))
 
 

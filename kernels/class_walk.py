@@ -39,6 +39,17 @@ def class_rows(pid, S, n_s_blocks, BLOCK_S: tl.constexpr):
 
 
 @triton.jit
+def row_starts(x_ptr, grad_ptr, b, s, stride_xb, stride_xs, stride_gb, stride_gs, C, ROWS_OF_C: tl.constexpr):
+    """The first logit and gradient element of each row: b * stride_b + s * stride_s, or with
+    ROWS_OF_C (rows of C contiguous classes, the launcher checked; C compiled in) s * C, whose
+    divisibility Triton sees, so the class tiles load and store as wide vectors."""
+    if ROWS_OF_C:
+        return x_ptr + b * stride_xb + s * C, grad_ptr + b * stride_gb + s * C
+    else:
+        return x_ptr + b * stride_xb + s * stride_xs, grad_ptr + b * stride_gb + s * stride_gs
+
+
+@triton.jit
 def class_offsets(BLOCK_C: tl.constexpr, WIDE_CLASS_OFFSETS: tl.constexpr):
     """0 .. BLOCK_C - 1, as int64 when class * stride_c can pass 2**31 (NCHW with C * H * W > 2**31;
     the launcher decides), else int32, which keeps registers free."""

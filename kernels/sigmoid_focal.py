@@ -43,6 +43,7 @@ from .class_walk import (
     UNROLLED_TILE_WIDTH,
     class_offsets,
     class_rows,
+    row_starts,
 )
 from .operands import OPERAND_NONE, OPERAND_SCALAR, OPERAND_TENSOR, load_flat_operand
 from .quality_focal import FOCAL, VARIFOCAL, quality_terms
@@ -454,6 +455,7 @@ def sigmoid_focal_index_fwd_kernel(
     WRITE_GRAD: tl.constexpr,
     COMPUTE: tl.constexpr,
     WIDE_CLASS_OFFSETS: tl.constexpr,  # class * stride_c can pass 2**31: 64-bit class offsets
+    ROWS_OF_C: tl.constexpr,  # rows of C contiguous classes: row offsets s * C (class_walk.row_starts)
     BLOCK_S: tl.constexpr,
     BLOCK_C: tl.constexpr,
 ):
@@ -479,8 +481,8 @@ def sigmoid_focal_index_fwd_kernel(
     if POS_WEIGHT_MODE == OPERAND_SCALAR:
         pw = float64_scalar(pos_weight, pos_weight_remainder, COMPUTE)
     rows = (b, s, row_mask, valid, k_class, score)
-    pointers = (x_ptr + b * stride_xb + s * stride_xs, grad_ptr + b * stride_gb + s * stride_gs, loss_ptr, alpha_ptr,
-                pos_weight_ptr, weight_ptr, q_ptr)  # fmt: skip
+    x_rows, g_rows = row_starts(x_ptr, grad_ptr, b, s, stride_xb, stride_xs, stride_gb, stride_gs, C, ROWS_OF_C)
+    pointers = (x_rows, g_rows, loss_ptr, alpha_ptr, pos_weight_ptr, weight_ptr, q_ptr)
     strides = (stride_xc, stride_gb, stride_gc, stride_gs, stride_qb, stride_qc, stride_qs, stride_pwb, stride_pwc,
                stride_pws, stride_wb, stride_wc, stride_ws)  # fmt: skip
     scalars = (alpha, pw, gamma, label_smoothing, label_smoothing_remainder,

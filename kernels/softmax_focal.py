@@ -42,6 +42,7 @@ from .class_walk import (
     class_offsets,
     class_rows,
     class_strides,
+    row_starts,
 )
 from .operands import OPERAND_NONE, OPERAND_SCALAR, OPERAND_TENSOR
 from .reduce import gradient_scale
@@ -232,6 +233,7 @@ def softmax_focal_fwd_kernel(
     SINGLE_TILE: tl.constexpr,
     COMPUTE: tl.constexpr,
     WIDE_CLASS_OFFSETS: tl.constexpr,  # class * stride_c can pass 2**31: 64-bit class offsets
+    ROWS_OF_C: tl.constexpr,  # rows of C contiguous classes: row offsets s * C (class_walk.row_starts)
     BLOCK_S: tl.constexpr,
     BLOCK_C: tl.constexpr,
 ):
@@ -245,7 +247,7 @@ def softmax_focal_fwd_kernel(
     valid = row_mask & (k != ignore_index)
     in_range = (k >= 0) & (k < C)
     k_safe = tl.where(valid & in_range, k, 0)  # never read out of bounds
-    x_rows = x_ptr + b * stride_xb + s * stride_xs
+    x_rows, g_rows = row_starts(x_ptr, grad_ptr, b, s, stride_xb, stride_xs, stride_gb, stride_gs, C, ROWS_OF_C)
     classes = class_offsets(BLOCK_C, WIDE_CLASS_OFFSETS)
     if SINGLE_TILE:
         tile_mask = row_mask[:, None] & (classes < C)[None, :]
@@ -265,7 +267,6 @@ def softmax_focal_fwd_kernel(
                         gradient_scale(denominator_ptr, denominator, denominator_remainder, DENOMINATOR, COMPUTE),
                         loss_ptr, partial_ptr, ALPHA_MODE, GAMMA, REDUCE, COMPUTE)  # fmt: skip
     if WRITE_GRAD:
-        g_rows = grad_ptr + b * stride_gb + s * stride_gs
         inv_sum = 1.0 / tl.where(row_mask, sum_exp, 1.0)
         if SINGLE_TILE:
             # g' (p_j - [j == k]), p_j - [j == k] one FFMA (not folded further: a g' of inf, a
@@ -328,6 +329,7 @@ def softmax_focal_small_c_kernel(
     DENOMINATOR: tl.constexpr,  # reduce.DENOMINATOR_*
     COMPUTE: tl.constexpr,
     WIDE_CLASS_OFFSETS: tl.constexpr,
+    ROWS_OF_C: tl.constexpr,  # rows of C contiguous classes: row offsets s * C (class_walk.row_starts)
     BLOCK_S: tl.constexpr,
 ):
     """The softmax focal loss, or the distribution focal loss, over rows of a few classes
@@ -341,8 +343,7 @@ def softmax_focal_small_c_kernel(
     tl.static_assert((TARGETS == TARGETS_INDEX) | ((TARGETS == TARGETS_DISTANCE) & (GAMMA == 0)))
     pid = tl.program_id(0)
     b, s, row_mask = class_rows(pid, S, n_s_blocks, BLOCK_S)
-    x_rows = x_ptr + b * stride_xb + s * stride_xs
-    g_rows = grad_ptr + b * stride_gb + s * stride_gs
+    x_rows, g_rows = row_starts(x_ptr, grad_ptr, b, s, stride_xb, stride_xs, stride_gb, stride_gs, C, ROWS_OF_C)
     class_stride_x, class_stride_g = class_strides(stride_xc, stride_gc, WIDE_CLASS_OFFSETS)
     row_weight = _row_weight(b, s, row_mask, weight_ptr, stride_wb, stride_ws, HAS_WEIGHT, COMPUTE)
     grad_scale = gradient_scale(denominator_ptr, denominator, denominator_remainder, DENOMINATOR, COMPUTE)
@@ -569,6 +570,7 @@ def softmax_focal_soft_kernel(
     SINGLE_TILE: tl.constexpr,
     COMPUTE: tl.constexpr,
     WIDE_CLASS_OFFSETS: tl.constexpr,
+    ROWS_OF_C: tl.constexpr,  # rows of C contiguous classes: row offsets s * C (class_walk.row_starts)
     BLOCK_S: tl.constexpr,
     BLOCK_C: tl.constexpr,
 ):
@@ -622,7 +624,7 @@ def softmax_focal_soft_kernel(
         row_alpha = alpha
     # smoothed class indices in rows of whole tiles: every class of a counted row has mass
     MASS_EVERYWHERE: tl.constexpr = TARGETS == TARGETS_INDEX and SMOOTHING and C % BLOCK_C == 0
-    x_rows = x_ptr + b * stride_xb + s * stride_xs
+    x_rows, g_rows = row_starts(x_ptr, grad_ptr, b, s, stride_xb, stride_xs, stride_gb, stride_gs, C, ROWS_OF_C)
     q_rows = b * stride_qb + s * stride_qs
     classes = class_offsets(BLOCK_C, WIDE_CLASS_OFFSETS)
     if UNROLLED:
@@ -713,7 +715,6 @@ def softmax_focal_soft_kernel(
     if WRITE_GRAD:
         scale = gradient_scale(denominator_ptr, denominator, denominator_remainder, DENOMINATOR, COMPUTE)
         row_scale = tl.where(valid, (row_alpha * row_weight + bad) * scale, 0.0)
-        g_rows = grad_ptr + b * stride_gb + s * stride_gs
         # dL/dx_j = p_j * sum_i q_i g'_i - q_j g'_j
         if UNROLLED:
             for tile in tl.static_range(TILES):

@@ -32,6 +32,7 @@ from focal_triton.tuning import (
     RowsLayout,
     grad_buffer_dtype,
     small_c_tile,
+    rows_of_c,
     tile_shape,
     wide_class_offsets,
 )
@@ -214,7 +215,8 @@ def class_variants(dtype):
         ints = ("S", "C", "n_s_blocks", "ignore_index", *(name for name in names if name not in unit))
         shared = {"BLOCK_S": block_s, "BLOCK_C": block_c, "COMPUTE": tl.float32, "REDUCE": True, "WRITE_GRAD": True,
                   "DENOMINATOR": DENOMINATOR_COUNT, "HAS_WEIGHT": False,
-                  "WIDE_CLASS_OFFSETS": wide_class_offsets(num_classes, layout), "GAMMA": 2}  # fmt: skip
+                  "WIDE_CLASS_OFFSETS": wide_class_offsets(num_classes, layout), "GAMMA": 2,
+                  "ROWS_OF_C": rows_of_c(num_classes, layout)}  # fmt: skip
         pointers = {"x_ptr": dtype, "t_ptr": "int64", "loss_ptr": dtype, "partial_ptr": "float32",
                     "grad_ptr": dtype, "denominator_ptr": "int64"}  # fmt: skip
         int_values = layout_ints(num_classes, rows, strides, block_s, names)
@@ -274,7 +276,8 @@ def head_option_variants(dtype):
         pointers = {"x_ptr": dtype, "t_ptr": "int64", "loss_ptr": dtype, "partial_ptr": "float32",
                     "grad_ptr": dtype, "denominator_ptr": "float32", "weight_ptr": "float32"}  # fmt: skip
         shared = {"COMPUTE": tl.float32, "REDUCE": True, "WRITE_GRAD": True, "DENOMINATOR": DENOMINATOR_TENSOR,
-                  "WIDE_CLASS_OFFSETS": wide_class_offsets(num_classes, layout)}  # fmt: skip
+                  "WIDE_CLASS_OFFSETS": wide_class_offsets(num_classes, layout),
+                  "ROWS_OF_C": rows_of_c(num_classes, layout)}  # fmt: skip
         if num_classes <= 80:
             block_s, block_c, warps = tile_shape(num_classes, layout, "sigmoid_focal_index_fwd", _size(dtype))
             yield (
@@ -346,7 +349,7 @@ def family_variants(dtype):
     block_s, block_c, warps = tile_shape(num_classes, layout, "sigmoid_focal_index_fwd", _size(dtype))
     walk = {"stride_xc": 1, "stride_gc": 1, "BLOCK_S": block_s, "BLOCK_C": block_c, "COMPUTE": tl.float32,
             "REDUCE": True, "WRITE_GRAD": True, "DENOMINATOR": DENOMINATOR_COUNT,
-            "WIDE_CLASS_OFFSETS": wide_class_offsets(num_classes, layout)}  # fmt: skip
+            "WIDE_CLASS_OFFSETS": wide_class_offsets(num_classes, layout), "ROWS_OF_C": rows_of_c(num_classes, layout)}
     pointers = {"x_ptr": dtype, "t_ptr": "int64", "loss_ptr": dtype, "partial_ptr": "float32", "grad_ptr": dtype,
                 "denominator_ptr": "int64", "score_ptr": "float32"}  # fmt: skip
     ints = ("S", "C", "n_s_blocks", "ignore_index", "stride_xb", "stride_xs", "stride_gb", "stride_gs")
@@ -379,7 +382,7 @@ def family_variants(dtype):
             fn=softmax_focal_small_c_kernel,
             pointers={**pointers, "t_ptr": "float32", "alpha_ptr": "float32"},
             constexprs={**{k: v for k, v in walk.items() if k != "BLOCK_C"}, "BLOCK_S": block_s, "C": bins,
-                        "DENOMINATOR": DENOMINATOR_NUMBER, "HAS_WEIGHT": False, "ALPHA_MODE": OPERAND_NONE,
+                        "ROWS_OF_C": rows_of_c(bins, layout), "DENOMINATOR": DENOMINATOR_NUMBER, "HAS_WEIGHT": False, "ALPHA_MODE": OPERAND_NONE,
                         "GAMMA": 0, "TARGETS": TARGETS_DISTANCE},
             ints=tuple(name for name in ints if name != "C"),
             int_values=layout_ints(bins, 1 << 20, (0, 1, bins), block_s, names), floats=CLASS_FLOATS,
