@@ -331,11 +331,13 @@ def _index_tile(c0, sums, rows, pointers, strides, scalars, C: tl.constexpr, LOS
                 GAMMA: tl.constexpr, POS_WEIGHT_MODE: tl.constexpr, HAS_WEIGHT: tl.constexpr,
                 SMOOTHING: tl.constexpr, ACTIVATED: tl.constexpr, ZERO_FACTOR: tl.constexpr, REDUCE: tl.constexpr,
                 WRITE_GRAD: tl.constexpr, COMPUTE: tl.constexpr, WIDE_CLASS_OFFSETS: tl.constexpr,
-                BLOCK_S: tl.constexpr, BLOCK_C: tl.constexpr):  # fmt: skip
+                ROW_MASKED: tl.constexpr, BLOCK_S: tl.constexpr, BLOCK_C: tl.constexpr):  # fmt: skip
     """One (BLOCK_S rows, BLOCK_C classes) tile from class c0 of the class-index walk: writes the
     gradient (and the 'none' loss), returns ``sums`` = (tile of loss sums, row sums) with it added.
     The tile's class offsets are 0 .. BLOCK_C - 1 from c0, so positives compare them with k - c0
-    (one subtraction per row), and a tile inside [0, C) needs no class mask."""
+    (one subtraction per row), and a tile inside [0, C) needs no class mask.  ROW_MASKED: rows not
+    counted read their logits as 0 (not at all), their gradient scale is 0 and the kernel drops
+    their loss per row, so no element of a tile is selected twice."""
     b, s, row_mask, valid, k_class, score = rows
     # VFL against (index, score) rows, ACTIVATED off: a masked logit or one of an ignored row is taken
     # as -inf with score and alpha 0, a sure negative of weight 0 whose loss and gradient are exactly
@@ -349,7 +351,8 @@ def _index_tile(c0, sums, rows, pointers, strides, scalars, C: tl.constexpr, LOS
     offsets = class_offsets(BLOCK_C, WIDE_CLASS_OFFSETS)
     cls = c0 + offsets
     tile_mask = row_mask[:, None] & (cls < C)[None, :]
-    raw_x = tl.load(x_rows[:, None] + cls[None, :] * stride_xc, mask=tile_mask,
+    load_mask = (valid[:, None] & tile_mask) if ROW_MASKED else tile_mask
+    raw_x = tl.load(x_rows[:, None] + cls[None, :] * stride_xc, mask=load_mask,
                     other=-float("inf") if FOLDED_ROWS else 0.0).to(COMPUTE)  # fmt: skip
     if FOLDED_ROWS:
         raw_x = tl.where(valid[:, None], raw_x, -float("inf"))
@@ -381,7 +384,7 @@ def _index_tile(c0, sums, rows, pointers, strides, scalars, C: tl.constexpr, LOS
         loss = weight * loss
         grad = weight * grad
     keep = valid[:, None] & tile_mask
-    if not FOLDED_ROWS:
+    if not (FOLDED_ROWS or ROW_MASKED):
         loss = tl.where(keep, loss, 0.0)
     if REDUCE:
         total += loss
@@ -391,7 +394,7 @@ def _index_tile(c0, sums, rows, pointers, strides, scalars, C: tl.constexpr, LOS
         tl.store(loss_ptr + b * stride_gb + s[:, None] * stride_gs + cls[None, :] * stride_gc,
                  loss.to(loss_ptr.dtype.element_ty), mask=tile_mask)  # fmt: skip
     if WRITE_GRAD:
-        if not FOLDED_ROWS:
+        if not (FOLDED_ROWS or ROW_MASKED):
             grad = tl.where(keep, grad, 0.0)
         tl.store(g_rows[:, None] + cls[None, :] * stride_gc, grad.to(g_rows.dtype.element_ty), mask=tile_mask)
     return total, row_total
@@ -485,22 +488,31 @@ def sigmoid_focal_index_fwd_kernel(
     pointers = (x_rows, g_rows, loss_ptr, alpha_ptr, pos_weight_ptr, weight_ptr, q_ptr)
     strides = (stride_xc, stride_gb, stride_gc, stride_gs, stride_qb, stride_qc, stride_qs, stride_pwb, stride_pwc,
                stride_pws, stride_wb, stride_wc, stride_ws)  # fmt: skip
-    scalars = (alpha, pw, gamma, label_smoothing, label_smoothing_remainder,
-               gradient_scale(denominator_ptr, denominator, denominator_remainder, DENOMINATOR, COMPUTE))
+    # the focal loss's 'mean' / 'sum' over whole class tiles: uncounted rows masked once a row (_index_tile)
+    ROW_MASKED: tl.constexpr = LOSS == FOCAL and REDUCE and C % BLOCK_C == 0
+    scale = gradient_scale(denominator_ptr, denominator, denominator_remainder, DENOMINATOR, COMPUTE)
+    if ROW_MASKED:
+        scale = tl.where(valid, scale, 0.0)[:, None]
+    scalars = (alpha, pw, gamma, label_smoothing, label_smoothing_remainder, scale)
     sums = (tl.zeros((BLOCK_S, BLOCK_C), COMPUTE), tl.zeros((BLOCK_S,), COMPUTE))
     if C <= UNROLLED_CLASS_TILES * BLOCK_C and BLOCK_C <= UNROLLED_TILE_WIDTH:
         for c0 in tl.static_range(0, C, BLOCK_C):
             sums = _index_tile(c0, sums, rows, pointers, strides, scalars, C, LOSS, TARGETS, DETACH, ROW_LOSS,
                                ALPHA_MODE, GAMMA, POS_WEIGHT_MODE, HAS_WEIGHT, SMOOTHING, ACTIVATED, ZERO_FACTOR,
-                               REDUCE, WRITE_GRAD, COMPUTE, WIDE_CLASS_OFFSETS, BLOCK_S, BLOCK_C)  # fmt: skip
+                               REDUCE, WRITE_GRAD, COMPUTE, WIDE_CLASS_OFFSETS, ROW_MASKED, BLOCK_S,
+                               BLOCK_C)  # fmt: skip
     else:
         for c0 in range(0, C, BLOCK_C):
             sums = _index_tile(c0, sums, rows, pointers, strides, scalars, C, LOSS, TARGETS, DETACH, ROW_LOSS,
                                ALPHA_MODE, GAMMA, POS_WEIGHT_MODE, HAS_WEIGHT, SMOOTHING, ACTIVATED, ZERO_FACTOR,
-                               REDUCE, WRITE_GRAD, COMPUTE, WIDE_CLASS_OFFSETS, BLOCK_S, BLOCK_C)  # fmt: skip
+                               REDUCE, WRITE_GRAD, COMPUTE, WIDE_CLASS_OFFSETS, ROW_MASKED, BLOCK_S,
+                               BLOCK_C)  # fmt: skip
     total, row_total = sums
     if REDUCE:
-        tl.store(partial_ptr + pid, tl.sum(tl.sum(total, axis=1), axis=0))
+        row_sums = tl.sum(total, axis=1)
+        if ROW_MASKED:
+            row_sums = tl.where(valid, row_sums, 0.0)
+        tl.store(partial_ptr + pid, tl.sum(row_sums, axis=0))
     elif ROW_LOSS:
         tl.store(loss_ptr + b * S + s, row_total.to(loss_ptr.dtype.element_ty), mask=row_mask)
 
