@@ -117,6 +117,17 @@ def _row_weight(b, s, row_mask, weight_ptr, stride_wb, stride_ws, HAS_WEIGHT: tl
 
 
 @triton.jit
+def _store_rows_loss(pid, b, s, S, row_mask, counted, loss, row_weight, loss_ptr, partial_ptr, REDUCE: tl.constexpr):
+    """Stores the loss of each row times its weight, 0 for the rows not ``counted`` (or the
+    program's partial sum)."""
+    loss = tl.where(counted, loss * row_weight, 0.0)
+    if REDUCE:
+        tl.store(partial_ptr + pid, tl.sum(loss, axis=0))
+    else:
+        tl.store(loss_ptr + b * S + s, loss.to(loss_ptr.dtype.element_ty), mask=row_mask)
+
+
+@triton.jit
 def _rows_loss(pid, b, s, S, row_mask, valid, in_range, k_safe, x_k, row_max, sum_exp, alpha, alpha_ptr, gamma,
                row_weight, grad_scale, loss_ptr, partial_ptr, ALPHA_MODE: tl.constexpr, GAMMA: tl.constexpr,
                REDUCE: tl.constexpr, COMPUTE: tl.constexpr):  # fmt: skip
@@ -130,12 +141,8 @@ def _rows_loss(pid, b, s, S, row_mask, valid, in_range, k_safe, x_k, row_max, su
     loss, gprime = softmax_focal_row_terms(u, alpha_k, gamma, GAMMA)
     # ignored rows give 0; a target outside [0, C) that is not ignore_index gives NaN
     bad = tl.where(in_range, 0.0, float("nan"))
-    loss = tl.where(valid, (loss + bad) * row_weight, 0.0)
+    _store_rows_loss(pid, b, s, S, row_mask, valid, loss + bad, row_weight, loss_ptr, partial_ptr, REDUCE)
     gprime = tl.where(valid, (gprime + bad) * row_weight, 0.0)
-    if REDUCE:
-        tl.store(partial_ptr + pid, tl.sum(loss, axis=0))
-    else:
-        tl.store(loss_ptr + b * S + s, loss.to(loss_ptr.dtype.element_ty), mask=row_mask)
     return gprime * grad_scale
 
 
@@ -381,11 +388,7 @@ def _two_class_rows(pid, b, s, S, row_mask, t_ptr, x_rows, g_rows, class_stride_
     loss, slope = hard_label_terms(margin, True, alpha_k, alpha_k, gamma, GAMMA, False)
     # ignored rows give 0; a target outside [0, 2) that is not ignore_index gives NaN
     bad = tl.where(in_range, 0.0, float("nan"))
-    loss = tl.where(valid, (loss + bad) * row_weight, 0.0)
-    if REDUCE:
-        tl.store(partial_ptr + pid, tl.sum(loss, axis=0))
-    else:
-        tl.store(loss_ptr + b * S + s, loss.to(loss_ptr.dtype.element_ty), mask=row_mask)
+    _store_rows_loss(pid, b, s, S, row_mask, valid, loss + bad, row_weight, loss_ptr, partial_ptr, REDUCE)
     if WRITE_GRAD:
         slope = tl.where(valid, (slope + bad) * row_weight, 0.0) * grad_scale
         g0 = tl.where(second, slope, -slope)  # dL/dx_0 = -dL/dm where k = 0, dL/dm where k = 1
@@ -475,11 +478,7 @@ def _two_hot_rows_loss(pid, b, s, S, row_mask, t_ptr, x_rows, class_stride_x, sh
     # a bin with no target mass adds nothing, even where its log-probability is -inf
     loss = -(1.0 - frac) * u_near - tl.where(frac == 0.0, 0.0, frac * u_far)
     bad = tl.where(in_range, 0.0, float("nan"))
-    loss = tl.where(row_mask, (loss + bad) * row_weight, 0.0)
-    if REDUCE:
-        tl.store(partial_ptr + pid, tl.sum(loss, axis=0))
-    else:
-        tl.store(loss_ptr + b * S + s, loss.to(loss_ptr.dtype.element_ty), mask=row_mask)
+    _store_rows_loss(pid, b, s, S, row_mask, row_mask, loss + bad, row_weight, loss_ptr, partial_ptr, REDUCE)
     gprime = tl.where(row_mask, (row_weight + bad) * grad_scale, 0.0)
     return 1.0 - frac, frac, near_class, gprime
 
@@ -523,6 +522,23 @@ def _soft_tile(u, p, one_minus_p, cls, tile_mask, k_class, near_q, far_q, cold_q
         # a class with no target mass adds nothing, even where its loss is infinite (a -inf logit)
         loss = tl.where(q == 0.0, 0.0, loss)
     return q * loss, q * gprime
+
+
+@triton.jit
+def _read_soft_tile(cls, x_rows, row_mask, shift, log_sum, k_class, near_q, far_q, cold_q, q_ptr, q_rows, stride_xc,
+                    stride_qc, alpha_ptr, gamma, label_smoothing, C, ALPHA_MODE: tl.constexpr, GAMMA: tl.constexpr,
+                    TARGETS: tl.constexpr, SMOOTHING: tl.constexpr, MASS_EVERYWHERE: tl.constexpr,
+                    COMPUTE: tl.constexpr):  # fmt: skip
+    """(tile mask, u_j, q_j loss_j, q_j g'_j) of the class tile ``cls`` of rows longer than one
+    tile, read again from memory (the looped passes of the soft-target kernel)."""
+    tile_mask = row_mask[:, None] & (cls < C)[None, :]
+    x = tl.load(x_rows[:, None] + cls[None, :] * stride_xc, mask=tile_mask, other=-float("inf"))
+    u = _log_probs(x.to(COMPUTE), shift[:, None], log_sum[:, None])
+    p, one_minus_p = probability_and_complement(u)
+    loss_terms, g_terms = _soft_tile(u, p, one_minus_p, cls, tile_mask, k_class, near_q, far_q, cold_q, q_ptr,
+                                     q_rows[:, None] + cls[None, :] * stride_qc, alpha_ptr, gamma, label_smoothing, C,
+                                     ALPHA_MODE, GAMMA, TARGETS, SMOOTHING, MASS_EVERYWHERE, COMPUTE)  # fmt: skip
+    return tile_mask, u, loss_terms, g_terms
 
 
 @triton.jit
@@ -694,24 +710,18 @@ def softmax_focal_soft_kernel(
             row_loss = tl.zeros((BLOCK_S,), COMPUTE)
             row_g = tl.zeros((BLOCK_S,), COMPUTE)
             for c0 in range(0, C, BLOCK_C):
-                cls = c0 + classes
-                tile_mask = row_mask[:, None] & (cls < C)[None, :]
-                x = tl.load(x_rows[:, None] + cls[None, :] * stride_xc, mask=tile_mask, other=-float("inf"))
-                u = _log_probs(x.to(COMPUTE), shift[:, None], log_sum[:, None])
-                p, one_minus_p = probability_and_complement(u)
-                loss_terms, g_terms = _soft_tile(u, p, one_minus_p, cls, tile_mask, k_class, near_q, far_q, cold_q, q_ptr,
-                                                 q_rows[:, None] + cls[None, :] * stride_qc, alpha_ptr, gamma, eps,
-                                                 C, TILE_ALPHA, GAMMA, TARGETS, SMOOTHING, MASS_EVERYWHERE, COMPUTE)  # fmt: skip
+                _, _, loss_terms, g_terms = _read_soft_tile(
+                    c0 + classes, x_rows, row_mask, shift, log_sum, k_class, near_q, far_q, cold_q, q_ptr, q_rows,
+                    stride_xc, stride_qc, alpha_ptr, gamma, eps, C, TILE_ALPHA, GAMMA, TARGETS, SMOOTHING,
+                    MASS_EVERYWHERE, COMPUTE,
+                )  # fmt: skip
                 row_loss += tl.sum(loss_terms, axis=1)
                 row_g += tl.sum(g_terms, axis=1)
     row_weight = _row_weight(b, s, row_mask, weight_ptr, stride_wb, stride_ws, HAS_WEIGHT, COMPUTE)
     bad = tl.where(in_range, 0.0, float("nan"))  # a class index outside [0, C) not ignored, a distance outside
-    row_loss = tl.where(valid, (row_loss * row_alpha + bad) * row_weight, 0.0)
+    _store_rows_loss(pid, b, s, S, row_mask, valid, row_loss * row_alpha + bad, row_weight, loss_ptr, partial_ptr,
+                     REDUCE)  # fmt: skip
     row_g = tl.where(valid, row_g, 0.0)  # an uncounted row's loss terms may be NaN (MASS_EVERYWHERE)
-    if REDUCE:
-        tl.store(partial_ptr + pid, tl.sum(row_loss, axis=0))
-    else:
-        tl.store(loss_ptr + b * S + s, row_loss.to(loss_ptr.dtype.element_ty), mask=row_mask)
     if WRITE_GRAD:
         scale = gradient_scale(denominator_ptr, denominator, denominator_remainder, DENOMINATOR, COMPUTE)
         row_scale = tl.where(valid, (row_alpha * row_weight + bad) * scale, 0.0)
@@ -728,13 +738,11 @@ def softmax_focal_soft_kernel(
         else:
             for c0 in range(0, C, BLOCK_C):
                 cls = c0 + classes
-                tile_mask = row_mask[:, None] & (cls < C)[None, :]
-                x = tl.load(x_rows[:, None] + cls[None, :] * stride_xc, mask=tile_mask, other=-float("inf"))
-                u = _log_probs(x.to(COMPUTE), shift[:, None], log_sum[:, None])
-                p, one_minus_p = probability_and_complement(u)
-                _, g_terms = _soft_tile(u, p, one_minus_p, cls, tile_mask, k_class, near_q, far_q, cold_q, q_ptr,
-                                        q_rows[:, None] + cls[None, :] * stride_qc, alpha_ptr, gamma, eps, C,
-                                        TILE_ALPHA, GAMMA, TARGETS, SMOOTHING, MASS_EVERYWHERE, COMPUTE)  # fmt: skip
+                tile_mask, u, _, g_terms = _read_soft_tile(
+                    cls, x_rows, row_mask, shift, log_sum, k_class, near_q, far_q, cold_q, q_ptr, q_rows, stride_xc,
+                    stride_qc, alpha_ptr, gamma, eps, C, TILE_ALPHA, GAMMA, TARGETS, SMOOTHING, MASS_EVERYWHERE,
+                    COMPUTE,
+                )  # fmt: skip
                 g = (tl.exp(u) * row_g[:, None] - g_terms) * row_scale[:, None]
                 tl.store(g_rows[:, None] + cls[None, :] * stride_gc, g.to(grad_ptr.dtype.element_ty), mask=tile_mask)
 
