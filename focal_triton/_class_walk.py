@@ -271,7 +271,8 @@ def quality_focal_forward(inputs, targets, scores, beta, reduction, ignore_index
 def distribution_focal_forward(inputs, targets, reduction, weight, normalizer, normalizer_tensor, need_grad,
                                loss_dtype):  # fmt: skip
     """The distribution focal loss: the softmax cross-entropy of each row against the two-hot of its
-    distance (the soft-target kernel with TARGETS_DISTANCE and gamma 0)."""
+    distance (TARGETS_DISTANCE, gamma 0: the small-C kernel up to tuning.SMALL_C_MAX bins, else the
+    soft-target kernel)."""
     return softmax_focal_forward(
         inputs, targets, None, None, 0.0, reduction, -100, weight, normalizer, normalizer_tensor, 0.0, need_grad,
         loss_dtype, distances=True,
