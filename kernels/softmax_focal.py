@@ -10,8 +10,9 @@ Softmax math per row (k = target class, lse = logsumexp(x), u = x_k - lse = log 
     dL/dx_j = g' * (p_j - [j == k])
 
 from dL/du = -alpha_k * w * (1 + gamma * p_k * u / expm1(u)) and du/dx_j = [j == k] - p_j.
-u / expm1(u) lies in (0, 1] and is taken as 1 at u = 0, so g' is finite for
-every gamma >= 0 as p_k -> 1 and as p_k -> 0.  A row whose classes fit one
+u / expm1(u) lies in (0, 1] (float32 forms it as -u / max(1 - p_k, 2 ** -126); at u = 0,
+1 - p_k = 0, w is 0 for every gamma > 0 and the ratio's value does not matter; float64 takes
+its limit 1), so g' is finite for every gamma >= 0 as p_k -> 1 and as p_k -> 0.  A row whose classes fit one
 tile (SINGLE_TILE) is read once; otherwise an online max / sum of exp over the
 class tiles (pass 1) is followed by a pass that writes p_j (two reads).
 
@@ -23,8 +24,11 @@ each class j:
     dL/dx_i = sum_j q_j * dL_j/du_j * du_j/dx_i = sum_j q_j * (-g'_j) * ([i == j] - p_i)
             = p_i * G - q_i * g'_i,   G = sum_j q_j * g'_j
 
-so each row needs G before any gradient is written: rows that fit one tile keep the tile in
-registers, longer rows are read three times (max and sum, then loss and G, then dL/dx).
+so each row needs G before any gradient is written: rows that fit one tile, or up to
+UNROLLED_CLASS_TILES narrow ones (C compiled in), keep them in registers; longer rows are read
+three times (max and sum, then loss and G, then dL/dx).  In registers, p_j = e_j / sum and
+1 - p_j = (sum - e_j) / sum with e_j = exp(x_j - max): sum - e_j >= 1 but at the row's max, where
+it is sum - 1, as exact as the row's log of its sum.
 Every g'_j is finite (above), so the gradient is finite for every gamma >= 0; a class
 with q_j = 0 adds nothing to the loss even where L_j is infinite (a -inf logit).  With
 gamma = 0 and no alpha, g'_j = 1 and dL/dx_i = p_i * sum(q) - q_i: F.cross_entropy's.
