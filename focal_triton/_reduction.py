@@ -4,11 +4,13 @@ order, no host sync."""
 from dataclasses import dataclass
 
 import torch
+import triton
 
 from focal_triton.kernels.reduce import (
     DENOMINATOR_COUNT,
     DENOMINATOR_NUMBER,
     DENOMINATOR_TENSOR,
+    count_kept_kernel,
     sum_partials_kernel,
 )
 
@@ -16,6 +18,7 @@ from ._dtypes import ignore_index_applies
 from ._kernel_args import float64_arguments
 
 REDUCE_BLOCK = 1024  # partial sums per step of the one-program final sum
+COUNT_CONFIG = (4096, 4)  # (BLOCK, num_warps) of the count of kept targets: 32 a thread
 
 
 def empty_reduction(reduction, dtype, device, denominator):
@@ -77,4 +80,17 @@ def non_ignored_count(targets, ignore_index, per_position=1.0):
     or known on the host when no target can equal ignore_index."""
     if not ignore_index_applies(targets.dtype, ignore_index):
         return Denominator(float(targets.numel()) * per_position)
-    return Denominator(per_position, (targets != ignore_index).sum(), is_count=True)
+    return Denominator(per_position, count_kept(targets.reshape(-1), ignore_index), is_count=True)
+
+
+def count_kept(targets, ignore_index):
+    """A 0-d int64 device tensor: how many of the flat ``targets`` differ from ignore_index (one
+    Triton pass over them)."""
+    count = torch.zeros((), dtype=torch.int64, device=targets.device)
+    block, num_warps = COUNT_CONFIG
+    if targets.numel():
+        count_kept_kernel[(triton.cdiv(targets.numel(), block),)](
+            t_ptr=targets, count_ptr=count, n=targets.numel(), ignore_index=ignore_index, BLOCK=block,
+            num_warps=num_warps,
+        )  # fmt: skip
+    return count

@@ -37,11 +37,11 @@ from focal_triton.kernels.sigmoid_focal import sigmoid_focal_fwd_kernel
 from ._backend import interpreter_enabled
 from ._dtypes import grad_buffer_dtype
 from ._layout import RowsLayout, rows_layout, rows_of_c, wide_class_offsets
-from ._reduction import REDUCE_BLOCK
+from ._reduction import COUNT_CONFIG, REDUCE_BLOCK
 
 __all__ = [
-    "ELEMENTWISE_CONFIGS", "MAX_SINGLE_TILE_CLASSES", "REDUCE_BLOCK", "SCALE_CONFIG", "SIGMOID_AUTOTUNER",
-    "RowsLayout", "class_tile", "elementwise_config", "forced_tile", "grad_buffer_dtype", "layout_kind",
+    "COUNT_CONFIG", "ELEMENTWISE_CONFIGS", "MAX_SINGLE_TILE_CLASSES", "REDUCE_BLOCK", "SCALE_CONFIG",
+    "SIGMOID_AUTOTUNER", "RowsLayout", "class_tile", "elementwise_config", "forced_tile", "grad_buffer_dtype", "layout_kind",
     "describe", "record_launch", "recording_launches", "rows_layout", "shipped_config", "size_bucket", "table_key",
     "rows_of_c", "table_path", "tile_candidates", "tile_shape", "wide_class_offsets",
 ]  # fmt: skip

@@ -1,4 +1,5 @@
-"""Deterministic reductions: partial sums in a fixed tree, then one fixed-order final sum (no atomics).
+"""Deterministic reductions: partial sums in a fixed tree, then one fixed-order final sum (no
+floating-point atomics; the count of kept targets adds integers, exact in any order).
 
 ``tl.sum`` adds in an order set by the register layout (elements per thread, lanes, warps), so
 the same numbers summed by two launch configurations can differ in the last bit.  The
@@ -102,3 +103,26 @@ def sum_partials_kernel(
         total += pairwise_sums(tl.load(partial_ptr + offs, mask=offs < n_partials, other=0.0), 1, BLOCK, BLOCK_LEVELS)
     denominator = load_denominator(denominator_ptr, denominator, denominator_remainder, DENOMINATOR, total.dtype)
     tl.store(out_ptr + tl.arange(0, 1), (total / denominator).to(out_ptr.dtype.element_ty))
+
+
+@triton.jit
+def count_kept_kernel(
+    t_ptr,  # targets, n of them, flat (any integer dtype)
+    count_ptr,  # out: one int64, zeroed by the launcher, that each program adds its count to
+    n,
+    ignore_index: tl.int64,
+    BLOCK: tl.constexpr,
+):
+    """The number of targets other than ignore_index (compared as integers, as ``t != ignore_index``
+    in PyTorch), the denominator of 'mean' that ignores positions: one read of the targets, each
+    program's count added by an integer atomic (exact whatever the order)."""
+    offsets = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    in_bounds = offsets < n
+    t = tl.load(t_ptr + offsets, mask=in_bounds, other=0).to(tl.int64)
+    kept = tl.sum(tl.where(in_bounds & (t != ignore_index), 1, 0).to(tl.int64), axis=0)
+    tl.atomic_add(count_ptr, kept)
+
+
+def count_kept_bytes_per_element(target_bytes):
+    """Bytes per target of the count: one read."""
+    return target_bytes

@@ -9,7 +9,14 @@ from focal_triton.kernels.grad_scale import scale_grad_bytes_per_element, scale_
 from focal_triton.kernels.class_walk import TARGETS_DISTANCE, TARGETS_INDEX, TARGETS_INDEX_SCORES, tiles_unroll
 from focal_triton.kernels.operands import OPERAND_NONE, OPERAND_SCALAR
 from focal_triton.kernels.quality_focal import FOCAL, QUALITY_FOCAL, VARIFOCAL
-from focal_triton.kernels.reduce import DENOMINATOR_COUNT, DENOMINATOR_NUMBER, DENOMINATOR_TENSOR, sum_partials_kernel
+from focal_triton.kernels.reduce import (
+    DENOMINATOR_COUNT,
+    DENOMINATOR_NUMBER,
+    DENOMINATOR_TENSOR,
+    count_kept_bytes_per_element,
+    count_kept_kernel,
+    sum_partials_kernel,
+)
 from focal_triton.kernels.sigmoid_focal import (
     sigmoid_focal_bytes_per_element,
     sigmoid_focal_fwd_kernel,
@@ -26,6 +33,7 @@ from focal_triton.kernels.softmax_focal import (
 from focal_triton.kernels.stable_math import ANY_GAMMA
 
 from focal_triton.tuning import (
+    COUNT_CONFIG,
     ELEMENTWISE_CONFIGS,
     REDUCE_BLOCK,
     SCALE_CONFIG,
@@ -409,6 +417,17 @@ def variants():
         yield from class_variants(dtype)
         yield from head_option_variants(dtype)
         yield from family_variants(dtype)
+    block, warps = COUNT_CONFIG
+    for dtype in ("int64", "uint8"):  # class indices; hard labels with an ignore_index
+        yield (
+            KernelVariant(
+                name="count_kept", fn=count_kept_kernel, pointers={"t_ptr": dtype, "count_ptr": "int64"},
+                constexprs={"BLOCK": block}, ints=("n", "ignore_index"),
+                int_values={"n": BINARY_ELEMENTS, "ignore_index": 255 if dtype == "uint8" else -100}, dtype=dtype,
+                elements_per_program=block, bytes_per_element=count_kept_bytes_per_element(_size(dtype)),
+            ),
+            warps,
+        )  # fmt: skip
     yield (
         KernelVariant(
             name="sum_partials",

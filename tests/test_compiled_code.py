@@ -30,6 +30,7 @@ def test_report_covers_every_kernel_and_arch(report):
         "sigmoid_focal_fwd",
         "scale_grad",
         "sum_partials",
+        "count_kept",
         "softmax_focal_fwd",
         "softmax_focal_small_c",
         "softmax_focal_soft",
@@ -66,8 +67,9 @@ def test_no_spills(report):
 # too short for a vector a row (a 32-bit logit a class; 64 bits for the float32 class-index rows of
 # C = 2, whose row offset s * C shows 8-byte alignment), the soft-target kernel's unrolled rows of
 # 16-bit logits keep 4 a thread (64 bits: at 8, 168 registers leave 12 warps resident), and
-# sum_partials stores one scalar.  Rows whose length is not a multiple of 16 (C = 1000) take
-# their offset as s * C with C compiled in (class_walk.row_starts): 128 bits.
+# sum_partials stores one scalar (count_kept none: an integer atomic).  Rows whose length is not
+# a multiple of 16 (C = 1000) take their offset as s * C with C compiled in
+# (class_walk.row_starts): 128 bits.
 NARROW_ACCESS = {
     ("softmax_focal_small_c[nchw", "bfloat16"): (128, 64),
     ("sigmoid_focal_index_fwd[rows C=2,", "float32"): (128, 64),
@@ -76,6 +78,7 @@ NARROW_ACCESS = {
     ("softmax_focal_small_c[rows C=17", ""): (32, 32),
     ("softmax_focal_soft[rows C=80", "bfloat16"): (64, 64),  # 4 logits a thread: 16 warps resident
     ("sum_partials", ""): (128, 32),
+    ("count_kept", ""): (128, 32),  # no store: one integer atomic a program
 }
 
 
@@ -208,3 +211,13 @@ def test_gamma_two_is_compiled_without_exp2_or_log2(report):
             assert row["mufu_per_element"] <= general["mufu_per_element"] - 0.99, (kernel, dtype)  # one MUFU fewer
             compared += 1
     assert compared == 6
+
+
+def test_the_fixed_costs_are_rows(report):
+    """The passes outside the per-element kernels have rows of their own: the count of kept targets
+    ('mean' with ignore_index: one read of the int64 indices or uint8 labels), the backward's
+    gradient scaling and the final sum."""
+    by_kernel = {(r["kernel"], r["dtype"]): r for r in report if r["arch"] == "sm_90"}
+    assert by_kernel[("count_kept", "int64")]["bytes_per_element"] == 8
+    assert by_kernel[("count_kept", "uint8")]["bytes_per_element"] == 1
+    assert {"scale_grad", "sum_partials"} <= {kernel for kernel, _ in by_kernel}
