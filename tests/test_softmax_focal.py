@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from oracle import (
     DTYPE_TOLERANCES,
     REDUCTIONS,
+    assert_sigmoid_index_matches,
     assert_softmax_matches,
     expected_softmax,
     run_softmax,
@@ -116,6 +117,19 @@ def test_two_class_rows_with_infinite_logits(device):
     loss, grad = run_softmax(x, t, 0.25, 2.0, "none")
     assert loss[0].item() == inf and loss[1:].abs().max().item() == 0.0
     torch.testing.assert_close(grad.cpu(), torch.tensor([[0.25, -0.25], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0]]))
+
+
+@pytest.mark.parametrize("num_classes", [100, 150])  # unrolled tiles of 16 (7 of them) and of 32 (5, padded)
+@pytest.mark.parametrize("dtype,rtol,atol", [DTYPES[0], DTYPES[2]])  # fp32, bf16
+def test_rows_up_to_256_classes_unroll_their_tiles(device, num_classes, dtype, rtol, atol):
+    """Rows a power-of-two tile would pad take the unpadded class tile that still unrolls (at most
+    8 tiles; C = 150: 32 wide, not 8), for the softmax and the class-index sigmoid loss alike."""
+    assert all(tuning.index_class_tile(c) * 8 >= c for c in range(9, 257))
+    assert tuning.index_class_tile(150) == 32 and tuning.index_class_tile(100) == 16
+    x, t = make_case((40, num_classes), dtype, device, ignore_every=6)
+    for reduction in ("mean", "none"):
+        assert_softmax_matches(x, t, 0.25, 2.0, reduction, rtol, atol)
+        assert_sigmoid_index_matches(x, t, 0.25, 2.0, reduction, rtol=rtol, atol=atol)
 
 
 def test_transposed_rows(device):
