@@ -42,9 +42,9 @@ from ._reduction import COUNT_CONFIG, REDUCE_BLOCK
 
 __all__ = [
     "COUNT_CONFIG", "ELEMENTWISE_CONFIGS", "MAX_SINGLE_TILE_CLASSES", "REDUCE_BLOCK", "SCALE_CONFIG",
-    "SIGMOID_AUTOTUNER", "RowsLayout", "class_tile", "elementwise_config", "forced_tile", "grad_buffer_dtype", "layout_kind",
-    "describe", "record_launch", "recording_launches", "rows_layout", "shipped_config", "size_bucket", "table_key",
-    "rows_of_c", "table_path", "tile_candidates", "tile_shape", "wide_class_offsets",
+    "SIGMOID_AUTOTUNER", "RowsLayout", "class_tile", "elementwise_config", "forced_tile", "grad_buffer_dtype",
+    "layout_kind", "describe", "record_launch", "recording_launches", "rows_layout", "shipped_config", "size_bucket",
+    "table_key", "rows_of_c", "table_path", "tile_candidates", "tile_shape", "wide_class_offsets",
 ]  # fmt: skip
 
 CONFIG_DIR = Path(__file__).parent / "configs"

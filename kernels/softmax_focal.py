@@ -101,6 +101,17 @@ def softmax_focal_row_terms(u, alpha_k, gamma, GAMMA: tl.constexpr):
 
 
 @triton.jit
+def _row_classes(t_ptr, b, s, S, row_mask, ignore_index, C):
+    """(counted, in range, class) of each row's class index (b * S + s): ignore_index is not
+    counted; an index outside [0, C) is counted (the launchers make its loss NaN) and read as
+    class 0, so no logit is read out of bounds."""
+    k = tl.load(t_ptr + b * S + s, mask=row_mask, other=0).to(tl.int64)
+    valid = row_mask & (k != ignore_index)
+    in_range = (k >= 0) & (k < C)
+    return valid, in_range, tl.where(valid & in_range, k, 0)
+
+
+@triton.jit
 def _class_alpha(k_safe, alpha, alpha_ptr, ALPHA_MODE: tl.constexpr, COMPUTE: tl.constexpr):
     """alpha_k of each row: alpha[k] (per class), alpha (one factor) or 1 (no alpha)."""
     if ALPHA_MODE == ALPHA_PER_CLASS:
@@ -254,10 +265,7 @@ def softmax_focal_fwd_kernel(
     alpha = float64_scalar(alpha, alpha_remainder, COMPUTE)
     gamma = float64_scalar(gamma, gamma_remainder, COMPUTE)
     b, s, row_mask = class_rows(pid, S, n_s_blocks, BLOCK_S)
-    k = tl.load(t_ptr + b * S + s, mask=row_mask, other=0).to(tl.int64)
-    valid = row_mask & (k != ignore_index)
-    in_range = (k >= 0) & (k < C)
-    k_safe = tl.where(valid & in_range, k, 0)  # never read out of bounds
+    valid, in_range, k_safe = _row_classes(t_ptr, b, s, S, row_mask, ignore_index, C)
     x_rows, g_rows = row_starts(x_ptr, grad_ptr, b, s, stride_xb, stride_xs, stride_gb, stride_gs, C, ROWS_OF_C)
     classes = class_offsets(BLOCK_C, WIDE_CLASS_OFFSETS)
     if SINGLE_TILE:
@@ -358,15 +366,16 @@ def softmax_focal_small_c_kernel(
     class_stride_x, class_stride_g = class_strides(stride_xc, stride_gc, WIDE_CLASS_OFFSETS)
     row_weight = _row_weight(b, s, row_mask, weight_ptr, stride_wb, stride_ws, HAS_WEIGHT, COMPUTE)
     grad_scale = gradient_scale(denominator_ptr, denominator, denominator_remainder, DENOMINATOR, COMPUTE)
+    alpha = float64_scalar(alpha, alpha_remainder, COMPUTE)
+    gamma = float64_scalar(gamma, gamma_remainder, COMPUTE)
     if C == 2 and TARGETS == TARGETS_INDEX:
         _two_class_rows(pid, b, s, S, row_mask, t_ptr, x_rows, g_rows, class_stride_x, class_stride_g, ignore_index,
-                        float64_scalar(alpha, alpha_remainder, COMPUTE), alpha_ptr,
-                        float64_scalar(gamma, gamma_remainder, COMPUTE), row_weight, grad_scale, loss_ptr,
-                        partial_ptr, ALPHA_MODE, GAMMA, REDUCE, WRITE_GRAD, COMPUTE)  # fmt: skip
+                        alpha, alpha_ptr, gamma, row_weight, grad_scale, loss_ptr, partial_ptr, ALPHA_MODE, GAMMA,
+                        REDUCE, WRITE_GRAD, COMPUTE)  # fmt: skip
     else:
         _few_class_rows(pid, b, s, S, row_mask, t_ptr, x_rows, g_rows, class_stride_x, class_stride_g, ignore_index,
-                        alpha, alpha_remainder, alpha_ptr, gamma, gamma_remainder, row_weight, grad_scale, loss_ptr,
-                        partial_ptr, C, ALPHA_MODE, GAMMA, TARGETS, REDUCE, WRITE_GRAD, COMPUTE, BLOCK_S)  # fmt: skip
+                        alpha, alpha_ptr, gamma, row_weight, grad_scale, loss_ptr, partial_ptr, C, ALPHA_MODE, GAMMA,
+                        TARGETS, REDUCE, WRITE_GRAD, COMPUTE, BLOCK_S)  # fmt: skip
 
 
 @triton.jit
@@ -378,10 +387,7 @@ def _two_class_rows(pid, b, s, S, row_mask, t_ptr, x_rows, g_rows, class_stride_
     so the row's loss is the binary focal loss of m at a positive, alpha_k (1 - p_k) ** gamma
     softplus(-m) (sigmoid_focal.hard_label_terms), and dL/dx_k = -dL/dx_o = dL/dm: no max, no
     sum of exp, no log of it.  Logits of +inf are clamped to 3e38 first, as the softmax rows are."""
-    k = tl.load(t_ptr + b * S + s, mask=row_mask, other=0).to(tl.int64)
-    valid = row_mask & (k != ignore_index)
-    in_range = (k >= 0) & (k < 2)
-    k_safe = tl.where(valid & in_range, k, 0)
+    valid, in_range, k_safe = _row_classes(t_ptr, b, s, S, row_mask, ignore_index, 2)
     x0 = clamp_positive_infinity(tl.load(x_rows, mask=row_mask, other=0.0).to(COMPUTE))
     x1 = clamp_positive_infinity(tl.load(x_rows + class_stride_x, mask=row_mask, other=0.0).to(COMPUTE))
     second = k_safe == 1
@@ -402,10 +408,9 @@ def _two_class_rows(pid, b, s, S, row_mask, t_ptr, x_rows, g_rows, class_stride_
 
 @triton.jit
 def _few_class_rows(pid, b, s, S, row_mask, t_ptr, x_rows, g_rows, class_stride_x, class_stride_g, ignore_index,
-                    alpha, alpha_remainder, alpha_ptr, gamma, gamma_remainder, row_weight, grad_scale, loss_ptr,
-                    partial_ptr, C: tl.constexpr, ALPHA_MODE: tl.constexpr, GAMMA: tl.constexpr,
-                    TARGETS: tl.constexpr, REDUCE: tl.constexpr, WRITE_GRAD: tl.constexpr, COMPUTE: tl.constexpr,
-                    BLOCK_S: tl.constexpr):  # fmt: skip
+                    alpha, alpha_ptr, gamma, row_weight, grad_scale, loss_ptr, partial_ptr, C: tl.constexpr,
+                    ALPHA_MODE: tl.constexpr, GAMMA: tl.constexpr, TARGETS: tl.constexpr, REDUCE: tl.constexpr,
+                    WRITE_GRAD: tl.constexpr, COMPUTE: tl.constexpr, BLOCK_S: tl.constexpr):  # fmt: skip
     """Rows of C classes in the registers of one thread each (softmax_focal_small_c_kernel)."""
     # 1. the row into registers, its max in the logits' own dtype (exact in any precision)
     row_max = tl.full((BLOCK_S,), -float("inf"), x_rows.dtype.element_ty)
@@ -431,18 +436,14 @@ def _few_class_rows(pid, b, s, S, row_mask, t_ptr, x_rows, g_rows, class_stride_
             partial_ptr, C, REDUCE, COMPUTE,
         )  # fmt: skip
     else:
-        k = tl.load(t_ptr + b * S + s, mask=row_mask, other=0).to(tl.int64)
-        valid = row_mask & (k != ignore_index)
-        in_range = (k >= 0) & (k < C)
-        k_safe = tl.where(valid & in_range, k, 0)
+        valid, in_range, k_safe = _row_classes(t_ptr, b, s, S, row_mask, ignore_index, C)
         y_class = k_safe.to(tl.int32)  # compared with each class in 32 bits
         x_k = tl.zeros((BLOCK_S,), COMPUTE)
         for c in tl.static_range(C):
             x_k = tl.where(y_class == c, xs[c], x_k)
-        gprime = _rows_loss(pid, b, s, S, row_mask, valid, in_range, k_safe, x_k, shift, sum_exp,
-                            float64_scalar(alpha, alpha_remainder, COMPUTE), alpha_ptr,
-                            float64_scalar(gamma, gamma_remainder, COMPUTE), row_weight, grad_scale, loss_ptr,
-                            partial_ptr, ALPHA_MODE, GAMMA, REDUCE, COMPUTE)  # fmt: skip
+        gprime = _rows_loss(pid, b, s, S, row_mask, valid, in_range, k_safe, x_k, shift, sum_exp, alpha, alpha_ptr,
+                            gamma, row_weight, grad_scale, loss_ptr, partial_ptr, ALPHA_MODE, GAMMA, REDUCE,
+                            COMPUTE)  # fmt: skip
         near, far = 1.0, 0.0
     # 4. dL/dx_j = g' (p_j - q_j), q the one-hot of k (near = 1), or the two-hot of y (near =
     # 1 - frac at l = floor(y), far = frac at l + 1); not folded further: a g' of inf (a
@@ -459,7 +460,8 @@ def _few_class_rows(pid, b, s, S, row_mask, t_ptr, x_rows, g_rows, class_stride_
 
 @triton.jit
 def _two_hot_rows_loss(pid, b, s, S, row_mask, t_ptr, x_rows, class_stride_x, shift, sum_exp, row_weight, grad_scale,
-                       loss_ptr, partial_ptr, C: tl.constexpr, REDUCE: tl.constexpr, COMPUTE: tl.constexpr):  # fmt: skip
+                       loss_ptr, partial_ptr, C: tl.constexpr, REDUCE: tl.constexpr,
+                       COMPUTE: tl.constexpr):  # fmt: skip
     """Stores the distribution focal loss of each row (times its weight; or the program's partial
     sum), -(1 - frac) log p_l - frac log p_(l + 1) with l = floor(y), frac = y - l, from its
     distance y, max and sum of exp; returns (1 - frac, frac, l, g') with g' the row's weight
@@ -621,10 +623,7 @@ def softmax_focal_soft_kernel(
         k_safe = tl.where(in_range, y, 0.0).to(tl.int64)  # floor(y)
         frac = tl.where(in_range, y - k_safe.to(COMPUTE), 0.0)
     else:
-        k = tl.load(t_ptr + b * S + s, mask=row_mask, other=0).to(tl.int64)
-        valid = row_mask & (k != ignore_index)
-        in_range = (k >= 0) & (k < C)
-        k_safe = tl.where(valid & in_range, k, 0)
+        valid, in_range, k_safe = _row_classes(t_ptr, b, s, S, row_mask, ignore_index, C)
     # the row's target factors (0 in rows not counted), and the class they sit at, in 32 bits
     k_class = k_safe.to(tl.int32)
     far_q = tl.zeros((BLOCK_S,), COMPUTE)
@@ -681,8 +680,8 @@ def softmax_focal_soft_kernel(
             tile_mask = row_mask[:, None] & (cls < C)[None, :]
             loss_terms, g_terms = _soft_tile(
                 _log_probs(xs[tile], shift[:, None], log_sum[:, None]), exps[tile] * inv_sum[:, None],
-                (sum_exp[:, None] - exps[tile]) * inv_sum[:, None], cls, tile_mask, k_class, near_q, far_q, cold_q, q_ptr,
-                q_rows[:, None] + cls[None, :] * stride_qc, alpha_ptr, gamma, eps, C, TILE_ALPHA, GAMMA, TARGETS,
+                (sum_exp[:, None] - exps[tile]) * inv_sum[:, None], cls, tile_mask, k_class, near_q, far_q, cold_q,
+                q_ptr, q_rows[:, None] + cls[None, :] * stride_qc, alpha_ptr, gamma, eps, C, TILE_ALPHA, GAMMA, TARGETS,
                 SMOOTHING, MASS_EVERYWHERE, COMPUTE,
             )  # fmt: skip
             lane_loss += loss_terms
@@ -705,9 +704,10 @@ def softmax_focal_soft_kernel(
         if SINGLE_TILE:
             u = _log_probs(x, shift[:, None], log_sum[:, None])
             p, one_minus_p = probability_and_complement(u)
-            loss_terms, g_terms = _soft_tile(u, p, one_minus_p, classes, tile_mask, k_class, near_q, far_q, cold_q, q_ptr,
-                                             q_rows[:, None] + classes[None, :] * stride_qc, alpha_ptr, gamma, eps,
-                                             C, TILE_ALPHA, GAMMA, TARGETS, SMOOTHING, MASS_EVERYWHERE, COMPUTE)  # fmt: skip
+            loss_terms, g_terms = _soft_tile(u, p, one_minus_p, classes, tile_mask, k_class, near_q, far_q, cold_q,
+                                             q_ptr, q_rows[:, None] + classes[None, :] * stride_qc, alpha_ptr, gamma,
+                                             eps, C, TILE_ALPHA, GAMMA, TARGETS, SMOOTHING, MASS_EVERYWHERE,
+                                             COMPUTE)  # fmt: skip
             row_loss = tl.sum(loss_terms, axis=1)
             row_g = tl.sum(g_terms, axis=1)
         else:

@@ -121,5 +121,6 @@ def test_the_no_kernel_guard_fires(device, no_kernel):
     x, t = good(device)
     with pytest.raises(pytest.fail.Exception, match="kernel sigmoid_focal_fwd_kernel ran"):
         sigmoid_focal_loss(x, t)
-    with pytest.raises(pytest.fail.Exception, match="kernel count_kept_kernel ran"):  # "mean" counts the kept rows first
+    # "mean" counts the kept rows first
+    with pytest.raises(pytest.fail.Exception, match="kernel count_kept_kernel ran"):
         focal_triton.softmax_focal_loss(x, t.argmax(1))
