@@ -55,7 +55,7 @@ def _sigmoid_bce(x, q):
     cancellation.  An infinite logit makes one softplus inf: each BCE term is taken as max(term, 0),
     whose NaN (0 * inf, a target of exactly 0 or 1) is 0 (IEEE maxNum), and an inf left is the true
     BCE; a NaN logit stays NaN through s."""
-    e, r, log1p_e = sigmoid_parts(x)
+    e, r, log1p_e = sigmoid_parts(x, True)
     positive_x = x >= 0.0
     er = e * r
     s = tl.where(positive_x, r, er)

@@ -71,7 +71,7 @@ def soft_label_terms(raw_x, t, pos_weight, gamma, GAMMA: tl.constexpr):
     target of exactly 0 or 1 multiplies that inf by 0: each BCE term is taken as max(term, 0),
     whose NaN is 0 (IEEE maxNum; a NaN logit stays NaN through w); an inf left in ce is the true
     loss.  The gradient's ce * p q / (1 - p_t) takes ce capped at 3e38 (p q is 0 there)."""
-    e, r, log1p_e = sigmoid_parts(raw_x)
+    e, r, log1p_e = sigmoid_parts(raw_x, True)
     positive_x = raw_x >= 0.0
     er = e * r
     p = tl.where(positive_x, r, er)
@@ -88,18 +88,23 @@ def soft_label_terms(raw_x, t, pos_weight, gamma, GAMMA: tl.constexpr):
 
 
 @triton.jit
-def hard_label_terms(raw_x, positive, factor, grad_factor, gamma, GAMMA: tl.constexpr, ZERO_FACTOR: tl.constexpr):
+def hard_label_terms(raw_x, positive, factor, grad_factor, gamma, GAMMA: tl.constexpr, ZERO_FACTOR: tl.constexpr,
+                     DETACH: tl.constexpr):  # fmt: skip
     """(factor * loss, grad_factor * |dL/dx|) of each element for boolean labels ``positive``
     (``factor``: alpha_t and pos_weight; ``grad_factor``: the same, signed and divided by the
-    denominator), straight from the unclamped logit.
+    denominator), straight from the unclamped logit; with DETACH no gradient through w.
 
     An infinite logit needs no clamp: exp2 of -inf is 0, so e = 0, r = 1 and the margin is
     +-inf; on the right side ce = 0 and 1 - p_t = 0 (loss and gradient 0), on the wrong side
     ce = inf (the loss is inf) and p_t = 0, where p_t * ce is taken with ce capped at 3e38
     (0, not 0 * inf).  A factor of 0 (alpha 0 or 1, pos_weight 0) keeps its loss 0 even there: a
     select the launcher compiles in (ZERO_FACTOR) only when a factor can be 0.
+
+    With GAMMA 1 or 2, e = exp(-|x|) may flush below 2 ** -126 (stable_math.sigmoid_parts): there
+    the loss and gradient of the right side are w times terms in e (w = e ** gamma), and on the
+    wrong side e only adds to 1 - p_t = r ~ 1 and to ce >= 87, so every result is the same.
     """
-    e, r, log1p_e = sigmoid_parts(raw_x)
+    e, r, log1p_e = sigmoid_parts(raw_x, not (GAMMA == 1 or GAMMA == 2))
     margin = tl.where(positive, raw_x, -raw_x)
     correct = margin >= 0.0
     er = e * r
@@ -117,7 +122,10 @@ def hard_label_terms(raw_x, positive, factor, grad_factor, gamma, GAMMA: tl.cons
     loss = weighted * ce
     if ZERO_FACTOR:
         loss = tl.where(weighted == 0.0, 0.0, loss)
-    slope = one_minus_pt + gamma * (p_t * tl.minimum(ce, 3.0e38))
+    if DETACH:
+        slope = one_minus_pt
+    else:
+        slope = one_minus_pt + gamma * (p_t * tl.minimum(ce, 3.0e38))
     return loss, (grad_factor * w) * slope
 
 
@@ -159,7 +167,7 @@ def binary_focal_terms(raw_x, labels, alpha, pos_weight, label_smoothing, label_
         else:
             factor = tl.where(labels, pos_weight, 1.0)
             grad_factor = tl.where(labels, -pos_weight * grad_scale, grad_scale)
-        return hard_label_terms(raw_x, labels, factor, grad_factor, gamma, GAMMA, ZERO_FACTOR)
+        return hard_label_terms(raw_x, labels, factor, grad_factor, gamma, GAMMA, ZERO_FACTOR, False)
     if HARD_LABELS:
         t = tl.where(labels, 1.0, 0.0).to(COMPUTE)
     else:
@@ -325,44 +333,63 @@ def sigmoid_focal_fwd_kernel(
         tl.store(partial_ptr + stream, stream_sums(lanes, BLOCK))
 
 
+# The fewest classes for which the class-index kernel takes the tiles as negatives and each row's
+# positive after them (NEGATIVES_FIRST): the positive costs about as much as 8 negatives a row a
+# thread, so rows of fewer classes keep the one select a label per element ((N, 2) bf16: 65.4
+# SASS per logit, 83.8 negatives first; (N, 80): 41.6 -> 31.1).  The tiles then also hold two
+# 128-bit vectors of logits a thread (tuning.tile_shape).
+NEGATIVES_FIRST_CLASSES = tl.constexpr(16)
+
+
 @triton.jit
 def _index_tile(c0, sums, rows, pointers, strides, scalars, C: tl.constexpr, LOSS: tl.constexpr,
                 TARGETS: tl.constexpr, DETACH: tl.constexpr, ROW_LOSS: tl.constexpr, ALPHA_MODE: tl.constexpr,
                 GAMMA: tl.constexpr, POS_WEIGHT_MODE: tl.constexpr, HAS_WEIGHT: tl.constexpr,
                 SMOOTHING: tl.constexpr, ACTIVATED: tl.constexpr, ZERO_FACTOR: tl.constexpr, REDUCE: tl.constexpr,
                 WRITE_GRAD: tl.constexpr, COMPUTE: tl.constexpr, WIDE_CLASS_OFFSETS: tl.constexpr,
-                ROW_MASKED: tl.constexpr, BLOCK_S: tl.constexpr, BLOCK_C: tl.constexpr):  # fmt: skip
+                ROW_MASKED: tl.constexpr, NEGATIVES_FIRST: tl.constexpr, BLOCK_S: tl.constexpr,
+                BLOCK_C: tl.constexpr):  # fmt: skip
     """One (BLOCK_S rows, BLOCK_C classes) tile from class c0 of the class-index walk: writes the
     gradient (and the 'none' loss), returns ``sums`` = (tile of loss sums, row sums) with it added.
     The tile's class offsets are 0 .. BLOCK_C - 1 from c0, so positives compare them with k - c0
     (one subtraction per row), and a tile inside [0, C) needs no class mask.  ROW_MASKED: rows not
     counted read their logits as 0 (not at all), their gradient scale is 0 and the kernel drops
-    their loss per row, so no element of a tile is selected twice."""
+    their loss per row, so no element of a tile is selected twice.
+
+    NEGATIVES_FIRST: every element is taken as a negative, the row's class (and, unless ROW_MASKED,
+    every logit of an uncounted row or outside [0, C)) as -inf: a sure negative whose loss and
+    gradient are exactly 0 whatever the logit was (NaN too), so one select a logit is all the labels
+    cost and the tile is one formula (``_index_positives`` then writes the positives over those 0s).
+    The negative term is the same for the three losses (q = 0): the focal one with factor
+    1 - alpha (or 1), VFL's alpha * s ** gamma * sp(x) (factor alpha, gamma), QFL's s ** beta * sp(x)
+    (factor 1, beta); ``negative_factors`` = (loss factor, gradient factor) unless alpha is per class."""
     b, s, row_mask, valid, k_class, score = rows
-    # VFL against (index, score) rows, ACTIVATED off: a masked logit or one of an ignored row is taken
-    # as -inf with score and alpha 0, a sure negative of weight 0 whose loss and gradient are exactly
-    # 0 whatever the logit was (NaN too), so one select a logit stands in for the loss's and gradient's
-    FOLDED_ROWS: tl.constexpr = LOSS == VARIFOCAL and TARGETS == TARGETS_INDEX_SCORES and not ACTIVATED
     x_rows, g_rows, loss_ptr, alpha_ptr, pos_weight_ptr, weight_ptr, q_ptr = pointers
     (stride_xc, stride_gb, stride_gc, stride_gs, stride_qb, stride_qc, stride_qs, stride_pwb, stride_pwc, stride_pws,
      stride_wb, stride_wc, stride_ws) = strides  # fmt: skip
-    alpha, pw, gamma, label_smoothing, label_smoothing_remainder, scale = scalars
+    alpha, pw, gamma, label_smoothing, label_smoothing_remainder, scale, negative_factors = scalars
     total, row_total = sums
     offsets = class_offsets(BLOCK_C, WIDE_CLASS_OFFSETS)
     cls = c0 + offsets
     tile_mask = row_mask[:, None] & (cls < C)[None, :]
-    load_mask = (valid[:, None] & tile_mask) if ROW_MASKED else tile_mask
+    load_mask = (valid[:, None] & tile_mask) if (ROW_MASKED or NEGATIVES_FIRST) else tile_mask
     raw_x = tl.load(x_rows[:, None] + cls[None, :] * stride_xc, mask=load_mask,
-                    other=-float("inf") if FOLDED_ROWS else 0.0).to(COMPUTE)  # fmt: skip
-    if FOLDED_ROWS:
-        raw_x = tl.where(valid[:, None], raw_x, -float("inf"))
+                    other=-float("inf") if NEGATIVES_FIRST and not ROW_MASKED else 0.0).to(COMPUTE)  # fmt: skip
     if ALPHA_MODE == OPERAND_TENSOR:
         alpha = tl.load(alpha_ptr + cls, mask=cls < C, other=0.0).to(COMPUTE)[None, :]
-    if POS_WEIGHT_MODE == OPERAND_TENSOR:
-        pw = tl.load(pos_weight_ptr + b * stride_pwb + s[:, None] * stride_pws + cls[None, :] * stride_pwc,
-                     mask=tile_mask, other=0.0).to(COMPUTE)  # fmt: skip
     positive = offsets[None, :] == (k_class - c0)[:, None]
-    if LOSS == FOCAL:
+    if NEGATIVES_FIRST:
+        if ALPHA_MODE == OPERAND_TENSOR:
+            factor = (1.0 - alpha) if LOSS == FOCAL else alpha
+            loss_factor, grad_factor = factor, factor * scale
+        else:
+            loss_factor, grad_factor = negative_factors
+        loss, grad = hard_label_terms(tl.where(positive, -float("inf"), raw_x), False, loss_factor, grad_factor,
+                                      gamma, GAMMA, ZERO_FACTOR, DETACH)  # fmt: skip
+    elif LOSS == FOCAL:
+        if POS_WEIGHT_MODE == OPERAND_TENSOR:
+            pw = tl.load(pos_weight_ptr + b * stride_pwb + s[:, None] * stride_pws + cls[None, :] * stride_pwc,
+                         mask=tile_mask, other=0.0).to(COMPUTE)  # fmt: skip
         loss, grad = binary_focal_terms(raw_x, positive, alpha, pw, label_smoothing, label_smoothing_remainder, gamma,
                                         scale, ALPHA_MODE != OPERAND_NONE, True, SMOOTHING, ACTIVATED, GAMMA,
                                         ZERO_FACTOR, COMPUTE)  # fmt: skip
@@ -371,9 +398,6 @@ def _index_tile(c0, sums, rows, pointers, strides, scalars, C: tl.constexpr, LOS
             q = tl.load(q_ptr + b * stride_qb + s[:, None] * stride_qs + cls[None, :] * stride_qc,
                         mask=tile_mask, other=0.0).to(COMPUTE)  # fmt: skip
             positive = q > 0.0
-        elif FOLDED_ROWS:
-            q = tl.where(positive, tl.where(valid, score, 0.0)[:, None], 0.0)
-            alpha = tl.where(valid, alpha, 0.0)[:, None]
         else:
             q = tl.where(positive, score[:, None], 0.0)
         loss, grad = quality_terms(raw_x, q, positive, alpha, gamma, LOSS, DETACH, ACTIVATED, GAMMA)
@@ -381,10 +405,12 @@ def _index_tile(c0, sums, rows, pointers, strides, scalars, C: tl.constexpr, LOS
     if HAS_WEIGHT:
         weight = tl.load(weight_ptr + b * stride_wb + s[:, None] * stride_ws + cls[None, :] * stride_wc,
                          mask=tile_mask, other=0.0).to(COMPUTE)  # fmt: skip
+        if NEGATIVES_FIRST:
+            weight = tl.where(positive, 0.0, weight)  # even an inf: the positive's loss is _index_positives'
         loss = weight * loss
         grad = weight * grad
     keep = valid[:, None] & tile_mask
-    if not (FOLDED_ROWS or ROW_MASKED):
+    if not (ROW_MASKED or (NEGATIVES_FIRST and not HAS_WEIGHT)):
         loss = tl.where(keep, loss, 0.0)
     if REDUCE:
         total += loss
@@ -394,10 +420,54 @@ def _index_tile(c0, sums, rows, pointers, strides, scalars, C: tl.constexpr, LOS
         tl.store(loss_ptr + b * stride_gb + s[:, None] * stride_gs + cls[None, :] * stride_gc,
                  loss.to(loss_ptr.dtype.element_ty), mask=tile_mask)  # fmt: skip
     if WRITE_GRAD:
-        if not (FOLDED_ROWS or ROW_MASKED):
+        if not (ROW_MASKED or (NEGATIVES_FIRST and not HAS_WEIGHT)):
             grad = tl.where(keep, grad, 0.0)
         tl.store(g_rows[:, None] + cls[None, :] * stride_gc, grad.to(g_rows.dtype.element_ty), mask=tile_mask)
     return total, row_total
+
+
+@triton.jit
+def _index_positives(rows, pointers, strides, scalars, row_scale, LOSS: tl.constexpr, DETACH: tl.constexpr,
+                     ROW_LOSS: tl.constexpr, ALPHA_MODE: tl.constexpr, GAMMA: tl.constexpr,
+                     POS_WEIGHT_MODE: tl.constexpr, HAS_WEIGHT: tl.constexpr, ZERO_FACTOR: tl.constexpr,
+                     REDUCE: tl.constexpr, WRITE_GRAD: tl.constexpr, COMPUTE: tl.constexpr):  # fmt: skip
+    """The loss of each counted row at its class (0 for a row without one), after NEGATIVES_FIRST
+    tiles took that element as a negative of loss and gradient 0: its gradient (and 'none' loss)
+    is written over the tiles' 0s, once the block's tile stores are done; returns the row losses."""
+    b, s, row_mask, valid, k_class, score = rows
+    x_rows, g_rows, loss_ptr, alpha_ptr, pos_weight_ptr, weight_ptr, q_ptr = pointers
+    (stride_xc, stride_gb, stride_gc, stride_gs, stride_qb, stride_qc, stride_qs, stride_pwb, stride_pwc, stride_pws,
+     stride_wb, stride_wc, stride_ws) = strides  # fmt: skip
+    alpha, pw, gamma, label_smoothing, label_smoothing_remainder, scale, negative_factors = scalars
+    has_class = valid & (k_class >= 0)
+    k = tl.where(has_class, k_class, 0)
+    x = tl.load(x_rows + k * stride_xc, mask=has_class, other=0.0).to(COMPUTE)
+    if ALPHA_MODE == OPERAND_TENSOR:
+        alpha = tl.load(alpha_ptr + k, mask=has_class, other=0.0).to(COMPUTE)
+    if LOSS == FOCAL:
+        if POS_WEIGHT_MODE == OPERAND_TENSOR:
+            pw = tl.load(pos_weight_ptr + b * stride_pwb + s * stride_pws + k * stride_pwc, mask=has_class,
+                         other=0.0).to(COMPUTE)  # fmt: skip
+        loss, grad = binary_focal_terms(x, has_class, alpha, pw, 0.0, 0.0, gamma, row_scale,
+                                        ALPHA_MODE != OPERAND_NONE, True, False, False, GAMMA, ZERO_FACTOR,
+                                        COMPUTE)  # fmt: skip
+    else:
+        loss, grad = quality_terms(x, score, has_class, alpha, gamma, LOSS, DETACH, False, GAMMA)
+        grad = grad * row_scale
+    if HAS_WEIGHT:
+        weight = tl.load(weight_ptr + b * stride_wb + s * stride_ws + k * stride_wc, mask=has_class,
+                         other=0.0).to(COMPUTE)  # fmt: skip
+        loss = weight * loss
+        grad = weight * grad
+    loss = tl.where(has_class, loss, 0.0)
+    if WRITE_GRAD or not (REDUCE or ROW_LOSS):
+        tl.debug_barrier()  # the tiles' stores of this block land first
+    if not (REDUCE or ROW_LOSS):
+        tl.store(loss_ptr + b * stride_gb + s * stride_gs + k * stride_gc, loss.to(loss_ptr.dtype.element_ty),
+                 mask=has_class)  # fmt: skip
+    if WRITE_GRAD:
+        tl.store(g_rows + k * stride_gc, grad.to(g_rows.dtype.element_ty), mask=has_class)
+    return loss
 
 
 @triton.jit
@@ -488,33 +558,52 @@ def sigmoid_focal_index_fwd_kernel(
     pointers = (x_rows, g_rows, loss_ptr, alpha_ptr, pos_weight_ptr, weight_ptr, q_ptr)
     strides = (stride_xc, stride_gb, stride_gc, stride_gs, stride_qb, stride_qc, stride_qs, stride_pwb, stride_pwc,
                stride_pws, stride_wb, stride_wc, stride_ws)  # fmt: skip
-    # the focal loss's 'mean' / 'sum' over whole class tiles: uncounted rows masked once a row (_index_tile)
-    ROW_MASKED: tl.constexpr = LOSS == FOCAL and REDUCE and C % BLOCK_C == 0
+    # hard labels over rows of C contiguous classes: the tiles take every element as a negative
+    # (_index_tile), the positives follow once a row
+    NEGATIVES_FIRST: tl.constexpr = (TARGETS != TARGETS_DENSE and not (SMOOTHING or ACTIVATED) and ROWS_OF_C
+                                     and C >= NEGATIVES_FIRST_CLASSES)  # fmt: skip
+    # 'mean' / 'sum' over whole class tiles: uncounted rows masked once a row (_index_tile)
+    ROW_MASKED: tl.constexpr = (LOSS == FOCAL or NEGATIVES_FIRST) and REDUCE and C % BLOCK_C == 0
     scale = gradient_scale(denominator_ptr, denominator, denominator_remainder, DENOMINATOR, COMPUTE)
-    if ROW_MASKED:
-        scale = tl.where(valid, scale, 0.0)[:, None]
-    scalars = (alpha, pw, gamma, label_smoothing, label_smoothing_remainder, scale)
+    row_scale = tl.where(valid, scale, 0.0)
+    if ROW_MASKED or NEGATIVES_FIRST:
+        scale = row_scale[:, None]
+    # the negatives' factor, when it is one number not 0 and their losses are summed, multiplies
+    # their row sums once instead of each loss
+    negative = (1.0 - alpha) if LOSS == FOCAL else (alpha if LOSS == VARIFOCAL else 1.0)
+    FACTOR_IN_SUMS: tl.constexpr = (NEGATIVES_FIRST and (REDUCE or ROW_LOSS) and ALPHA_MODE != OPERAND_TENSOR
+                                    and not ZERO_FACTOR)  # fmt: skip
+    negative_factors = (1.0 if FACTOR_IN_SUMS else negative, negative * scale)
+    scalars = (alpha, pw, gamma, label_smoothing, label_smoothing_remainder, scale, negative_factors)
     sums = (tl.zeros((BLOCK_S, BLOCK_C), COMPUTE), tl.zeros((BLOCK_S,), COMPUTE))
     if C <= UNROLLED_CLASS_TILES * BLOCK_C and BLOCK_C <= UNROLLED_TILE_WIDTH:
         for c0 in tl.static_range(0, C, BLOCK_C):
             sums = _index_tile(c0, sums, rows, pointers, strides, scalars, C, LOSS, TARGETS, DETACH, ROW_LOSS,
                                ALPHA_MODE, GAMMA, POS_WEIGHT_MODE, HAS_WEIGHT, SMOOTHING, ACTIVATED, ZERO_FACTOR,
-                               REDUCE, WRITE_GRAD, COMPUTE, WIDE_CLASS_OFFSETS, ROW_MASKED, BLOCK_S,
-                               BLOCK_C)  # fmt: skip
+                               REDUCE, WRITE_GRAD, COMPUTE, WIDE_CLASS_OFFSETS, ROW_MASKED,
+                               NEGATIVES_FIRST, BLOCK_S, BLOCK_C)  # fmt: skip
     else:
         for c0 in range(0, C, BLOCK_C):
             sums = _index_tile(c0, sums, rows, pointers, strides, scalars, C, LOSS, TARGETS, DETACH, ROW_LOSS,
                                ALPHA_MODE, GAMMA, POS_WEIGHT_MODE, HAS_WEIGHT, SMOOTHING, ACTIVATED, ZERO_FACTOR,
-                               REDUCE, WRITE_GRAD, COMPUTE, WIDE_CLASS_OFFSETS, ROW_MASKED, BLOCK_S,
-                               BLOCK_C)  # fmt: skip
+                               REDUCE, WRITE_GRAD, COMPUTE, WIDE_CLASS_OFFSETS, ROW_MASKED,
+                               NEGATIVES_FIRST, BLOCK_S, BLOCK_C)  # fmt: skip
     total, row_total = sums
+    positives = 0.0
+    if NEGATIVES_FIRST:
+        positives = _index_positives(rows, pointers, strides, scalars, row_scale, LOSS, DETACH, ROW_LOSS, ALPHA_MODE,
+                                     GAMMA, POS_WEIGHT_MODE, HAS_WEIGHT, ZERO_FACTOR, REDUCE, WRITE_GRAD,
+                                     COMPUTE)  # fmt: skip
+    if FACTOR_IN_SUMS:
+        total *= negative
+        row_total *= negative
     if REDUCE:
-        row_sums = tl.sum(total, axis=1)
+        row_sums = tl.sum(total, axis=1) + positives
         if ROW_MASKED:
             row_sums = tl.where(valid, row_sums, 0.0)
         tl.store(partial_ptr + pid, tl.sum(row_sums, axis=0))
     elif ROW_LOSS:
-        tl.store(loss_ptr + b * S + s, row_total.to(loss_ptr.dtype.element_ty), mask=row_mask)
+        tl.store(loss_ptr + b * S + s, (row_total + positives).to(loss_ptr.dtype.element_ty), mask=row_mask)
 
 
 def sigmoid_focal_bytes_per_element(logit_bytes, target_bytes, reduce, write_grad, grad_bytes=None, operand_bytes=0):

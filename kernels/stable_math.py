@@ -139,18 +139,23 @@ def log_of_sum(total):
 
 
 @triton.jit
-def sigmoid_parts(x):
+def sigmoid_parts(x, SUBNORMAL_E: tl.constexpr):
     """(exp(-|x|), 1 / (1 + exp(-|x|)), log1p(exp(-|x|))): two MUFU instructions.
 
     With e = exp(-|x|) <= 1 and r = 1 / (1 + e), sigmoid(|x|) = r and
     sigmoid(-|x|) = e * r, so neither p nor 1 - p is formed as 1 - (something
-    near 1); softplus(+-x) = max(+-x, 0) + log1p(e).  e is squared from
-    exp(-|x| / 2), so it keeps its subnormal values down to |x| = 103 where the
+    near 1); softplus(+-x) = max(+-x, 0) + log1p(e).  With SUBNORMAL_E, e is squared
+    from exp(-|x| / 2), so it keeps its subnormal values down to |x| = 103 where the
     flushing ex2 alone would stop at |x| = 87 (relative error <= 2 ** -21 + 2 ** -24:
-    twice ex2's, and the product's rounding).
+    twice ex2's, and the product's rounding); without, e is one ex2 (2 ** -22), flushed
+    below 2 ** -126: one instruction fewer, for a caller whose every term in e is then
+    out of float32's range anyway (a focal weight (1 - p_t) ** gamma, gamma >= 1).
     """
-    half = exp2_approx(tl.abs(x) * (-0.5 * LOG2E))
-    e = half * half
+    if SUBNORMAL_E:
+        half = exp2_approx(tl.abs(x) * (-0.5 * LOG2E))
+        e = half * half
+    else:
+        e = exp2_approx(tl.abs(x) * -LOG2E)
     r = reciprocal_approx(1.0 + e)
     return e, r, log1p_unit(e)
 

@@ -79,12 +79,13 @@ def test_soft_targets(emulated_error, gamma, target):
     assert_within(LOGITS, torch.full_like(LOGITS, target), 0.25, gamma)
 
 
-def test_class_indices(emulated_error):
-    """The class-index kernel shares the hard-label terms: (N, 3) logits against class 1."""
-    x = LOGITS[:-1].view(-1, 3)
+@pytest.mark.parametrize("num_classes", [3, 16])  # 16: the negatives first, each row's positive after
+def test_class_indices(emulated_error, num_classes):
+    """The class-index kernel shares the hard-label terms: (N, C) logits against class 1."""
+    x = LOGITS[:-1].view(-1, num_classes)
     k = torch.ones(x.shape[0], dtype=torch.long)
     loss, grad = loss_and_grad(x, k)
-    want_loss, want_grad, grad_size = focal_terms64(x, F.one_hot(k, 3), 0.25, 2.0)
+    want_loss, want_grad, grad_size = focal_terms64(x, F.one_hot(k, num_classes), 0.25, 2.0)
     assert relative_error(loss, want_loss, want_loss) <= RTOL
     assert relative_error(grad, want_grad, grad_size) <= RTOL
 

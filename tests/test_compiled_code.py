@@ -141,25 +141,12 @@ CASE_CEILINGS = {  # case -> (most SASS per element, most MUFU per element)
     "dfl-17-fp32-mean": (57, 7),
     "dfl-17-bf16-mean": (29, 3.6),
 }
-# The cases not met yet (README, "Proving the kernels without a GPU"): each is an expected failure
-# that must keep failing until it is met (strict), then moves out of this set.
-NOT_MET = {case for case in CASE_CEILINGS if not case.startswith("binary-")} - {
-    "softmax-nchw-c21-fp32-mean", "softmax-nchw-c21-bf16-mean", "index-c80-fp32-mean", "varifocal-index-c80-fp32-mean",
-    "qfl-index-c80-fp32-mean", "softmax-rows-c1000-fp32-mean", "softmax-rows-c80-fp32-mean",
-    "softmax-rows-c80-bf16-mean", "dfl-17-fp32-mean", "dfl-17-bf16-mean",
-    "softmax-rows-c2-fp32-mean", "softmax-rows-c2-bf16-mean", "smoothing-rows-c80-fp32-mean",
-    "smoothing-rows-c80-bf16-mean", "softmax-rows-c1000-bf16-mean"}
-
-
 def test_every_case_is_a_row(report):
     cases = [r["case"] for r in report if r["case"] and r["arch"] == "sm_90"]
     assert sorted(cases) == sorted(CASE_CEILINGS)
 
 
-@pytest.mark.parametrize(
-    "case", [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason="not met yet")) if c in NOT_MET else c
-             for c in CASE_CEILINGS],
-)  # fmt: skip
+@pytest.mark.parametrize("case", CASE_CEILINGS)
 def test_case_under_its_ceiling(report, case):
     (row,) = [r for r in report if r["case"] == case and r["arch"] == "sm_90"]
     most, most_mufu = CASE_CEILINGS[case]
@@ -184,12 +171,8 @@ def test_grid_stride_kernels_count_their_loop_body(report):
 
 
 # Warps resident per SM from registers and shared memory (perf/aot.py, resident_warps): >= 16 for
-# every kernel but these, below it today: the small-C softmax over NCHW maps (150-225 registers a
-# thread), and the class-index kernel over 16-bit logits, whose unrolled class tiles of 8 logits
-# a thread take 135-182 registers.
-FEW_WARPS = {("softmax_focal_small_c[nchw", ""),
-             *((f"sigmoid_focal_index_fwd[{name}]", "bfloat16") for name in (
-                 "rows C=80, mean+grad", "channels_last C=80, mean+grad", "rows C=80, mean+grad, weighted"))}
+# every kernel but the small-C softmax over NCHW maps (150-225 registers a thread), below it today.
+FEW_WARPS = {("softmax_focal_small_c[nchw", "")}
 
 
 def test_resident_warps(report):

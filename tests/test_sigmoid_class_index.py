@@ -3,10 +3,13 @@ formula on an explicit one-hot built in the test."""
 
 import pytest
 import torch
+import torch.nn.functional as F
 from oracle import (
     assert_sigmoid_index_matches,
+    autograd64,
     expected_sigmoid_index,
     one_hot64,
+    run,
     sigmoid_focal_grad64,
     sigmoid_focal_loss64,
 )
@@ -99,6 +102,78 @@ def test_module_and_reference_agree(device):
     torch.testing.assert_close(
         module(x, t), reference.sigmoid_focal_loss(x.cpu(), t.cpu(), reduction="mean").to(device)
     )
+
+
+# Rows of 16 or more contiguous classes: the kernel takes every logit as a negative and each row's
+# positive after the tiles (kernels/sigmoid_focal.py, NEGATIVES_FIRST); 16 and 80 classes fill
+# whole class tiles (uncounted rows masked once a row), 20 is 3 tiles of 8 (the last masked).
+WIDE_OPTIONS = {
+    "alpha": lambda c: {"alpha": 0.25},
+    "alpha 1": lambda c: {"alpha": 1.0},  # the negatives' factor is 0
+    "per-class alpha": lambda c: {"alpha": [0.1 + 0.8 * j / c for j in range(c)]},
+    "pos_weight, weight": lambda c: {"alpha": 0.25, "pos_weight": torch.linspace(0.5, 2.0, c),
+                                     "weight": torch.rand(24, c, generator=torch.Generator().manual_seed(4))},
+}
+
+
+def wide_rows64(z, t, gamma, reduction, alpha=None, pos_weight=None, weight=None):
+    """The focal loss of (N, C) logits against the one-hot of ``t`` in float64, transcribed:
+    weight * alpha_t * (1 - p_t) ** gamma * BCEWithLogits(z, one_hot, pos_weight), ignored rows 0."""
+    one_hot = one_hot64(t, z.shape[1])
+    kept = (t != -100).double()[:, None]
+    if alpha is None:
+        alpha_t = 1.0
+    else:
+        alpha = torch.tensor(alpha, dtype=torch.float64)
+        alpha_t = alpha * one_hot + (1 - alpha) * (1 - one_hot)
+    p = torch.sigmoid(z)
+    p_t = p * one_hot + (1 - p) * (1 - one_hot)
+    pw = None if pos_weight is None else pos_weight.double()
+    ce = F.binary_cross_entropy_with_logits(z, one_hot, pos_weight=pw, reduction="none")
+    loss = alpha_t * (1 - p_t) ** gamma * ce * kept * (1.0 if weight is None else weight.double())
+    if reduction == "none":
+        return loss
+    return loss.sum() / (kept.sum() * z.shape[1]) if reduction == "mean" else loss.sum()
+
+
+@pytest.mark.parametrize("options", WIDE_OPTIONS)
+@pytest.mark.parametrize("gamma", [0.0, 1.0, 2.0, 0.5])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("num_classes", [16, 20, 80])
+def test_wide_rows_match_the_formula(device, num_classes, reduction, gamma, options):
+    """Classes, background, ignored rows whose logits are NaN (never read into a result)."""
+    x, t = make_case((24, num_classes), device)
+    extra = WIDE_OPTIONS[options](num_classes)
+    ignored = (t == -100).cpu()
+    x_nan = x.clone()
+    x_nan[ignored.to(device)] = float("nan")
+    loss, grad = run(sigmoid_focal_loss, x_nan, t, gamma=gamma, reduction=reduction,
+                     **{k: v.to(device) if torch.is_tensor(v) else v for k, v in extra.items()})  # fmt: skip
+    want = autograd64(lambda z: wide_rows64(z, t.cpu(), gamma, reduction, **extra), x)
+    torch.testing.assert_close(loss.double().cpu(), want[0], rtol=2e-5, atol=2e-6 * (24 if reduction == "sum" else 1))
+    torch.testing.assert_close(grad.double().cpu(), want[1], rtol=2e-5, atol=2e-6)
+    assert (grad[ignored.to(device)] == 0).all()
+
+
+@pytest.mark.parametrize("gamma", [0.0, 0.5, 2.0])
+@pytest.mark.parametrize("num_classes", [20, 80])
+def test_wide_rows_take_the_limits(device, num_classes, gamma):
+    """Infinite logits at a positive and at a negative give the limits, a NaN logit at a positive
+    gives NaN there alone; the rest of each row is the formula's."""
+    x, t = make_case((24, num_classes), device)
+    t[2:6] = torch.tensor([3, 4, 5, 6])
+    cases = {(2, 3): (float("inf"), 0.0, 0.0), (3, 4): (-float("inf"), float("inf"), -0.25),
+             (4, 0): (float("inf"), float("inf"), 0.75), (4, 1): (-float("inf"), 0.0, 0.0),
+             (5, 6): (float("nan"), float("nan"), float("nan"))}  # (row, class): (logit, loss, gradient)
+    x_extreme = x.clone()
+    for (row, cls), (logit, _, _) in cases.items():
+        x_extreme[row, cls] = logit
+    loss, grad = run(sigmoid_focal_loss, x_extreme, t, alpha=0.25, gamma=gamma, reduction="none")
+    want_loss, want_grad = autograd64(lambda z: wide_rows64(z, t.cpu(), gamma, "none", alpha=0.25), x)
+    for (row, cls), (_, limit_loss, limit_grad) in cases.items():
+        want_loss[row, cls], want_grad[row, cls] = limit_loss, limit_grad
+    torch.testing.assert_close(loss.double().cpu(), want_loss, rtol=2e-5, atol=2e-6, equal_nan=True)
+    torch.testing.assert_close(grad.double().cpu(), want_grad, rtol=2e-5, atol=2e-6, equal_nan=True)
 
 
 @pytest.mark.parametrize(
