@@ -77,10 +77,11 @@ def rtdetr_loss_labels_vfl(src_logits, target_classes, ious, num_boxes, alpha=0.
 
 
 @pytest.mark.parametrize("dtype,rtol,atol", DTYPE_TOLERANCES[:2])
-def test_varifocal_reproduces_rtdetr(device, dtype, rtol, atol):
+@pytest.mark.parametrize("classes", [7, 80])  # 80: the kernel's negatives first, each row's positive after
+def test_varifocal_reproduces_rtdetr(device, dtype, rtol, atol, classes):
     """RT-DETR / D-FINE: varifocal_loss(logits.view(-1, C), classes.view(-1), scores=ious.view(-1),
     detach_weight=True, normalizer=num_boxes) — num_boxes a device tensor, no .item()."""
-    batch, queries, classes = 2, 12, 7
+    batch, queries = 2, 12
     src_logits = logits((batch, queries, classes), device, dtype)
     target_classes = torch.where(uniform((batch, queries), device) > 0.6, labels((batch, queries), classes, device),
                                  classes)  # fmt: skip
@@ -101,10 +102,11 @@ def ultralytics_varifocal(pred_score, gt_score, label, alpha=0.75, gamma=2.0):
     return loss.mean(1).sum()
 
 
-def test_varifocal_reproduces_ultralytics(device):
+@pytest.mark.parametrize("classes", [5, 20])
+def test_varifocal_reproduces_ultralytics(device, classes):
     """ultralytics VarifocalLoss()(pred (B, A, C), gt_score, label) is varifocal_loss(pred.view(-1, C),
     classes, scores=, normalizer=A) (its mean over anchors, then sum)."""
-    batch, anchors, classes = 2, 30, 5
+    batch, anchors = 2, 30
     pred = logits((batch, anchors, classes), device)
     cls = torch.where(uniform((batch, anchors), device) > 0.7, labels((batch, anchors), classes, device), classes)
     score = uniform((batch, anchors), device, seed=6) * (cls < classes)
@@ -188,17 +190,21 @@ def mmdet_quality_focal_loss_tensor_target(pred, target, beta=2.0, activated=Fal
 @pytest.mark.parametrize("dtype,rtol,atol", NO_FP16)
 @pytest.mark.parametrize("beta", [1.0, 2.0])
 @pytest.mark.parametrize("avg_factor", [None, 6.0])
-def test_quality_focal_matches_mmdet(device, dtype, rtol, atol, beta, avg_factor):
+@pytest.mark.parametrize("classes", [8, 80])
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+def test_quality_focal_matches_mmdet(device, dtype, rtol, atol, beta, avg_factor, classes, reduction):
     """mmdet QualityFocalLoss(beta)(pred, (label, score), weight (N,), avg_factor) is
-    quality_focal_loss(pred, label, beta, scores=score, weight=weight, normalizer=avg_factor + eps)."""
-    pred = logits((30, 8), device, dtype)
-    label = torch.where(uniform((30,), device) > 0.6, labels((30,), 8, device), 8)
-    score = uniform((30,), device, seed=7) * (label < 8)
+    quality_focal_loss(pred, label, beta, scores=score, weight=weight, normalizer=avg_factor + eps);
+    'none' is each row's sum over its classes."""
+    pred = logits((30, classes), device, dtype)
+    label = torch.where(uniform((30,), device) > 0.6, labels((30,), classes, device), classes)
+    score = uniform((30,), device, seed=7) * (label < classes)
     weight = uniform((30,), device, seed=8)
-    options = {} if avg_factor is None else {"normalizer": avg_factor + EPS32}
-    got = run(focal_triton.quality_focal_loss, pred, label, beta=beta, scores=score, weight=weight, **options)
+    options = {} if avg_factor is None or reduction == "none" else {"normalizer": avg_factor + EPS32}
+    got = run(focal_triton.quality_focal_loss, pred, label, beta=beta, scores=score, weight=weight,
+              reduction=reduction, **options)  # fmt: skip
     want = autograd64(lambda z: weight_reduce_loss(mmdet_quality_focal_loss(z, label.cpu(), score.cpu().double(), beta),
-                                                   weight.cpu().double(), "mean", avg_factor), pred)  # fmt: skip
+                                                   weight.cpu().double(), reduction, avg_factor), pred)  # fmt: skip
     assert_matches(got, want, rtol, atol)
 
 
