@@ -65,11 +65,17 @@ def detection_loss(model, queries, classes, ious, sides, matched):
     the number of boxes (a device tensor)."""
     class_logits, side_logits = model(queries)
     num_boxes = matched.sum().clamp(min=1)
-    vfl = focal_triton.varifocal_loss(class_logits.view(-1, NUM_CLASSES), classes.view(-1), scores=ious.view(-1),
-                                      detach_weight=True, normalizer=num_boxes)  # fmt: skip
+    vfl = focal_triton.varifocal_loss(
+        class_logits.view(-1, NUM_CLASSES),
+        classes.view(-1),
+        scores=ious.view(-1),
+        detach_weight=True,
+        normalizer=num_boxes,
+    )
     side_weight = matched.unsqueeze(-1).expand_as(sides).float()  # unmatched queries have no box
-    dfl = focal_triton.distribution_focal_loss(side_logits.reshape(-1, BINS), sides.reshape(-1),
-                                               weight=side_weight.reshape(-1), normalizer=4 * num_boxes)  # fmt: skip
+    dfl = focal_triton.distribution_focal_loss(
+        side_logits.reshape(-1, BINS), sides.reshape(-1), weight=side_weight.reshape(-1), normalizer=4 * num_boxes
+    )
     return vfl + dfl
 
 
@@ -97,8 +103,11 @@ def train(compiled, steps, device):
         loss.backward()
         optimizer.step()
         history.append(loss.item())  # a host sync, once per step, to print the value
-        print(f" {history[-1]:.3f}", end="\n" if len(history) % STEPS_PER_LINE == 0 or step + 1 == steps else "",
-              flush=True)  # fmt: skip
+        print(
+            f" {history[-1]:.3f}",
+            end="\n" if len(history) % STEPS_PER_LINE == 0 or step + 1 == steps else "",
+            flush=True,
+        )
     return history
 
 

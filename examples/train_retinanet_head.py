@@ -4,7 +4,8 @@ each focal_triton loss, eager and under torch.compile; prints the loss of every 
     python examples/train_retinanet_head.py [--steps 30] [--no-compile] [--losses softmax,...]
 
 Every loss is the sum normalised by the number of positive positions, as detection heads
-do, with the count passed as ``normalizer=`` (a device tensor: no host sync).  Without CUDA it re-runs itself with TRITON_INTERPRET=1, so the Triton kernels run on
+do, with the count passed as ``normalizer=`` (a device tensor: no host sync).  Without CUDA it
+re-runs itself with TRITON_INTERPRET=1, so the Triton kernels run on
 the CPU (about 50 s for the six runs on 2 cores, warm caches).
 """
 
@@ -30,9 +31,11 @@ class ClassificationHead(torch.nn.Module):
     def __init__(self, channels=16, num_classes=NUM_CLASSES):
         super().__init__()
         self.body = torch.nn.Sequential(
-            torch.nn.Conv2d(channels, channels, 3, padding=1), torch.nn.ReLU(),
-            torch.nn.Conv2d(channels, channels, 3, padding=1), torch.nn.ReLU(),
-        )  # fmt: skip
+            torch.nn.Conv2d(channels, channels, 3, padding=1),
+            torch.nn.ReLU(),
+            torch.nn.Conv2d(channels, channels, 3, padding=1),
+            torch.nn.ReLU(),
+        )
         self.classifier = torch.nn.Conv2d(channels, num_classes, 3, padding=1)
         torch.nn.init.constant_(self.classifier.bias, -4.6)  # prior 0.01, as RetinaNet
 
@@ -108,8 +111,11 @@ def train(loss_name, compiled, steps, device):
         loss.backward()
         optimizer.step()
         history.append(loss.item())  # a host sync, once per step, to print the value
-        print(f" {history[-1]:.3f}", end="\n" if len(history) % STEPS_PER_LINE == 0 or step + 1 == steps else "",
-              flush=True)  # fmt: skip
+        print(
+            f" {history[-1]:.3f}",
+            end="\n" if len(history) % STEPS_PER_LINE == 0 or step + 1 == steps else "",
+            flush=True,
+        )
     return history
 
 
@@ -132,7 +138,9 @@ def main(argv=None):
             start = time.perf_counter()
             history = train(loss_name, compiled, args.steps, device)
             change = history[-1] / history[0] - 1
-            print(f"  loss {history[0]:.3f} -> {history[-1]:.3f} ({change:+.0%}) in {time.perf_counter() - start:.1f} s")
+            print(
+                f"  loss {history[0]:.3f} -> {history[-1]:.3f} ({change:+.0%}) in {time.perf_counter() - start:.1f} s"
+            )
     return 0
 
 

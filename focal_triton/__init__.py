@@ -13,8 +13,16 @@ from .sigmoid import SigmoidFocalLoss, sigmoid_focal_loss
 from .softmax import SoftmaxFocalLoss, softmax_focal_loss
 
 __all__ = [
-    "DistributionFocalLoss", "QualityFocalLoss", "SigmoidFocalLoss", "SoftmaxFocalLoss", "VarifocalLoss",
-    "backend_for", "distribution_focal_loss", "quality_focal_loss", "sigmoid_focal_loss", "softmax_focal_loss",
+    "DistributionFocalLoss",
+    "QualityFocalLoss",
+    "SigmoidFocalLoss",
+    "SoftmaxFocalLoss",
+    "VarifocalLoss",
+    "backend_for",
+    "distribution_focal_loss",
+    "quality_focal_loss",
+    "sigmoid_focal_loss",
+    "softmax_focal_loss",
     "varifocal_loss",
-]  # fmt: skip
+]
 __version__ = "0.1.0"

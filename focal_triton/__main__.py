@@ -6,6 +6,7 @@ before Triton is imported, and the package has imported it by now) so that the
 real kernels run on the CPU through the Triton interpreter.
 """
 
+import functools
 import os
 import sys
 import warnings
@@ -14,7 +15,6 @@ import torch
 
 import focal_triton
 from focal_triton import reference
-
 
 TOLERANCE = 1e-4  # float32 kernels against the float64 eager reference
 
@@ -42,28 +42,50 @@ def _check_head_options_and_family(generator, device, n):
     """A detection head's weighted, normalised call, label smoothing, and the focal family."""
     rows, classes = n // 80, 80
     logits = (torch.randn(rows, classes, generator=generator) * 4).to(device)
-    labels = torch.where(torch.rand(rows, generator=generator) < 0.1,
-                         torch.randint(0, classes, (rows,), generator=generator), classes).to(device)  # fmt: skip
+    labels = torch.where(
+        torch.rand(rows, generator=generator) < 0.1, torch.randint(0, classes, (rows,), generator=generator), classes
+    ).to(device)
     scores = torch.rand(rows, generator=generator).to(device)
     weight = torch.rand(rows, 1, generator=generator).to(device)
     distances = (torch.rand(rows, generator=generator) * 15.99).to(device)
     bins = (torch.randn(rows, 17, generator=generator) * 3).to(device)
     normalizer = (labels < classes).sum().clamp(min=1)
-    checks = [
-        ("sigmoid (R, 80) class indices weight, normalizer", "sigmoid_focal_loss", logits, labels,
-         dict(weight=weight, normalizer=normalizer, reduction="mean")),
-        ("softmax (R, 80) label_smoothing=0.1", "softmax_focal_loss", logits, labels.clamp(max=classes - 1),
-         dict(label_smoothing=0.1)),
-        ("varifocal (R, 80) class indices + scores", "varifocal_loss", logits, labels,
-         dict(scores=scores, normalizer=normalizer)),
+    checks: list[tuple[str, str, torch.Tensor, torch.Tensor, dict]] = [
+        (
+            "sigmoid (R, 80) class indices weight, normalizer",
+            "sigmoid_focal_loss",
+            logits,
+            labels,
+            dict(weight=weight, normalizer=normalizer, reduction="mean"),
+        ),
+        (
+            "softmax (R, 80) label_smoothing=0.1",
+            "softmax_focal_loss",
+            logits,
+            labels.clamp(max=classes - 1),
+            dict(label_smoothing=0.1),
+        ),
+        (
+            "varifocal (R, 80) class indices + scores",
+            "varifocal_loss",
+            logits,
+            labels,
+            dict(scores=scores, normalizer=normalizer),
+        ),
         ("quality focal (R, 80) class indices + scores", "quality_focal_loss", logits, labels, dict(scores=scores)),
         ("distribution focal (R, 17) distances", "distribution_focal_loss", bins, distances, {}),
-    ]  # fmt: skip
+    ]
     ok = True
     for name, entry, x, t, options in checks:
         cpu = {key: value.cpu() if isinstance(value, torch.Tensor) else value for key, value in options.items()}
-        ok &= _check(name, lambda a, b, **o: getattr(focal_triton, entry)(a, b, **options),
-                     lambda a, b, **o: getattr(reference, entry)(a, b, **cpu), x, t, tolerance=TOLERANCE)  # fmt: skip
+        ok &= _check(
+            name,
+            functools.partial(getattr(focal_triton, entry), **options),
+            functools.partial(getattr(reference, entry), **cpu),
+            x,
+            t,
+            tolerance=TOLERANCE,
+        )
     return ok
 
 
@@ -81,8 +103,10 @@ def main():
     t_soft = torch.rand(n, generator=generator).to(device)
     t_hard = t_soft > 0.5
     print(f"backend: {focal_triton.backend_for(x)}")
-    print(f"err: max |focal_triton - eager reference| / (1 + |reference|) over the loss and over the gradient; "
-          f"ok when both <= {TOLERANCE:g}")  # fmt: skip
+    print(
+        f"err: max |focal_triton - eager reference| / (1 + |reference|) over the loss and over the gradient; "
+        f"ok when both <= {TOLERANCE:g}"
+    )
     ok = True
     for reduction in ("none", "mean", "sum"):
         for gamma in (0.0, 0.5, 2.0):
@@ -106,9 +130,13 @@ def main():
             for entry in ("softmax_focal_loss", "sigmoid_focal_loss"):
                 ok &= _check(
                     f"{entry.split('_')[0]} {tuple(shape)} class indices reduction={reduction}",
-                    getattr(focal_triton, entry), getattr(reference, entry), logits, labels,
-                    tolerance=TOLERANCE, reduction=reduction,
-                )  # fmt: skip
+                    getattr(focal_triton, entry),
+                    getattr(reference, entry),
+                    logits,
+                    labels,
+                    tolerance=TOLERANCE,
+                    reduction=reduction,
+                )
     ok &= _check_head_options_and_family(generator, device, n)
     print("all checks passed" if ok else "ERRORS FOUND")
     return 0 if ok else 1

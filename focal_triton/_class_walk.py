@@ -13,7 +13,6 @@ import torch
 import triton
 
 from focal_triton.kernels.class_walk import TARGETS_DENSE, TARGETS_DISTANCE, TARGETS_INDEX, TARGETS_INDEX_SCORES
-from focal_triton.kernels.quality_focal import FOCAL, QUALITY_FOCAL, VARIFOCAL
 from focal_triton.kernels.sigmoid_focal import sigmoid_focal_index_fwd_kernel
 from focal_triton.kernels.softmax_focal import (
     softmax_focal_fwd_kernel,
@@ -23,8 +22,16 @@ from focal_triton.kernels.softmax_focal import (
 
 from . import tuning
 from ._dtypes import accumulator_dtype, grad_buffer_dtype
-from ._kernel_args import compute_dtype, float64_arguments, gamma_constexpr, operand_mode, zero_factor
+from ._kernel_args import (
+    compute_dtype,
+    float64_arguments,
+    gamma_constexpr,
+    loss_constexpr,
+    operand_mode,
+    zero_factor,
+)
 from ._layout import RowsLayout, rows_layout, rows_of_c, rows_walkable, wide_class_offsets
+from ._options import BinaryOptions, SoftmaxOptions
 from ._reduction import Denominator, empty_reduction, finish_reduction, loss_denominator, non_ignored_count
 
 
@@ -61,29 +68,42 @@ class ClassLaunch:
         strides = self.layout.operand_strides[list(self.operands).index(name)]
         if len(stride_names) == 2:
             strides = (strides[0], strides[2])
-        return {f"{name}_ptr": self.operands[name], **dict(zip(stride_names, strides))}
+        return {f"{name}_ptr": self.operands[name], **dict(zip(stride_names, strides, strict=True))}
 
     def kernel_arguments(self):
         """The keyword arguments every (B, C, S) kernel takes (a placeholder pointer where an
         output is not written)."""
         spare = self.targets
         (stride_xb, stride_xc, stride_xs), (stride_gb, stride_gc, stride_gs) = (
-            self.layout.logits_strides, self.layout.grad_strides
-        )  # fmt: skip
+            self.layout.logits_strides,
+            self.layout.grad_strides,
+        )
         block_s, block_c, num_warps = self.tile
         return dict(
-            x_ptr=self.logits, t_ptr=self.targets, loss_ptr=spare if self.out is None else self.out,
+            x_ptr=self.logits,
+            t_ptr=self.targets,
+            loss_ptr=spare if self.out is None else self.out,
             partial_ptr=spare if self.partials is None else self.partials,
-            grad_ptr=spare if self.grad is None else self.grad, **self.denominator.kernel_arguments(spare),
-            S=self.layout.rows, C=self.logits.shape[1], n_s_blocks=self.n_s_blocks,
-            stride_xb=stride_xb, stride_xc=stride_xc, stride_xs=stride_xs,
-            stride_gb=stride_gb, stride_gc=stride_gc, stride_gs=stride_gs,
-            REDUCE=self.reduction != "none", WRITE_GRAD=self.grad is not None,
+            grad_ptr=spare if self.grad is None else self.grad,
+            **self.denominator.kernel_arguments(spare),
+            S=self.layout.rows,
+            C=self.logits.shape[1],
+            n_s_blocks=self.n_s_blocks,
+            stride_xb=stride_xb,
+            stride_xc=stride_xc,
+            stride_xs=stride_xs,
+            stride_gb=stride_gb,
+            stride_gc=stride_gc,
+            stride_gs=stride_gs,
+            REDUCE=self.reduction != "none",
+            WRITE_GRAD=self.grad is not None,
             COMPUTE=compute_dtype(self.logits.dtype),
             WIDE_CLASS_OFFSETS=wide_class_offsets(self.logits.shape[1], self.layout),
             ROWS_OF_C=rows_of_c(self.logits.shape[1], self.layout),
-            BLOCK_S=block_s, BLOCK_C=block_c, num_warps=num_warps,
-        )  # fmt: skip
+            BLOCK_S=block_s,
+            BLOCK_C=block_c,
+            num_warps=num_warps,
+        )
 
 
 def walkable(logits):
@@ -96,33 +116,39 @@ def gradient_like(logits, dtype):
     return torch.empty_like(walkable(logits), dtype=dtype)
 
 
+def loss_like_gradient(logits, targets, reduction, dtype):
+    """The fake of a 'none' loss of the logits' shape, laid out as the gradient (else 0-d)."""
+    return gradient_like(logits, dtype) if reduction == "none" else logits.new_empty((), dtype=dtype)
+
+
 def row_operand(tensor, targets_shape):
     """A per-row operand (e.g. weight of the softmax loss) broadcast to the (N, *) rows, as an
     (N, 1, *) view for the (B, C, S) walk."""
     return tensor.expand(targets_shape).unsqueeze(1)
 
 
-def prepare_class_launch(kernel_name, inputs, targets, reduction, mean_denominator, need_grad, per_element,
-                         loss_dtype, normalizer=None, normalizer_tensor=None, operands=None):  # fmt: skip
+def prepare_class_launch(
+    kernel_name, inputs, targets, options, mean_denominator, need_grad, per_element, loss_dtype, operands
+) -> ClassLaunch:
     """Buffers, layout and tile of a multiclass launch; ``per_element``: the 'none' loss has the
     logits' shape (else one value per row); ``mean_denominator(flat targets)``: the Denominator of
     'mean' without a normalizer; ``operands``: name -> (N, C or 1, *) views read in place (copied
     only when their trailing dims do not merge into one stride)."""
-    reduce = reduction != "none"
     x = walkable(inputs)
-    operands = {name: rows_walkable(view) for name, view in (operands or {}).items() if view is not None}
+    operands = {name: rows_walkable(view) for name, view in operands.items() if view is not None}
     grad = gradient_like(x, grad_buffer_dtype(x.dtype)) if need_grad else None
-    out = torch.empty_like(x, dtype=loss_dtype) if per_element and not reduce else None
+    out = torch.empty_like(x, dtype=loss_dtype) if per_element and not options.reduce else None
     layout = rows_layout(x, next(b for b in (grad, out, x) if b is not None), tuple(operands.values()))
-    # one target per row, flat; dense targets (of the logits' shape) are read as an operand, in place
-    dense = targets.is_floating_point() and targets.shape == inputs.shape
-    t = targets if dense else targets.contiguous().reshape(-1)
-    if not reduce and out is None:
+    # one target per row, flat; soft targets (of the logits' shape) are read as an operand, in place
+    t = targets if options.soft_targets else targets.contiguous().reshape(-1)
+    if not options.reduce and out is None:
         out = torch.empty(math.prod(x.shape[:1] + x.shape[2:]), dtype=loss_dtype, device=x.device)
     tile = tuning.class_tile(kernel_name, x, layout)
-    denominator = loss_denominator(reduction, normalizer, normalizer_tensor, lambda: mean_denominator(t))
-    launch = ClassLaunch(x, t, grad, out, None, denominator, operands, layout, tile, reduction, loss_dtype)
-    if reduce:
+    denominator = loss_denominator(
+        options.reduction, options.normalizer, options.normalizer_tensor, lambda: mean_denominator(t)
+    )
+    launch = ClassLaunch(x, t, grad, out, None, denominator, operands, layout, tile, options.reduction, loss_dtype)
+    if options.reduce:
         launch.partials = torch.empty(launch.grid[0], dtype=accumulator_dtype(x.dtype), device=x.device)
     return launch
 
@@ -137,108 +163,134 @@ def finish_class_launch(launch, rows_shape, per_element):
     return finish_reduction(launch.partials, launch.grid[0], launch.denominator, loss_dtype), launch.grad
 
 
-def softmax_focal_forward(
-    inputs, targets, alpha, alpha_per_class, gamma, reduction, ignore_index, weight, normalizer, normalizer_tensor,
-    label_smoothing, need_grad, loss_dtype, distances=False,
-):  # fmt: skip
-    """Runs the fused softmax focal kernel on (N, C, *) logits and (N, *) class indices, or dense
-    target probabilities of the logits' shape (floating ``targets``).
-
-    alpha: one factor for every class, or None; alpha_per_class: C weights in the accumulator
-    dtype (then alpha is None), or None; weight: broadcastable to the (N, *) loss, or None;
-    normalizer (a number) / normalizer_tensor (0-d, on the device): what 'mean' divides by instead
-    of the number of non-ignored positions.  Returns (loss, grad): loss of shape (N, *) for 'none'
-    (0 at ignored positions), else 0-d, in ``loss_dtype``; grad is dL/dx (divided by the
-    denominator), laid out as the logits in ``grad_buffer_dtype``, when ``need_grad``, else None.
-    ``distances``: ``targets`` are one float y per row, the target its two-hot (DFL).
-    """
-    dense = targets.is_floating_point() and not distances
+def softmax_focal_forward(inputs, targets, options: SoftmaxOptions, need_grad: bool, loss_dtype: torch.dtype):
+    """Runs the fused softmax focal kernel on (N, C, *) logits and (N, *) class indices, or target
+    probabilities of the logits' shape (``options.soft_targets``), or, for the distribution focal
+    loss, one distance a row (the target its two-hot).  Returns (loss, grad): loss of shape (N, *)
+    for 'none' (0 at ignored positions), else 0-d, in ``loss_dtype``; grad is dL/dx (divided by
+    the denominator), laid out as the logits in ``grad_buffer_dtype``, when ``need_grad``, else
+    None.  'mean' divides by the non-ignored rows, or ``options.normalizer``."""
+    distances = options.loss == "distribution_focal"
+    dense = options.soft_targets
     rows_shape = inputs.shape[:1] + inputs.shape[2:]
-    soft = dense or distances or label_smoothing != 0.0
+    soft = dense or distances or options.label_smoothing != 0.0
     kernel_name = "distribution_focal" if distances else ("softmax_focal_soft" if soft else "softmax_focal_fwd")
     if dense or distances:
-        rows = math.prod(rows_shape)
-        mean_denominator = lambda t: Denominator(float(rows))  # noqa: E731
+        mean_denominator = _every_row(math.prod(rows_shape), 1.0)
     else:
-        mean_denominator = lambda t: non_ignored_count(t, ignore_index)  # noqa: E731
-    operands = {"weight": None if weight is None else row_operand(weight, rows_shape),
-                "q": targets if dense else None}  # fmt: skip
-    launch = prepare_class_launch(kernel_name, inputs, targets, reduction, mean_denominator, need_grad, False,
-                                  loss_dtype, normalizer, normalizer_tensor, operands)  # fmt: skip
+        mean_denominator = _kept_rows(options.ignore_index, 1.0)
+    weight = None if options.weight is None else row_operand(options.weight, rows_shape)
+    operands = {"weight": weight, "q": targets if dense else None}
+    launch = prepare_class_launch(
+        kernel_name, inputs, targets, options, mean_denominator, need_grad, False, loss_dtype, operands
+    )
     if launch.logits.numel():
         arguments = dict(
-            **launch.kernel_arguments(), **float64_arguments(alpha=alpha or 0.0, gamma=gamma),
+            **launch.kernel_arguments(),
+            **float64_arguments(alpha=options.alpha or 0.0, gamma=options.gamma),
             **launch.operand_arguments("weight", ("stride_wb", "stride_ws")),
-            alpha_ptr=launch.targets if alpha_per_class is None else alpha_per_class, ignore_index=ignore_index,
-            ALPHA_MODE=operand_mode(alpha, alpha_per_class), GAMMA=gamma_constexpr(gamma),
+            alpha_ptr=launch.targets if options.alpha_per_class is None else options.alpha_per_class,
+            ignore_index=options.ignore_index,
+            ALPHA_MODE=operand_mode(options.alpha, options.alpha_per_class),
+            GAMMA=gamma_constexpr(options.gamma),
             HAS_WEIGHT="weight" in launch.operands,
-        )  # fmt: skip
+        )
         single_tile = launch.logits.shape[1] <= launch.tile[1]
         if launch.tile[1] == tuning.CLASSES_UNROLLED:
             del arguments["BLOCK_C"]  # C is compiled in instead
             softmax_focal_small_c_kernel[launch.grid](
-                **arguments, TARGETS=TARGETS_DISTANCE if distances else TARGETS_INDEX)
+                **arguments, TARGETS=TARGETS_DISTANCE if distances else TARGETS_INDEX
+            )
         elif soft:
             softmax_focal_soft_kernel[launch.grid](
-                **arguments, **launch.operand_arguments("q", ("stride_qb", "stride_qc", "stride_qs")),
-                **float64_arguments(label_smoothing=label_smoothing),
+                **arguments,
+                **launch.operand_arguments("q", ("stride_qb", "stride_qc", "stride_qs")),
+                **float64_arguments(label_smoothing=options.label_smoothing),
                 TARGETS=TARGETS_DISTANCE if distances else (TARGETS_DENSE if dense else TARGETS_INDEX),
-                SMOOTHING=label_smoothing != 0.0, SINGLE_TILE=single_tile,
-            )  # fmt: skip
+                SMOOTHING=options.label_smoothing != 0.0,
+                SINGLE_TILE=single_tile,
+            )
         else:
             softmax_focal_fwd_kernel[launch.grid](**arguments, SINGLE_TILE=single_tile)
     return finish_class_launch(launch, rows_shape, per_element=False)
 
 
-def sigmoid_focal_index_forward(
-    inputs, targets, alpha, alpha_per_class, gamma, reduction, ignore_index, weight, normalizer, normalizer_tensor,
-    label_smoothing, pos_weight, pos_weight_tensor, activated, need_grad, loss_dtype, loss_kind=FOCAL, detach=False,
-    scores=None, row_loss=False,
-):  # fmt: skip
+def _every_row(rows, per_row):
+    """The 'mean' denominator of targets with nothing ignored: rows * per_row."""
+    return lambda flat_targets: Denominator(rows * per_row)
+
+
+def _kept_rows(ignore_index, per_row):
+    """The 'mean' denominator of class indices: the rows whose index is not ignore_index, times per_row."""
+    return lambda flat_targets: non_ignored_count(flat_targets, ignore_index, per_position=per_row)
+
+
+def sigmoid_focal_index_forward(inputs, targets, options: BinaryOptions, need_grad: bool, loss_dtype: torch.dtype):
     """Runs the binary class-walk kernel on (N, C, *) logits against the implicit one-hot of
-    (N, *) class indices.  Arguments and result as sigmoid_focal_forward (alpha_per_class: C
-    values along dim 1), with 'none' of the logits' shape (0 at ignored positions) and 'mean' over
-    the non-ignored elements (C per non-ignored row).  VFL / QFL (``loss_kind``) read ``scores``,
-    one per row, as the target at the row's class, or floating ``targets`` of the logits' shape;
-    ``row_loss``: 'none' is each row's sum over its classes and 'mean' is over rows (QFL)."""
+    (N, *) class indices: 'none' of the logits' shape (0 at ignored positions), 'mean' over the
+    non-ignored elements (C per non-ignored row); result as sigmoid_focal_forward.  VFL / QFL read
+    ``options.scores``, one per row, as the target at the row's class, or soft targets of the
+    logits' shape; QFL's loss is one value a row (its sum over the classes): 'none' per row and
+    'mean' over rows.  A VFL row's class is positive even where its score is 0."""
     num_classes = inputs.shape[1]
-    dense = targets.is_floating_point()
+    dense = options.soft_targets
+    row_loss = options.loss == "quality_focal"
     per_position = 1.0 if row_loss else float(num_classes)
     if dense:
-        rows = targets.numel() // num_classes
-        mean_denominator = lambda t: Denominator(rows * per_position)  # noqa: E731
+        mean_denominator = _every_row(targets.numel() // num_classes, per_position)
     else:
-        mean_denominator = lambda t: non_ignored_count(t, ignore_index, per_position=per_position)  # noqa: E731
+        mean_denominator = _kept_rows(options.ignore_index, per_position)
     loss_shape = (inputs.shape[0], *inputs.shape[2:]) if row_loss else inputs.shape
     # a per-row weight is read at every class of its row: class stride 0
-    operands = {"weight": None if weight is None else _loss_operand(weight, loss_shape, row_loss).expand(inputs.shape),
-                "pos_weight": None if pos_weight_tensor is None else pos_weight_tensor.expand(inputs.shape),
-                "q": targets if dense else None}  # fmt: skip
+    weight, pos_weight = options.weight, options.pos_weight_tensor
+    operands = {
+        "weight": None if weight is None else _loss_operand(weight, loss_shape, row_loss).expand(inputs.shape),
+        "pos_weight": None if pos_weight is None else pos_weight.expand(inputs.shape),
+        "q": targets if dense else None,
+    }
     launch = prepare_class_launch(
-        "sigmoid_focal_index_fwd", inputs, targets, reduction, mean_denominator, need_grad, not row_loss, loss_dtype,
-        normalizer, normalizer_tensor, operands,
-    )  # fmt: skip
+        "sigmoid_focal_index_fwd",
+        inputs,
+        targets,
+        options,
+        mean_denominator,
+        need_grad,
+        not row_loss,
+        loss_dtype,
+        operands,
+    )
     if launch.logits.numel():
         if dense:
             targets_mode = TARGETS_DENSE
         else:
-            targets_mode = TARGETS_INDEX if scores is None else TARGETS_INDEX_SCORES
+            targets_mode = TARGETS_INDEX if options.scores is None else TARGETS_INDEX_SCORES
+        alpha, alpha_per_class = options.alpha, options.alpha_per_class
         sigmoid_focal_index_fwd_kernel[launch.grid](
             **launch.kernel_arguments(),
             **launch.operand_arguments("q", ("stride_qb", "stride_qc", "stride_qs")),
-            score_ptr=launch.targets if scores is None else scores.contiguous(),
-            LOSS=loss_kind, TARGETS=targets_mode, DETACH=detach, ROW_LOSS=row_loss,
-            **float64_arguments(alpha=alpha or 0.0, gamma=gamma, pos_weight=pos_weight or 0.0,
-                                label_smoothing=label_smoothing),
+            score_ptr=launch.targets if options.scores is None else options.scores.contiguous(),
+            LOSS=loss_constexpr(options.loss),
+            TARGETS=targets_mode,
+            DETACH=options.detach_weight,
+            ROW_LOSS=row_loss,
+            **float64_arguments(
+                alpha=alpha or 0.0,
+                gamma=options.exponent,
+                pos_weight=options.pos_weight or 0.0,
+                label_smoothing=options.label_smoothing,
+            ),
             **launch.operand_arguments("weight", ("stride_wb", "stride_wc", "stride_ws")),
             **launch.operand_arguments("pos_weight", ("stride_pwb", "stride_pwc", "stride_pws")),
             alpha_ptr=launch.targets if alpha_per_class is None else alpha_per_class.reshape(-1),
-            ignore_index=ignore_index, ALPHA_MODE=operand_mode(alpha, alpha_per_class),
-            POS_WEIGHT_MODE=operand_mode(pos_weight, pos_weight_tensor), HAS_WEIGHT="weight" in launch.operands,
-            SMOOTHING=label_smoothing != 0.0, ACTIVATED=activated,
-            ZERO_FACTOR=zero_factor(alpha, alpha_per_class, pos_weight, pos_weight_tensor),
-            GAMMA=gamma_constexpr(gamma),
-        )  # fmt: skip
+            ignore_index=options.ignore_index,
+            ALPHA_MODE=operand_mode(alpha, alpha_per_class),
+            POS_WEIGHT_MODE=operand_mode(options.pos_weight, pos_weight),
+            HAS_WEIGHT="weight" in launch.operands,
+            SMOOTHING=options.label_smoothing != 0.0,
+            ACTIVATED=options.activated,
+            ZERO_FACTOR=zero_factor(alpha, alpha_per_class, options.pos_weight, pos_weight),
+            GAMMA=gamma_constexpr(options.exponent),
+        )
     return finish_class_launch(launch, loss_shape, per_element=not row_loss)
 
 
@@ -246,34 +298,3 @@ def _loss_operand(weight, loss_shape, per_row):
     """A weight broadcast to the 'none' loss as the class walk reads it: (N, C, *) per element, or
     (N, 1, *) per row."""
     return row_operand(weight, loss_shape) if per_row else weight.expand(loss_shape)
-
-
-def varifocal_index_forward(inputs, targets, scores, alpha, gamma, reduction, ignore_index, detach_weight, weight,
-                            normalizer, normalizer_tensor, need_grad, loss_dtype):  # fmt: skip
-    """The varifocal loss against class indices with one score per row (the score at the row's
-    class, 0 elsewhere; the row's class is positive even where its score is 0)."""
-    return sigmoid_focal_index_forward(
-        inputs, targets, alpha, None, gamma, reduction, ignore_index, weight, normalizer, normalizer_tensor, 0.0,
-        None, None, False, need_grad, loss_dtype, loss_kind=VARIFOCAL, detach=detach_weight, scores=scores,
-    )  # fmt: skip
-
-
-def quality_focal_forward(inputs, targets, scores, beta, reduction, ignore_index, activated, weight, normalizer,
-                          normalizer_tensor, need_grad, loss_dtype):  # fmt: skip
-    """The quality focal loss, one value per row (its sum over the classes): against class indices
-    with scores, or soft targets of the logits' shape."""
-    return sigmoid_focal_index_forward(
-        inputs, targets, None, None, beta, reduction, ignore_index, weight, normalizer, normalizer_tensor, 0.0,
-        None, None, activated, need_grad, loss_dtype, loss_kind=QUALITY_FOCAL, scores=scores, row_loss=True,
-    )  # fmt: skip
-
-
-def distribution_focal_forward(inputs, targets, reduction, weight, normalizer, normalizer_tensor, need_grad,
-                               loss_dtype):  # fmt: skip
-    """The distribution focal loss: the softmax cross-entropy of each row against the two-hot of its
-    distance (TARGETS_DISTANCE, gamma 0: the small-C kernel up to tuning.SMALL_C_MAX bins, else the
-    soft-target kernel)."""
-    return softmax_focal_forward(
-        inputs, targets, None, None, 0.0, reduction, -100, weight, normalizer, normalizer_tensor, 0.0, need_grad,
-        loss_dtype, distances=True,
-    )  # fmt: skip

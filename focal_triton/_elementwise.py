@@ -7,14 +7,21 @@ host, so the path is free of host-device syncs and can be captured in a CUDA gra
 import torch
 import triton
 
-from focal_triton.kernels.quality_focal import FOCAL, VARIFOCAL
 from focal_triton.kernels.reduce import REDUCE_CHUNK
 
 from . import tuning
-from ._launch_lock import autotuning_lock
 from ._dtypes import accumulator_dtype, grad_buffer_dtype, ignore_index_applies
-from ._kernel_args import compute_dtype, float64_arguments, gamma_constexpr, operand_mode, zero_factor
+from ._kernel_args import (
+    compute_dtype,
+    float64_arguments,
+    gamma_constexpr,
+    loss_constexpr,
+    operand_mode,
+    zero_factor,
+)
+from ._launch_lock import autotuning_lock
 from ._layout import flat_operand
+from ._options import BinaryOptions
 from ._reduction import Denominator, empty_reduction, finish_reduction, loss_denominator, non_ignored_count
 
 KERNEL_NAME = "sigmoid_focal_fwd"
@@ -49,82 +56,95 @@ def _launch(n, dtypes, arguments):
             best = autotuner.best_config  # for the record only (nothing is recorded outside recording_launches)
         timings = getattr(autotuner, "configs_timings", None) or {}
         ms = timings.get(best)
-        tuning.record_launch(KERNEL_NAME, {"BLOCK": best.kwargs["BLOCK"], "num_warps": best.num_warps}, "autotuned",
-                             ms[0] if isinstance(ms, (list, tuple)) else ms)  # fmt: skip
+        tuning.record_launch(
+            KERNEL_NAME,
+            {"BLOCK": best.kwargs["BLOCK"], "num_warps": best.num_warps},
+            "autotuned",
+            ms[0] if isinstance(ms, (list, tuple)) else ms,
+        )
     else:
         block, warps = config
         autotuner.fn[(streams * REDUCE_CHUNK.value // block,)](**arguments, BLOCK=block, num_warps=warps)
         tuning.record_launch(KERNEL_NAME, {"BLOCK": block, "num_warps": warps}, "shipped")
 
 
-def is_label_dtype(dtype):
-    """Integer labels (bool, uint8, int32, int64): nonzero is positive."""
-    return not dtype.is_floating_point
+def sigmoid_focal_forward(inputs, targets, options: BinaryOptions, need_grad: bool, loss_dtype: torch.dtype):
+    """Runs the fused sigmoid kernel over logits and targets of one shape: integer labels (nonzero
+    is positive; labels equal to ``options.ignore_index``, when it is a value of their dtype,
+    contribute nothing and leave the 'mean' denominator) or soft targets
+    (``options.soft_targets``; the varifocal and quality focal losses take these).
 
-
-def sigmoid_focal_forward(
-    inputs, targets, alpha, alpha_per_class, gamma, reduction, ignore_index, weight, normalizer, normalizer_tensor,
-    label_smoothing, pos_weight, pos_weight_tensor, activated, need_grad, loss_dtype, loss_kind=FOCAL, detach=False,
-):  # fmt: skip
-    """Runs the fused sigmoid focal kernel.
-
-    alpha / pos_weight: a number, or None (then ``alpha_per_class`` / ``pos_weight_tensor`` may be
-    a tensor broadcastable to ``inputs``); weight: a tensor broadcastable to ``inputs`` or None;
-    normalizer: a number or a 0-d device tensor (``normalizer_tensor``) for 'mean'.
     Returns (loss, grad): loss has the shape of ``inputs`` for 'none' and is a 0-d tensor
     otherwise, in ``loss_dtype``; grad is dL/dx (already divided by the denominator) in
-    ``grad_buffer_dtype`` when ``need_grad``, else None.  Labels equal to ``ignore_index``
-    (when it is a value of their dtype) contribute nothing and leave the 'mean' denominator.
-    ``loss_kind``: FOCAL, or VARIFOCAL / QUALITY_FOCAL (float targets; ``gamma`` is QFL's beta,
-    ``detach`` VFL's detached weight).
+    ``grad_buffer_dtype`` when ``need_grad``, else None.
     """
     x = inputs.contiguous()
     t = targets.contiguous()
-    labels = is_label_dtype(t.dtype)
-    ignore = labels and ignore_index_applies(t.dtype, ignore_index)
+    labels = not options.soft_targets
+    ignore = labels and ignore_index_applies(t.dtype, options.ignore_index)
     if t.dtype == torch.bool:
         t = t.view(torch.uint8)  # same bytes, no copy
     n = x.numel()
     grad = torch.empty_like(x, dtype=grad_buffer_dtype(x.dtype)) if need_grad else None
-    reduce = reduction != "none"
+    reduce = options.reduce
     denominator = loss_denominator(
-        reduction, normalizer, normalizer_tensor,
-        lambda: non_ignored_count(t, ignore_index) if ignore else Denominator(float(n)),
-    )  # fmt: skip
+        options.reduction,
+        options.normalizer,
+        options.normalizer_tensor,
+        lambda: non_ignored_count(t, options.ignore_index) if ignore else Denominator(float(n)),
+    )
     if n == 0:
-        empty = empty_reduction(reduction, loss_dtype, x.device, denominator) if reduce else torch.empty_like(
-            x, dtype=loss_dtype)  # fmt: skip
+        empty = (
+            empty_reduction(options.reduction, loss_dtype, x.device, denominator)
+            if reduce
+            else torch.empty_like(x, dtype=loss_dtype)
+        )
         return empty, grad
     streams = stream_count(n)
     partials = torch.empty(streams, dtype=accumulator_dtype(x.dtype), device=x.device) if reduce else None
     loss = None if reduce else torch.empty_like(x, dtype=loss_dtype)
     unused = x  # the pointer passed where an output is not written
-    _launch(n, (x.dtype, t.dtype), dict(
-        x_ptr=x, t_ptr=t, loss_ptr=unused if loss is None else loss, partial_ptr=unused if partials is None else partials,
-        grad_ptr=unused if grad is None else grad, n=n, streams=streams,
-        **float64_arguments(alpha=alpha or 0.0, gamma=gamma, pos_weight=pos_weight or 0.0,
-                            label_smoothing=label_smoothing),
-        **denominator.kernel_arguments(unused),
-        **flat_operand(alpha_per_class, x.shape).kernel_arguments("alpha", unused),
-        **flat_operand(pos_weight_tensor, x.shape).kernel_arguments("pos_weight", unused),
-        **flat_operand(weight, x.shape).kernel_arguments("weight", unused),
-        ignore_label=ignore_index if ignore else 0, size_bucket=tuning.size_bucket(n),
-        LOSS=loss_kind, DETACH=detach, ALPHA_MODE=operand_mode(alpha, alpha_per_class), GAMMA=gamma_constexpr(gamma),
-        POS_WEIGHT_MODE=operand_mode(pos_weight, pos_weight_tensor), HAS_WEIGHT=weight is not None,
-        HARD_LABELS=labels, IGNORE=ignore, SMOOTHING=label_smoothing != 0.0, ACTIVATED=activated,
-        ZERO_FACTOR=zero_factor(alpha, alpha_per_class, pos_weight, pos_weight_tensor),
-        REDUCE=reduce, WRITE_GRAD=need_grad, COMPUTE=compute_dtype(x.dtype),
-    ))  # fmt: skip
+    alpha, alpha_per_class = options.alpha, options.alpha_per_class
+    pos_weight, pos_weight_tensor = options.pos_weight, options.pos_weight_tensor
+    _launch(
+        n,
+        (x.dtype, t.dtype),
+        dict(
+            x_ptr=x,
+            t_ptr=t,
+            loss_ptr=unused if loss is None else loss,
+            partial_ptr=unused if partials is None else partials,
+            grad_ptr=unused if grad is None else grad,
+            n=n,
+            streams=streams,
+            **float64_arguments(
+                alpha=alpha or 0.0,
+                gamma=options.exponent,
+                pos_weight=pos_weight or 0.0,
+                label_smoothing=options.label_smoothing,
+            ),
+            **denominator.kernel_arguments(unused),
+            **flat_operand(alpha_per_class, x.shape).kernel_arguments("alpha", unused),
+            **flat_operand(pos_weight_tensor, x.shape).kernel_arguments("pos_weight", unused),
+            **flat_operand(options.weight, x.shape).kernel_arguments("weight", unused),
+            ignore_label=options.ignore_index if ignore else 0,
+            size_bucket=tuning.size_bucket(n),
+            LOSS=loss_constexpr(options.loss),
+            DETACH=options.detach_weight,
+            ALPHA_MODE=operand_mode(alpha, alpha_per_class),
+            GAMMA=gamma_constexpr(options.exponent),
+            POS_WEIGHT_MODE=operand_mode(pos_weight, pos_weight_tensor),
+            HAS_WEIGHT=options.weight is not None,
+            HARD_LABELS=labels,
+            IGNORE=ignore,
+            SMOOTHING=options.label_smoothing != 0.0,
+            ACTIVATED=options.activated,
+            ZERO_FACTOR=zero_factor(alpha, alpha_per_class, pos_weight, pos_weight_tensor),
+            REDUCE=reduce,
+            WRITE_GRAD=need_grad,
+            COMPUTE=compute_dtype(x.dtype),
+        ),
+    )
     if not reduce:
         return loss, grad
     return finish_reduction(partials, streams, denominator, loss_dtype), grad
-
-
-def varifocal_forward(inputs, targets, scores, alpha, gamma, reduction, ignore_index, detach_weight, weight, normalizer,
-                      normalizer_tensor, need_grad, loss_dtype):  # fmt: skip
-    """The varifocal loss against soft targets of the logits' shape (``scores`` is None): the
-    element-wise kernel with LOSS = VARIFOCAL; positives are the elements with a target > 0."""
-    return sigmoid_focal_forward(
-        inputs, targets, alpha, None, gamma, reduction, ignore_index, weight, normalizer, normalizer_tensor, 0.0,
-        None, None, False, need_grad, loss_dtype, loss_kind=VARIFOCAL, detach=detach_weight,
-    )  # fmt: skip

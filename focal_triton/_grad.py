@@ -15,9 +15,9 @@ import triton
 from focal_triton.kernels.grad_scale import scale_grad_kernel
 
 from . import tuning
-from ._launch_lock import serialized_launches
 from ._dtypes import accumulator_dtype
 from ._kernel_args import compute_dtype
+from ._launch_lock import serialized_launches
 
 
 def scale_grad_in_place(grad, grad_output):
@@ -31,9 +31,14 @@ def scale_grad_in_place(grad, grad_output):
         block, warps = tuning.SCALE_CONFIG
         with serialized_launches(grad):
             scale_grad_kernel[(triton.cdiv(n, block),)](
-                grad_ptr=grad, grad_out_ptr=grad_output, scale_ptr=carried, n=n, COMPUTE=compute_dtype(grad.dtype),
-                BLOCK=block, num_warps=warps,
-            )  # fmt: skip
+                grad_ptr=grad,
+                grad_out_ptr=grad_output,
+                scale_ptr=carried,
+                n=n,
+                COMPUTE=compute_dtype(grad.dtype),
+                BLOCK=block,
+                num_warps=warps,
+            )
     return carried
 
 

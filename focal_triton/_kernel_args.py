@@ -1,4 +1,5 @@
-"""How host values become kernel arguments: the COMPUTE constexpr, float64 scalars, operand modes."""
+"""How host values become kernel arguments: the COMPUTE and LOSS constexprs, float64 scalars, operand
+modes."""
 
 import struct
 
@@ -6,6 +7,7 @@ import torch
 import triton.language as tl
 
 from focal_triton.kernels.operands import OPERAND_NONE, OPERAND_SCALAR, OPERAND_TENSOR
+from focal_triton.kernels.quality_focal import FOCAL, QUALITY_FOCAL, VARIFOCAL
 from focal_triton.kernels.stable_math import ANY_GAMMA
 
 SPECIALISED_GAMMAS = (0.0, 1.0, 2.0)  # compiled with the power by multiplication (stable_math.focal_power)
@@ -14,6 +16,11 @@ SPECIALISED_GAMMAS = (0.0, 1.0, 2.0)  # compiled with the power by multiplicatio
 def compute_dtype(dtype: torch.dtype):
     """The accumulator dtype as a Triton dtype, for the kernels' COMPUTE argument."""
     return tl.float64 if dtype == torch.float64 else tl.float32
+
+
+def loss_constexpr(loss: str):
+    """The binary kernels' LOSS constexpr of ``BinaryOptions.loss`` (kernels/quality_focal.py)."""
+    return {"focal": FOCAL, "varifocal": VARIFOCAL, "quality_focal": QUALITY_FOCAL}[loss]
 
 
 def float64_parts(value: float) -> tuple[float, float]:

@@ -5,6 +5,7 @@ b * stride_b + c * stride_c + s * stride_s, and row b * S + s is position
 (n, *) of the targets and of a per-row output.
 """
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -20,8 +21,8 @@ class RowsLayout:
 
 def _bcs_strides(tensor):
     """(stride_b, stride_c, stride_s) of (N, C, *) with the trailing dims merged into one, or None."""
-    spatial = [(size, stride) for size, stride in zip(tensor.shape[2:], tensor.stride()[2:]) if size != 1]
-    for (_, outer), (size, inner) in zip(spatial, spatial[1:]):
+    spatial = [(size, stride) for size, stride in zip(tensor.shape[2:], tensor.stride()[2:], strict=True) if size != 1]
+    for (_, outer), (size, inner) in itertools.pairwise(spatial):
         if outer != inner * size:
             return None
     stride_s = spatial[-1][1] if spatial else 1
@@ -87,8 +88,8 @@ def flat_operand(tensor, shape):
     if tensor is None:
         return FlatOperand(None)
     view = tensor.expand(shape)
-    dims = []  # (size, stride), outer to inner, size-1 dims left out, neighbours merged
-    for size, stride in zip(view.shape, view.stride()):
+    dims: list[tuple[int, int]] = []  # (size, stride), outer to inner, size-1 dims left out, neighbours merged
+    for size, stride in zip(view.shape, view.stride(), strict=True):
         if size == 1:
             continue
         if dims and dims[-1][1] == size * stride:

@@ -47,9 +47,10 @@ class Denominator:
         else:
             mode = DENOMINATOR_COUNT if self.is_count else DENOMINATOR_TENSOR
         return dict(
-            **float64_arguments(denominator=self.value), denominator_ptr=spare if self.tensor is None else self.tensor,
+            **float64_arguments(denominator=self.value),
+            denominator_ptr=spare if self.tensor is None else self.tensor,
             DENOMINATOR=mode,
-        )  # fmt: skip
+        )
 
 
 def loss_denominator(reduction, normalizer, normalizer_tensor, mean_denominator):
@@ -68,9 +69,13 @@ def finish_reduction(partials, n_partials, denominator, out_dtype):
     """Sums ``partials[:n_partials]`` in a fixed order and divides by ``denominator`` (a Denominator)."""
     out = torch.empty((), dtype=out_dtype, device=partials.device)
     sum_partials_kernel[(1,)](
-        partial_ptr=partials, out_ptr=out, n_partials=n_partials, **denominator.kernel_arguments(partials),
-        BLOCK=REDUCE_BLOCK, BLOCK_LEVELS=REDUCE_BLOCK.bit_length() - 1,
-    )  # fmt: skip
+        partial_ptr=partials,
+        out_ptr=out,
+        n_partials=n_partials,
+        **denominator.kernel_arguments(partials),
+        BLOCK=REDUCE_BLOCK,
+        BLOCK_LEVELS=REDUCE_BLOCK.bit_length() - 1,
+    )
     return out
 
 
@@ -90,7 +95,11 @@ def count_kept(targets, ignore_index):
     block, num_warps = COUNT_CONFIG
     if targets.numel():
         count_kept_kernel[(triton.cdiv(targets.numel(), block),)](
-            t_ptr=targets, count_ptr=count, n=targets.numel(), ignore_index=ignore_index, BLOCK=block,
+            t_ptr=targets,
+            count_ptr=count,
+            n=targets.numel(),
+            ignore_index=ignore_index,
+            BLOCK=block,
             num_warps=num_warps,
-        )  # fmt: skip
+        )
     return count

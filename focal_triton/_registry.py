@@ -10,7 +10,8 @@ with its fake (shapes and dtypes) and its autograd formula; calling it is the wh
   (no dispatcher) and whose backward scales the saved gradient in place (``_grad``);
 - eager without a gradient -> the launcher alone, which then writes no gradient.
 
-The op's schema is written from the spec's options, so nothing counts arguments by hand.
+The op's schema is written from the annotations of the spec's options record (``_options``), so
+nothing counts arguments by hand.
 """
 
 from collections.abc import Callable
@@ -21,9 +22,10 @@ import torch.autograd.forward_ad as forward_ad
 from torch.autograd.function import once_differentiable
 
 from ._backend import REFERENCE, backend_for
-from ._launch_lock import serialized_launches
 from ._dtypes import grad_buffer_dtype, loss_dtype_for
 from ._grad import eager_backward, save_fused_grad, times_grad_output
+from ._launch_lock import serialized_launches
+from ._options import field_names, schema_arguments
 
 
 @dataclass(frozen=True)
@@ -31,10 +33,10 @@ class LossSpec:
     """What makes a loss, given once.
 
     name: the op is ``focal_triton::<name>``.
-    options: (name, schema type) of the checked, kernel-ready arguments after inputs and
-        targets, in the order the launcher and the reference take them; one is "reduction".
-    launch: ``launch(inputs, targets, *options, need_grad, loss_dtype) -> (loss, grad | None)``.
-    reference: ``reference(inputs, targets, *options) -> loss``, the eager fallback.
+    options: the options record the launcher and the reference take (``_options``), whose fields
+        follow inputs and targets in the op's schema.
+    launch: ``launch(inputs, targets, options, need_grad, loss_dtype) -> (loss, grad | None)``.
+    reference: ``reference(inputs, targets, options) -> loss``, the eager fallback.
     empty_loss: ``empty_loss(inputs, targets, reduction, dtype)``, an empty tensor shaped and
         laid out as the launcher's loss (the op's fake).
     empty_grad: ``empty_grad(inputs, dtype)``, the same for the gradient buffer.
@@ -42,36 +44,49 @@ class LossSpec:
     """
 
     name: str
-    options: tuple
+    options: type
     launch: Callable
     reference: Callable
     empty_loss: Callable
     empty_grad: Callable
     row_broadcast: bool = False
 
-    def schema(self):
-        options = "".join(f", {kind} {name}" for name, kind in self.options)
-        return f"(Tensor inputs, Tensor targets{options}, bool need_grad, ScalarType loss_dtype) -> (Tensor, Tensor)"
+    def schema(self) -> str:
+        return (
+            f"(Tensor inputs, Tensor targets{schema_arguments(self.options)}, bool need_grad, "
+            "ScalarType loss_dtype) -> (Tensor, Tensor)"
+        )
 
-    def reduction_of(self, options):
-        return options[[name for name, _ in self.options].index("reduction")]
+
+def per_element_loss(inputs, targets, reduction, dtype):
+    """The fake of a loss with the logits' shape for 'none' (contiguous), else 0-d."""
+    return inputs.new_empty(inputs.shape if reduction == "none" else (), dtype=dtype)
+
+
+def per_row_loss(inputs, targets, reduction, dtype):
+    """The fake of a loss with one value per (N, *) row of (N, C, *) logits for 'none', else 0-d."""
+    return inputs.new_empty((inputs.shape[0], *inputs.shape[2:]) if reduction == "none" else (), dtype=dtype)
+
+
+def same_shape_grad(inputs, dtype):
+    """The fake of a contiguous gradient of the logits' shape."""
+    return inputs.new_empty(inputs.shape, dtype=dtype)
 
 
 class FusedGradLoss(torch.autograd.Function):
     """Eager autograd of every loss: the forward kernel writes dL/dx, backward scales it."""
 
     @staticmethod
-    def forward(ctx, spec, inputs, targets, loss_dtype, *options):
+    def forward(ctx, spec, inputs, targets, loss_dtype, options):
         with serialized_launches(inputs):
-            loss, grad = spec.launch(inputs, targets, *options, need_grad=True, loss_dtype=loss_dtype)
+            loss, grad = spec.launch(inputs, targets, options, need_grad=True, loss_dtype=loss_dtype)
         save_fused_grad(ctx, grad, inputs.dtype, spec.row_broadcast)
-        ctx.n_options = len(options)
         return loss
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_output):
-        return None, eager_backward(ctx, grad_output), None, None, *(None,) * ctx.n_options
+        return None, eager_backward(ctx, grad_output), None, None, None
 
 
 def _traced_under_forward_ad():
@@ -82,39 +97,47 @@ def _traced_under_forward_ad():
 
 
 class RegisteredLoss:
-    """A loss ready to call with checked arguments: ``loss(inputs, targets, *options)``."""
+    """A loss ready to call with checked arguments: ``loss(inputs, targets, options)``."""
 
     def __init__(self, spec: LossSpec):
         self.spec = spec
+        self.fields = field_names(spec.options)
         self.op = torch.library.custom_op(
             f"focal_triton::{spec.name}", self._op_forward, mutates_args=(), schema=spec.schema()
         )
         self.op.register_fake(self._op_fake)
         self.op.register_autograd(self._op_backward, setup_context=self._op_setup_context)
 
-    def __call__(self, inputs, targets, *options):
+    def op_arguments(self, inputs, targets, options, need_grad, loss_dtype) -> tuple:
+        """The op's arguments: the tensors, each field of ``options`` in order, need_grad, loss_dtype."""
+        return (inputs, targets, *(getattr(options, name) for name in self.fields), need_grad, loss_dtype)
+
+    def __call__(self, inputs, targets, options):
         spec = self.spec
         if backend_for(inputs) == REFERENCE or _traced_under_forward_ad():
-            return spec.reference(inputs, targets, *options)
+            return spec.reference(inputs, targets, options)
         loss_dtype = loss_dtype_for(inputs)
         need_grad = torch.is_grad_enabled() and inputs.requires_grad
         if torch.compiler.is_compiling():
-            return self.op(inputs, targets, *options, need_grad, loss_dtype)[0]
+            return self.op(*self.op_arguments(inputs, targets, options, need_grad, loss_dtype))[0]
         if need_grad:
-            return FusedGradLoss.apply(spec, inputs, targets, loss_dtype, *options)
+            return FusedGradLoss.apply(spec, inputs, targets, loss_dtype, options)
         with serialized_launches(inputs):
-            return spec.launch(inputs, targets, *options, need_grad=False, loss_dtype=loss_dtype)[0]
+            return spec.launch(inputs, targets, options, need_grad=False, loss_dtype=loss_dtype)[0]
 
     # The custom op returns (loss, gradient); without a gradient, an empty placeholder.
-    def _op_forward(self, inputs, targets, *options_need_grad_loss_dtype):
-        *options, need_grad, loss_dtype = options_need_grad_loss_dtype
+    def _op_forward(self, inputs, targets, *fields_need_grad_loss_dtype):
+        *values, need_grad, loss_dtype = fields_need_grad_loss_dtype
         with serialized_launches(inputs):
-            loss, grad = self.spec.launch(inputs, targets, *options, need_grad=need_grad, loss_dtype=loss_dtype)
+            loss, grad = self.spec.launch(
+                inputs, targets, self.spec.options(*values), need_grad=need_grad, loss_dtype=loss_dtype
+            )
         return loss, grad if grad is not None else inputs.new_empty(0)
 
-    def _op_fake(self, inputs, targets, *options_need_grad_loss_dtype):
-        *options, need_grad, loss_dtype = options_need_grad_loss_dtype
-        loss = self.spec.empty_loss(inputs, targets, self.spec.reduction_of(options), loss_dtype)
+    def _op_fake(self, inputs, targets, *fields_need_grad_loss_dtype):
+        *values, need_grad, loss_dtype = fields_need_grad_loss_dtype
+        reduction = values[self.fields.index("reduction")]
+        loss = self.spec.empty_loss(inputs, targets, reduction, loss_dtype)
         grad = self.spec.empty_grad(inputs, grad_buffer_dtype(inputs.dtype)) if need_grad else inputs.new_empty(0)
         return loss, grad
 

@@ -11,6 +11,7 @@ import torch
 import torch.autograd.forward_ad as forward_ad
 
 from ._dtypes import accumulator_dtype
+from ._options import BinaryOptions, SoftmaxOptions
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 # Numbers reach the kernels as float32 (plus a float64 remainder, _kernel_args.float64_parts): one
@@ -20,8 +21,15 @@ IN_FLOAT32 = f" (numbers are taken within float32's range: magnitude at most {FL
 
 LOGIT_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64)
 SAME_SHAPE_TARGET_DTYPES = (
-    torch.float32, torch.float16, torch.bfloat16, torch.float64, torch.bool, torch.uint8, torch.int32, torch.int64,
-)  # fmt: skip
+    torch.float32,
+    torch.float16,
+    torch.bfloat16,
+    torch.float64,
+    torch.bool,
+    torch.uint8,
+    torch.int32,
+    torch.int64,
+)
 Reduction = Literal["none", "mean", "sum"]
 REDUCTIONS = get_args(Reduction)
 
@@ -67,8 +75,7 @@ def check_no_grad_needed(name, value):
     """A tensor focal_triton computes no gradient for must not require one (it would be dropped)."""
     if value.requires_grad and torch.is_grad_enabled():
         raise ValueError(
-            f"{name} requires grad, but focal_triton computes no gradient with respect to {name}; "
-            f"pass {name}.detach()"
+            f"{name} requires grad, but focal_triton computes no gradient with respect to {name}; pass {name}.detach()"
         )
 
 
@@ -131,9 +138,7 @@ def check_binary_alpha(alpha):
     if alpha is None:
         return None
     if isinstance(alpha, (list, tuple, torch.Tensor)):
-        raise TypeError(
-            f"alpha must be None or one number here, got {type(alpha).__name__}"
-        )
+        raise TypeError(f"alpha must be None or one number here, got {type(alpha).__name__}")
     if not _is_number(alpha) or not _is_finite(alpha) or alpha > 1:
         raise ValueError(f"alpha must be None or a number <= 1 (negative: no alpha factor), got {alpha!r}")
     return float(alpha) if alpha >= 0 else None
@@ -144,28 +149,61 @@ def check_reduction(reduction):
         raise ValueError(f"reduction must be one of {', '.join(map(repr, REDUCTIONS))}, got {reduction!r}")
 
 
-def check_sigmoid_args(inputs, targets, alpha, gamma, reduction, ignore_index, weight=None, normalizer=None,
-                       label_smoothing=0.0, pos_weight=None, activated=False):  # fmt: skip
-    """Validates sigmoid_focal_loss arguments with same-shape targets; returns the kernel-ready
-    options in the order of SIGMOID_OPTIONS."""
+def check_sigmoid_args(
+    inputs,
+    targets,
+    alpha,
+    gamma,
+    reduction,
+    ignore_index,
+    weight=None,
+    normalizer=None,
+    label_smoothing=0.0,
+    pos_weight=None,
+    activated=False,
+) -> BinaryOptions:
+    """Validates sigmoid_focal_loss arguments with same-shape targets."""
     check_logits(inputs)
     check_call_context(inputs, targets)
     check_same_shape_targets(inputs, targets)
-    return _sigmoid_options(inputs, alpha, gamma, reduction, ignore_index, weight, normalizer, label_smoothing,
-                            pos_weight, activated)  # fmt: skip
+    return _sigmoid_options(
+        inputs,
+        targets,
+        alpha,
+        gamma,
+        reduction,
+        ignore_index,
+        weight,
+        normalizer,
+        label_smoothing,
+        pos_weight,
+        activated,
+    )
 
 
-def _sigmoid_options(inputs, alpha, gamma, reduction, ignore_index, weight, normalizer, label_smoothing, pos_weight,
-                     activated):  # fmt: skip
-    """(alpha, alpha_per_class, gamma, reduction, ignore_index, weight, normalizer, normalizer_tensor,
-    label_smoothing, pos_weight, pos_weight_tensor, activated), checked."""
+def _sigmoid_options(
+    inputs, targets, alpha, gamma, reduction, ignore_index, weight, normalizer, label_smoothing, pos_weight, activated
+) -> BinaryOptions:
     check_reduction(reduction)
     activated = check_activated(activated)
-    return (
-        *check_sigmoid_alpha(alpha, inputs), check_gamma(gamma), reduction, check_ignore_index(ignore_index),
-        check_weight(weight, inputs.shape, inputs), *check_normalizer(normalizer, reduction, inputs),
-        check_label_smoothing(label_smoothing), *check_pos_weight(pos_weight, inputs, activated), activated,
-    )  # fmt: skip
+    alpha, alpha_per_class = check_sigmoid_alpha(alpha, inputs)
+    normalizer, normalizer_tensor = check_normalizer(normalizer, reduction, inputs)
+    pos_weight, pos_weight_tensor = check_pos_weight(pos_weight, inputs, activated)
+    return BinaryOptions(
+        reduction=reduction,
+        weight=check_weight(weight, inputs.shape, inputs),
+        normalizer=normalizer,
+        normalizer_tensor=normalizer_tensor,
+        soft_targets=inputs.shape == targets.shape and targets.is_floating_point(),
+        alpha=alpha,
+        alpha_per_class=alpha_per_class,
+        gamma=check_gamma(gamma),
+        ignore_index=check_ignore_index(ignore_index),
+        label_smoothing=check_label_smoothing(label_smoothing),
+        pos_weight=pos_weight,
+        pos_weight_tensor=pos_weight_tensor,
+        activated=activated,
+    )
 
 
 CLASS_TARGET_DTYPES = (torch.int64, torch.int32, torch.uint8)
@@ -229,8 +267,9 @@ def check_class_alpha(alpha, num_classes, inputs):
         alpha = torch.tensor(alpha, dtype=accumulate, device=inputs.device)
     elif isinstance(alpha, torch.Tensor):
         if not alpha.is_floating_point() or alpha.dim() != 1:
-            raise TypeError(f"alpha must be a 1-D floating tensor of class weights, got {alpha.dtype} of shape "
-                            f"{tuple(alpha.shape)}")  # fmt: skip
+            raise TypeError(
+                f"alpha must be a 1-D floating tensor of class weights, got {alpha.dtype} of shape {tuple(alpha.shape)}"
+            )
         if alpha.device != inputs.device:
             raise ValueError(f"alpha must be on the device of inputs ({inputs.device}), got {alpha.device}")
         check_untransformed("alpha", alpha)
@@ -278,12 +317,11 @@ def check_class_weight_values(alpha):
         raise ValueError(f"alpha must hold finite class weights >= 0, got {list(alpha)!r}{IN_FLOAT32}")
 
 
-def check_softmax_args(inputs, targets, alpha, gamma, reduction, ignore_index, weight=None, normalizer=None,
-                       label_smoothing=0.0):  # fmt: skip
-    """Validates softmax_focal_loss arguments; returns the kernel-ready (alpha: float or None,
-    alpha_per_class: tensor or None, gamma, reduction, ignore_index, weight, normalizer,
-    normalizer_tensor, label_smoothing).  Floating targets of the logits' shape are target
-    probabilities (dense targets); integer targets are class indices."""
+def check_softmax_args(
+    inputs, targets, alpha, gamma, reduction, ignore_index, weight=None, normalizer=None, label_smoothing=0.0
+) -> SoftmaxOptions:
+    """Validates softmax_focal_loss arguments.  Floating targets of the logits' shape are target
+    probabilities (soft targets); integer targets are class indices."""
     check_class_logits(inputs)
     check_call_context(inputs, targets)
     check_reduction(reduction)
@@ -294,17 +332,26 @@ def check_softmax_args(inputs, targets, alpha, gamma, reduction, ignore_index, w
             raise ValueError(
                 f"floating targets are target probabilities of the shape of inputs {tuple(inputs.shape)}, got "
                 f"{tuple(targets.shape)} (class indices are integer tensors of shape (N, d1, ...))"
-            )  # fmt: skip
+            )
         check_same_device(inputs, targets)
     else:
         check_class_targets(inputs, targets)
         check_targets_in_range(targets, inputs.shape[1], ignore_index)
     rows_shape = (inputs.shape[0], *inputs.shape[2:])
-    return (
-        *check_class_alpha(alpha, inputs.shape[1], inputs), check_gamma(gamma), reduction, ignore_index,
-        check_weight(weight, rows_shape, inputs), *check_normalizer(normalizer, reduction, inputs),
-        check_label_smoothing(label_smoothing),
-    )  # fmt: skip
+    alpha, alpha_per_class = check_class_alpha(alpha, inputs.shape[1], inputs)
+    normalizer, normalizer_tensor = check_normalizer(normalizer, reduction, inputs)
+    return SoftmaxOptions(
+        reduction=reduction,
+        weight=check_weight(weight, rows_shape, inputs),
+        normalizer=normalizer,
+        normalizer_tensor=normalizer_tensor,
+        soft_targets=targets.is_floating_point(),
+        alpha=alpha,
+        alpha_per_class=alpha_per_class,
+        gamma=check_gamma(gamma),
+        ignore_index=ignore_index,
+        label_smoothing=check_label_smoothing(label_smoothing),
+    )
 
 
 def is_class_index_form(inputs, targets):
@@ -318,10 +365,20 @@ def is_class_index_form(inputs, targets):
     )
 
 
-def check_sigmoid_index_args(inputs, targets, alpha, gamma, reduction, ignore_index, weight=None, normalizer=None,
-                             label_smoothing=0.0, pos_weight=None, activated=False):  # fmt: skip
-    """Validates sigmoid_focal_loss arguments with class-index targets; returns the kernel-ready
-    options as check_sigmoid_args."""
+def check_sigmoid_index_args(
+    inputs,
+    targets,
+    alpha,
+    gamma,
+    reduction,
+    ignore_index,
+    weight=None,
+    normalizer=None,
+    label_smoothing=0.0,
+    pos_weight=None,
+    activated=False,
+):
+    """Validates sigmoid_focal_loss arguments with class-index targets."""
     check_class_logits(inputs)
     check_call_context(inputs, targets)
     if inputs.shape[1] == 1:
@@ -331,8 +388,19 @@ def check_sigmoid_index_args(inputs, targets, alpha, gamma, reduction, ignore_in
             f"pass targets of the shape of inputs (e.g. targets.view({tuple(inputs.shape)}).bool())"
         )
     check_class_targets(inputs, targets)
-    return _sigmoid_options(inputs, alpha, gamma, reduction, ignore_index, weight, normalizer, label_smoothing,
-                            pos_weight, activated)  # fmt: skip
+    return _sigmoid_options(
+        inputs,
+        targets,
+        alpha,
+        gamma,
+        reduction,
+        ignore_index,
+        weight,
+        normalizer,
+        label_smoothing,
+        pos_weight,
+        activated,
+    )
 
 
 def check_call_context(inputs, targets):
@@ -401,19 +469,19 @@ def check_normalizer(normalizer, reduction, inputs):
             raise ValueError(
                 f"normalizer must be a number or a 0-d real tensor, got a {normalizer.dtype} tensor of shape "
                 f"{tuple(normalizer.shape)}"
-            )  # fmt: skip
+            )
         check_untransformed("normalizer", normalizer)
         check_no_grad_needed("normalizer", normalizer)
         if normalizer.device != inputs.device:
             if normalizer.device.type != "cpu":
-                raise ValueError(f"normalizer must be on the device of inputs ({inputs.device}), got {normalizer.device}")
+                raise ValueError(
+                    f"normalizer must be on the device of inputs ({inputs.device}), got {normalizer.device}"
+                )
             normalizer = normalizer.item()  # a CPU number beside GPU inputs: no device sync
         else:
             return None, normalizer
     if not _is_number(normalizer) or not _is_finite(normalizer) or normalizer < 0:
-        raise ValueError(
-            f"normalizer must be a finite number >= 0 or a 0-d tensor, got {normalizer!r}{IN_FLOAT32}"
-        )
+        raise ValueError(f"normalizer must be a finite number >= 0 or a 0-d tensor, got {normalizer!r}{IN_FLOAT32}")
     return float(normalizer), None
 
 
@@ -454,9 +522,7 @@ def check_pos_weight_value(pos_weight, activated):
         _check_floating_tensor("pos_weight", pos_weight)
         return pos_weight
     if not _is_number(pos_weight) or not _is_finite(pos_weight):
-        raise ValueError(
-            f"pos_weight must be a finite number or a tensor, got {pos_weight!r}{IN_FLOAT32}"
-        )
+        raise ValueError(f"pos_weight must be a finite number or a tensor, got {pos_weight!r}{IN_FLOAT32}")
     return float(pos_weight)
 
 
@@ -472,7 +538,7 @@ def check_sigmoid_alpha(alpha, inputs):
         raise ValueError(
             f"alpha with one value per class applies along dim 1 of (N, C, ...) inputs, got inputs of shape "
             f"{tuple(inputs.shape)}"
-        )  # fmt: skip
+        )
     if isinstance(value, (list, tuple)) and not all(_is_number(a) and 0 <= a <= 1 for a in value):
         raise ValueError(f"alpha must hold per-class values in [0, 1], got {list(value)!r}")
     _, per_class = check_class_alpha(value, inputs.shape[1], inputs)
@@ -490,10 +556,11 @@ def _check_quality_form(inputs, targets, scores):
             raise ValueError(
                 f"floating targets are soft targets of the shape of inputs {tuple(inputs.shape)}, got "
                 f"{tuple(targets.shape)} (class indices are integer tensors of shape (N, d1, ...), with scores=)"
-            )  # fmt: skip
+            )
         if scores is not None:
-            raise ValueError("scores= goes with class-index targets; soft targets of the logits' shape carry their "
-                             "scores themselves")  # fmt: skip
+            raise ValueError(
+                "scores= goes with class-index targets; soft targets of the logits' shape carry their scores themselves"
+            )
         check_same_device(inputs, targets)
         return False
     check_class_logits(inputs)
@@ -502,11 +569,13 @@ def _check_quality_form(inputs, targets, scores):
         raise ValueError(
             "class-index targets need scores= (N, d1, ...): the target (e.g. the IoU) at each row's class; "
             "or pass soft targets of the logits' shape"
-        )  # fmt: skip
+        )
     check_tensor("scores", scores)
     if not scores.is_floating_point() or scores.shape != targets.shape:
-        raise ValueError(f"scores must be a floating tensor of the targets' shape {tuple(targets.shape)}, got "
-                         f"{scores.dtype} of shape {tuple(scores.shape)}")  # fmt: skip
+        raise ValueError(
+            f"scores must be a floating tensor of the targets' shape {tuple(targets.shape)}, got "
+            f"{scores.dtype} of shape {tuple(scores.shape)}"
+        )
     if scores.device != inputs.device:
         raise ValueError(f"scores must be on the device of inputs ({inputs.device}), got {scores.device}")
     check_no_grad_needed("scores", scores)
@@ -526,41 +595,59 @@ def check_bool(name, value):
     return value
 
 
-def check_varifocal_args(inputs, targets, alpha, gamma, reduction, scores, detach_weight, ignore_index, weight,
-                         normalizer):  # fmt: skip
-    """Validates varifocal_loss arguments; returns (class-index form?, the kernel-ready (scores, alpha,
-    gamma, reduction, ignore_index, detach_weight, weight, normalizer, normalizer_tensor))."""
+def check_varifocal_args(
+    inputs, targets, alpha, gamma, reduction, scores, detach_weight, ignore_index, weight, normalizer
+) -> tuple[bool, BinaryOptions]:
+    """Validates varifocal_loss arguments; returns (class-index form?, the options)."""
     check_logits(inputs)
     check_call_context(inputs, targets)
     index_form = _check_quality_form(inputs, targets, scores)
     check_reduction(reduction)
-    return index_form, (
-        scores, check_nonnegative("alpha", alpha), check_gamma(gamma), reduction, check_ignore_index(ignore_index),
-        check_bool("detach_weight", detach_weight), check_weight(weight, inputs.shape, inputs),
-        *check_normalizer(normalizer, reduction, inputs),
-    )  # fmt: skip
+    normalizer, normalizer_tensor = check_normalizer(normalizer, reduction, inputs)
+    return index_form, BinaryOptions(
+        reduction=reduction,
+        weight=check_weight(weight, inputs.shape, inputs),
+        normalizer=normalizer,
+        normalizer_tensor=normalizer_tensor,
+        soft_targets=not index_form,
+        loss="varifocal",
+        alpha=check_nonnegative("alpha", alpha),
+        gamma=check_gamma(gamma),
+        ignore_index=check_ignore_index(ignore_index),
+        detach_weight=check_bool("detach_weight", detach_weight),
+        scores=scores,
+    )
 
 
-def check_quality_focal_args(inputs, targets, beta, reduction, scores, ignore_index, activated, weight, normalizer):
-    """Validates quality_focal_loss arguments; returns the kernel-ready (scores, beta, reduction,
-    ignore_index, activated, weight, normalizer, normalizer_tensor).  The loss is one value per
-    row (summed over classes), so ``weight`` broadcasts to (N, d1, ...)."""
+def check_quality_focal_args(
+    inputs, targets, beta, reduction, scores, ignore_index, activated, weight, normalizer
+) -> BinaryOptions:
+    """Validates quality_focal_loss arguments.  The loss is one value per row (summed over
+    classes), so ``weight`` broadcasts to (N, d1, ...)."""
     check_class_logits(inputs)
     check_call_context(inputs, targets)
-    _check_quality_form(inputs, targets, scores)
+    index_form = _check_quality_form(inputs, targets, scores)
     check_reduction(reduction)
     rows_shape = (inputs.shape[0], *inputs.shape[2:])
-    return (
-        scores, check_nonnegative("beta", beta), reduction, check_ignore_index(ignore_index),
-        check_bool("activated", activated), check_weight(weight, rows_shape, inputs),
-        *check_normalizer(normalizer, reduction, inputs),
-    )  # fmt: skip
+    normalizer, normalizer_tensor = check_normalizer(normalizer, reduction, inputs)
+    return BinaryOptions(
+        reduction=reduction,
+        weight=check_weight(weight, rows_shape, inputs),
+        normalizer=normalizer,
+        normalizer_tensor=normalizer_tensor,
+        soft_targets=not index_form,
+        loss="quality_focal",
+        alpha=None,
+        beta=check_nonnegative("beta", beta),
+        ignore_index=check_ignore_index(ignore_index),
+        activated=check_bool("activated", activated),
+        scores=scores,
+    )
 
 
-def check_distribution_focal_args(inputs, targets, reduction, weight, normalizer):
+def check_distribution_focal_args(inputs, targets, reduction, weight, normalizer) -> SoftmaxOptions:
     """Validates distribution_focal_loss arguments: (N, n + 1, d1, ...) logits over n + 1 >= 2 bins and
-    floating distances of shape (N, d1, ...); returns the kernel-ready (reduction, weight, normalizer,
-    normalizer_tensor)."""
+    floating distances of shape (N, d1, ...)."""
     check_class_logits(inputs)
     check_call_context(inputs, targets)
     if inputs.shape[1] < 2:
@@ -571,7 +658,15 @@ def check_distribution_focal_args(inputs, targets, reduction, weight, normalizer
         raise ValueError(
             f"targets must be floating distances in [0, {inputs.shape[1] - 1}] of shape {rows_shape} for inputs "
             f"{tuple(inputs.shape)}, got {targets.dtype} of shape {tuple(targets.shape)}"
-        )  # fmt: skip
+        )
     check_same_device(inputs, targets)
     check_reduction(reduction)
-    return reduction, check_weight(weight, rows_shape, inputs), *check_normalizer(normalizer, reduction, inputs)
+    normalizer, normalizer_tensor = check_normalizer(normalizer, reduction, inputs)
+    return SoftmaxOptions(
+        reduction=reduction,
+        weight=check_weight(weight, rows_shape, inputs),
+        normalizer=normalizer,
+        normalizer_tensor=normalizer_tensor,
+        loss="distribution_focal",
+        gamma=0.0,
+    )

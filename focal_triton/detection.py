@@ -5,14 +5,10 @@ import torch
 from torch import Tensor
 
 from . import reference
-from ._class_walk import (
-    distribution_focal_forward,
-    gradient_like,
-    quality_focal_forward,
-    varifocal_index_forward,
-)
-from ._elementwise import varifocal_forward
-from ._registry import LossSpec, RegisteredLoss
+from ._class_walk import gradient_like, loss_like_gradient, sigmoid_focal_index_forward, softmax_focal_forward
+from ._elementwise import sigmoid_focal_forward
+from ._options import BinaryOptions, SoftmaxOptions
+from ._registry import LossSpec, RegisteredLoss, per_element_loss, per_row_loss, same_shape_grad
 from ._validation import (
     Reduction,
     check_bool,
@@ -25,51 +21,33 @@ from ._validation import (
     check_varifocal_args,
 )
 
-NORMALIZED = (("weight", "Tensor?"), ("normalizer", "float?"), ("normalizer_tensor", "Tensor?"))
-VARIFOCAL_OPTIONS = (
-    ("scores", "Tensor?"), ("alpha", "float"), ("gamma", "float"), ("reduction", "str"), ("ignore_index", "int"),
-    ("detach_weight", "bool"), *NORMALIZED,
-)  # fmt: skip
-
-
-def _per_element_loss(inputs, targets, reduction, dtype):
-    return inputs.new_empty(inputs.shape if reduction == "none" else (), dtype=dtype)
-
-
-def _per_row_loss(inputs, targets, reduction, dtype):
-    return inputs.new_empty((inputs.shape[0], *inputs.shape[2:]) if reduction == "none" else (), dtype=dtype)
-
-
 _varifocal = RegisteredLoss(
     LossSpec(
         name="varifocal_loss",
-        options=VARIFOCAL_OPTIONS,
-        launch=varifocal_forward,
+        options=BinaryOptions,
+        launch=sigmoid_focal_forward,
         reference=reference.varifocal_checked,
-        empty_loss=_per_element_loss,
-        empty_grad=lambda inputs, dtype: inputs.new_empty(inputs.shape, dtype=dtype),
+        empty_loss=per_element_loss,
+        empty_grad=same_shape_grad,
     )
 )
 _varifocal_index = RegisteredLoss(
     LossSpec(
         name="varifocal_index_loss",
-        options=VARIFOCAL_OPTIONS,
-        launch=varifocal_index_forward,
+        options=BinaryOptions,
+        launch=sigmoid_focal_index_forward,
         reference=reference.varifocal_checked,
-        empty_loss=lambda inputs, targets, reduction, dtype: (
-            gradient_like(inputs, dtype) if reduction == "none" else inputs.new_empty((), dtype=dtype)
-        ),
+        empty_loss=loss_like_gradient,
         empty_grad=gradient_like,
     )
 )
 _quality_focal = RegisteredLoss(
     LossSpec(
         name="quality_focal_loss",
-        options=(("scores", "Tensor?"), ("beta", "float"), ("reduction", "str"), ("ignore_index", "int"),
-                 ("activated", "bool"), *NORMALIZED),  # fmt: skip
-        launch=quality_focal_forward,
+        options=BinaryOptions,
+        launch=sigmoid_focal_index_forward,
         reference=reference.quality_focal_checked,
-        empty_loss=_per_row_loss,
+        empty_loss=per_row_loss,
         empty_grad=gradient_like,
         row_broadcast=True,
     )
@@ -77,10 +55,10 @@ _quality_focal = RegisteredLoss(
 _distribution_focal = RegisteredLoss(
     LossSpec(
         name="distribution_focal_loss",
-        options=(("reduction", "str"), *NORMALIZED),
-        launch=distribution_focal_forward,
+        options=SoftmaxOptions,
+        launch=softmax_focal_forward,
         reference=reference.distribution_focal_checked,
-        empty_loss=_per_row_loss,
+        empty_loss=per_row_loss,
         empty_grad=gradient_like,
         row_broadcast=True,
     )
@@ -132,9 +110,10 @@ def varifocal_loss(
         The loss: float32 for float16 / bfloat16 inputs under ``torch.autocast``, else the dtype
         of ``inputs``.
     """
-    index_form, checked = check_varifocal_args(inputs, targets, alpha, gamma, reduction, scores, detach_weight,
-                                               ignore_index, weight, normalizer)  # fmt: skip
-    return (_varifocal_index if index_form else _varifocal)(inputs, targets, *checked)
+    index_form, options = check_varifocal_args(
+        inputs, targets, alpha, gamma, reduction, scores, detach_weight, ignore_index, weight, normalizer
+    )
+    return (_varifocal_index if index_form else _varifocal)(inputs, targets, options)
 
 
 def quality_focal_loss(
@@ -173,9 +152,10 @@ def quality_focal_loss(
     Returns:
         The loss, dtype as :func:`varifocal_loss`.
     """
-    checked = check_quality_focal_args(inputs, targets, beta, reduction, scores, ignore_index, activated, weight,
-                                       normalizer)  # fmt: skip
-    return _quality_focal(inputs, targets, *checked)
+    options = check_quality_focal_args(
+        inputs, targets, beta, reduction, scores, ignore_index, activated, weight, normalizer
+    )
+    return _quality_focal(inputs, targets, options)
 
 
 def distribution_focal_loss(
@@ -206,44 +186,81 @@ def distribution_focal_loss(
     Returns:
         The loss, dtype as :func:`varifocal_loss`.
     """
-    checked = check_distribution_focal_args(inputs, targets, reduction, weight, normalizer)
-    return _distribution_focal(inputs, targets, *checked)
+    options = check_distribution_focal_args(inputs, targets, reduction, weight, normalizer)
+    return _distribution_focal(inputs, targets, options)
 
 
 class VarifocalLoss(torch.nn.Module):
     """Module form of :func:`varifocal_loss`; ``forward(inputs, targets, scores=None, weight=None,
     normalizer=None)``."""
 
-    def __init__(self, alpha: float = 0.75, gamma: float = 2.0, reduction: Reduction = "mean", *,
-                 detach_weight: bool = False, ignore_index: int = -100) -> None:  # fmt: skip
+    def __init__(
+        self,
+        alpha: float = 0.75,
+        gamma: float = 2.0,
+        reduction: Reduction = "mean",
+        *,
+        detach_weight: bool = False,
+        ignore_index: int = -100,
+    ) -> None:
         super().__init__()
         check_loss_options(gamma, reduction, ignore_index)
         self.alpha, self.gamma, self.reduction = check_nonnegative("alpha", alpha), gamma, reduction
         self.detach_weight, self.ignore_index = check_bool("detach_weight", detach_weight), ignore_index
 
-    def forward(self, inputs: Tensor, targets: Tensor, scores: Tensor | None = None, weight: Tensor | None = None,
-                normalizer: float | Tensor | None = None) -> Tensor:  # fmt: skip
-        return varifocal_loss(inputs, targets, self.alpha, self.gamma, self.reduction, scores=scores,
-                              detach_weight=self.detach_weight, ignore_index=self.ignore_index, weight=weight,
-                              normalizer=normalizer)  # fmt: skip
+    def forward(
+        self,
+        inputs: Tensor,
+        targets: Tensor,
+        scores: Tensor | None = None,
+        weight: Tensor | None = None,
+        normalizer: float | Tensor | None = None,
+    ) -> Tensor:
+        return varifocal_loss(
+            inputs,
+            targets,
+            self.alpha,
+            self.gamma,
+            self.reduction,
+            scores=scores,
+            detach_weight=self.detach_weight,
+            ignore_index=self.ignore_index,
+            weight=weight,
+            normalizer=normalizer,
+        )
 
 
 class QualityFocalLoss(torch.nn.Module):
     """Module form of :func:`quality_focal_loss`; ``forward(inputs, targets, scores=None, weight=None,
     normalizer=None)``."""
 
-    def __init__(self, beta: float = 2.0, reduction: Reduction = "mean", *, activated: bool = False,
-                 ignore_index: int = -100) -> None:  # fmt: skip
+    def __init__(
+        self, beta: float = 2.0, reduction: Reduction = "mean", *, activated: bool = False, ignore_index: int = -100
+    ) -> None:
         super().__init__()
         check_reduction(reduction)
         self.beta, self.reduction = check_nonnegative("beta", beta), reduction
         self.activated, self.ignore_index = check_bool("activated", activated), check_ignore_index(ignore_index)
 
-    def forward(self, inputs: Tensor, targets: Tensor, scores: Tensor | None = None, weight: Tensor | None = None,
-                normalizer: float | Tensor | None = None) -> Tensor:  # fmt: skip
-        return quality_focal_loss(inputs, targets, self.beta, self.reduction, scores=scores,
-                                  ignore_index=self.ignore_index, activated=self.activated, weight=weight,
-                                  normalizer=normalizer)  # fmt: skip
+    def forward(
+        self,
+        inputs: Tensor,
+        targets: Tensor,
+        scores: Tensor | None = None,
+        weight: Tensor | None = None,
+        normalizer: float | Tensor | None = None,
+    ) -> Tensor:
+        return quality_focal_loss(
+            inputs,
+            targets,
+            self.beta,
+            self.reduction,
+            scores=scores,
+            ignore_index=self.ignore_index,
+            activated=self.activated,
+            weight=weight,
+            normalizer=normalizer,
+        )
 
 
 class DistributionFocalLoss(torch.nn.Module):
@@ -255,6 +272,7 @@ class DistributionFocalLoss(torch.nn.Module):
         check_reduction(reduction)
         self.reduction = reduction
 
-    def forward(self, inputs: Tensor, targets: Tensor, weight: Tensor | None = None,
-                normalizer: float | Tensor | None = None) -> Tensor:  # fmt: skip
+    def forward(
+        self, inputs: Tensor, targets: Tensor, weight: Tensor | None = None, normalizer: float | Tensor | None = None
+    ) -> Tensor:
         return distribution_focal_loss(inputs, targets, self.reduction, weight=weight, normalizer=normalizer)

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from ._dtypes import ignore_index_applies, loss_dtype_for
+from ._options import BinaryOptions, LossOptions, SoftmaxOptions
 from ._validation import (
     check_distribution_focal_args,
     check_quality_focal_args,
@@ -70,37 +71,53 @@ def _implicit_one_hot(inputs, targets, ignore_index):
     return (wide == classes).to(_upcast(inputs).dtype), wide != ignore_index
 
 
-def sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2.0, reduction="none", *, ignore_index=-100, weight=None,
-                       normalizer=None, label_smoothing=0.0, pos_weight=None, activated=False):  # fmt: skip
+def sigmoid_focal_loss(
+    inputs,
+    targets,
+    alpha=0.25,
+    gamma=2.0,
+    reduction="none",
+    *,
+    ignore_index=-100,
+    weight=None,
+    normalizer=None,
+    label_smoothing=0.0,
+    pos_weight=None,
+    activated=False,
+):
     """Eager sigmoid focal loss; same arguments and result as focal_triton.sigmoid_focal_loss."""
     options = (alpha, gamma, reduction, ignore_index, weight, normalizer, label_smoothing, pos_weight, activated)
     if is_class_index_form(inputs, targets):
-        return sigmoid_focal_index_checked(inputs, targets, *check_sigmoid_index_args(inputs, targets, *options))
-    return sigmoid_focal_checked(inputs, targets, *check_sigmoid_args(inputs, targets, *options))
+        return sigmoid_focal_index_checked(inputs, targets, check_sigmoid_index_args(inputs, targets, *options))
+    return sigmoid_focal_checked(inputs, targets, check_sigmoid_args(inputs, targets, *options))
 
 
-def sigmoid_focal_checked(inputs, targets, alpha, alpha_per_class, gamma, reduction, ignore_index, weight, normalizer,
-                          normalizer_tensor, label_smoothing, pos_weight, pos_weight_tensor, activated):  # fmt: skip
+def _binary_elementwise(x, t, options: BinaryOptions):
+    return _sigmoid_focal_elementwise(
+        x,
+        t,
+        _alpha_or(options.alpha, options.alpha_per_class),
+        options.gamma,
+        options.label_smoothing,
+        _alpha_or(options.pos_weight, options.pos_weight_tensor),
+        options.activated,
+    )
+
+
+def sigmoid_focal_checked(inputs, targets, options: BinaryOptions):
     """sigmoid_focal_loss with same-shape targets, arguments already checked (see _validation)."""
     x = _upcast(inputs)
-    labels = not targets.is_floating_point()
+    labels = not options.soft_targets
     t = (targets != 0).to(x.dtype) if labels else targets.to(x.dtype)
-    kept = _labels_kept(targets, ignore_index) if labels else torch.ones_like(t, dtype=torch.bool)
-    loss = _sigmoid_focal_elementwise(x, t, _alpha_or(alpha, alpha_per_class), gamma, label_smoothing,
-                                      _alpha_or(pos_weight, pos_weight_tensor), activated)  # fmt: skip
-    return _weighted_reduce(inputs, loss, kept, weight, reduction, lambda: kept.sum(), normalizer, normalizer_tensor)
+    kept = _labels_kept(targets, options.ignore_index) if labels else torch.ones_like(t, dtype=torch.bool)
+    return _weighted_reduce(inputs, _binary_elementwise(x, t, options), kept, options, lambda: kept.sum())
 
 
-def sigmoid_focal_index_checked(inputs, targets, alpha, alpha_per_class, gamma, reduction, ignore_index, weight,
-                                normalizer, normalizer_tensor, label_smoothing, pos_weight, pos_weight_tensor,
-                                activated):  # fmt: skip
+def sigmoid_focal_index_checked(inputs, targets, options: BinaryOptions):
     """sigmoid_focal_loss with class-index targets, arguments already checked."""
-    x = _upcast(inputs)
-    t, kept = _implicit_one_hot(inputs, targets, ignore_index)
-    loss = _sigmoid_focal_elementwise(x, t, _alpha_or(alpha, alpha_per_class), gamma, label_smoothing,
-                                      _alpha_or(pos_weight, pos_weight_tensor), activated)  # fmt: skip
-    return _weighted_reduce(inputs, loss, kept, weight, reduction, lambda: kept.sum() * inputs.shape[1], normalizer,
-                            normalizer_tensor)  # fmt: skip
+    t, kept = _implicit_one_hot(inputs, targets, options.ignore_index)
+    loss = _binary_elementwise(_upcast(inputs), t, options)
+    return _weighted_reduce(inputs, loss, kept, options, lambda: kept.sum() * inputs.shape[1])
 
 
 def _labels_kept(labels, ignore_index):
@@ -122,20 +139,21 @@ def _alpha_or(number, tensor):
     return tensor.double() if tensor is not None else number
 
 
-def _weighted_reduce(inputs, loss, kept, weight, reduction, count, normalizer, normalizer_tensor):
+def _weighted_reduce(inputs, loss, kept, options: LossOptions, count):
     """weight * loss (0 where not kept, whatever the weight or loss is there), reduced: 'mean' over
     the normalizer or ``count()``."""
     loss = torch.where(kept, loss, 0.0)
-    if weight is not None:
-        loss = loss * torch.where(kept, weight.double(), 0.0)
+    if options.weight is not None:
+        loss = loss * torch.where(kept, options.weight.double(), 0.0)
     loss_dtype = loss_dtype_for(inputs)
-    if reduction == "mean":
-        if normalizer_tensor is not None:
-            denominator = normalizer_tensor.double()
+    if options.reduction == "mean":
+        denominator: torch.Tensor | float
+        if options.normalizer_tensor is not None:
+            denominator = options.normalizer_tensor.double()
         else:
-            denominator = count() if normalizer is None else normalizer
+            denominator = count() if options.normalizer is None else options.normalizer
         return (loss.sum() / denominator).to(loss_dtype)
-    return _reduce(loss, reduction).to(loss_dtype)
+    return _reduce(loss, options.reduction).to(loss_dtype)
 
 
 class _ProbabilityBCE(torch.autograd.Function):
@@ -192,25 +210,37 @@ def _sigmoid_focal_elementwise(x, t, alpha, gamma, label_smoothing=0.0, pos_weig
     return loss + torch.where(wrong_side & (loss > 0), float("inf"), 0.0)
 
 
-def softmax_focal_loss(inputs, targets, alpha=None, gamma=2.0, reduction="mean", *, ignore_index=-100, weight=None,
-                       normalizer=None, label_smoothing=0.0):  # fmt: skip
+def softmax_focal_loss(
+    inputs,
+    targets,
+    alpha=None,
+    gamma=2.0,
+    reduction="mean",
+    *,
+    ignore_index=-100,
+    weight=None,
+    normalizer=None,
+    label_smoothing=0.0,
+):
     """Eager softmax focal loss; same arguments and result as focal_triton.softmax_focal_loss."""
-    checked = check_softmax_args(inputs, targets, alpha, gamma, reduction, ignore_index, weight, normalizer,
-                                 label_smoothing)  # fmt: skip
-    return softmax_focal_checked(inputs, targets, *checked)
+    options = check_softmax_args(
+        inputs, targets, alpha, gamma, reduction, ignore_index, weight, normalizer, label_smoothing
+    )
+    return softmax_focal_checked(inputs, targets, options)
 
 
-def softmax_focal_checked(inputs, targets, alpha, alpha_per_class, gamma, reduction, ignore_index, weight, normalizer,
-                          normalizer_tensor, label_smoothing):  # fmt: skip
+def softmax_focal_checked(inputs, targets, options: SoftmaxOptions):
     """softmax_focal_loss, arguments already checked: alpha one float or None, alpha_per_class
     C weights or None; floating targets are target probabilities."""
+    alpha, alpha_per_class, gamma = options.alpha, options.alpha_per_class, options.gamma
+    label_smoothing = options.label_smoothing
     x = _ClampPassingGradient.apply(_upcast(inputs), None, BIG_LOGIT)  # -inf (a masked class) is exact as it is
     log_p = F.log_softmax(x, dim=1)  # u_j
     if targets.is_floating_point():
         q = targets.to(x.dtype)
         kept = torch.ones(q.shape[:1] + q.shape[2:], dtype=torch.bool, device=q.device)
     else:
-        q, kept = _implicit_one_hot(inputs, targets, ignore_index)
+        q, kept = _implicit_one_hot(inputs, targets, options.ignore_index)
         kept = kept.squeeze(1)
     if label_smoothing:
         q = q * (1 - label_smoothing) + label_smoothing / inputs.shape[1]
@@ -225,15 +255,27 @@ def softmax_focal_checked(inputs, targets, alpha, alpha_per_class, gamma, reduct
     elif alpha is not None:
         terms = alpha * terms
     loss = torch.where(q == 0, 0.0, q * terms).sum(1) + infinite
-    return _weighted_reduce(inputs, loss, kept, weight, reduction, lambda: kept.sum(), normalizer, normalizer_tensor)
+    return _weighted_reduce(inputs, loss, kept, options, lambda: kept.sum())
 
 
-def varifocal_loss(inputs, targets, alpha=0.75, gamma=2.0, reduction="mean", *, scores=None, detach_weight=False,
-                   ignore_index=-100, weight=None, normalizer=None):  # fmt: skip
+def varifocal_loss(
+    inputs,
+    targets,
+    alpha=0.75,
+    gamma=2.0,
+    reduction="mean",
+    *,
+    scores=None,
+    detach_weight=False,
+    ignore_index=-100,
+    weight=None,
+    normalizer=None,
+):
     """Eager varifocal loss; same arguments and result as focal_triton.varifocal_loss."""
-    _, checked = check_varifocal_args(inputs, targets, alpha, gamma, reduction, scores, detach_weight, ignore_index,
-                                      weight, normalizer)  # fmt: skip
-    return varifocal_checked(inputs, targets, *checked)
+    _, options = check_varifocal_args(
+        inputs, targets, alpha, gamma, reduction, scores, detach_weight, ignore_index, weight, normalizer
+    )
+    return varifocal_checked(inputs, targets, options)
 
 
 def _soft_targets(inputs, targets, scores, ignore_index):
@@ -264,18 +306,18 @@ def _bce_with_logits(x, q):
     return bce, clamped, wrong_side
 
 
-def varifocal_checked(inputs, targets, scores, alpha, gamma, reduction, ignore_index, detach_weight, weight, normalizer,
-                      normalizer_tensor):  # fmt: skip
+def varifocal_checked(inputs, targets, options: BinaryOptions):
     """varifocal_loss, arguments already checked."""
-    q, positive, kept = _soft_targets(inputs, targets, scores, ignore_index)
+    scores, alpha, gamma = options.scores, options.alpha or 0.0, options.gamma
+    q, positive, kept = _soft_targets(inputs, targets, scores, options.ignore_index)
     bce, clamped, wrong_side = _bce_with_logits(_upcast(inputs), q)
     s_pow = torch.exp(-gamma * F.softplus(-clamped))  # sigmoid(x) ** gamma
-    if detach_weight:
+    if options.detach_weight:
         s_pow = s_pow.detach()
     loss = torch.where(positive, q, alpha * s_pow) * bce
     loss = loss + torch.where(wrong_side & (loss > 0), float("inf"), 0.0) + _outside_unit(q, clamped)
     count = (lambda: kept.sum() * inputs.shape[1]) if scores is not None else (lambda: kept.numel())
-    return _weighted_reduce(inputs, loss, kept, weight, reduction, count, normalizer, normalizer_tensor)
+    return _weighted_reduce(inputs, loss, kept, options, count)
 
 
 class _QualityFocal(torch.autograd.Function):
@@ -305,18 +347,29 @@ class _QualityFocal(torch.autograd.Function):
         return grad_output * grad, None, None, None
 
 
-def quality_focal_loss(inputs, targets, beta=2.0, reduction="mean", *, scores=None, ignore_index=-100,
-                       activated=False, weight=None, normalizer=None):  # fmt: skip
+def quality_focal_loss(
+    inputs,
+    targets,
+    beta=2.0,
+    reduction="mean",
+    *,
+    scores=None,
+    ignore_index=-100,
+    activated=False,
+    weight=None,
+    normalizer=None,
+):
     """Eager quality focal loss; same arguments and result as focal_triton.quality_focal_loss."""
-    checked = check_quality_focal_args(inputs, targets, beta, reduction, scores, ignore_index, activated, weight,
-                                       normalizer)  # fmt: skip
-    return quality_focal_checked(inputs, targets, *checked)
+    options = check_quality_focal_args(
+        inputs, targets, beta, reduction, scores, ignore_index, activated, weight, normalizer
+    )
+    return quality_focal_checked(inputs, targets, options)
 
 
-def quality_focal_checked(inputs, targets, scores, beta, reduction, ignore_index, activated, weight, normalizer,
-                          normalizer_tensor):  # fmt: skip
+def quality_focal_checked(inputs, targets, options: BinaryOptions):
     """quality_focal_loss, arguments already checked: BCE(x, y) * |y - s| ** beta summed over classes."""
-    y, _, kept = _soft_targets(inputs, targets, scores, ignore_index)
+    scores, beta, activated = options.scores, options.beta, options.activated
+    y, _, kept = _soft_targets(inputs, targets, scores, options.ignore_index)
     x = _upcast(inputs)
     if activated:
         loss = _QualityFocal.apply(x, y, beta, True) + _outside_unit(x, x)
@@ -326,16 +379,16 @@ def quality_focal_checked(inputs, targets, scores, beta, reduction, ignore_index
         loss = loss + torch.where(wrong_side & (loss > 0), float("inf"), 0.0)
     loss = torch.where(kept, loss + _outside_unit(y, x), 0.0).sum(1)
     rows = kept.any(1) if scores is not None else torch.ones_like(loss, dtype=torch.bool)
-    return _weighted_reduce(inputs, loss, rows, weight, reduction, lambda: rows.sum(), normalizer, normalizer_tensor)
+    return _weighted_reduce(inputs, loss, rows, options, lambda: rows.sum())
 
 
 def distribution_focal_loss(inputs, targets, reduction="mean", *, weight=None, normalizer=None):
     """Eager distribution focal loss; same arguments and result as focal_triton.distribution_focal_loss."""
-    checked = check_distribution_focal_args(inputs, targets, reduction, weight, normalizer)
-    return distribution_focal_checked(inputs, targets, *checked)
+    options = check_distribution_focal_args(inputs, targets, reduction, weight, normalizer)
+    return distribution_focal_checked(inputs, targets, options)
 
 
-def distribution_focal_checked(inputs, targets, reduction, weight, normalizer, normalizer_tensor):
+def distribution_focal_checked(inputs, targets, options: SoftmaxOptions):
     """distribution_focal_loss, arguments already checked: CE against the two-hot of each distance y,
     (l + 1 - y) at l = floor(y) and (y - l) at l + 1 (at y = n, the one-hot of bin n)."""
     x = _upcast(inputs)
@@ -347,11 +400,13 @@ def distribution_focal_checked(inputs, targets, reduction, weight, normalizer, n
     right = (left + 1).clamp(max=bins - 1)
     weight_left = torch.where(inside, left + 1 - y, 1.0)
     weight_right = torch.where(inside, y - left, 0.0)
-    loss = -(weight_left * log_p.gather(1, left.unsqueeze(1)).squeeze(1)
-             + weight_right * log_p.gather(1, right.unsqueeze(1)).squeeze(1))  # fmt: skip
+    loss = -(
+        weight_left * log_p.gather(1, left.unsqueeze(1)).squeeze(1)
+        + weight_right * log_p.gather(1, right.unsqueeze(1)).squeeze(1)
+    )
     loss = loss + _nan_where(~inside, x.sum(1))  # NaN in the row's loss and in its whole gradient
     kept = torch.ones_like(loss, dtype=torch.bool)
-    return _weighted_reduce(inputs, loss, kept, weight, reduction, lambda: kept.numel(), normalizer, normalizer_tensor)
+    return _weighted_reduce(inputs, loss, kept, options, lambda: kept.numel())
 
 
 def torchvision_sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2.0, reduction="none"):
@@ -429,6 +484,7 @@ def eager_distribution_focal_loss(inputs, targets, reduction="mean"):
     weighted by the distance to the neighbouring bins."""
     left = targets.long()
     right = left + 1
-    loss = (F.cross_entropy(inputs, left, reduction="none") * (right.to(targets.dtype) - targets)
-            + F.cross_entropy(inputs, right, reduction="none") * (targets - left.to(targets.dtype)))  # fmt: skip
+    loss = F.cross_entropy(inputs, left, reduction="none") * (right.to(targets.dtype) - targets) + F.cross_entropy(
+        inputs, right, reduction="none"
+    ) * (targets - left.to(targets.dtype))
     return _reduce(loss, reduction)

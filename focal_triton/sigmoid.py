@@ -6,9 +6,10 @@ import torch
 from torch import Tensor
 
 from . import reference
-from ._class_walk import gradient_like, sigmoid_focal_index_forward
+from ._class_walk import gradient_like, loss_like_gradient, sigmoid_focal_index_forward
 from ._elementwise import sigmoid_focal_forward
-from ._registry import LossSpec, RegisteredLoss
+from ._options import BinaryOptions
+from ._registry import LossSpec, RegisteredLoss, per_element_loss, same_shape_grad
 from ._validation import (
     Reduction,
     check_activated,
@@ -23,34 +24,23 @@ from ._validation import (
     scalar_value,
 )
 
-# The checked, kernel-ready options (_validation._sigmoid_options), in the launchers' order.
-SIGMOID_OPTIONS = (
-    ("alpha", "float?"), ("alpha_per_class", "Tensor?"), ("gamma", "float"), ("reduction", "str"),
-    ("ignore_index", "int"), ("weight", "Tensor?"), ("normalizer", "float?"), ("normalizer_tensor", "Tensor?"),
-    ("label_smoothing", "float"), ("pos_weight", "float?"), ("pos_weight_tensor", "Tensor?"), ("activated", "bool"),
-)  # fmt: skip
-
 _same_shape = RegisteredLoss(
     LossSpec(
         name="sigmoid_focal_loss",
-        options=SIGMOID_OPTIONS,
+        options=BinaryOptions,
         launch=sigmoid_focal_forward,
         reference=reference.sigmoid_focal_checked,
-        empty_loss=lambda inputs, targets, reduction, dtype: inputs.new_empty(
-            inputs.shape if reduction == "none" else (), dtype=dtype
-        ),
-        empty_grad=lambda inputs, dtype: inputs.new_empty(inputs.shape, dtype=dtype),
+        empty_loss=per_element_loss,
+        empty_grad=same_shape_grad,
     )
 )
 _class_index = RegisteredLoss(
     LossSpec(
         name="sigmoid_focal_index_loss",
-        options=SIGMOID_OPTIONS,
+        options=BinaryOptions,
         launch=sigmoid_focal_index_forward,
         reference=reference.sigmoid_focal_index_checked,
-        empty_loss=lambda inputs, targets, reduction, dtype: (
-            gradient_like(inputs, dtype) if reduction == "none" else inputs.new_empty((), dtype=dtype)
-        ),
+        empty_loss=loss_like_gradient,
         empty_grad=gradient_like,
     )
 )
@@ -140,8 +130,8 @@ def sigmoid_focal_loss(
     """
     options = (alpha, gamma, reduction, ignore_index, weight, normalizer, label_smoothing, pos_weight, activated)
     if is_class_index_form(inputs, targets):
-        return _class_index(inputs, targets, *check_sigmoid_index_args(inputs, targets, *options))
-    return _same_shape(inputs, targets, *check_sigmoid_args(inputs, targets, *options))
+        return _class_index(inputs, targets, check_sigmoid_index_args(inputs, targets, *options))
+    return _same_shape(inputs, targets, check_sigmoid_args(inputs, targets, *options))
 
 
 class SigmoidFocalLoss(torch.nn.Module):
@@ -182,12 +172,22 @@ class SigmoidFocalLoss(torch.nn.Module):
         self, inputs: Tensor, targets: Tensor, weight: Tensor | None = None, normalizer: float | Tensor | None = None
     ) -> Tensor:
         return sigmoid_focal_loss(
-            inputs, targets, self.alpha, self.gamma, self.reduction, ignore_index=self.ignore_index, weight=weight,
-            normalizer=normalizer, label_smoothing=self.label_smoothing, pos_weight=self.pos_weight,
+            inputs,
+            targets,
+            self.alpha,
+            self.gamma,
+            self.reduction,
+            ignore_index=self.ignore_index,
+            weight=weight,
+            normalizer=normalizer,
+            label_smoothing=self.label_smoothing,
+            pos_weight=self.pos_weight,
             activated=self.activated,
-        )  # fmt: skip
+        )
 
     def extra_repr(self) -> str:
         alpha = "per-class" if isinstance(self.alpha, torch.Tensor) else self.alpha
-        return (f"alpha={alpha}, gamma={self.gamma}, reduction={self.reduction!r}, ignore_index={self.ignore_index}, "
-                f"label_smoothing={self.label_smoothing}, activated={self.activated}")  # fmt: skip
+        return (
+            f"alpha={alpha}, gamma={self.gamma}, reduction={self.reduction!r}, ignore_index={self.ignore_index}, "
+            f"label_smoothing={self.label_smoothing}, activated={self.activated}"
+        )

@@ -7,7 +7,8 @@ from torch import Tensor
 
 from . import reference
 from ._class_walk import gradient_like, softmax_focal_forward
-from ._registry import LossSpec, RegisteredLoss
+from ._options import SoftmaxOptions
+from ._registry import LossSpec, RegisteredLoss, per_row_loss
 from ._validation import (
     Reduction,
     check_label_smoothing,
@@ -21,14 +22,10 @@ from ._validation import (
 _softmax = RegisteredLoss(
     LossSpec(
         name="softmax_focal_loss",
-        options=(("alpha", "float?"), ("alpha_per_class", "Tensor?"), ("gamma", "float"), ("reduction", "str"),
-                 ("ignore_index", "int"), ("weight", "Tensor?"), ("normalizer", "float?"),
-                 ("normalizer_tensor", "Tensor?"), ("label_smoothing", "float")),  # fmt: skip
+        options=SoftmaxOptions,
         launch=softmax_focal_forward,
         reference=reference.softmax_focal_checked,
-        empty_loss=lambda inputs, targets, reduction, dtype: inputs.new_empty(
-            (inputs.shape[0], *inputs.shape[2:]) if reduction == "none" else (), dtype=dtype
-        ),
+        empty_loss=per_row_loss,
         empty_grad=gradient_like,
         row_broadcast=True,
     )
@@ -92,9 +89,10 @@ def softmax_focal_loss(
         The loss: float32 for float16 / bfloat16 inputs under ``torch.autocast``,
         else the dtype of ``inputs``.
     """
-    checked = check_softmax_args(inputs, targets, alpha, gamma, reduction, ignore_index, weight, normalizer,
-                                 label_smoothing)  # fmt: skip
-    return _softmax(inputs, targets, *checked)
+    options = check_softmax_args(
+        inputs, targets, alpha, gamma, reduction, ignore_index, weight, normalizer, label_smoothing
+    )
+    return _softmax(inputs, targets, options)
 
 
 class SoftmaxFocalLoss(torch.nn.Module):
@@ -125,11 +123,20 @@ class SoftmaxFocalLoss(torch.nn.Module):
         self, inputs: Tensor, targets: Tensor, weight: Tensor | None = None, normalizer: float | Tensor | None = None
     ) -> Tensor:
         return softmax_focal_loss(
-            inputs, targets, self.alpha, self.gamma, self.reduction, ignore_index=self.ignore_index, weight=weight,
-            normalizer=normalizer, label_smoothing=self.label_smoothing,
-        )  # fmt: skip
+            inputs,
+            targets,
+            self.alpha,
+            self.gamma,
+            self.reduction,
+            ignore_index=self.ignore_index,
+            weight=weight,
+            normalizer=normalizer,
+            label_smoothing=self.label_smoothing,
+        )
 
     def extra_repr(self) -> str:
         alpha = "per-class" if isinstance(self.alpha, torch.Tensor) else self.alpha
-        return (f"alpha={alpha}, gamma={self.gamma}, reduction={self.reduction!r}, ignore_index={self.ignore_index}, "
-                f"label_smoothing={self.label_smoothing}")  # fmt: skip
+        return (
+            f"alpha={alpha}, gamma={self.gamma}, reduction={self.reduction!r}, ignore_index={self.ignore_index}, "
+            f"label_smoothing={self.label_smoothing}"
+        )

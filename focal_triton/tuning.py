@@ -41,11 +41,31 @@ from ._layout import RowsLayout, rows_layout, rows_of_c, wide_class_offsets
 from ._reduction import COUNT_CONFIG, REDUCE_BLOCK
 
 __all__ = [
-    "COUNT_CONFIG", "ELEMENTWISE_CONFIGS", "MAX_SINGLE_TILE_CLASSES", "REDUCE_BLOCK", "SCALE_CONFIG",
-    "SIGMOID_AUTOTUNER", "RowsLayout", "class_tile", "elementwise_config", "forced_tile", "grad_buffer_dtype",
-    "layout_kind", "describe", "record_launch", "recording_launches", "rows_layout", "shipped_config", "size_bucket",
-    "table_key", "rows_of_c", "table_path", "tile_candidates", "tile_shape", "wide_class_offsets",
-]  # fmt: skip
+    "COUNT_CONFIG",
+    "ELEMENTWISE_CONFIGS",
+    "MAX_SINGLE_TILE_CLASSES",
+    "REDUCE_BLOCK",
+    "SCALE_CONFIG",
+    "SIGMOID_AUTOTUNER",
+    "RowsLayout",
+    "class_tile",
+    "elementwise_config",
+    "forced_tile",
+    "grad_buffer_dtype",
+    "layout_kind",
+    "describe",
+    "record_launch",
+    "recording_launches",
+    "rows_layout",
+    "shipped_config",
+    "size_bucket",
+    "table_key",
+    "rows_of_c",
+    "table_path",
+    "tile_candidates",
+    "tile_shape",
+    "wide_class_offsets",
+]
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 
@@ -79,10 +99,13 @@ def _prune_to_size(configs, named_args, **kwargs):
 # The key is a size bucket (ceil(log2 n)); the autotuner adds the dtypes of the
 # tensor arguments, so a training loop tunes once per bucket and dtype.
 SIGMOID_AUTOTUNER = triton.autotune(
-    configs=[triton.Config({"BLOCK": block}, num_warps=warps)
-             for block, warps in (ELEMENTWISE_CONFIGS if autotune_enabled() else ONE_CONFIG)],
-    key=["size_bucket"], prune_configs_by={"early_config_prune": _prune_to_size},
-)(sigmoid_focal_fwd_kernel)  # fmt: skip
+    configs=[
+        triton.Config({"BLOCK": block}, num_warps=warps)
+        for block, warps in (ELEMENTWISE_CONFIGS if autotune_enabled() else ONE_CONFIG)
+    ],
+    key=["size_bucket"],
+    prune_configs_by={"early_config_prune": _prune_to_size},
+)(sigmoid_focal_fwd_kernel)
 
 # The backward scale is not autotuned: tuning an in-place kernel needs the autotuner's
 # restore copies, torch writes that bump the version counter of the saved gradient,
@@ -113,8 +136,12 @@ MAX_SINGLE_TILE_CLASSES = 4096  # softmax rows up to this many classes are read 
 # A softmax class tile of 512 or more takes 32 a thread, one row a program: its row reductions
 # then cross fewer warps ((N, 1000) fp32: 59.1 -> 35.4 SASS per logit at 4 warps instead of 8;
 # 20.1 at one warp a row).
-ELEMENTS_PER_THREAD = {"softmax_focal_fwd": 16, "sigmoid_focal_index_fwd": 8, "softmax_focal_soft": 8,
-                       "distribution_focal": 8}  # DFL rows too long for the small-C kernel: the soft kernel
+ELEMENTS_PER_THREAD = {
+    "softmax_focal_fwd": 16,
+    "sigmoid_focal_index_fwd": 8,
+    "softmax_focal_soft": 8,
+    "distribution_focal": 8,
+}  # DFL rows too long for the small-C kernel: the soft kernel
 LONG_ROW_TILE, LONG_ROW_ELEMENTS_PER_THREAD = 512, 32
 
 
@@ -156,7 +183,8 @@ def tile_shape(num_classes, layout, kernel_name, logit_bytes=4):
     classes = triton.next_power_of_2(num_classes)
     rows = max(triton.next_power_of_2(layout.rows), 1)  # 0 rows (an empty batch): no program runs
     unpadded = kernel_name == "sigmoid_focal_index_fwd" or (
-        kernel_name in SOFTMAX_KERNELS and padded_softmax_row(num_classes))  # fmt: skip
+        kernel_name in SOFTMAX_KERNELS and padded_softmax_row(num_classes)
+    )
     if layout.logits_strides[1] == 1 and unpadded:
         # C compiled in, the row walked in unpadded class tiles (C = 80: 5 of 16, not one of 128
         # lanes), one 128-bit vector of logits a thread; two for the sigmoid kernel when it takes each
@@ -204,7 +232,7 @@ def tile_candidates(num_classes, layout):
     return sorted((s, c, w) for s, c in shapes for w in (4, 8, 16) if w * 32 <= s * c)
 
 
-_FORCED_TILE = contextvars.ContextVar("focal_triton_forced_tile", default=None)
+_FORCED_TILE: contextvars.ContextVar[tuple | None] = contextvars.ContextVar("focal_triton_forced_tile", default=None)
 
 
 @contextlib.contextmanager
@@ -261,7 +289,7 @@ def class_tile(kernel_name, logits, layout):
             tile, source = (config["BLOCK_S"], config["BLOCK_C"], config["num_warps"]), "shipped"
         else:
             tile, source = tile_shape(logits.shape[1], layout, kernel_name, logits.element_size()), "heuristic"
-    record_launch(kernel_name, dict(zip(("BLOCK_S", "BLOCK_C", "num_warps"), tile)), source)
+    record_launch(kernel_name, dict(zip(("BLOCK_S", "BLOCK_C", "num_warps"), tile, strict=True)), source)
     return tile
 
 
@@ -292,7 +320,7 @@ def shipped_config(kernel_name, tensor, n, *parts):
 
 
 # ----------------------------------------------------------------------------- the launch record
-_RECORD = contextvars.ContextVar("focal_triton_launch_record", default=None)
+_RECORD: contextvars.ContextVar[dict | None] = contextvars.ContextVar("focal_triton_launch_record", default=None)
 
 
 @contextlib.contextmanager
@@ -300,7 +328,7 @@ def recording_launches():
     """Within the block, every launch records kernel name -> {"config": {...}, "source":
     "autotuned" | "shipped" | "heuristic" | "forced", "ms": the autotuner's time or None} in
     the dict this yields (the last launch of each kernel).  Outside it nothing is recorded."""
-    record = {}
+    record: dict[str, dict] = {}
     token = _RECORD.set(record)
     try:
         yield record

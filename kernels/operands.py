@@ -20,8 +20,7 @@ OPERAND_TENSOR = tl.constexpr(2)  # a tensor read through its strides
 
 
 @triton.jit
-def flat_operand_offsets(offs, inner_size, middle_size, inner_stride, middle_stride, outer_stride,
-                         DIMS: tl.constexpr):  # fmt: skip
+def flat_operand_offsets(offs, inner_size, middle_size, inner_stride, middle_stride, outer_stride, DIMS: tl.constexpr):
     """Offsets of an operand at flat logit indices ``offs``, from its DIMS (1 to 3) merged dims."""
     if DIMS == 1:
         return offs * inner_stride

@@ -108,14 +108,25 @@ def quality_focal_terms(x, y, beta, BETA: tl.constexpr, ACTIVATED: tl.constexpr)
 
 
 @triton.jit
-def quality_terms(raw_x, q, positive, alpha, gamma, LOSS: tl.constexpr, DETACH: tl.constexpr,
-                  ACTIVATED: tl.constexpr, GAMMA: tl.constexpr):  # fmt: skip
+def quality_terms(
+    raw_x,
+    q,
+    positive,
+    alpha,
+    gamma,
+    LOSS: tl.constexpr,
+    DETACH: tl.constexpr,
+    ACTIVATED: tl.constexpr,
+    GAMMA: tl.constexpr,
+):
     """(loss, dL/dx) of VFL or QFL (``LOSS``) with the kernels' conventions: a loss that truly is
     infinite (an infinite logit on the wrong side of its target) is inf, and a target (with
     ACTIVATED, a probability) outside [0, 1] gives NaN loss and gradient.  ``gamma`` is QFL's beta."""
     if ACTIVATED:
         loss, grad = quality_focal_terms(raw_x, q, gamma, GAMMA, True)
-        outside = (q < 0.0) | (q > 1.0) | (raw_x < 0.0) | (raw_x > 1.0) | (raw_x != raw_x)  # the clamped logs hide a NaN
+        outside = (
+            (q < 0.0) | (q > 1.0) | (raw_x < 0.0) | (raw_x > 1.0) | (raw_x != raw_x)
+        )  # the clamped logs hide a NaN
         nan = tl.where(outside, float("nan"), 0.0)
         return loss + nan, grad + nan
     q = tl.where((q < 0.0) | (q > 1.0), float("nan"), q)  # NaN from here to loss and gradient

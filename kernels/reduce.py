@@ -61,8 +61,9 @@ DENOMINATOR_TENSOR = tl.constexpr(2)  # a 0-d tensor on the device, as given: no
 
 
 @triton.jit
-def load_denominator(denominator_ptr, denominator, denominator_remainder, DENOMINATOR: tl.constexpr,
-                     COMPUTE: tl.constexpr):  # fmt: skip
+def load_denominator(
+    denominator_ptr, denominator, denominator_remainder, DENOMINATOR: tl.constexpr, COMPUTE: tl.constexpr
+):
     """What the loss is divided by, in COMPUTE precision (read on the device: no host sync)."""
     value = float64_scalar(denominator, denominator_remainder, COMPUTE)
     if DENOMINATOR != DENOMINATOR_NUMBER:
@@ -71,8 +72,9 @@ def load_denominator(denominator_ptr, denominator, denominator_remainder, DENOMI
 
 
 @triton.jit
-def gradient_scale(denominator_ptr, denominator, denominator_remainder, DENOMINATOR: tl.constexpr,
-                   COMPUTE: tl.constexpr):  # fmt: skip
+def gradient_scale(
+    denominator_ptr, denominator, denominator_remainder, DENOMINATOR: tl.constexpr, COMPUTE: tl.constexpr
+):
     """1 / denominator, the factor of every gradient.  A count of 0 (every position ignored: every
     gradient is 0) divides by 1; a normalizer is taken as given, so a normalizer of 0 gives
     gradient / 0 (inf, NaN where the gradient is 0), as ``loss.sum() / 0`` does in eager PyTorch."""

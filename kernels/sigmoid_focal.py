@@ -88,8 +88,9 @@ def soft_label_terms(raw_x, t, pos_weight, gamma, GAMMA: tl.constexpr):
 
 
 @triton.jit
-def hard_label_terms(raw_x, positive, factor, grad_factor, gamma, GAMMA: tl.constexpr, ZERO_FACTOR: tl.constexpr,
-                     DETACH: tl.constexpr):  # fmt: skip
+def hard_label_terms(
+    raw_x, positive, factor, grad_factor, gamma, GAMMA: tl.constexpr, ZERO_FACTOR: tl.constexpr, DETACH: tl.constexpr
+):
     """(factor * loss, grad_factor * |dL/dx|) of each element for boolean labels ``positive``
     (``factor``: alpha_t and pos_weight; ``grad_factor``: the same, signed and divided by the
     denominator), straight from the unclamped logit; with DETACH no gradient through w.
@@ -148,10 +149,23 @@ def probability_terms(p, t, gamma, GAMMA: tl.constexpr):
 
 
 @triton.jit
-def binary_focal_terms(raw_x, labels, alpha, pos_weight, label_smoothing, label_smoothing_remainder, gamma, grad_scale,
-                       HAS_ALPHA: tl.constexpr, HARD_LABELS: tl.constexpr,
-                       SMOOTHING: tl.constexpr, ACTIVATED: tl.constexpr, GAMMA: tl.constexpr,
-                       ZERO_FACTOR: tl.constexpr, COMPUTE: tl.constexpr):  # fmt: skip
+def binary_focal_terms(
+    raw_x,
+    labels,
+    alpha,
+    pos_weight,
+    label_smoothing,
+    label_smoothing_remainder,
+    gamma,
+    grad_scale,
+    HAS_ALPHA: tl.constexpr,
+    HARD_LABELS: tl.constexpr,
+    SMOOTHING: tl.constexpr,
+    ACTIVATED: tl.constexpr,
+    GAMMA: tl.constexpr,
+    ZERO_FACTOR: tl.constexpr,
+    COMPUTE: tl.constexpr,
+):
     """(loss, dL/dx * grad_scale) of each element with its alpha_t and pos_weight factors, for
     ``labels``: bool positives (HARD_LABELS) or float targets.  A loss that truly is infinite (an
     infinite logit on the wrong side of its target) is inf; a target (with ACTIVATED, a
@@ -197,11 +211,31 @@ def binary_focal_terms(raw_x, labels, alpha, pos_weight, label_smoothing, label_
 
 
 @triton.jit
-def _binary_step(start, limit, lanes, pointers, operands, scalars, ignore_label, LOSS: tl.constexpr,
-                 DETACH: tl.constexpr, ALPHA_MODE: tl.constexpr, GAMMA: tl.constexpr, POS_WEIGHT_MODE: tl.constexpr,
-                 HAS_WEIGHT: tl.constexpr, HARD_LABELS: tl.constexpr, IGNORE: tl.constexpr, SMOOTHING: tl.constexpr,
-                 ACTIVATED: tl.constexpr, ZERO_FACTOR: tl.constexpr, REDUCE: tl.constexpr, WRITE_GRAD: tl.constexpr,
-                 COMPUTE: tl.constexpr, MASKED: tl.constexpr, BLOCK: tl.constexpr):  # fmt: skip
+def _binary_step(
+    start,
+    limit,
+    lanes,
+    pointers,
+    operands,
+    scalars,
+    ignore_label,
+    LOSS: tl.constexpr,
+    DETACH: tl.constexpr,
+    ALPHA_MODE: tl.constexpr,
+    GAMMA: tl.constexpr,
+    POS_WEIGHT_MODE: tl.constexpr,
+    HAS_WEIGHT: tl.constexpr,
+    HARD_LABELS: tl.constexpr,
+    IGNORE: tl.constexpr,
+    SMOOTHING: tl.constexpr,
+    ACTIVATED: tl.constexpr,
+    ZERO_FACTOR: tl.constexpr,
+    REDUCE: tl.constexpr,
+    WRITE_GRAD: tl.constexpr,
+    COMPUTE: tl.constexpr,
+    MASKED: tl.constexpr,
+    BLOCK: tl.constexpr,
+):
     """One step of the element-wise walk: BLOCK elements from flat index ``start`` (the first
     ``limit`` of them when MASKED: the walk's last, partial step; full steps compile without
     masks).  Writes the losses ('none') and gradients; returns ``lanes`` plus this step's group sums."""
@@ -225,9 +259,23 @@ def _binary_step(start, limit, lanes, pointers, operands, scalars, ignore_label,
     else:
         labels = t.to(COMPUTE)
     if LOSS == FOCAL:
-        loss, grad = binary_focal_terms(raw_x, labels, alpha, pw, label_smoothing, label_smoothing_remainder, gamma,
-                                        scale, ALPHA_MODE != OPERAND_NONE, HARD_LABELS,
-                                        SMOOTHING, ACTIVATED, GAMMA, ZERO_FACTOR, COMPUTE)  # fmt: skip
+        loss, grad = binary_focal_terms(
+            raw_x,
+            labels,
+            alpha,
+            pw,
+            label_smoothing,
+            label_smoothing_remainder,
+            gamma,
+            scale,
+            ALPHA_MODE != OPERAND_NONE,
+            HARD_LABELS,
+            SMOOTHING,
+            ACTIVATED,
+            GAMMA,
+            ZERO_FACTOR,
+            COMPUTE,
+        )
     else:  # dense soft targets: positive where q > 0 (mmdet's varifocal loss)
         loss, grad = quality_terms(raw_x, labels, labels > 0.0, alpha, gamma, LOSS, DETACH, ACTIVATED, GAMMA)
         grad = grad * scale
@@ -272,10 +320,21 @@ def sigmoid_focal_fwd_kernel(
     denominator,
     denominator_remainder,
     ignore_label,  # IGNORE: labels equal to it contribute no loss and no gradient
-    alpha_inner_size, alpha_middle_size, alpha_inner_stride, alpha_middle_stride, alpha_outer_stride,
-    pos_weight_inner_size, pos_weight_middle_size, pos_weight_inner_stride, pos_weight_middle_stride,
+    alpha_inner_size,
+    alpha_middle_size,
+    alpha_inner_stride,
+    alpha_middle_stride,
+    alpha_outer_stride,
+    pos_weight_inner_size,
+    pos_weight_middle_size,
+    pos_weight_inner_stride,
+    pos_weight_middle_stride,
     pos_weight_outer_stride,
-    weight_inner_size, weight_middle_size, weight_inner_stride, weight_middle_stride, weight_outer_stride,
+    weight_inner_size,
+    weight_middle_size,
+    weight_inner_stride,
+    weight_middle_stride,
+    weight_outer_stride,
     size_bucket,  # autotune key only: ceil(log2(n))
     LOSS: tl.constexpr,  # FOCAL, or VARIFOCAL / QUALITY_FOCAL on float targets (quality_focal.py)
     DETACH: tl.constexpr,  # VARIFOCAL: no gradient through the weight alpha * s ** gamma
@@ -306,28 +365,94 @@ def sigmoid_focal_fwd_kernel(
     if WRITE_GRAD:
         scale = gradient_scale(denominator_ptr, denominator, denominator_remainder, DENOMINATOR, COMPUTE)
     pointers = (x_ptr, t_ptr, loss_ptr, grad_ptr)
-    operands = (alpha_ptr, (alpha_inner_size, alpha_middle_size, alpha_inner_stride, alpha_middle_stride,
-                            alpha_outer_stride, ALPHA_DIMS),
-                pos_weight_ptr, (pos_weight_inner_size, pos_weight_middle_size, pos_weight_inner_stride,
-                                 pos_weight_middle_stride, pos_weight_outer_stride, POS_WEIGHT_DIMS),
-                weight_ptr, (weight_inner_size, weight_middle_size, weight_inner_stride, weight_middle_stride,
-                             weight_outer_stride, WEIGHT_DIMS))  # fmt: skip
-    scalars = (alpha, pw, float64_scalar(gamma, gamma_remainder, COMPUTE), scale, label_smoothing,
-               label_smoothing_remainder)  # fmt: skip
+    operands = (
+        alpha_ptr,
+        (alpha_inner_size, alpha_middle_size, alpha_inner_stride, alpha_middle_stride, alpha_outer_stride, ALPHA_DIMS),
+        pos_weight_ptr,
+        (
+            pos_weight_inner_size,
+            pos_weight_middle_size,
+            pos_weight_inner_stride,
+            pos_weight_middle_stride,
+            pos_weight_outer_stride,
+            POS_WEIGHT_DIMS,
+        ),
+        weight_ptr,
+        (
+            weight_inner_size,
+            weight_middle_size,
+            weight_inner_stride,
+            weight_middle_stride,
+            weight_outer_stride,
+            WEIGHT_DIMS,
+        ),
+    )
+    scalars = (
+        alpha,
+        pw,
+        float64_scalar(gamma, gamma_remainder, COMPUTE),
+        scale,
+        label_smoothing,
+        label_smoothing_remainder,
+    )
     lanes = tl.zeros((BLOCK // REDUCE_GROUP,), COMPUTE)
     # this program's steps start at pid * BLOCK + step * stride; all but the walk's last are full
     first = pid * BLOCK
     stride = (streams * REDUCE_CHUNK).to(tl.int64)
     full_steps = tl.where(n - first >= BLOCK, (n - first - BLOCK) // stride + 1, 0)
     for step in range(full_steps):
-        lanes = _binary_step(first + step * stride, BLOCK, lanes, pointers, operands, scalars, ignore_label, LOSS,
-                             DETACH, ALPHA_MODE, GAMMA, POS_WEIGHT_MODE, HAS_WEIGHT, HARD_LABELS, IGNORE, SMOOTHING,
-                             ACTIVATED, ZERO_FACTOR, REDUCE, WRITE_GRAD, COMPUTE, False, BLOCK)  # fmt: skip
+        lanes = _binary_step(
+            first + step * stride,
+            BLOCK,
+            lanes,
+            pointers,
+            operands,
+            scalars,
+            ignore_label,
+            LOSS,
+            DETACH,
+            ALPHA_MODE,
+            GAMMA,
+            POS_WEIGHT_MODE,
+            HAS_WEIGHT,
+            HARD_LABELS,
+            IGNORE,
+            SMOOTHING,
+            ACTIVATED,
+            ZERO_FACTOR,
+            REDUCE,
+            WRITE_GRAD,
+            COMPUTE,
+            False,
+            BLOCK,
+        )
     tail = first + full_steps * stride
     if tail < n:
-        lanes = _binary_step(tail, (n - tail).to(tl.int32), lanes, pointers, operands, scalars, ignore_label, LOSS,
-                             DETACH, ALPHA_MODE, GAMMA, POS_WEIGHT_MODE, HAS_WEIGHT, HARD_LABELS, IGNORE, SMOOTHING,
-                             ACTIVATED, ZERO_FACTOR, REDUCE, WRITE_GRAD, COMPUTE, True, BLOCK)  # fmt: skip
+        lanes = _binary_step(
+            tail,
+            (n - tail).to(tl.int32),
+            lanes,
+            pointers,
+            operands,
+            scalars,
+            ignore_label,
+            LOSS,
+            DETACH,
+            ALPHA_MODE,
+            GAMMA,
+            POS_WEIGHT_MODE,
+            HAS_WEIGHT,
+            HARD_LABELS,
+            IGNORE,
+            SMOOTHING,
+            ACTIVATED,
+            ZERO_FACTOR,
+            REDUCE,
+            WRITE_GRAD,
+            COMPUTE,
+            True,
+            BLOCK,
+        )
     if REDUCE:
         stream = pid * (BLOCK // REDUCE_CHUNK) + tl.arange(0, BLOCK // REDUCE_CHUNK)
         tl.store(partial_ptr + stream, stream_sums(lanes, BLOCK))
@@ -342,13 +467,34 @@ NEGATIVES_FIRST_CLASSES = tl.constexpr(16)
 
 
 @triton.jit
-def _index_tile(c0, sums, rows, pointers, strides, scalars, C: tl.constexpr, LOSS: tl.constexpr,
-                TARGETS: tl.constexpr, DETACH: tl.constexpr, ROW_LOSS: tl.constexpr, ALPHA_MODE: tl.constexpr,
-                GAMMA: tl.constexpr, POS_WEIGHT_MODE: tl.constexpr, HAS_WEIGHT: tl.constexpr,
-                SMOOTHING: tl.constexpr, ACTIVATED: tl.constexpr, ZERO_FACTOR: tl.constexpr, REDUCE: tl.constexpr,
-                WRITE_GRAD: tl.constexpr, COMPUTE: tl.constexpr, WIDE_CLASS_OFFSETS: tl.constexpr,
-                ROW_MASKED: tl.constexpr, NEGATIVES_FIRST: tl.constexpr, BLOCK_S: tl.constexpr,
-                BLOCK_C: tl.constexpr):  # fmt: skip
+def _index_tile(
+    c0,
+    sums,
+    rows,
+    pointers,
+    strides,
+    scalars,
+    C: tl.constexpr,
+    LOSS: tl.constexpr,
+    TARGETS: tl.constexpr,
+    DETACH: tl.constexpr,
+    ROW_LOSS: tl.constexpr,
+    ALPHA_MODE: tl.constexpr,
+    GAMMA: tl.constexpr,
+    POS_WEIGHT_MODE: tl.constexpr,
+    HAS_WEIGHT: tl.constexpr,
+    SMOOTHING: tl.constexpr,
+    ACTIVATED: tl.constexpr,
+    ZERO_FACTOR: tl.constexpr,
+    REDUCE: tl.constexpr,
+    WRITE_GRAD: tl.constexpr,
+    COMPUTE: tl.constexpr,
+    WIDE_CLASS_OFFSETS: tl.constexpr,
+    ROW_MASKED: tl.constexpr,
+    NEGATIVES_FIRST: tl.constexpr,
+    BLOCK_S: tl.constexpr,
+    BLOCK_C: tl.constexpr,
+):
     """One (BLOCK_S rows, BLOCK_C classes) tile from class c0 of the class-index walk: writes the
     gradient (and the 'none' loss), returns ``sums`` = (tile of loss sums, row sums) with it added.
     The tile's class offsets are 0 .. BLOCK_C - 1 from c0, so positives compare them with k - c0
@@ -365,16 +511,32 @@ def _index_tile(c0, sums, rows, pointers, strides, scalars, C: tl.constexpr, LOS
     (factor 1, beta); ``negative_factors`` = (loss factor, gradient factor) unless alpha is per class."""
     b, s, row_mask, valid, k_class, score = rows
     x_rows, g_rows, loss_ptr, alpha_ptr, pos_weight_ptr, weight_ptr, q_ptr = pointers
-    (stride_xc, stride_gb, stride_gc, stride_gs, stride_qb, stride_qc, stride_qs, stride_pwb, stride_pwc, stride_pws,
-     stride_wb, stride_wc, stride_ws) = strides  # fmt: skip
+    (
+        stride_xc,
+        stride_gb,
+        stride_gc,
+        stride_gs,
+        stride_qb,
+        stride_qc,
+        stride_qs,
+        stride_pwb,
+        stride_pwc,
+        stride_pws,
+        stride_wb,
+        stride_wc,
+        stride_ws,
+    ) = strides
     alpha, pw, gamma, label_smoothing, label_smoothing_remainder, scale, negative_factors = scalars
     total, row_total = sums
     offsets = class_offsets(BLOCK_C, WIDE_CLASS_OFFSETS)
     cls = c0 + offsets
     tile_mask = row_mask[:, None] & (cls < C)[None, :]
     load_mask = (valid[:, None] & tile_mask) if (ROW_MASKED or NEGATIVES_FIRST) else tile_mask
-    raw_x = tl.load(x_rows[:, None] + cls[None, :] * stride_xc, mask=load_mask,
-                    other=-float("inf") if NEGATIVES_FIRST and not ROW_MASKED else 0.0).to(COMPUTE)  # fmt: skip
+    raw_x = tl.load(
+        x_rows[:, None] + cls[None, :] * stride_xc,
+        mask=load_mask,
+        other=-float("inf") if NEGATIVES_FIRST and not ROW_MASKED else 0.0,
+    ).to(COMPUTE)
     if ALPHA_MODE == OPERAND_TENSOR:
         alpha = tl.load(alpha_ptr + cls, mask=cls < C, other=0.0).to(COMPUTE)[None, :]
     positive = offsets[None, :] == (k_class - c0)[:, None]
@@ -384,27 +546,47 @@ def _index_tile(c0, sums, rows, pointers, strides, scalars, C: tl.constexpr, LOS
             loss_factor, grad_factor = factor, factor * scale
         else:
             loss_factor, grad_factor = negative_factors
-        loss, grad = hard_label_terms(tl.where(positive, -float("inf"), raw_x), False, loss_factor, grad_factor,
-                                      gamma, GAMMA, ZERO_FACTOR, DETACH)  # fmt: skip
+        loss, grad = hard_label_terms(
+            tl.where(positive, -float("inf"), raw_x), False, loss_factor, grad_factor, gamma, GAMMA, ZERO_FACTOR, DETACH
+        )
     elif LOSS == FOCAL:
         if POS_WEIGHT_MODE == OPERAND_TENSOR:
-            pw = tl.load(pos_weight_ptr + b * stride_pwb + s[:, None] * stride_pws + cls[None, :] * stride_pwc,
-                         mask=tile_mask, other=0.0).to(COMPUTE)  # fmt: skip
-        loss, grad = binary_focal_terms(raw_x, positive, alpha, pw, label_smoothing, label_smoothing_remainder, gamma,
-                                        scale, ALPHA_MODE != OPERAND_NONE, True, SMOOTHING, ACTIVATED, GAMMA,
-                                        ZERO_FACTOR, COMPUTE)  # fmt: skip
+            pw = tl.load(
+                pos_weight_ptr + b * stride_pwb + s[:, None] * stride_pws + cls[None, :] * stride_pwc,
+                mask=tile_mask,
+                other=0.0,
+            ).to(COMPUTE)
+        loss, grad = binary_focal_terms(
+            raw_x,
+            positive,
+            alpha,
+            pw,
+            label_smoothing,
+            label_smoothing_remainder,
+            gamma,
+            scale,
+            ALPHA_MODE != OPERAND_NONE,
+            True,
+            SMOOTHING,
+            ACTIVATED,
+            GAMMA,
+            ZERO_FACTOR,
+            COMPUTE,
+        )
     else:
         if TARGETS == TARGETS_DENSE:
-            q = tl.load(q_ptr + b * stride_qb + s[:, None] * stride_qs + cls[None, :] * stride_qc,
-                        mask=tile_mask, other=0.0).to(COMPUTE)  # fmt: skip
+            q = tl.load(
+                q_ptr + b * stride_qb + s[:, None] * stride_qs + cls[None, :] * stride_qc, mask=tile_mask, other=0.0
+            ).to(COMPUTE)
             positive = q > 0.0
         else:
             q = tl.where(positive, score[:, None], 0.0)
         loss, grad = quality_terms(raw_x, q, positive, alpha, gamma, LOSS, DETACH, ACTIVATED, GAMMA)
         grad = grad * scale
     if HAS_WEIGHT:
-        weight = tl.load(weight_ptr + b * stride_wb + s[:, None] * stride_ws + cls[None, :] * stride_wc,
-                         mask=tile_mask, other=0.0).to(COMPUTE)  # fmt: skip
+        weight = tl.load(
+            weight_ptr + b * stride_wb + s[:, None] * stride_ws + cls[None, :] * stride_wc, mask=tile_mask, other=0.0
+        ).to(COMPUTE)
         if NEGATIVES_FIRST:
             weight = tl.where(positive, 0.0, weight)  # even an inf: the positive's loss is _index_positives'
         loss = weight * loss
@@ -417,8 +599,11 @@ def _index_tile(c0, sums, rows, pointers, strides, scalars, C: tl.constexpr, LOS
     elif ROW_LOSS:
         row_total += tl.sum(loss, axis=1)
     else:
-        tl.store(loss_ptr + b * stride_gb + s[:, None] * stride_gs + cls[None, :] * stride_gc,
-                 loss.to(loss_ptr.dtype.element_ty), mask=tile_mask)  # fmt: skip
+        tl.store(
+            loss_ptr + b * stride_gb + s[:, None] * stride_gs + cls[None, :] * stride_gc,
+            loss.to(loss_ptr.dtype.element_ty),
+            mask=tile_mask,
+        )
     if WRITE_GRAD:
         if not (ROW_MASKED or (NEGATIVES_FIRST and not HAS_WEIGHT)):
             grad = tl.where(keep, grad, 0.0)
@@ -427,17 +612,44 @@ def _index_tile(c0, sums, rows, pointers, strides, scalars, C: tl.constexpr, LOS
 
 
 @triton.jit
-def _index_positives(rows, pointers, strides, scalars, row_scale, LOSS: tl.constexpr, DETACH: tl.constexpr,
-                     ROW_LOSS: tl.constexpr, ALPHA_MODE: tl.constexpr, GAMMA: tl.constexpr,
-                     POS_WEIGHT_MODE: tl.constexpr, HAS_WEIGHT: tl.constexpr, ZERO_FACTOR: tl.constexpr,
-                     REDUCE: tl.constexpr, WRITE_GRAD: tl.constexpr, COMPUTE: tl.constexpr):  # fmt: skip
+def _index_positives(
+    rows,
+    pointers,
+    strides,
+    scalars,
+    row_scale,
+    LOSS: tl.constexpr,
+    DETACH: tl.constexpr,
+    ROW_LOSS: tl.constexpr,
+    ALPHA_MODE: tl.constexpr,
+    GAMMA: tl.constexpr,
+    POS_WEIGHT_MODE: tl.constexpr,
+    HAS_WEIGHT: tl.constexpr,
+    ZERO_FACTOR: tl.constexpr,
+    REDUCE: tl.constexpr,
+    WRITE_GRAD: tl.constexpr,
+    COMPUTE: tl.constexpr,
+):
     """The loss of each counted row at its class (0 for a row without one), after NEGATIVES_FIRST
     tiles took that element as a negative of loss and gradient 0: its gradient (and 'none' loss)
     is written over the tiles' 0s, once the block's tile stores are done; returns the row losses."""
     b, s, row_mask, valid, k_class, score = rows
     x_rows, g_rows, loss_ptr, alpha_ptr, pos_weight_ptr, weight_ptr, q_ptr = pointers
-    (stride_xc, stride_gb, stride_gc, stride_gs, stride_qb, stride_qc, stride_qs, stride_pwb, stride_pwc, stride_pws,
-     stride_wb, stride_wc, stride_ws) = strides  # fmt: skip
+    (
+        stride_xc,
+        stride_gb,
+        stride_gc,
+        stride_gs,
+        stride_qb,
+        stride_qc,
+        stride_qs,
+        stride_pwb,
+        stride_pwc,
+        stride_pws,
+        stride_wb,
+        stride_wc,
+        stride_ws,
+    ) = strides
     alpha, pw, gamma, label_smoothing, label_smoothing_remainder, scale, negative_factors = scalars
     has_class = valid & (k_class >= 0)
     k = tl.where(has_class, k_class, 0)
@@ -446,25 +658,42 @@ def _index_positives(rows, pointers, strides, scalars, row_scale, LOSS: tl.const
         alpha = tl.load(alpha_ptr + k, mask=has_class, other=0.0).to(COMPUTE)
     if LOSS == FOCAL:
         if POS_WEIGHT_MODE == OPERAND_TENSOR:
-            pw = tl.load(pos_weight_ptr + b * stride_pwb + s * stride_pws + k * stride_pwc, mask=has_class,
-                         other=0.0).to(COMPUTE)  # fmt: skip
-        loss, grad = binary_focal_terms(x, has_class, alpha, pw, 0.0, 0.0, gamma, row_scale,
-                                        ALPHA_MODE != OPERAND_NONE, True, False, False, GAMMA, ZERO_FACTOR,
-                                        COMPUTE)  # fmt: skip
+            pw = tl.load(
+                pos_weight_ptr + b * stride_pwb + s * stride_pws + k * stride_pwc, mask=has_class, other=0.0
+            ).to(COMPUTE)
+        loss, grad = binary_focal_terms(
+            x,
+            has_class,
+            alpha,
+            pw,
+            0.0,
+            0.0,
+            gamma,
+            row_scale,
+            ALPHA_MODE != OPERAND_NONE,
+            True,
+            False,
+            False,
+            GAMMA,
+            ZERO_FACTOR,
+            COMPUTE,
+        )
     else:
         loss, grad = quality_terms(x, score, has_class, alpha, gamma, LOSS, DETACH, False, GAMMA)
         grad = grad * row_scale
     if HAS_WEIGHT:
-        weight = tl.load(weight_ptr + b * stride_wb + s * stride_ws + k * stride_wc, mask=has_class,
-                         other=0.0).to(COMPUTE)  # fmt: skip
+        weight = tl.load(weight_ptr + b * stride_wb + s * stride_ws + k * stride_wc, mask=has_class, other=0.0).to(
+            COMPUTE
+        )
         loss = weight * loss
         grad = weight * grad
     loss = tl.where(has_class, loss, 0.0)
     if WRITE_GRAD or not (REDUCE or ROW_LOSS):
         tl.debug_barrier()  # the tiles' stores of this block land first
     if not (REDUCE or ROW_LOSS):
-        tl.store(loss_ptr + b * stride_gb + s * stride_gs + k * stride_gc, loss.to(loss_ptr.dtype.element_ty),
-                 mask=has_class)  # fmt: skip
+        tl.store(
+            loss_ptr + b * stride_gb + s * stride_gs + k * stride_gc, loss.to(loss_ptr.dtype.element_ty), mask=has_class
+        )
     if WRITE_GRAD:
         tl.store(g_rows + k * stride_gc, grad.to(g_rows.dtype.element_ty), mask=has_class)
     return loss
@@ -556,12 +785,26 @@ def sigmoid_focal_index_fwd_kernel(
     rows = (b, s, row_mask, valid, k_class, score)
     x_rows, g_rows = row_starts(x_ptr, grad_ptr, b, s, stride_xb, stride_xs, stride_gb, stride_gs, C, ROWS_OF_C)
     pointers = (x_rows, g_rows, loss_ptr, alpha_ptr, pos_weight_ptr, weight_ptr, q_ptr)
-    strides = (stride_xc, stride_gb, stride_gc, stride_gs, stride_qb, stride_qc, stride_qs, stride_pwb, stride_pwc,
-               stride_pws, stride_wb, stride_wc, stride_ws)  # fmt: skip
+    strides = (
+        stride_xc,
+        stride_gb,
+        stride_gc,
+        stride_gs,
+        stride_qb,
+        stride_qc,
+        stride_qs,
+        stride_pwb,
+        stride_pwc,
+        stride_pws,
+        stride_wb,
+        stride_wc,
+        stride_ws,
+    )
     # hard labels over rows of C contiguous classes: the tiles take every element as a negative
     # (_index_tile), the positives follow once a row
-    NEGATIVES_FIRST: tl.constexpr = (TARGETS != TARGETS_DENSE and not (SMOOTHING or ACTIVATED) and ROWS_OF_C
-                                     and C >= NEGATIVES_FIRST_CLASSES)  # fmt: skip
+    NEGATIVES_FIRST: tl.constexpr = (
+        TARGETS != TARGETS_DENSE and not (SMOOTHING or ACTIVATED) and ROWS_OF_C and C >= NEGATIVES_FIRST_CLASSES
+    )
     # 'mean' / 'sum' over whole class tiles: uncounted rows masked once a row (_index_tile)
     ROW_MASKED: tl.constexpr = (LOSS == FOCAL or NEGATIVES_FIRST) and REDUCE and C % BLOCK_C == 0
     scale = gradient_scale(denominator_ptr, denominator, denominator_remainder, DENOMINATOR, COMPUTE)
@@ -571,29 +814,93 @@ def sigmoid_focal_index_fwd_kernel(
     # the negatives' factor, when it is one number not 0 and their losses are summed, multiplies
     # their row sums once instead of each loss
     negative = (1.0 - alpha) if LOSS == FOCAL else (alpha if LOSS == VARIFOCAL else 1.0)
-    FACTOR_IN_SUMS: tl.constexpr = (NEGATIVES_FIRST and (REDUCE or ROW_LOSS) and ALPHA_MODE != OPERAND_TENSOR
-                                    and not ZERO_FACTOR)  # fmt: skip
+    FACTOR_IN_SUMS: tl.constexpr = (
+        NEGATIVES_FIRST and (REDUCE or ROW_LOSS) and ALPHA_MODE != OPERAND_TENSOR and not ZERO_FACTOR
+    )
     negative_factors = (1.0 if FACTOR_IN_SUMS else negative, negative * scale)
     scalars = (alpha, pw, gamma, label_smoothing, label_smoothing_remainder, scale, negative_factors)
     sums = (tl.zeros((BLOCK_S, BLOCK_C), COMPUTE), tl.zeros((BLOCK_S,), COMPUTE))
     if C <= UNROLLED_CLASS_TILES * BLOCK_C and BLOCK_C <= UNROLLED_TILE_WIDTH:
         for c0 in tl.static_range(0, C, BLOCK_C):
-            sums = _index_tile(c0, sums, rows, pointers, strides, scalars, C, LOSS, TARGETS, DETACH, ROW_LOSS,
-                               ALPHA_MODE, GAMMA, POS_WEIGHT_MODE, HAS_WEIGHT, SMOOTHING, ACTIVATED, ZERO_FACTOR,
-                               REDUCE, WRITE_GRAD, COMPUTE, WIDE_CLASS_OFFSETS, ROW_MASKED,
-                               NEGATIVES_FIRST, BLOCK_S, BLOCK_C)  # fmt: skip
+            sums = _index_tile(
+                c0,
+                sums,
+                rows,
+                pointers,
+                strides,
+                scalars,
+                C,
+                LOSS,
+                TARGETS,
+                DETACH,
+                ROW_LOSS,
+                ALPHA_MODE,
+                GAMMA,
+                POS_WEIGHT_MODE,
+                HAS_WEIGHT,
+                SMOOTHING,
+                ACTIVATED,
+                ZERO_FACTOR,
+                REDUCE,
+                WRITE_GRAD,
+                COMPUTE,
+                WIDE_CLASS_OFFSETS,
+                ROW_MASKED,
+                NEGATIVES_FIRST,
+                BLOCK_S,
+                BLOCK_C,
+            )
     else:
         for c0 in range(0, C, BLOCK_C):
-            sums = _index_tile(c0, sums, rows, pointers, strides, scalars, C, LOSS, TARGETS, DETACH, ROW_LOSS,
-                               ALPHA_MODE, GAMMA, POS_WEIGHT_MODE, HAS_WEIGHT, SMOOTHING, ACTIVATED, ZERO_FACTOR,
-                               REDUCE, WRITE_GRAD, COMPUTE, WIDE_CLASS_OFFSETS, ROW_MASKED,
-                               NEGATIVES_FIRST, BLOCK_S, BLOCK_C)  # fmt: skip
+            sums = _index_tile(
+                c0,
+                sums,
+                rows,
+                pointers,
+                strides,
+                scalars,
+                C,
+                LOSS,
+                TARGETS,
+                DETACH,
+                ROW_LOSS,
+                ALPHA_MODE,
+                GAMMA,
+                POS_WEIGHT_MODE,
+                HAS_WEIGHT,
+                SMOOTHING,
+                ACTIVATED,
+                ZERO_FACTOR,
+                REDUCE,
+                WRITE_GRAD,
+                COMPUTE,
+                WIDE_CLASS_OFFSETS,
+                ROW_MASKED,
+                NEGATIVES_FIRST,
+                BLOCK_S,
+                BLOCK_C,
+            )
     total, row_total = sums
     positives = 0.0
     if NEGATIVES_FIRST:
-        positives = _index_positives(rows, pointers, strides, scalars, row_scale, LOSS, DETACH, ROW_LOSS, ALPHA_MODE,
-                                     GAMMA, POS_WEIGHT_MODE, HAS_WEIGHT, ZERO_FACTOR, REDUCE, WRITE_GRAD,
-                                     COMPUTE)  # fmt: skip
+        positives = _index_positives(
+            rows,
+            pointers,
+            strides,
+            scalars,
+            row_scale,
+            LOSS,
+            DETACH,
+            ROW_LOSS,
+            ALPHA_MODE,
+            GAMMA,
+            POS_WEIGHT_MODE,
+            HAS_WEIGHT,
+            ZERO_FACTOR,
+            REDUCE,
+            WRITE_GRAD,
+            COMPUTE,
+        )
     if FACTOR_IN_SUMS:
         total *= negative
         row_total *= negative

@@ -143,9 +143,30 @@ def _store_rows_loss(pid, b, s, S, row_mask, counted, loss, row_weight, loss_ptr
 
 
 @triton.jit
-def _rows_loss(pid, b, s, S, row_mask, valid, in_range, k_safe, x_k, row_max, sum_exp, alpha, alpha_ptr, gamma,
-               row_weight, grad_scale, loss_ptr, partial_ptr, ALPHA_MODE: tl.constexpr, GAMMA: tl.constexpr,
-               REDUCE: tl.constexpr, COMPUTE: tl.constexpr):  # fmt: skip
+def _rows_loss(
+    pid,
+    b,
+    s,
+    S,
+    row_mask,
+    valid,
+    in_range,
+    k_safe,
+    x_k,
+    row_max,
+    sum_exp,
+    alpha,
+    alpha_ptr,
+    gamma,
+    row_weight,
+    grad_scale,
+    loss_ptr,
+    partial_ptr,
+    ALPHA_MODE: tl.constexpr,
+    GAMMA: tl.constexpr,
+    REDUCE: tl.constexpr,
+    COMPUTE: tl.constexpr,
+):
     """Stores the loss of each row (times its weight; or the program's partial sum) from its target
     logit, max and sum of exp; returns g' of each row times its weight and ``grad_scale``."""
     # u = (x_k - max) - log(sum): x_k - max is exact, so a confident row keeps its tiny loss
@@ -162,8 +183,9 @@ def _rows_loss(pid, b, s, S, row_mask, valid, in_range, k_safe, x_k, row_max, su
 
 
 @triton.jit
-def online_max_sum(x_rows, row_mask, C, stride_xc, classes, BLOCK_S: tl.constexpr, BLOCK_C: tl.constexpr,
-                   COMPUTE: tl.constexpr):  # fmt: skip
+def online_max_sum(
+    x_rows, row_mask, C, stride_xc, classes, BLOCK_S: tl.constexpr, BLOCK_C: tl.constexpr, COMPUTE: tl.constexpr
+):
     """(max, sum of exp(x - max)) of each row over its class tiles, in one pass (rows longer than a tile)."""
     row_max = tl.full((BLOCK_S,), -float("inf"), COMPUTE)
     sum_exp = tl.zeros((BLOCK_S,), COMPUTE)
@@ -182,8 +204,16 @@ def online_max_sum(x_rows, row_mask, C, stride_xc, classes, BLOCK_S: tl.constexp
 
 
 @triton.jit
-def unrolled_max_sum(x_rows, row_mask, C: tl.constexpr, stride_xc, classes, BLOCK_S: tl.constexpr,
-                     BLOCK_C: tl.constexpr, COMPUTE: tl.constexpr):  # fmt: skip
+def unrolled_max_sum(
+    x_rows,
+    row_mask,
+    C: tl.constexpr,
+    stride_xc,
+    classes,
+    BLOCK_S: tl.constexpr,
+    BLOCK_C: tl.constexpr,
+    COMPUTE: tl.constexpr,
+):
     """(max, sum of exp(x - max)) of each row over its unrolled class tiles, as ``online_max_sum``
     gives them: each lane keeps its own max across the tiles (one reduction a row, no rescaling),
     then a second pass adds exp (the tiles' second read hits the cache)."""
@@ -206,8 +236,21 @@ def unrolled_max_sum(x_rows, row_mask, C: tl.constexpr, stride_xc, classes, BLOC
 
 
 @triton.jit
-def _gradient_tile(c0, x_rows, g_rows, row_mask, k_safe, row_max, inv_sum, gprime, C, stride_xc, stride_gc, classes,
-                   COMPUTE: tl.constexpr):  # fmt: skip
+def _gradient_tile(
+    c0,
+    x_rows,
+    g_rows,
+    row_mask,
+    k_safe,
+    row_max,
+    inv_sum,
+    gprime,
+    C,
+    stride_xc,
+    stride_gc,
+    classes,
+    COMPUTE: tl.constexpr,
+):
     """Writes g' (p_j - [j == k]) of one class tile from c0 (a row longer than one tile)."""
     cls = c0 + classes
     tile_mask = row_mask[:, None] & (cls < C)[None, :]
@@ -281,10 +324,30 @@ def softmax_focal_fwd_kernel(
         row_max, sum_exp = online_max_sum(x_rows, row_mask, C, stride_xc, classes, BLOCK_S, BLOCK_C, COMPUTE)
     # the target logit read once a row (a cache hit), not selected out of the tile
     x_k = clamp_positive_infinity(tl.load(x_rows + k_safe * stride_xc, mask=valid, other=0.0).to(COMPUTE))
-    gprime = _rows_loss(pid, b, s, S, row_mask, valid, in_range, k_safe, x_k, row_max, sum_exp, alpha, alpha_ptr,
-                        gamma, _row_weight(b, s, row_mask, weight_ptr, stride_wb, stride_ws, HAS_WEIGHT, COMPUTE),
-                        gradient_scale(denominator_ptr, denominator, denominator_remainder, DENOMINATOR, COMPUTE),
-                        loss_ptr, partial_ptr, ALPHA_MODE, GAMMA, REDUCE, COMPUTE)  # fmt: skip
+    gprime = _rows_loss(
+        pid,
+        b,
+        s,
+        S,
+        row_mask,
+        valid,
+        in_range,
+        k_safe,
+        x_k,
+        row_max,
+        sum_exp,
+        alpha,
+        alpha_ptr,
+        gamma,
+        _row_weight(b, s, row_mask, weight_ptr, stride_wb, stride_ws, HAS_WEIGHT, COMPUTE),
+        gradient_scale(denominator_ptr, denominator, denominator_remainder, DENOMINATOR, COMPUTE),
+        loss_ptr,
+        partial_ptr,
+        ALPHA_MODE,
+        GAMMA,
+        REDUCE,
+        COMPUTE,
+    )
     if WRITE_GRAD:
         inv_sum = 1.0 / tl.where(row_mask, sum_exp, 1.0)
         if SINGLE_TILE:
@@ -295,12 +358,38 @@ def softmax_focal_fwd_kernel(
             tl.store(g_rows[:, None] + classes[None, :] * stride_gc, g.to(grad_ptr.dtype.element_ty), mask=tile_mask)
         elif UNROLLED:
             for c0 in tl.static_range(0, C, BLOCK_C):
-                _gradient_tile(c0, x_rows, g_rows, row_mask, k_safe, row_max, inv_sum, gprime, C, stride_xc, stride_gc,
-                               classes, COMPUTE)  # fmt: skip
+                _gradient_tile(
+                    c0,
+                    x_rows,
+                    g_rows,
+                    row_mask,
+                    k_safe,
+                    row_max,
+                    inv_sum,
+                    gprime,
+                    C,
+                    stride_xc,
+                    stride_gc,
+                    classes,
+                    COMPUTE,
+                )
         else:
             for c0 in range(0, C, BLOCK_C):
-                _gradient_tile(c0, x_rows, g_rows, row_mask, k_safe, row_max, inv_sum, gprime, C, stride_xc, stride_gc,
-                               classes, COMPUTE)  # fmt: skip
+                _gradient_tile(
+                    c0,
+                    x_rows,
+                    g_rows,
+                    row_mask,
+                    k_safe,
+                    row_max,
+                    inv_sum,
+                    gprime,
+                    C,
+                    stride_xc,
+                    stride_gc,
+                    classes,
+                    COMPUTE,
+                )
 
 
 def softmax_focal_bytes_per_element(logit_bytes, single_tile, write_grad=True, target_bytes=0.0):
@@ -369,20 +458,88 @@ def softmax_focal_small_c_kernel(
     alpha = float64_scalar(alpha, alpha_remainder, COMPUTE)
     gamma = float64_scalar(gamma, gamma_remainder, COMPUTE)
     if C == 2 and TARGETS == TARGETS_INDEX:
-        _two_class_rows(pid, b, s, S, row_mask, t_ptr, x_rows, g_rows, class_stride_x, class_stride_g, ignore_index,
-                        alpha, alpha_ptr, gamma, row_weight, grad_scale, loss_ptr, partial_ptr, ALPHA_MODE, GAMMA,
-                        REDUCE, WRITE_GRAD, COMPUTE)  # fmt: skip
+        _two_class_rows(
+            pid,
+            b,
+            s,
+            S,
+            row_mask,
+            t_ptr,
+            x_rows,
+            g_rows,
+            class_stride_x,
+            class_stride_g,
+            ignore_index,
+            alpha,
+            alpha_ptr,
+            gamma,
+            row_weight,
+            grad_scale,
+            loss_ptr,
+            partial_ptr,
+            ALPHA_MODE,
+            GAMMA,
+            REDUCE,
+            WRITE_GRAD,
+            COMPUTE,
+        )
     else:
-        _few_class_rows(pid, b, s, S, row_mask, t_ptr, x_rows, g_rows, class_stride_x, class_stride_g, ignore_index,
-                        alpha, alpha_ptr, gamma, row_weight, grad_scale, loss_ptr, partial_ptr, C, ALPHA_MODE, GAMMA,
-                        TARGETS, REDUCE, WRITE_GRAD, COMPUTE, BLOCK_S)  # fmt: skip
+        _few_class_rows(
+            pid,
+            b,
+            s,
+            S,
+            row_mask,
+            t_ptr,
+            x_rows,
+            g_rows,
+            class_stride_x,
+            class_stride_g,
+            ignore_index,
+            alpha,
+            alpha_ptr,
+            gamma,
+            row_weight,
+            grad_scale,
+            loss_ptr,
+            partial_ptr,
+            C,
+            ALPHA_MODE,
+            GAMMA,
+            TARGETS,
+            REDUCE,
+            WRITE_GRAD,
+            COMPUTE,
+            BLOCK_S,
+        )
 
 
 @triton.jit
-def _two_class_rows(pid, b, s, S, row_mask, t_ptr, x_rows, g_rows, class_stride_x, class_stride_g, ignore_index,
-                    alpha, alpha_ptr, gamma, row_weight, grad_scale, loss_ptr, partial_ptr, ALPHA_MODE: tl.constexpr,
-                    GAMMA: tl.constexpr, REDUCE: tl.constexpr, WRITE_GRAD: tl.constexpr,
-                    COMPUTE: tl.constexpr):  # fmt: skip
+def _two_class_rows(
+    pid,
+    b,
+    s,
+    S,
+    row_mask,
+    t_ptr,
+    x_rows,
+    g_rows,
+    class_stride_x,
+    class_stride_g,
+    ignore_index,
+    alpha,
+    alpha_ptr,
+    gamma,
+    row_weight,
+    grad_scale,
+    loss_ptr,
+    partial_ptr,
+    ALPHA_MODE: tl.constexpr,
+    GAMMA: tl.constexpr,
+    REDUCE: tl.constexpr,
+    WRITE_GRAD: tl.constexpr,
+    COMPUTE: tl.constexpr,
+):
     """Rows of two classes: the softmax of (x_k, x_o) is the sigmoid of the margin m = x_k - x_o,
     so the row's loss is the binary focal loss of m at a positive, alpha_k (1 - p_k) ** gamma
     softplus(-m) (sigmoid_focal.hard_label_terms), and dL/dx_k = -dL/dx_o = dL/dm: no max, no
@@ -407,10 +564,34 @@ def _two_class_rows(pid, b, s, S, row_mask, t_ptr, x_rows, g_rows, class_stride_
 
 
 @triton.jit
-def _few_class_rows(pid, b, s, S, row_mask, t_ptr, x_rows, g_rows, class_stride_x, class_stride_g, ignore_index,
-                    alpha, alpha_ptr, gamma, row_weight, grad_scale, loss_ptr, partial_ptr, C: tl.constexpr,
-                    ALPHA_MODE: tl.constexpr, GAMMA: tl.constexpr, TARGETS: tl.constexpr, REDUCE: tl.constexpr,
-                    WRITE_GRAD: tl.constexpr, COMPUTE: tl.constexpr, BLOCK_S: tl.constexpr):  # fmt: skip
+def _few_class_rows(
+    pid,
+    b,
+    s,
+    S,
+    row_mask,
+    t_ptr,
+    x_rows,
+    g_rows,
+    class_stride_x,
+    class_stride_g,
+    ignore_index,
+    alpha,
+    alpha_ptr,
+    gamma,
+    row_weight,
+    grad_scale,
+    loss_ptr,
+    partial_ptr,
+    C: tl.constexpr,
+    ALPHA_MODE: tl.constexpr,
+    GAMMA: tl.constexpr,
+    TARGETS: tl.constexpr,
+    REDUCE: tl.constexpr,
+    WRITE_GRAD: tl.constexpr,
+    COMPUTE: tl.constexpr,
+    BLOCK_S: tl.constexpr,
+):
     """Rows of C classes in the registers of one thread each (softmax_focal_small_c_kernel)."""
     # 1. the row into registers, its max in the logits' own dtype (exact in any precision)
     row_max = tl.full((BLOCK_S,), -float("inf"), x_rows.dtype.element_ty)
@@ -432,18 +613,54 @@ def _few_class_rows(pid, b, s, S, row_mask, t_ptr, x_rows, g_rows, class_stride_
     # 3. the loss of each row, and the row's factors of the gradient
     if TARGETS == TARGETS_DISTANCE:
         near, far, y_class, gprime = _two_hot_rows_loss(
-            pid, b, s, S, row_mask, t_ptr, x_rows, class_stride_x, shift, sum_exp, row_weight, grad_scale, loss_ptr,
-            partial_ptr, C, REDUCE, COMPUTE,
-        )  # fmt: skip
+            pid,
+            b,
+            s,
+            S,
+            row_mask,
+            t_ptr,
+            x_rows,
+            class_stride_x,
+            shift,
+            sum_exp,
+            row_weight,
+            grad_scale,
+            loss_ptr,
+            partial_ptr,
+            C,
+            REDUCE,
+            COMPUTE,
+        )
     else:
         valid, in_range, k_safe = _row_classes(t_ptr, b, s, S, row_mask, ignore_index, C)
         y_class = k_safe.to(tl.int32)  # compared with each class in 32 bits
         x_k = tl.zeros((BLOCK_S,), COMPUTE)
         for c in tl.static_range(C):
             x_k = tl.where(y_class == c, xs[c], x_k)
-        gprime = _rows_loss(pid, b, s, S, row_mask, valid, in_range, k_safe, x_k, shift, sum_exp, alpha, alpha_ptr,
-                            gamma, row_weight, grad_scale, loss_ptr, partial_ptr, ALPHA_MODE, GAMMA, REDUCE,
-                            COMPUTE)  # fmt: skip
+        gprime = _rows_loss(
+            pid,
+            b,
+            s,
+            S,
+            row_mask,
+            valid,
+            in_range,
+            k_safe,
+            x_k,
+            shift,
+            sum_exp,
+            alpha,
+            alpha_ptr,
+            gamma,
+            row_weight,
+            grad_scale,
+            loss_ptr,
+            partial_ptr,
+            ALPHA_MODE,
+            GAMMA,
+            REDUCE,
+            COMPUTE,
+        )
         near, far = 1.0, 0.0
     # 4. dL/dx_j = g' (p_j - q_j), q the one-hot of k (near = 1), or the two-hot of y (near =
     # 1 - frac at l = floor(y), far = frac at l + 1); not folded further: a g' of inf (a
@@ -459,9 +676,25 @@ def _few_class_rows(pid, b, s, S, row_mask, t_ptr, x_rows, g_rows, class_stride_
 
 
 @triton.jit
-def _two_hot_rows_loss(pid, b, s, S, row_mask, t_ptr, x_rows, class_stride_x, shift, sum_exp, row_weight, grad_scale,
-                       loss_ptr, partial_ptr, C: tl.constexpr, REDUCE: tl.constexpr,
-                       COMPUTE: tl.constexpr):  # fmt: skip
+def _two_hot_rows_loss(
+    pid,
+    b,
+    s,
+    S,
+    row_mask,
+    t_ptr,
+    x_rows,
+    class_stride_x,
+    shift,
+    sum_exp,
+    row_weight,
+    grad_scale,
+    loss_ptr,
+    partial_ptr,
+    C: tl.constexpr,
+    REDUCE: tl.constexpr,
+    COMPUTE: tl.constexpr,
+):
     """Stores the distribution focal loss of each row (times its weight; or the program's partial
     sum), -(1 - frac) log p_l - frac log p_(l + 1) with l = floor(y), frac = y - l, from its
     distance y, max and sum of exp; returns (1 - frac, frac, l, g') with g' the row's weight
@@ -474,10 +707,12 @@ def _two_hot_rows_loss(pid, b, s, S, row_mask, t_ptr, x_rows, class_stride_x, sh
     near_class = y.to(tl.int32)  # floor(y)
     frac = y - near_class.to(COMPUTE)
     # the two target logits read again (cache hits), not selected out of the row
-    x_near = clamp_positive_infinity(tl.load(x_rows + near_class * class_stride_x, mask=row_mask, other=0.0)
-                                     .to(COMPUTE))  # fmt: skip
-    x_far = clamp_positive_infinity(tl.load(x_rows + (near_class + 1) * class_stride_x,
-                                            mask=row_mask & (frac != 0.0), other=0.0).to(COMPUTE))  # fmt: skip
+    x_near = clamp_positive_infinity(
+        tl.load(x_rows + near_class * class_stride_x, mask=row_mask, other=0.0).to(COMPUTE)
+    )
+    x_far = clamp_positive_infinity(
+        tl.load(x_rows + (near_class + 1) * class_stride_x, mask=row_mask & (frac != 0.0), other=0.0).to(COMPUTE)
+    )
     log_sum = log_of_sum(tl.where(row_mask, sum_exp, 1.0))
     u_near = _log_probs(x_near, shift, log_sum)
     u_far = _log_probs(x_far, shift, log_sum)
@@ -499,9 +734,29 @@ def _log_probs(x, shift, log_sum):
 
 
 @triton.jit
-def _soft_tile(u, p, one_minus_p, cls, tile_mask, k_class, near_q, far_q, cold_q, q_ptr, q_offsets, alpha_ptr, gamma,
-               label_smoothing, C, ALPHA_MODE: tl.constexpr, GAMMA: tl.constexpr, TARGETS: tl.constexpr,
-               SMOOTHING: tl.constexpr, MASS_EVERYWHERE: tl.constexpr, COMPUTE: tl.constexpr):  # fmt: skip
+def _soft_tile(
+    u,
+    p,
+    one_minus_p,
+    cls,
+    tile_mask,
+    k_class,
+    near_q,
+    far_q,
+    cold_q,
+    q_ptr,
+    q_offsets,
+    alpha_ptr,
+    gamma,
+    label_smoothing,
+    C,
+    ALPHA_MODE: tl.constexpr,
+    GAMMA: tl.constexpr,
+    TARGETS: tl.constexpr,
+    SMOOTHING: tl.constexpr,
+    MASS_EVERYWHERE: tl.constexpr,
+    COMPUTE: tl.constexpr,
+):
     """(q_j * loss_j, q_j * g'_j) of one class tile from u_j = log p_j, p_j and 1 - p_j, where q_j
     is the target probability: read (TARGETS_DENSE; smoothed: (1 - eps) q + eps / C), the two-hot
     of a distance (TARGETS_DISTANCE: ``near_q`` at class ``k_class``, ``far_q`` at the next), or
@@ -531,19 +786,60 @@ def _soft_tile(u, p, one_minus_p, cls, tile_mask, k_class, near_q, far_q, cold_q
 
 
 @triton.jit
-def _read_soft_tile(cls, x_rows, row_mask, shift, log_sum, k_class, near_q, far_q, cold_q, q_ptr, q_rows, stride_xc,
-                    stride_qc, alpha_ptr, gamma, label_smoothing, C, ALPHA_MODE: tl.constexpr, GAMMA: tl.constexpr,
-                    TARGETS: tl.constexpr, SMOOTHING: tl.constexpr, MASS_EVERYWHERE: tl.constexpr,
-                    COMPUTE: tl.constexpr):  # fmt: skip
+def _read_soft_tile(
+    cls,
+    x_rows,
+    row_mask,
+    shift,
+    log_sum,
+    k_class,
+    near_q,
+    far_q,
+    cold_q,
+    q_ptr,
+    q_rows,
+    stride_xc,
+    stride_qc,
+    alpha_ptr,
+    gamma,
+    label_smoothing,
+    C,
+    ALPHA_MODE: tl.constexpr,
+    GAMMA: tl.constexpr,
+    TARGETS: tl.constexpr,
+    SMOOTHING: tl.constexpr,
+    MASS_EVERYWHERE: tl.constexpr,
+    COMPUTE: tl.constexpr,
+):
     """(tile mask, u_j, q_j loss_j, q_j g'_j) of the class tile ``cls`` of rows longer than one
     tile, read again from memory (the looped passes of the soft-target kernel)."""
     tile_mask = row_mask[:, None] & (cls < C)[None, :]
     x = tl.load(x_rows[:, None] + cls[None, :] * stride_xc, mask=tile_mask, other=-float("inf"))
     u = _log_probs(x.to(COMPUTE), shift[:, None], log_sum[:, None])
     p, one_minus_p = probability_and_complement(u)
-    loss_terms, g_terms = _soft_tile(u, p, one_minus_p, cls, tile_mask, k_class, near_q, far_q, cold_q, q_ptr,
-                                     q_rows[:, None] + cls[None, :] * stride_qc, alpha_ptr, gamma, label_smoothing, C,
-                                     ALPHA_MODE, GAMMA, TARGETS, SMOOTHING, MASS_EVERYWHERE, COMPUTE)  # fmt: skip
+    loss_terms, g_terms = _soft_tile(
+        u,
+        p,
+        one_minus_p,
+        cls,
+        tile_mask,
+        k_class,
+        near_q,
+        far_q,
+        cold_q,
+        q_ptr,
+        q_rows[:, None] + cls[None, :] * stride_qc,
+        alpha_ptr,
+        gamma,
+        label_smoothing,
+        C,
+        ALPHA_MODE,
+        GAMMA,
+        TARGETS,
+        SMOOTHING,
+        MASS_EVERYWHERE,
+        COMPUTE,
+    )
     return tile_mask, u, loss_terms, g_terms
 
 
@@ -652,8 +948,11 @@ def softmax_focal_soft_kernel(
         lane_max = tl.full((BLOCK_S, BLOCK_C), -float("inf"), COMPUTE)
         for tile in tl.static_range(TILES):
             cls = tile * BLOCK_C + classes
-            x = tl.load(x_rows[:, None] + cls[None, :] * stride_xc, mask=row_mask[:, None] & (cls < C)[None, :],
-                        other=-float("inf"))  # fmt: skip
+            x = tl.load(
+                x_rows[:, None] + cls[None, :] * stride_xc,
+                mask=row_mask[:, None] & (cls < C)[None, :],
+                other=-float("inf"),
+            )
             x = clamp_positive_infinity(x.to(COMPUTE))
             lane_max = tl.maximum(lane_max, x)
             xs = xs + (x,)
@@ -679,11 +978,28 @@ def softmax_focal_soft_kernel(
             cls = tile * BLOCK_C + classes
             tile_mask = row_mask[:, None] & (cls < C)[None, :]
             loss_terms, g_terms = _soft_tile(
-                _log_probs(xs[tile], shift[:, None], log_sum[:, None]), exps[tile] * inv_sum[:, None],
-                (sum_exp[:, None] - exps[tile]) * inv_sum[:, None], cls, tile_mask, k_class, near_q, far_q, cold_q,
-                q_ptr, q_rows[:, None] + cls[None, :] * stride_qc, alpha_ptr, gamma, eps, C, TILE_ALPHA, GAMMA, TARGETS,
-                SMOOTHING, MASS_EVERYWHERE, COMPUTE,
-            )  # fmt: skip
+                _log_probs(xs[tile], shift[:, None], log_sum[:, None]),
+                exps[tile] * inv_sum[:, None],
+                (sum_exp[:, None] - exps[tile]) * inv_sum[:, None],
+                cls,
+                tile_mask,
+                k_class,
+                near_q,
+                far_q,
+                cold_q,
+                q_ptr,
+                q_rows[:, None] + cls[None, :] * stride_qc,
+                alpha_ptr,
+                gamma,
+                eps,
+                C,
+                TILE_ALPHA,
+                GAMMA,
+                TARGETS,
+                SMOOTHING,
+                MASS_EVERYWHERE,
+                COMPUTE,
+            )
             lane_loss += loss_terms
             lane_g += g_terms
             gs = gs + (g_terms,)
@@ -704,10 +1020,29 @@ def softmax_focal_soft_kernel(
         if SINGLE_TILE:
             u = _log_probs(x, shift[:, None], log_sum[:, None])
             p, one_minus_p = probability_and_complement(u)
-            loss_terms, g_terms = _soft_tile(u, p, one_minus_p, classes, tile_mask, k_class, near_q, far_q, cold_q,
-                                             q_ptr, q_rows[:, None] + classes[None, :] * stride_qc, alpha_ptr, gamma,
-                                             eps, C, TILE_ALPHA, GAMMA, TARGETS, SMOOTHING, MASS_EVERYWHERE,
-                                             COMPUTE)  # fmt: skip
+            loss_terms, g_terms = _soft_tile(
+                u,
+                p,
+                one_minus_p,
+                classes,
+                tile_mask,
+                k_class,
+                near_q,
+                far_q,
+                cold_q,
+                q_ptr,
+                q_rows[:, None] + classes[None, :] * stride_qc,
+                alpha_ptr,
+                gamma,
+                eps,
+                C,
+                TILE_ALPHA,
+                GAMMA,
+                TARGETS,
+                SMOOTHING,
+                MASS_EVERYWHERE,
+                COMPUTE,
+            )
             row_loss = tl.sum(loss_terms, axis=1)
             row_g = tl.sum(g_terms, axis=1)
         else:
@@ -715,16 +1050,37 @@ def softmax_focal_soft_kernel(
             row_g = tl.zeros((BLOCK_S,), COMPUTE)
             for c0 in range(0, C, BLOCK_C):
                 _, _, loss_terms, g_terms = _read_soft_tile(
-                    c0 + classes, x_rows, row_mask, shift, log_sum, k_class, near_q, far_q, cold_q, q_ptr, q_rows,
-                    stride_xc, stride_qc, alpha_ptr, gamma, eps, C, TILE_ALPHA, GAMMA, TARGETS, SMOOTHING,
-                    MASS_EVERYWHERE, COMPUTE,
-                )  # fmt: skip
+                    c0 + classes,
+                    x_rows,
+                    row_mask,
+                    shift,
+                    log_sum,
+                    k_class,
+                    near_q,
+                    far_q,
+                    cold_q,
+                    q_ptr,
+                    q_rows,
+                    stride_xc,
+                    stride_qc,
+                    alpha_ptr,
+                    gamma,
+                    eps,
+                    C,
+                    TILE_ALPHA,
+                    GAMMA,
+                    TARGETS,
+                    SMOOTHING,
+                    MASS_EVERYWHERE,
+                    COMPUTE,
+                )
                 row_loss += tl.sum(loss_terms, axis=1)
                 row_g += tl.sum(g_terms, axis=1)
     row_weight = _row_weight(b, s, row_mask, weight_ptr, stride_wb, stride_ws, HAS_WEIGHT, COMPUTE)
     bad = tl.where(in_range, 0.0, float("nan"))  # a class index outside [0, C) not ignored, a distance outside
-    _store_rows_loss(pid, b, s, S, row_mask, valid, row_loss * row_alpha + bad, row_weight, loss_ptr, partial_ptr,
-                     REDUCE)  # fmt: skip
+    _store_rows_loss(
+        pid, b, s, S, row_mask, valid, row_loss * row_alpha + bad, row_weight, loss_ptr, partial_ptr, REDUCE
+    )
     row_g = tl.where(valid, row_g, 0.0)  # an uncounted row's loss terms may be NaN (MASS_EVERYWHERE)
     if WRITE_GRAD:
         scale = gradient_scale(denominator_ptr, denominator, denominator_remainder, DENOMINATOR, COMPUTE)
@@ -734,8 +1090,11 @@ def softmax_focal_soft_kernel(
             for tile in tl.static_range(TILES):
                 cls = tile * BLOCK_C + classes
                 g = (exps[tile] * (inv_sum * row_g)[:, None] - gs[tile]) * row_scale[:, None]
-                tl.store(g_rows[:, None] + cls[None, :] * stride_gc, g.to(grad_ptr.dtype.element_ty),
-                         mask=row_mask[:, None] & (cls < C)[None, :])  # fmt: skip
+                tl.store(
+                    g_rows[:, None] + cls[None, :] * stride_gc,
+                    g.to(grad_ptr.dtype.element_ty),
+                    mask=row_mask[:, None] & (cls < C)[None, :],
+                )
         elif SINGLE_TILE:
             g = (tl.exp(u) * row_g[:, None] - g_terms) * row_scale[:, None]
             tl.store(g_rows[:, None] + classes[None, :] * stride_gc, g.to(grad_ptr.dtype.element_ty), mask=tile_mask)
@@ -743,10 +1102,30 @@ def softmax_focal_soft_kernel(
             for c0 in range(0, C, BLOCK_C):
                 cls = c0 + classes
                 tile_mask, u, _, g_terms = _read_soft_tile(
-                    cls, x_rows, row_mask, shift, log_sum, k_class, near_q, far_q, cold_q, q_ptr, q_rows, stride_xc,
-                    stride_qc, alpha_ptr, gamma, eps, C, TILE_ALPHA, GAMMA, TARGETS, SMOOTHING, MASS_EVERYWHERE,
+                    cls,
+                    x_rows,
+                    row_mask,
+                    shift,
+                    log_sum,
+                    k_class,
+                    near_q,
+                    far_q,
+                    cold_q,
+                    q_ptr,
+                    q_rows,
+                    stride_xc,
+                    stride_qc,
+                    alpha_ptr,
+                    gamma,
+                    eps,
+                    C,
+                    TILE_ALPHA,
+                    GAMMA,
+                    TARGETS,
+                    SMOOTHING,
+                    MASS_EVERYWHERE,
                     COMPUTE,
-                )  # fmt: skip
+                )
                 g = (tl.exp(u) * row_g[:, None] - g_terms) * row_scale[:, None]
                 tl.store(g_rows[:, None] + cls[None, :] * stride_gc, g.to(grad_ptr.dtype.element_ty), mask=tile_mask)
 

@@ -110,7 +110,9 @@ def resource_usage(cubin):
 
 
 # One SASS instruction of ``cuobjdump -sass``: /*0a40*/  @!P0 FFMA R3, R2, R5, R3 ;  (a branch: BRA 0x300)
-_SASS_LINE = re.compile(r"/\*([0-9a-f]{4,})\*/\s+(?:@!?U?P[T0-9]+\s+)?([A-Z][A-Z0-9_]*)[A-Z0-9_.]*(?:\s+(?:`\()?(0x[0-9a-f]+))?")
+_SASS_LINE = re.compile(
+    r"/\*([0-9a-f]{4,})\*/\s+(?:@!?U?P[T0-9]+\s+)?([A-Z][A-Z0-9_]*)[A-Z0-9_.]*(?:\s+(?:`\()?(0x[0-9a-f]+))?"
+)
 
 
 SASS_CACHE = Path(os.environ.get("TRITON_CACHE_DIR", Path.home() / ".triton" / "cache")) / "focal_triton_sass"
@@ -130,8 +132,11 @@ def disassemble(cubin):
 
 def loop_span(instructions):
     """(first, last) address of the outermost loop: the widest backward branch, or None."""
-    spans = [(int(target, 16), address) for address, op, target in instructions
-             if op == "BRA" and target and int(target, 16) < address]  # fmt: skip
+    spans = [
+        (int(target, 16), address)
+        for address, op, target in instructions
+        if op == "BRA" and target and int(target, 16) < address
+    ]
     return max(spans, key=lambda span: span[1] - span[0], default=None)
 
 
@@ -146,8 +151,12 @@ def sass_counts(cubin):
     span = loop_span(instructions)
     loop = [op for address, op, _ in instructions if span and span[0] <= address <= span[1]]
     opcodes = [op for _, op, _ in instructions]
-    counts = (len(opcodes), sum(op.startswith("MUFU") for op in opcodes), len(loop),
-              sum(op.startswith("MUFU") for op in loop))  # fmt: skip
+    counts = (
+        len(opcodes),
+        sum(op.startswith("MUFU") for op in opcodes),
+        len(loop),
+        sum(op.startswith("MUFU") for op in loop),
+    )
     SASS_CACHE.mkdir(parents=True, exist_ok=True)
     cached.write_text(json.dumps(counts))
     return counts
@@ -168,8 +177,11 @@ def per_element(variant, num_warps, counts):
         instructions, mufu, counted = loop, loop_mufu, "loop body"
     else:
         counted = "kernel"
-    return {"sass_per_element": round(instructions / per_thread, 1), "mufu_per_element": round(mufu / per_thread, 2),
-            "counted": counted}  # fmt: skip
+    return {
+        "sass_per_element": round(instructions / per_thread, 1),
+        "mufu_per_element": round(mufu / per_thread, 2),
+        "counted": counted,
+    }
 
 
 # Per-SM limits of the occupancy model (CUDA C Programming Guide, "Compute capabilities"): 64K
@@ -183,8 +195,12 @@ def resident_warps(registers, shared_bytes, num_warps, arch):
     """Warps of this kernel resident on one SM at once: blocks limited by registers, warps, blocks
     and shared memory, times the block's warps."""
     warp_registers = -(-registers * 32 // 256) * 256
-    blocks = min(SM_BLOCKS, SM_WARPS // num_warps, SM_REGISTERS // (warp_registers * num_warps),
-                 SM_SHARED[arch] // (shared_bytes + 1024))  # fmt: skip
+    blocks = min(
+        SM_BLOCKS,
+        SM_WARPS // num_warps,
+        SM_REGISTERS // (warp_registers * num_warps),
+        SM_SHARED[arch] // (shared_bytes + 1024),
+    )
     return blocks * num_warps
 
 

@@ -31,9 +31,14 @@ SOFTMAX_CLASSES = (2, 80, 1000, 32000, 128000)
 SEGMENTATION_CLASSES = 21  # (B, 21, H, W): PASCAL VOC
 HEAD_CLASSES = 80  # the "head" series: a RetinaNet classification head on COCO
 HEAD_POSITIVES = 0.01  # the share of anchors assigned a class (the rest are background, index 80)
-KERNEL_OF = {"sigmoid": "sigmoid_focal_fwd", "softmax": "softmax_focal_fwd", "head": "sigmoid_focal_index_fwd",
-             "varifocal": "sigmoid_focal_index_fwd", "quality_focal": "sigmoid_focal_index_fwd",
-             "distribution_focal": "distribution_focal"}  # whose launch config a row reports  # fmt: skip
+KERNEL_OF = {
+    "sigmoid": "sigmoid_focal_fwd",
+    "softmax": "softmax_focal_fwd",
+    "head": "sigmoid_focal_index_fwd",
+    "varifocal": "sigmoid_focal_index_fwd",
+    "quality_focal": "sigmoid_focal_index_fwd",
+    "distribution_focal": "distribution_focal",
+}  # whose launch config a row reports
 # The focal family at detection-head shapes: B = 8 images x Q queries / anchors of C = 80 classes
 # (RT-DETR's 300 queries, YOLO's 8400 anchors, a dense head's 100000), and DFL over 4 box sides x
 # 8400 anchors x B of 16 / 17 bins.
@@ -100,9 +105,14 @@ def ideal_bytes(case):
     return total
 
 
-CPU_SMOKE_SHAPES = {"sigmoid": [(1 << 12,)], "softmax": [(512, 2), (64, 80), (2, 5000), (2, SEGMENTATION_CLASSES, 8, 8)],
-                    "head": [(64, HEAD_CLASSES)], "varifocal": [(64, HEAD_CLASSES)],
-                    "quality_focal": [(64, HEAD_CLASSES)], "distribution_focal": [(256, 17)]}  # fmt: skip
+CPU_SMOKE_SHAPES = {
+    "sigmoid": [(1 << 12,)],
+    "softmax": [(512, 2), (64, 80), (2, 5000), (2, SEGMENTATION_CLASSES, 8, 8)],
+    "head": [(64, HEAD_CLASSES)],
+    "varifocal": [(64, HEAD_CLASSES)],
+    "quality_focal": [(64, HEAD_CLASSES)],
+    "distribution_focal": [(256, 17)],
+}
 
 
 def family_shapes(loss, quick, requested):
@@ -240,9 +250,12 @@ def step_function(fn, x, t, options, case, grad_output):
 
 
 CHECK_ELEMENTS = 1 << 20  # the check runs on a prefix of the data this long
-REFERENCE_OF = {"softmax": reference.softmax_focal_loss, "varifocal": reference.varifocal_loss,
-                "quality_focal": reference.quality_focal_loss,
-                "distribution_focal": reference.distribution_focal_loss}  # the sigmoid losses: sigmoid_focal_loss  # fmt: skip
+REFERENCE_OF = {
+    "softmax": reference.softmax_focal_loss,
+    "varifocal": reference.varifocal_loss,
+    "quality_focal": reference.quality_focal_loss,
+    "distribution_focal": reference.distribution_focal_loss,
+}  # the sigmoid losses: sigmoid_focal_loss
 
 
 def _prefix(tensor, case):
@@ -337,15 +350,30 @@ def run_case(case, providers, device, on_gpu, copy_gbps, compiled_cache, environ
             torch.cuda.empty_cache()
             error, ms, memory, note, launches, timer = float("nan"), float("nan"), float("nan"), "out of memory", {}, ""
         gbps = ideal_bytes(case) / ms / 1e6
-        rows.append({
-            **environment, "loss": case.loss, "series": case.series, "dtype": str(case.dtype).replace("torch.", ""),
-            "target": case.target, "mode": case.mode, "reduction": case.reduction,
-            "shape": "x".join(map(str, case.shape)), "elements": case.elements, "provider": provider,
-            "time_ms": ms, "timer": timer, "ideal_bytes": ideal_bytes(case), "gbps": gbps, "copy_gbps": copy_gbps,
-            "fraction_of_copy": gbps / copy_gbps, "peak_memory_bytes": memory, "max_error_vs_reference": error,
-            "config": tuning.describe(launches[KERNEL_OF[case.loss]]) if KERNEL_OF[case.loss] in launches else "",
-            "note": note,
-        })  # fmt: skip
+        rows.append(
+            {
+                **environment,
+                "loss": case.loss,
+                "series": case.series,
+                "dtype": str(case.dtype).replace("torch.", ""),
+                "target": case.target,
+                "mode": case.mode,
+                "reduction": case.reduction,
+                "shape": "x".join(map(str, case.shape)),
+                "elements": case.elements,
+                "provider": provider,
+                "time_ms": ms,
+                "timer": timer,
+                "ideal_bytes": ideal_bytes(case),
+                "gbps": gbps,
+                "copy_gbps": copy_gbps,
+                "fraction_of_copy": gbps / copy_gbps,
+                "peak_memory_bytes": memory,
+                "max_error_vs_reference": error,
+                "config": tuning.describe(launches[KERNEL_OF[case.loss]]) if KERNEL_OF[case.loss] in launches else "",
+                "note": note,
+            }
+        )
     for row in rows:
         for baseline in ("eager", "compile"):
             base = next((r["time_ms"] for r in rows if r["provider"] == baseline), float("nan"))
@@ -365,13 +393,18 @@ COLUMNS = {  # name -> (type, meaning); written to results.json beside results.c
     "device": (str, "GPU name, or CPU for an interpreter smoke run"),
     "torch": (str, "torch version"),
     "triton": (str, "triton version"),
-    "loss": (str, "sigmoid | softmax | head (a RetinaNet head call: (anchors, 80) logits, class indices, "
-                  "per-anchor weight, normalizer = positives on the device) | varifocal (RT-DETR's call) | "
-                  "quality_focal | distribution_focal"),
+    "loss": (
+        str,
+        "sigmoid | softmax | head (a RetinaNet head call: (anchors, 80) logits, class indices, "
+        "per-anchor weight, normalizer = positives on the device) | varifocal (RT-DETR's call) | "
+        "quality_focal | distribution_focal",
+    ),
     "series": (str, "the plot line: everything but the size"),
     "dtype": (str, "logits dtype"),
-    "target": (str, "float | uint8 (same-shape targets) | index (class indices; with scores for VFL / QFL) | "
-                    "distance (DFL)"),
+    "target": (
+        str,
+        "float | uint8 (same-shape targets) | index (class indices; with scores for VFL / QFL) | distance (DFL)",
+    ),
     "mode": (str, "fwd (no grad) | fwd_bwd (forward + backward)"),
     "reduction": (str, "mean | none (backward with a random grad_output)"),
     "shape": (str, "logits shape, dims joined by x"),
@@ -384,17 +417,20 @@ COLUMNS = {  # name -> (type, meaning); written to results.json beside results.c
     "copy_gbps": (float, "device-to-device clone bandwidth (read + write) measured in the same run"),
     "fraction_of_copy": (float, "gbps / copy_gbps"),
     "peak_memory_bytes": (float, "torch.cuda.max_memory_allocated above the start of one step (GPU only)"),
-    "max_error_vs_reference": (float, "max |loss - float64 reference| / (1 + |reference|) and max gradient "
-                               "difference, on a prefix of the data"),
+    "max_error_vs_reference": (
+        float,
+        "max |loss - float64 reference| / (1 + |reference|) and max gradient difference, on a prefix of the data",
+    ),
     "config": (str, "focal_triton's launch configuration"),
     "note": (str, "CPU label or out of memory"),
     "speedup_vs_eager": (float, "eager time / this time"),
     "speedup_vs_compile": (float, "torch.compile time / this time"),
-}  # fmt: skip
+}
 BYTES_MODEL = (
     "gbps = ideal_bytes / time: the bytes an ideal kernel must move (logits and targets read once, long "
     "softmax rows too, the loss written for 'none', grad_output read for 'none' and the gradient written "
-    "for fwd_bwd; the head series also reads an int64 index and a float32 weight per anchor). A design that writes the gradient in the forward, as focal_triton does, moves more for "
+    "for fwd_bwd; the head series also reads an int64 index and a float32 weight per anchor). A design "
+    "that writes the gradient in the forward, as focal_triton does, moves more for "
     "'none' with a per-element grad_output (the backward reads the gradient and grad_output and writes a "
     "new gradient): its ceiling there is ideal / actual, 20/28 = 71% of copy for fp32 logits and targets"
 )
@@ -419,10 +455,13 @@ def read_results(csv_path):
     """Rows of a results CSV with numbers as numbers (empty cells of number columns as NaN)."""
     with open(csv_path, newline="") as handle:
         return [
-            {k: kind(v) if v != "" or kind is str else float("nan") for k, v in row.items()
-             for kind in (COLUMNS.get(k, (str,))[0],)}
+            {
+                k: kind(v) if v != "" or kind is str else float("nan")
+                for k, v in row.items()
+                for kind in (COLUMNS.get(k, (str,))[0],)
+            }
             for row in csv.DictReader(handle)
-        ]  # fmt: skip
+        ]
 
 
 def plot_results(csv_path, out_dir=None):
@@ -445,8 +484,13 @@ def print_summary(rows, on_gpu):
         columns += [("gbps", 8, ".1f"), ("fraction_of_copy", 8, ".0%")]
     ran = {row["provider"] for row in rows}  # a speed-up over a baseline that did not run is left out
     columns += [(f"speedup_vs_{base}", width, ".2f") for base, width in (("eager", 8), ("compile", 10)) if base in ran]
-    titles = {"time_ms": "time ms", "gbps": "GB/s", "fraction_of_copy": "of copy", "speedup_vs_eager": "x eager",
-              "speedup_vs_compile": "x compile"}  # fmt: skip
+    titles = {
+        "time_ms": "time ms",
+        "gbps": "GB/s",
+        "fraction_of_copy": "of copy",
+        "speedup_vs_eager": "x eager",
+        "speedup_vs_compile": "x compile",
+    }
     print(" ".join(f"{titles.get(name, name):{'<' if f == 's' else '>'}{width}}" for name, width, f in columns))
     largest = {}
     for row in rows:
@@ -470,18 +514,27 @@ def run(args):
     cases = [c for c in make_cases(losses, dtypes, modes, quick, on_gpu, requested) if fits_in_memory(c, on_gpu)]
     environment = {
         "device": torch.cuda.get_device_name() if on_gpu else f"CPU ({platform.processor() or platform.machine()})",
-        "torch": torch.__version__, "triton": triton.__version__,
-    }  # fmt: skip
+        "torch": torch.__version__,
+        "triton": triton.__version__,
+    }
     copy_gbps = copy_bandwidth(on_gpu)
     os.makedirs(args.out, exist_ok=True)
     rows, compiled_cache, progress = [], {}, Progress(len(cases))
     for case in cases:
         rows += run_case(case, providers, device, on_gpu, copy_gbps, compiled_cache, environment)
         progress.advance(f"{case.series} {case.shape}")
-    metadata = {"tool": "focal-triton bench", "arguments": {k: v for k, v in vars(args).items() if k != "handler"},
-                **environment, "copy_gbps": copy_gbps, "note": "" if on_gpu else CPU_LABEL}  # fmt: skip
+    metadata = {
+        "tool": "focal-triton bench",
+        "arguments": {k: v for k, v in vars(args).items() if k != "handler"},
+        **environment,
+        "copy_gbps": copy_gbps,
+        "note": "" if on_gpu else CPU_LABEL,
+    }
     csv_path = write_results(rows, args.out, metadata)
     plots = write_plots(rows, args.out, None if on_gpu else CPU_LABEL)
     print_summary(rows, on_gpu)
-    print(f"\nwrote {csv_path}, results.json and {', '.join(os.path.basename(p) for p in plots)} ({len(rows)} measurements)")
+    print(
+        f"\nwrote {csv_path}, results.json and {', '.join(os.path.basename(p) for p in plots)} "
+        f"({len(rows)} measurements)"
+    )
     return rows

@@ -5,8 +5,8 @@ Used by ``focal-triton report`` and by the compile test.
 
 import torch
 import triton.language as tl
-from focal_triton.kernels.grad_scale import scale_grad_bytes_per_element, scale_grad_kernel
 from focal_triton.kernels.class_walk import TARGETS_DISTANCE, TARGETS_INDEX, TARGETS_INDEX_SCORES, tiles_unroll
+from focal_triton.kernels.grad_scale import scale_grad_bytes_per_element, scale_grad_kernel
 from focal_triton.kernels.operands import OPERAND_NONE, OPERAND_SCALAR
 from focal_triton.kernels.quality_focal import FOCAL, QUALITY_FOCAL, VARIFOCAL
 from focal_triton.kernels.reduce import (
@@ -39,8 +39,8 @@ from focal_triton.tuning import (
     SCALE_CONFIG,
     RowsLayout,
     grad_buffer_dtype,
-    small_c_tile,
     rows_of_c,
+    small_c_tile,
     tile_shape,
     wide_class_offsets,
 )
@@ -56,12 +56,27 @@ SHORT_DTYPES = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16", "uint8
 
 # The case ids tests/test_compiled_code.py holds ceilings for (the report's "case" field).
 CASES = (
-    "binary-bf16-u8-mean-g2", "binary-bf16-u8-mean-anyg", "binary-fp32-fp32-mean-g2", "binary-fp32-fp32-mean-anyg",
+    "binary-bf16-u8-mean-g2",
+    "binary-bf16-u8-mean-anyg",
+    "binary-fp32-fp32-mean-g2",
+    "binary-fp32-fp32-mean-anyg",
     "binary-fp16-fp16-mean-g2",
-    *(f"{case}-{dtype}-mean" for dtype in ("fp32", "bf16") for case in (
-        "index-c80", "varifocal-index-c80", "qfl-index-c80", "softmax-rows-c80", "softmax-rows-c1000",
-        "softmax-nchw-c21", "softmax-rows-c2", "smoothing-rows-c80", "dfl-17")),
-)  # fmt: skip
+    *(
+        f"{case}-{dtype}-mean"
+        for dtype in ("fp32", "bf16")
+        for case in (
+            "index-c80",
+            "varifocal-index-c80",
+            "qfl-index-c80",
+            "softmax-rows-c80",
+            "softmax-rows-c1000",
+            "softmax-nchw-c21",
+            "softmax-rows-c2",
+            "smoothing-rows-c80",
+            "dfl-17",
+        )
+    ),
+)
 
 
 def case_id(case):
@@ -73,7 +88,7 @@ def layout_ints(num_classes, rows, strides, block_s, names):
     """The integer arguments of a class walk at the modelled launch: the report compiles them with the
     divisibility Triton would see (aot.KernelVariant.int_values)."""
     values = {"S": rows, "C": num_classes, "n_s_blocks": -(-rows // block_s), "ignore_index": -100}
-    values.update(zip(names, strides * 2))
+    values.update(zip(names, strides * 2, strict=True))
     return values
 
 
@@ -85,8 +100,15 @@ GAMMA_LABELS = {2: "", ANY_GAMMA.value: ", any gamma"}  # GAMMA = 2 (the default
 
 # The constexprs of the options detection heads pass (weight, normalizer, label smoothing, ...), off:
 # every variant below is the plain call.
-OPTIONS_OFF = {"POS_WEIGHT_MODE": OPERAND_NONE, "HAS_WEIGHT": False, "SMOOTHING": False, "ACTIVATED": False,
-               "LOSS": FOCAL, "DETACH": False, "ZERO_FACTOR": False}  # fmt: skip
+OPTIONS_OFF = {
+    "POS_WEIGHT_MODE": OPERAND_NONE,
+    "HAS_WEIGHT": False,
+    "SMOOTHING": False,
+    "ACTIVATED": False,
+    "LOSS": FOCAL,
+    "DETACH": False,
+    "ZERO_FACTOR": False,
+}
 # The class-index sigmoid kernel's plain call: one-hot targets, a loss per element.
 INDEX_TARGETS = {"TARGETS": TARGETS_INDEX, "ROW_LOSS": False}
 FLAT_OPERANDS_OFF = {"ALPHA_DIMS": 1, "POS_WEIGHT_DIMS": 1, "WEIGHT_DIMS": 1}
@@ -130,8 +152,18 @@ def sigmoid_variants(block, gamma=2, headline=False):
                 },
                 ints=("n", "streams", "ignore_label", "size_bucket"),
                 int_values={"n": BINARY_ELEMENTS, "streams": 2048, "ignore_label": 0, "size_bucket": 24},
-                floats=("alpha", "alpha_remainder", "gamma", "gamma_remainder", "pos_weight", "pos_weight_remainder",
-                        "label_smoothing", "label_smoothing_remainder", "denominator", "denominator_remainder"),
+                floats=(
+                    "alpha",
+                    "alpha_remainder",
+                    "gamma",
+                    "gamma_remainder",
+                    "pos_weight",
+                    "pos_weight_remainder",
+                    "label_smoothing",
+                    "label_smoothing_remainder",
+                    "denominator",
+                    "denominator_remainder",
+                ),
                 dtype=f"{x_dtype}/{t_dtype}",
                 elements_per_program=block,
                 grid_stride=True,
@@ -156,8 +188,18 @@ def scale_grad_variants(block):
         )
 
 
-CLASS_FLOATS = ("alpha", "alpha_remainder", "gamma", "gamma_remainder", "denominator", "denominator_remainder",
-                "pos_weight", "pos_weight_remainder", "label_smoothing", "label_smoothing_remainder")
+CLASS_FLOATS = (
+    "alpha",
+    "alpha_remainder",
+    "gamma",
+    "gamma_remainder",
+    "denominator",
+    "denominator_remainder",
+    "pos_weight",
+    "pos_weight_remainder",
+    "label_smoothing",
+    "label_smoothing_remainder",
+)
 
 # Multiclass layouts the launcher meets: (label, C, B, S, stride_b, stride_c, stride_s), strides in elements.
 CLASS_LAYOUTS = (
@@ -175,8 +217,10 @@ CLASS_CASES = {"rows C=80": "c80", "rows C=1000": "c1000", "rows C=2": "c2", "nc
 def class_case(kernel_case, label, dtype):
     """The case id of a class walk, e.g. softmax-rows-c80-bf16-mean ("" where none is listed)."""
     layout = "nchw" if label.startswith("nchw") else "rows"
-    return case_id(f"{kernel_case}{'-' + layout if kernel_case != 'index' else ''}-{CLASS_CASES.get(label, '')}"
-                   f"-{SHORT_DTYPES[dtype]}-mean")  # fmt: skip
+    return case_id(
+        f"{kernel_case}{'-' + layout if kernel_case != 'index' else ''}-{CLASS_CASES.get(label, '')}"
+        f"-{SHORT_DTYPES[dtype]}-mean"
+    )
 
 
 INDEX_BYTES = 8  # an int64 class index per row
@@ -191,22 +235,36 @@ def index_logits_per_row(num_classes, block_c):
 def small_c_variant(label, num_classes, dtype, tile, unit, pointers, shared, int_values):
     """(variant, num_warps) of the small-C softmax kernel (classes strided, or rows of two classes)."""
     block_s, _, num_warps = tile
-    constexprs = {**unit, **{k: v for k, v in shared.items() if k != "BLOCK_C"}, "BLOCK_S": block_s, "C": num_classes,
-                  "ALPHA_MODE": OPERAND_SCALAR, "TARGETS": TARGETS_INDEX}  # fmt: skip
+    constexprs = {
+        **unit,
+        **{k: v for k, v in shared.items() if k != "BLOCK_C"},
+        "BLOCK_S": block_s,
+        "C": num_classes,
+        "ALPHA_MODE": OPERAND_SCALAR,
+        "TARGETS": TARGETS_INDEX,
+    }
     variant = KernelVariant(
         name=f"softmax_focal_small_c[{label}, mean+grad]",
         fn=softmax_focal_small_c_kernel,
         pointers={**pointers, "alpha_ptr": "float32"},
         constexprs=constexprs,
-        ints=("S", "n_s_blocks", "ignore_index", *(n for n in ("stride_xb", "stride_xc", "stride_xs", "stride_gb",
-                                                                "stride_gc", "stride_gs") if n not in unit)),
+        ints=(
+            "S",
+            "n_s_blocks",
+            "ignore_index",
+            *(
+                n
+                for n in ("stride_xb", "stride_xc", "stride_xs", "stride_gb", "stride_gc", "stride_gs")
+                if n not in unit
+            ),
+        ),
         int_values={**int_values, "n_s_blocks": -(-int_values["S"] // block_s)},
         floats=CLASS_FLOATS,
         dtype=f"{dtype}/int64",
         elements_per_program=block_s * num_classes,
         bytes_per_element=softmax_focal_bytes_per_element(_size(dtype), True, target_bytes=INDEX_BYTES / num_classes),
         case=class_case("softmax", label, dtype),
-    )  # fmt: skip
+    )
     return variant, num_warps
 
 
@@ -217,16 +275,29 @@ def class_variants(dtype):
         block_s, block_c, softmax_warps = tile_shape(num_classes, layout, "softmax_focal_fwd", _size(dtype))
         index_warps = tile_shape(num_classes, layout, "sigmoid_focal_index_fwd", _size(dtype))[2]
         single_tile = num_classes <= block_c
-        logits = block_s * min(num_classes, block_c)  # per pass over one class tile; padding lanes not counted
         names = ("stride_xb", "stride_xc", "stride_xs", "stride_gb", "stride_gc", "stride_gs")
-        unit = {name: 1 for name, stride in zip(names, strides * 2) if stride == 1}  # Triton specialises 1
+        unit = {name: 1 for name, stride in zip(names, strides * 2, strict=True) if stride == 1}  # Triton specialises 1
         ints = ("S", "C", "n_s_blocks", "ignore_index", *(name for name in names if name not in unit))
-        shared = {"BLOCK_S": block_s, "BLOCK_C": block_c, "COMPUTE": tl.float32, "REDUCE": True, "WRITE_GRAD": True,
-                  "DENOMINATOR": DENOMINATOR_COUNT, "HAS_WEIGHT": False,
-                  "WIDE_CLASS_OFFSETS": wide_class_offsets(num_classes, layout), "GAMMA": 2,
-                  "ROWS_OF_C": rows_of_c(num_classes, layout)}  # fmt: skip
-        pointers = {"x_ptr": dtype, "t_ptr": "int64", "loss_ptr": dtype, "partial_ptr": "float32",
-                    "grad_ptr": dtype, "denominator_ptr": "int64"}  # fmt: skip
+        shared = {
+            "BLOCK_S": block_s,
+            "BLOCK_C": block_c,
+            "COMPUTE": tl.float32,
+            "REDUCE": True,
+            "WRITE_GRAD": True,
+            "DENOMINATOR": DENOMINATOR_COUNT,
+            "HAS_WEIGHT": False,
+            "WIDE_CLASS_OFFSETS": wide_class_offsets(num_classes, layout),
+            "GAMMA": 2,
+            "ROWS_OF_C": rows_of_c(num_classes, layout),
+        }
+        pointers = {
+            "x_ptr": dtype,
+            "t_ptr": "int64",
+            "loss_ptr": dtype,
+            "partial_ptr": "float32",
+            "grad_ptr": dtype,
+            "denominator_ptr": "int64",
+        }
         int_values = layout_ints(num_classes, rows, strides, block_s, names)
         small_c = small_c_tile("softmax_focal_fwd", num_classes, layout)
         if small_c is not None:  # what the softmax launches there
@@ -237,16 +308,22 @@ def class_variants(dtype):
                     name=f"softmax_focal_fwd[{label}, mean+grad]",
                     fn=softmax_focal_fwd_kernel,
                     pointers={**pointers, "alpha_ptr": "float32"},
-                    constexprs={**unit, **shared, "ALPHA_MODE": OPERAND_SCALAR, "SINGLE_TILE": single_tile,
-                                "C": num_classes},
+                    constexprs={
+                        **unit,
+                        **shared,
+                        "ALPHA_MODE": OPERAND_SCALAR,
+                        "SINGLE_TILE": single_tile,
+                        "C": num_classes,
+                    },
                     ints=tuple(name for name in ints if name != "C"),
                     int_values=int_values,
                     floats=CLASS_FLOATS,
                     dtype=f"{dtype}/int64",
                     elements_per_program=block_s * index_logits_per_row(num_classes, block_c),
                     # the ideal: one read of a row of any length (on chip), the gradient written
-                    bytes_per_element=softmax_focal_bytes_per_element(_size(dtype), True,
-                                                                      target_bytes=INDEX_BYTES / num_classes),
+                    bytes_per_element=softmax_focal_bytes_per_element(
+                        _size(dtype), True, target_bytes=INDEX_BYTES / num_classes
+                    ),
                     case=class_case("softmax", label, dtype),
                 ),
                 softmax_warps,
@@ -257,15 +334,25 @@ def class_variants(dtype):
                 name=f"sigmoid_focal_index_fwd[{label}, mean+grad]",
                 fn=sigmoid_focal_index_fwd_kernel,
                 pointers=pointers,
-                constexprs={**unit, **shared, **OPTIONS_OFF, **INDEX_TARGETS, "ALPHA_MODE": OPERAND_SCALAR,
-                            "GAMMA": 2, "C": num_classes, "BLOCK_S": index_s, "BLOCK_C": index_c},
+                constexprs={
+                    **unit,
+                    **shared,
+                    **OPTIONS_OFF,
+                    **INDEX_TARGETS,
+                    "ALPHA_MODE": OPERAND_SCALAR,
+                    "GAMMA": 2,
+                    "C": num_classes,
+                    "BLOCK_S": index_s,
+                    "BLOCK_C": index_c,
+                },
                 ints=tuple(name for name in ints if name != "C"),
                 int_values=layout_ints(num_classes, rows, strides, index_s, names),
                 floats=CLASS_FLOATS,
                 dtype=f"{dtype}/int64",
                 elements_per_program=index_s * index_logits_per_row(num_classes, index_c),
-                bytes_per_element=sigmoid_focal_index_bytes_per_element(_size(dtype), reduce=True,
-                                                                        operand_bytes=INDEX_BYTES / num_classes),
+                bytes_per_element=sigmoid_focal_index_bytes_per_element(
+                    _size(dtype), reduce=True, operand_bytes=INDEX_BYTES / num_classes
+                ),
                 case=class_case("index", label, dtype),
             ),
             index_warps,
@@ -279,13 +366,25 @@ def head_option_variants(dtype):
     for label, num_classes, batches, rows, *strides in CLASS_LAYOUTS[:2]:
         layout = RowsLayout(batches, rows, tuple(strides), tuple(strides))
         names = ("stride_xb", "stride_xc", "stride_xs", "stride_gb", "stride_gc", "stride_gs")
-        unit = {name: 1 for name, stride in zip(names, strides * 2) if stride == 1}
+        unit = {name: 1 for name, stride in zip(names, strides * 2, strict=True) if stride == 1}
         ints = ("S", "C", "n_s_blocks", "ignore_index", *(name for name in names if name not in unit))
-        pointers = {"x_ptr": dtype, "t_ptr": "int64", "loss_ptr": dtype, "partial_ptr": "float32",
-                    "grad_ptr": dtype, "denominator_ptr": "float32", "weight_ptr": "float32"}  # fmt: skip
-        shared = {"COMPUTE": tl.float32, "REDUCE": True, "WRITE_GRAD": True, "DENOMINATOR": DENOMINATOR_TENSOR,
-                  "WIDE_CLASS_OFFSETS": wide_class_offsets(num_classes, layout),
-                  "ROWS_OF_C": rows_of_c(num_classes, layout)}  # fmt: skip
+        pointers = {
+            "x_ptr": dtype,
+            "t_ptr": "int64",
+            "loss_ptr": dtype,
+            "partial_ptr": "float32",
+            "grad_ptr": dtype,
+            "denominator_ptr": "float32",
+            "weight_ptr": "float32",
+        }
+        shared = {
+            "COMPUTE": tl.float32,
+            "REDUCE": True,
+            "WRITE_GRAD": True,
+            "DENOMINATOR": DENOMINATOR_TENSOR,
+            "WIDE_CLASS_OFFSETS": wide_class_offsets(num_classes, layout),
+            "ROWS_OF_C": rows_of_c(num_classes, layout),
+        }
         if num_classes <= 80:
             block_s, block_c, warps = tile_shape(num_classes, layout, "sigmoid_focal_index_fwd", _size(dtype))
             yield (
@@ -293,18 +392,32 @@ def head_option_variants(dtype):
                     name=f"sigmoid_focal_index_fwd[{label}, mean+grad, weighted]",
                     fn=sigmoid_focal_index_fwd_kernel,
                     pointers=pointers,
-                    constexprs={**unit, **shared, **OPTIONS_OFF, **INDEX_TARGETS, "HAS_WEIGHT": True,
-                                "ALPHA_MODE": OPERAND_SCALAR, "GAMMA": 2, "BLOCK_S": block_s,
-                                "BLOCK_C": block_c, "C": num_classes},  # fmt: skip
+                    constexprs={
+                        **unit,
+                        **shared,
+                        **OPTIONS_OFF,
+                        **INDEX_TARGETS,
+                        "HAS_WEIGHT": True,
+                        "ALPHA_MODE": OPERAND_SCALAR,
+                        "GAMMA": 2,
+                        "BLOCK_S": block_s,
+                        "BLOCK_C": block_c,
+                        "C": num_classes,
+                    },
                     ints=(*(name for name in ints if name != "C"), "stride_wb", "stride_wc", "stride_ws"),
-                    int_values={**layout_ints(num_classes, rows, strides, block_s, names), "stride_wb": 0,
-                                "stride_wc": 0, "stride_ws": 1},  # a per-anchor weight broadcast over classes
+                    int_values={
+                        **layout_ints(num_classes, rows, strides, block_s, names),
+                        "stride_wb": 0,
+                        "stride_wc": 0,
+                        "stride_ws": 1,
+                    },  # a per-anchor weight broadcast over classes
                     floats=CLASS_FLOATS,
                     dtype=f"{dtype}/int64",
                     elements_per_program=block_s * index_logits_per_row(num_classes, block_c),
                     # x read, the gradient written, an int64 index and a float32 weight per row
                     bytes_per_element=sigmoid_focal_index_bytes_per_element(
-                        _size(dtype), reduce=True, operand_bytes=(INDEX_BYTES + 4) / num_classes),
+                        _size(dtype), reduce=True, operand_bytes=(INDEX_BYTES + 4) / num_classes
+                    ),
                 ),
                 warps,
             )
@@ -315,18 +428,29 @@ def head_option_variants(dtype):
                 name=f"softmax_focal_soft[{label}, mean+grad, label smoothing]",
                 fn=softmax_focal_soft_kernel,
                 pointers={**pointers, "alpha_ptr": "float32", "q_ptr": "float32"},
-                constexprs={**unit, **shared, "HAS_WEIGHT": False, "ALPHA_MODE": OPERAND_SCALAR, "GAMMA": 2,
-                            "TARGETS": TARGETS_INDEX, "SMOOTHING": True, "SINGLE_TILE": single_tile,
-                            "BLOCK_S": block_s, "BLOCK_C": block_c, "DENOMINATOR": DENOMINATOR_COUNT,
-                            "C": num_classes},  # fmt: skip
+                constexprs={
+                    **unit,
+                    **shared,
+                    "HAS_WEIGHT": False,
+                    "ALPHA_MODE": OPERAND_SCALAR,
+                    "GAMMA": 2,
+                    "TARGETS": TARGETS_INDEX,
+                    "SMOOTHING": True,
+                    "SINGLE_TILE": single_tile,
+                    "BLOCK_S": block_s,
+                    "BLOCK_C": block_c,
+                    "DENOMINATOR": DENOMINATOR_COUNT,
+                    "C": num_classes,
+                },
                 ints=tuple(name for name in ints if name != "C"),
                 int_values=layout_ints(num_classes, rows, strides, block_s, names),
                 floats=CLASS_FLOATS,
                 dtype=f"{dtype}/int64",
                 elements_per_program=block_s * index_logits_per_row(num_classes, block_c),
                 # the ideal: one read of a row of any length, the gradient written, the index
-                bytes_per_element=softmax_focal_soft_bytes_per_element(_size(dtype), True,
-                                                                       dense_bytes=INDEX_BYTES / num_classes),
+                bytes_per_element=softmax_focal_soft_bytes_per_element(
+                    _size(dtype), True, dense_bytes=INDEX_BYTES / num_classes
+                ),
                 case=class_case("smoothing", label, dtype),
             ),
             warps,
@@ -338,49 +462,95 @@ def family_variants(dtype):
     (the element-wise kernel) and against class indices with scores, quality focal against class
     indices with scores (RetinaNet-style (N, 80) rows), distribution focal over (N, 17) bins."""
     block, warps = ELEMENTWISE_CONFIGS[1]
-    flat = {**OPTIONS_OFF, **FLAT_OPERANDS_OFF, "LOSS": VARIFOCAL, "ALPHA_MODE": OPERAND_SCALAR, "GAMMA": 2,
-            "HARD_LABELS": False, "IGNORE": False, "DENOMINATOR": DENOMINATOR_NUMBER, "REDUCE": True,
-            "WRITE_GRAD": True, "COMPUTE": tl.float32, "BLOCK": block}  # fmt: skip
+    flat = {
+        **OPTIONS_OFF,
+        **FLAT_OPERANDS_OFF,
+        "LOSS": VARIFOCAL,
+        "ALPHA_MODE": OPERAND_SCALAR,
+        "GAMMA": 2,
+        "HARD_LABELS": False,
+        "IGNORE": False,
+        "DENOMINATOR": DENOMINATOR_NUMBER,
+        "REDUCE": True,
+        "WRITE_GRAD": True,
+        "COMPUTE": tl.float32,
+        "BLOCK": block,
+    }
     yield (
         KernelVariant(
-            name="sigmoid_focal_fwd[varifocal, mean+grad]", fn=sigmoid_focal_fwd_kernel,
+            name="sigmoid_focal_fwd[varifocal, mean+grad]",
+            fn=sigmoid_focal_fwd_kernel,
             pointers={"x_ptr": dtype, "t_ptr": dtype, "loss_ptr": dtype, "partial_ptr": "float32", "grad_ptr": dtype},
-            constexprs=flat, ints=("n", "streams", "ignore_label", "size_bucket"),
+            constexprs=flat,
+            ints=("n", "streams", "ignore_label", "size_bucket"),
             int_values={"n": BINARY_ELEMENTS, "streams": 2048, "ignore_label": 0, "size_bucket": 24},
-            floats=CLASS_FLOATS, dtype=f"{dtype}/{dtype}", elements_per_program=block, grid_stride=True,
+            floats=CLASS_FLOATS,
+            dtype=f"{dtype}/{dtype}",
+            elements_per_program=block,
+            grid_stride=True,
             bytes_per_element=sigmoid_focal_bytes_per_element(_size(dtype), _size(dtype), True, True),
         ),
         warps,
-    )  # fmt: skip
+    )
     label, num_classes, batches, rows, *strides = CLASS_LAYOUTS[0]
     layout = RowsLayout(batches, rows, tuple(strides), tuple(strides))
     block_s, block_c, warps = tile_shape(num_classes, layout, "sigmoid_focal_index_fwd", _size(dtype))
-    walk = {"stride_xc": 1, "stride_gc": 1, "BLOCK_S": block_s, "BLOCK_C": block_c, "COMPUTE": tl.float32,
-            "REDUCE": True, "WRITE_GRAD": True, "DENOMINATOR": DENOMINATOR_COUNT,
-            "WIDE_CLASS_OFFSETS": wide_class_offsets(num_classes, layout), "ROWS_OF_C": rows_of_c(num_classes, layout)}
-    pointers = {"x_ptr": dtype, "t_ptr": "int64", "loss_ptr": dtype, "partial_ptr": "float32", "grad_ptr": dtype,
-                "denominator_ptr": "int64", "score_ptr": "float32"}  # fmt: skip
+    walk = {
+        "stride_xc": 1,
+        "stride_gc": 1,
+        "BLOCK_S": block_s,
+        "BLOCK_C": block_c,
+        "COMPUTE": tl.float32,
+        "REDUCE": True,
+        "WRITE_GRAD": True,
+        "DENOMINATOR": DENOMINATOR_COUNT,
+        "WIDE_CLASS_OFFSETS": wide_class_offsets(num_classes, layout),
+        "ROWS_OF_C": rows_of_c(num_classes, layout),
+    }
+    pointers = {
+        "x_ptr": dtype,
+        "t_ptr": "int64",
+        "loss_ptr": dtype,
+        "partial_ptr": "float32",
+        "grad_ptr": dtype,
+        "denominator_ptr": "int64",
+        "score_ptr": "float32",
+    }
     ints = ("S", "C", "n_s_blocks", "ignore_index", "stride_xb", "stride_xs", "stride_gb", "stride_gs")
     names = ("stride_xb", "stride_xc", "stride_xs", "stride_gb", "stride_gc", "stride_gs")
     int_values = layout_ints(num_classes, rows, strides, block_s, names)
-    for name, loss, row_loss, case in (("varifocal", VARIFOCAL, False, "varifocal-index"),
-                                       ("quality focal", QUALITY_FOCAL, True, "qfl-index")):  # fmt: skip
+    for name, loss, row_loss, case in (
+        ("varifocal", VARIFOCAL, False, "varifocal-index"),
+        ("quality focal", QUALITY_FOCAL, True, "qfl-index"),
+    ):
         yield (
             KernelVariant(
                 name=f"sigmoid_focal_index_fwd[{label}, {name}, index+scores, mean+grad]",
-                fn=sigmoid_focal_index_fwd_kernel, pointers=pointers,
-                constexprs={**walk, **OPTIONS_OFF, "LOSS": loss, "TARGETS": TARGETS_INDEX_SCORES, "ROW_LOSS": row_loss,
-                            "ALPHA_MODE": OPERAND_SCALAR, "GAMMA": 2, "C": num_classes},  # as launched: gamma / beta 2
-                ints=tuple(name for name in ints if name != "C"), int_values=int_values, floats=CLASS_FLOATS,
+                fn=sigmoid_focal_index_fwd_kernel,
+                pointers=pointers,
+                constexprs={
+                    **walk,
+                    **OPTIONS_OFF,
+                    "LOSS": loss,
+                    "TARGETS": TARGETS_INDEX_SCORES,
+                    "ROW_LOSS": row_loss,
+                    "ALPHA_MODE": OPERAND_SCALAR,
+                    "GAMMA": 2,
+                    "C": num_classes,
+                },  # as launched: gamma / beta 2
+                ints=tuple(name for name in ints if name != "C"),
+                int_values=int_values,
+                floats=CLASS_FLOATS,
                 dtype=f"{dtype}/int64",
                 elements_per_program=block_s * index_logits_per_row(num_classes, block_c),
                 # x read, the gradient written, an int64 index and a float32 score per row
                 bytes_per_element=sigmoid_focal_index_bytes_per_element(
-                    _size(dtype), reduce=True, operand_bytes=(INDEX_BYTES + 4) / num_classes),
+                    _size(dtype), reduce=True, operand_bytes=(INDEX_BYTES + 4) / num_classes
+                ),
                 case=case_id(f"{case}-c80-{SHORT_DTYPES[dtype]}-mean"),
             ),
             warps,
-        )  # fmt: skip
+        )
     bins = 17
     layout = RowsLayout(1, 1 << 20, (0, 1, bins), (0, 1, bins))
     block_s, _, warps = small_c_tile("distribution_focal", bins, layout)
@@ -389,18 +559,28 @@ def family_variants(dtype):
             name=f"softmax_focal_small_c[rows C={bins}, distribution focal, mean+grad]",
             fn=softmax_focal_small_c_kernel,
             pointers={**pointers, "t_ptr": "float32", "alpha_ptr": "float32"},
-            constexprs={**{k: v for k, v in walk.items() if k != "BLOCK_C"}, "BLOCK_S": block_s, "C": bins,
-                        "ROWS_OF_C": rows_of_c(bins, layout), "DENOMINATOR": DENOMINATOR_NUMBER, "HAS_WEIGHT": False,
-                        "ALPHA_MODE": OPERAND_NONE, "GAMMA": 0, "TARGETS": TARGETS_DISTANCE},
+            constexprs={
+                **{k: v for k, v in walk.items() if k != "BLOCK_C"},
+                "BLOCK_S": block_s,
+                "C": bins,
+                "ROWS_OF_C": rows_of_c(bins, layout),
+                "DENOMINATOR": DENOMINATOR_NUMBER,
+                "HAS_WEIGHT": False,
+                "ALPHA_MODE": OPERAND_NONE,
+                "GAMMA": 0,
+                "TARGETS": TARGETS_DISTANCE,
+            },
             ints=tuple(name for name in ints if name != "C"),
-            int_values=layout_ints(bins, 1 << 20, (0, 1, bins), block_s, names), floats=CLASS_FLOATS,
-            dtype=f"{dtype}/float32", elements_per_program=block_s * bins,
+            int_values=layout_ints(bins, 1 << 20, (0, 1, bins), block_s, names),
+            floats=CLASS_FLOATS,
+            dtype=f"{dtype}/float32",
+            elements_per_program=block_s * bins,
             # x read, the gradient written, a float32 distance per row
             bytes_per_element=softmax_focal_bytes_per_element(_size(dtype), True, target_bytes=4 / bins),
             case=case_id(f"dfl-17-{SHORT_DTYPES[dtype]}-mean"),
         ),
         warps,
-    )  # fmt: skip
+    )
 
 
 def variants():
@@ -421,20 +601,28 @@ def variants():
     for dtype in ("int64", "uint8"):  # class indices; hard labels with an ignore_index
         yield (
             KernelVariant(
-                name="count_kept", fn=count_kept_kernel, pointers={"t_ptr": dtype, "count_ptr": "int64"},
-                constexprs={"BLOCK": block}, ints=("n", "ignore_index"),
-                int_values={"n": BINARY_ELEMENTS, "ignore_index": 255 if dtype == "uint8" else -100}, dtype=dtype,
-                elements_per_program=block, bytes_per_element=count_kept_bytes_per_element(_size(dtype)),
+                name="count_kept",
+                fn=count_kept_kernel,
+                pointers={"t_ptr": dtype, "count_ptr": "int64"},
+                constexprs={"BLOCK": block},
+                ints=("n", "ignore_index"),
+                int_values={"n": BINARY_ELEMENTS, "ignore_index": 255 if dtype == "uint8" else -100},
+                dtype=dtype,
+                elements_per_program=block,
+                bytes_per_element=count_kept_bytes_per_element(_size(dtype)),
             ),
             warps,
-        )  # fmt: skip
+        )
     yield (
         KernelVariant(
             name="sum_partials",
             fn=sum_partials_kernel,
             pointers={"partial_ptr": "float32", "out_ptr": "float32", "denominator_ptr": "int64"},
-            constexprs={"DENOMINATOR": DENOMINATOR_NUMBER, "BLOCK": REDUCE_BLOCK,
-                        "BLOCK_LEVELS": REDUCE_BLOCK.bit_length() - 1},
+            constexprs={
+                "DENOMINATOR": DENOMINATOR_NUMBER,
+                "BLOCK": REDUCE_BLOCK,
+                "BLOCK_LEVELS": REDUCE_BLOCK.bit_length() - 1,
+            },
             ints=("n_partials",),
             floats=("denominator", "denominator_remainder"),
             dtype="float32",

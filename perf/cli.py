@@ -55,8 +55,14 @@ def _report(args):
 
 
 DTYPES = ("float32", "bfloat16", "float16")
-DTYPE_ALIASES = {"fp32": "float32", "f32": "float32", "bf16": "bfloat16", "fp16": "float16", "f16": "float16",
-                 "half": "float16"}  # fmt: skip
+DTYPE_ALIASES = {
+    "fp32": "float32",
+    "f32": "float32",
+    "bf16": "bfloat16",
+    "fp16": "float16",
+    "f16": "float16",
+    "half": "float16",
+}
 MODES = ("fwd", "fwd_bwd")
 PROVIDERS = ("focal_triton", "eager", "compile")
 
@@ -103,19 +109,33 @@ def build_parser():
     bench = commands.add_parser(
         "bench", help="time focal_triton, eager and torch.compile over sizes; CSV + plots", **with_defaults
     )
-    bench.add_argument("--loss", type=comma_list(BENCH_LOSSES, {"all": BENCH_LOSSES}), default="all",
-                       help="comma-separated; head: a RetinaNet head call (class indices, per-anchor weight, "
-                            "normalizer); the family at detection-head shapes (B = 8, Q in 300 / 8400 / 100000, "
-                            "C = 80; DFL 4 x 8400 x 8 rows of 16 / 17 bins)")  # fmt: skip
-    bench.add_argument("--dtype", type=dtypes, default=None,
-                       help="comma-separated logits dtypes (aliases fp32, bf16, fp16); default: all three "
-                       "on a GPU, float32 for the CPU smoke run")  # fmt: skip
-    bench.add_argument("--mode", type=comma_list(MODES, {"both": MODES}), default="fwd,fwd_bwd",
-                       help="fwd (no grad), fwd_bwd, or both")  # fmt: skip
-    bench.add_argument("--sizes", type=size_list, default=None,
-                       help="comma-separated numbers of logits (default: a sweep)")  # fmt: skip
-    bench.add_argument("--providers", type=comma_list(PROVIDERS, {"triton": "focal_triton"}),
-                       default="focal_triton,eager,compile", help="what to time")  # fmt: skip
+    bench.add_argument(
+        "--loss",
+        type=comma_list(BENCH_LOSSES, {"all": BENCH_LOSSES}),
+        default="all",
+        help="comma-separated; head: a RetinaNet head call (class indices, per-anchor weight, "
+        "normalizer); the family at detection-head shapes (B = 8, Q in 300 / 8400 / 100000, "
+        "C = 80; DFL 4 x 8400 x 8 rows of 16 / 17 bins)",
+    )
+    bench.add_argument(
+        "--dtype",
+        type=dtypes,
+        default=None,
+        help="comma-separated logits dtypes (aliases fp32, bf16, fp16); default: all three "
+        "on a GPU, float32 for the CPU smoke run",
+    )
+    bench.add_argument(
+        "--mode", type=comma_list(MODES, {"both": MODES}), default="fwd,fwd_bwd", help="fwd (no grad), fwd_bwd, or both"
+    )
+    bench.add_argument(
+        "--sizes", type=size_list, default=None, help="comma-separated numbers of logits (default: a sweep)"
+    )
+    bench.add_argument(
+        "--providers",
+        type=comma_list(PROVIDERS, {"triton": "focal_triton"}),
+        default="focal_triton,eager,compile",
+        help="what to time",
+    )
     bench.add_argument("--out", default="bench-out", help="folder for results.csv and the plots")
     bench.add_argument("--quick", action="store_true", help="fewer sizes and dtype pairs (implied without CUDA)")
     bench.set_defaults(handler=_bench)
@@ -124,8 +144,12 @@ def build_parser():
         "tune", help="autotune the kernels per size bucket and dtype; print the winners", **with_defaults
     )
     tune.add_argument("--loss", choices=("sigmoid", "softmax", "all"), default="all")
-    tune.add_argument("--dtype", type=dtypes, default="float32,bfloat16,float16",
-                      help="comma-separated logits dtypes (aliases fp32, bf16, fp16)")  # fmt: skip
+    tune.add_argument(
+        "--dtype",
+        type=dtypes,
+        default="float32,bfloat16,float16",
+        help="comma-separated logits dtypes (aliases fp32, bf16, fp16)",
+    )
     tune.add_argument("--quick", action="store_true", help="fewer size buckets")
     tune.add_argument("--save", action="store_true", help="write the table as focal_triton/configs/sm<arch>.json")
     tune.set_defaults(handler=_tune)
@@ -134,13 +158,20 @@ def build_parser():
         "plot", help="draw the plots of a results CSV again (e.g. the committed perf/results)", **with_defaults
     )
     plot.add_argument("csv", help="a results.csv of bench; its .json sidecar, when there, labels CPU runs")
-    plot.add_argument("--out", default=None, help="folder for the plots (default: the CSV's folder); "
-                      "X-results.csv gives X-bandwidth.png, ... and results.csv bandwidth.png, ...")  # fmt: skip
+    plot.add_argument(
+        "--out",
+        default=None,
+        help="folder for the plots (default: the CSV's folder); "
+        "X-results.csv gives X-bandwidth.png, ... and results.csv bandwidth.png, ...",
+    )
     plot.set_defaults(handler=_plot)
 
-    report = commands.add_parser("report", help="AOT-compile every kernel x config x dtype; print registers, "
-                                 "spills, shared memory, widest loads/stores and the bytes model",
-                                 **with_defaults)  # fmt: skip
+    report = commands.add_parser(
+        "report",
+        help="AOT-compile every kernel x config x dtype; print registers, "
+        "spills, shared memory, widest loads/stores and the bytes model",
+        **with_defaults,
+    )
     report.add_argument("--arch", default="sm_80,sm_90", help="comma-separated targets")
     report.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
     report.set_defaults(handler=_report)

@@ -34,9 +34,14 @@ def series_order(row):
     dims = [int(d) for d in str(row["shape"]).split("x")]
     classes = dims[1] if row["loss"] == "softmax" else 1
     return (
-        row["loss"], len(dims), classes, DTYPE_ORDER.index(row["dtype"]), row["target"],
-        MODE_ORDER.index(row["mode"]), REDUCTION_ORDER.index(row["reduction"]),
-    )  # fmt: skip
+        row["loss"],
+        len(dims),
+        classes,
+        DTYPE_ORDER.index(row["dtype"]),
+        row["target"],
+        MODE_ORDER.index(row["mode"]),
+        REDUCTION_ORDER.index(row["reduction"]),
+    )
 
 
 def _measured(value):
@@ -53,7 +58,7 @@ def _lines(rows, series, value, providers=None, name=None):
             xs, ys = lines.setdefault(name or row["provider"], ([], []))
             xs.append(row["elements"])
             ys.append(value(row))
-    return {p: tuple(zip(*sorted(zip(*xy)))) for p, xy in lines.items()}
+    return {p: tuple(zip(*sorted(zip(*xy, strict=True)), strict=True)) for p, xy in lines.items()}
 
 
 def _bandwidth(rows, series):
@@ -112,7 +117,7 @@ def _plot(rows, path, lines, ylabel, title, label, decorate):
     )
     for extra in axes.flat[len(series_names) :]:
         extra.set_visible(False)
-    for ax, series in zip(axes.flat, series_names):
+    for ax, series in zip(axes.flat, series_names, strict=False):  # the grid may have a spare panel
         for name, (xs, ys) in lines(rows, series).items():
             ax.plot(xs, ys, label=name, **STYLES.get(name, {}))
         ax.set_xscale("log", base=2)
@@ -134,15 +139,36 @@ def write_plots(rows, out_dir, label=None, prefix=""):
     device = rows[0]["device"]
     path = lambda name: os.path.join(out_dir, f"{prefix}{name}.png")  # noqa: E731
     written = [
-        _plot(rows, path("bandwidth"), _bandwidth, "GB/s (ideal bytes / time)",
-              f"Effective bandwidth, {device}", label, _decorate_roofline(rows)),
-        _plot(rows, path("speedup"), _speedups, "speed-up of focal_triton",
-              f"focal_triton over eager and over torch.compile of the reference, {device} "
-              "(shaded: slower than the baseline)", label, _decorate_speedup),
-    ]  # fmt: skip
+        _plot(
+            rows,
+            path("bandwidth"),
+            _bandwidth,
+            "GB/s (ideal bytes / time)",
+            f"Effective bandwidth, {device}",
+            label,
+            _decorate_roofline(rows),
+        ),
+        _plot(
+            rows,
+            path("speedup"),
+            _speedups,
+            "speed-up of focal_triton",
+            f"focal_triton over eager and over torch.compile of the reference, {device} "
+            "(shaded: slower than the baseline)",
+            label,
+            _decorate_speedup,
+        ),
+    ]
     if label is None:
         written.append(
-            _plot(rows, path("memory"), _bytes_per_element, "peak bytes per logit",
-                  f"Peak memory allocated during one step, per logit, {device}", label, _decorate_memory)
-        )  # fmt: skip
+            _plot(
+                rows,
+                path("memory"),
+                _bytes_per_element,
+                "peak bytes per logit",
+                f"Peak memory allocated during one step, per logit, {device}",
+                label,
+                _decorate_memory,
+            )
+        )
     return [p for p in written if p]

@@ -40,20 +40,29 @@ def rows(archs):
         usage = compile_variant(variant, int(arch.removeprefix("sm_")), num_warps)
         progress.advance(f"compiled {variant.name} {variant.dtype} num_warps={num_warps} for {arch}")
         config = [f"{k}={variant.constexprs[k]}" for k in ("BLOCK", "BLOCK_S", "BLOCK_C") if k in variant.constexprs]
-        table.append({
-            "case": variant.case or None, "kernel": variant.name, "arch": arch, "dtype": variant.dtype,
-            "config": ",".join([*config, f"num_warps={num_warps}"]), **usage,
-            "bytes_per_element": variant.bytes_per_element,
-        })  # fmt: skip
+        table.append(
+            {
+                "case": variant.case or None,
+                "kernel": variant.name,
+                "arch": arch,
+                "dtype": variant.dtype,
+                "config": ",".join([*config, f"num_warps={num_warps}"]),
+                **usage,
+                "bytes_per_element": variant.bytes_per_element,
+            }
+        )
     with ThreadPoolExecutor(max_workers=2) as pool:
         counts = pool.map(lambda row: sass_counts(row["cubin"]) if row["arch"] == SASS_ARCH else None, table)
-        for row, (variant, num_warps, _), count in zip(table, jobs, counts):
+        for row, (variant, num_warps, _), count in zip(table, jobs, counts, strict=True):
             del row["cubin"]
-            row.update(per_element(variant, num_warps, count) if count else {"sass_per_element": None,
-                                                                               "mufu_per_element": None,
-                                                                               "counted": None})  # fmt: skip
-            row["predicted_of_copy"] = predicted_of_copy(row["bytes_per_element"], row["sass_per_element"],
-                                                         row["mufu_per_element"])  # fmt: skip
+            row.update(
+                per_element(variant, num_warps, count)
+                if count
+                else {"sass_per_element": None, "mufu_per_element": None, "counted": None}
+            )
+            row["predicted_of_copy"] = predicted_of_copy(
+                row["bytes_per_element"], row["sass_per_element"], row["mufu_per_element"]
+            )
     return table
 
 

@@ -44,8 +44,16 @@ def tune_sigmoid(dtypes, quick, on_gpu, device):
             with tuning.recording_launches() as launches:
                 focal_triton.sigmoid_focal_loss(x, t, reduction="mean")
             winner = launches["sigmoid_focal_fwd"]
-            rows.append(_row("sigmoid_focal_fwd", tuning.table_key(n, dtype, target_dtype), f"n <= 2^{bucket}",
-                             (dtype, target_dtype), winner["config"], winner["ms"]))  # fmt: skip
+            rows.append(
+                _row(
+                    "sigmoid_focal_fwd",
+                    tuning.table_key(n, dtype, target_dtype),
+                    f"n <= 2^{bucket}",
+                    (dtype, target_dtype),
+                    winner["config"],
+                    winner["ms"],
+                )
+            )
     return rows
 
 
@@ -56,8 +64,10 @@ def _row(kernel, key, sizes, dtypes, config, ms):
 
 
 CLASS_CASES = (("rows", 2), ("rows", 80), ("rows", 1000), ("rows", 32000), ("rows", 128000), ("nchw", 21))
-CLASS_KERNELS = (("softmax_focal_fwd", focal_triton.softmax_focal_loss),
-                 ("sigmoid_focal_index_fwd", focal_triton.sigmoid_focal_loss))  # fmt: skip
+CLASS_KERNELS = (
+    ("softmax_focal_fwd", focal_triton.softmax_focal_loss),
+    ("sigmoid_focal_index_fwd", focal_triton.sigmoid_focal_loss),
+)
 
 
 def _class_inputs(kind, classes, elements, dtype, device):
@@ -87,18 +97,21 @@ def tune_classes(dtypes, quick, on_gpu, device):
             layout = tuning.rows_layout(x, x)
             for kernel_name, loss in CLASS_KERNELS:
                 candidates = (
-                    tuning.tile_candidates(classes, layout) if on_gpu else [tuning.tile_shape(classes, layout, kernel_name, x.element_size())]
-                )  # fmt: skip
+                    tuning.tile_candidates(classes, layout)
+                    if on_gpu
+                    else [tuning.tile_shape(classes, layout, kernel_name, x.element_size())]
+                )
                 timings = {}
                 for tile in candidates:
                     step = functools.partial(_forward_with_tile, loss, x, t, tile)
                     timings[tile] = triton.testing.do_bench(step, return_mode="median") if on_gpu else step() and None
                 best = min(timings, key=lambda tile: timings[tile] or 0.0)
-                config = dict(zip(("BLOCK_S", "BLOCK_C", "num_warps"), best))
+                config = dict(zip(("BLOCK_S", "BLOCK_C", "num_warps"), best, strict=True))
                 kind = tuning.layout_kind(layout)
                 sizes = f"C <= {triton.next_power_of_2(classes)}, {kind}"
-                rows.append(_row(kernel_name, tuning.table_key(classes, kind, dtype), sizes, (dtype,), config,
-                                 timings[best]))  # fmt: skip
+                rows.append(
+                    _row(kernel_name, tuning.table_key(classes, kind, dtype), sizes, (dtype,), config, timings[best])
+                )
     return rows
 
 
@@ -107,11 +120,15 @@ def print_table(rows, on_gpu):
     if not on_gpu:
         print(f"*** {CPU_LABEL}: the interpreter runs one config, nothing is tuned or timed ***")
     cells = [
-        {"kernel": row["kernel"], "sizes": row["sizes"], "dtypes": row["dtypes"],
-         "winner": " ".join(f"{k}={v}" for k, v in row["config"].items()),
-         "ms": "-" if row["ms"] is None else f"{row['ms']:.4f}"}
+        {
+            "kernel": row["kernel"],
+            "sizes": row["sizes"],
+            "dtypes": row["dtypes"],
+            "winner": " ".join(f"{k}={v}" for k, v in row["config"].items()),
+            "ms": "-" if row["ms"] is None else f"{row['ms']:.4f}",
+        }
         for row in rows
-    ]  # fmt: skip
+    ]
     columns = ("kernel", "sizes", "dtypes", "winner", "ms")
     widths = {c: max(len(c), *(len(cell[c]) for cell in cells)) for c in columns}
     print("  ".join(c.ljust(widths[c]) if c != "ms" else c.rjust(widths[c]) for c in columns))
@@ -126,9 +143,10 @@ def save(rows, on_gpu):
     capability = torch.cuda.get_device_capability()
     path = tuning.table_path(capability)
     table = {
-        "device": torch.cuda.get_device_name(), "torch": torch.__version__,
+        "device": torch.cuda.get_device_name(),
+        "torch": torch.__version__,
         "triton": __import__("triton").__version__,
-    }  # fmt: skip
+    }
     for row in rows:
         if row["kernel"] in TUNED_KERNELS:
             table.setdefault(row["kernel"], {})[row["key"]] = row["config"]

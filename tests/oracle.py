@@ -5,6 +5,7 @@ The formulas are written from the textbook definitions with torch's own float64 
 not from the code under test.  Test modules import from here, never from each other.
 """
 
+import dataclasses
 import functools
 
 import pytest
@@ -148,6 +149,11 @@ def assert_fallback_matches_kernels(monkeypatch, loss_fn, x, t, **options):
     torch.testing.assert_close(fallback[1], kernels[1], rtol=2e-5, atol=2e-6)
 
 
+def op_arguments(options, x, t, need_grad=True, loss_dtype=torch.float32):
+    """The arguments of a focal_triton op: the tensors, each field of its options record
+    (focal_triton._options) in order, need_grad and the loss dtype."""
+    return (x, t, *(getattr(options, field.name) for field in dataclasses.fields(options)), need_grad, loss_dtype)
+
 
 def run(loss_fn, x, t, grad_output=None, use_compile=False, **options):
     """(loss, dL/dx * grad_output) of ``loss_fn(x, t, **options)``; grad_output defaults to ones.
@@ -180,8 +186,9 @@ def _times(grad, grad_output):
 
 # ----------------------------------------------------------------------------- sigmoid, same-shape targets
 def run_sigmoid(x, t, alpha, gamma, reduction, grad_output=None, use_compile=False):
-    return run(focal_triton.sigmoid_focal_loss, x, t, grad_output, use_compile, alpha=alpha, gamma=gamma,
-               reduction=reduction)  # fmt: skip
+    return run(
+        focal_triton.sigmoid_focal_loss, x, t, grad_output, use_compile, alpha=alpha, gamma=gamma, reduction=reduction
+    )
 
 
 def expected_sigmoid(x, t, alpha, gamma, reduction, grad_output=None):
@@ -213,16 +220,34 @@ def expected_sigmoid_index(x, t, alpha, gamma, reduction, ignore_index, grad_out
 def assert_sigmoid_index_matches(
     x, t, alpha, gamma, reduction, ignore_index=-100, rtol=2e-5, atol=2e-6, grad_output=None, use_compile=False
 ):
-    loss, grad = run(focal_triton.sigmoid_focal_loss, x, t, grad_output, use_compile, alpha=alpha, gamma=gamma,
-                     reduction=reduction, ignore_index=ignore_index)  # fmt: skip
+    loss, grad = run(
+        focal_triton.sigmoid_focal_loss,
+        x,
+        t,
+        grad_output,
+        use_compile,
+        alpha=alpha,
+        gamma=gamma,
+        reduction=reduction,
+        ignore_index=ignore_index,
+    )
     want = expected_sigmoid_index(x, t, alpha, gamma, reduction, ignore_index, grad_output)
     assert_close_to(loss, grad, x, want, rtol, atol, reduction, x.numel())
 
 
 # ----------------------------------------------------------------------------- softmax
 def run_softmax(x, t, alpha, gamma, reduction, ignore_index=-100, grad_output=None, use_compile=False):
-    return run(focal_triton.softmax_focal_loss, x, t, grad_output, use_compile, alpha=alpha, gamma=gamma,
-               reduction=reduction, ignore_index=ignore_index)  # fmt: skip
+    return run(
+        focal_triton.softmax_focal_loss,
+        x,
+        t,
+        grad_output,
+        use_compile,
+        alpha=alpha,
+        gamma=gamma,
+        reduction=reduction,
+        ignore_index=ignore_index,
+    )
 
 
 def expected_softmax(x, t, alpha, gamma, reduction, ignore_index=-100, grad_output=None):

@@ -10,10 +10,10 @@ for the hardware's own approximations (the emulation is the interpreter's)."""
 import pytest
 import torch
 import torch.nn.functional as F
+from focal_triton.kernels import stable_math
 from oracle import alpha_factor
 
 import focal_triton
-from focal_triton.kernels import stable_math
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 RTOL = 1e-5
@@ -110,5 +110,3 @@ def test_tiny_confident_losses_keep_relative_precision(emulated_error, gamma):
     loss, _ = loss_and_grad(x, torch.ones_like(x).bool(), alpha=0.25, gamma=gamma)
     want = focal_terms64(x, torch.ones_like(x), 0.25, gamma)[0]
     assert (want > 0).all() and ((loss - want).abs() / want).max() <= RTOL
-
-

@@ -44,9 +44,24 @@ def test_report_covers_every_kernel_and_arch(report):
         "sum_partials",
     } <= kernels
     assert {row["arch"] for row in report} == {"sm_80", "sm_90"}
-    keys = {"case", "kernel", "arch", "dtype", "config", "registers", "spill_bytes", "shared_bytes", "warps_per_sm",
-            "load_bits", "store_bits", "bytes_per_element", "sass_per_element", "mufu_per_element", "counted",
-            "predicted_of_copy"}  # fmt: skip
+    keys = {
+        "case",
+        "kernel",
+        "arch",
+        "dtype",
+        "config",
+        "registers",
+        "spill_bytes",
+        "shared_bytes",
+        "warps_per_sm",
+        "load_bits",
+        "store_bits",
+        "bytes_per_element",
+        "sass_per_element",
+        "mufu_per_element",
+        "counted",
+        "predicted_of_copy",
+    }
     assert all(set(row) == keys for row in report)  # the fields `focal-triton report --json` documents
 
 
@@ -141,6 +156,8 @@ CASE_CEILINGS = {  # case -> (most SASS per element, most MUFU per element)
     "dfl-17-fp32-mean": (57, 7),
     "dfl-17-bf16-mean": (29, 3.6),
 }
+
+
 def test_every_case_is_a_row(report):
     cases = [r["case"] for r in report if r["case"] and r["arch"] == "sm_90"]
     assert sorted(cases) == sorted(CASE_CEILINGS)

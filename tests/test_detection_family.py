@@ -3,13 +3,16 @@ the code they replace — mmdet (VarifocalLoss, QualityFocalLoss, DistributionFo
 weight_reduce_loss), RT-DETR / D-FINE (loss_labels_vfl) and ultralytics (VarifocalLoss, DFLoss) —
 written here from those libraries' formulas, loss and gradient."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 import torch.nn.functional as F
-from oracle import DTYPE_TOLERANCES, assert_fallback_matches_kernels, autograd64, logits, run, uniform
+from oracle import DTYPE_TOLERANCES, assert_fallback_matches_kernels, autograd64, logits, op_arguments, run, uniform
 
 import focal_triton
 from focal_triton import reference, tuning
+from focal_triton._options import BinaryOptions, SoftmaxOptions
 
 EPS32 = torch.finfo(torch.float32).eps
 # fp32, bf16, fp64: the half-precision path is the same code for fp16 and bf16 but for the float32
@@ -42,8 +45,9 @@ def mmdet_varifocal_loss(pred, target, weight=None, alpha=0.75, gamma=2.0, reduc
     """mmdet varifocal_loss (iou_weighted=True), transcribed."""
     pred_sigmoid = pred.sigmoid()
     target = target.type_as(pred)
-    focal_weight = target * (target > 0.0).float() + alpha * (pred_sigmoid - target).abs().pow(gamma) * (
-        target <= 0.0).float()  # fmt: skip
+    focal_weight = (
+        target * (target > 0.0).float() + alpha * (pred_sigmoid - target).abs().pow(gamma) * (target <= 0.0).float()
+    )
     loss = F.binary_cross_entropy_with_logits(pred, target, reduction="none") * focal_weight
     return weight_reduce_loss(loss, weight, reduction, avg_factor)
 
@@ -59,8 +63,12 @@ def test_varifocal_matches_mmdet(device, dtype, rtol, atol, gamma, avg_factor):
     weight = uniform((40, 1), device, seed=4)
     options = {} if avg_factor is None else {"normalizer": avg_factor + EPS32}
     got = run(focal_triton.varifocal_loss, pred, target, gamma=gamma, weight=weight, **options)
-    want = autograd64(lambda z: mmdet_varifocal_loss(z, target.cpu().double(), weight.cpu().double(), gamma=gamma,
-                                                      avg_factor=avg_factor), pred)  # fmt: skip
+    want = autograd64(
+        lambda z: mmdet_varifocal_loss(
+            z, target.cpu().double(), weight.cpu().double(), gamma=gamma, avg_factor=avg_factor
+        ),
+        pred,
+    )
     assert_matches(got, want, rtol, atol)
 
 
@@ -83,14 +91,21 @@ def test_varifocal_reproduces_rtdetr(device, dtype, rtol, atol, classes):
     detach_weight=True, normalizer=num_boxes) — num_boxes a device tensor, no .item()."""
     batch, queries = 2, 12
     src_logits = logits((batch, queries, classes), device, dtype)
-    target_classes = torch.where(uniform((batch, queries), device) > 0.6, labels((batch, queries), classes, device),
-                                 classes)  # fmt: skip
+    target_classes = torch.where(
+        uniform((batch, queries), device) > 0.6, labels((batch, queries), classes, device), classes
+    )
     ious = uniform((batch, queries), device, seed=5) * (target_classes < classes)
     ious[0, :2] = 0.0  # matched with IoU 0: the class is still positive (weight 0)
     target_classes[0, :2] = 3
     num_boxes = torch.tensor(4.0, device=device)
-    got = run(lambda x, t, **o: focal_triton.varifocal_loss(x.view(-1, classes), t.view(-1), **o), src_logits,
-              target_classes, scores=ious.view(-1), detach_weight=True, normalizer=num_boxes)  # fmt: skip
+    got = run(
+        lambda x, t, **o: focal_triton.varifocal_loss(x.view(-1, classes), t.view(-1), **o),
+        src_logits,
+        target_classes,
+        scores=ious.view(-1),
+        detach_weight=True,
+        normalizer=num_boxes,
+    )
     want = autograd64(lambda z: rtdetr_loss_labels_vfl(z, target_classes.cpu(), ious.cpu().double(), 4.0), src_logits)
     assert_matches(got, want, rtol, atol)
 
@@ -111,8 +126,13 @@ def test_varifocal_reproduces_ultralytics(device, classes):
     cls = torch.where(uniform((batch, anchors), device) > 0.7, labels((batch, anchors), classes, device), classes)
     score = uniform((batch, anchors), device, seed=6) * (cls < classes)
     label = F.one_hot(cls.cpu(), classes + 1)[..., :classes].double()
-    got = run(lambda x, t, **o: focal_triton.varifocal_loss(x.view(-1, classes), t.view(-1), **o), pred, cls,
-              scores=score.view(-1), normalizer=anchors)  # fmt: skip
+    got = run(
+        lambda x, t, **o: focal_triton.varifocal_loss(x.view(-1, classes), t.view(-1), **o),
+        pred,
+        cls,
+        scores=score.view(-1),
+        normalizer=anchors,
+    )
     want = autograd64(lambda z: ultralytics_varifocal(z, label * score.cpu().double().unsqueeze(-1), label), pred)
     assert_matches(got, want)
 
@@ -132,8 +152,14 @@ def test_varifocal_extremes_stay_finite(device, form, gamma):
     loss, grad = run(focal_triton.varifocal_loss, x, t, gamma=gamma, reduction="none", **options)
     assert torch.isfinite(grad).all()
     assert loss[0, 2] == float("inf") and torch.isfinite(loss[:, 3]).all()
-    want = run(reference.varifocal_loss, x.cpu(), t.cpu(), gamma=gamma, reduction="none",
-               **{k: v.cpu() for k, v in options.items()})  # fmt: skip
+    want = run(
+        reference.varifocal_loss,
+        x.cpu(),
+        t.cpu(),
+        gamma=gamma,
+        reduction="none",
+        **{k: v.cpu() for k, v in options.items()},
+    )
     torch.testing.assert_close(loss.cpu(), want[0])
     torch.testing.assert_close(grad.cpu(), want[1], rtol=2e-5, atol=2e-6)
 
@@ -167,7 +193,8 @@ def mmdet_quality_focal_loss(pred, label, score, beta=2.0):
     pos_label = label[pos].long()
     scale_factor = score[pos] - pred_sigmoid[pos, pos_label]
     loss[pos, pos_label] = F.binary_cross_entropy_with_logits(
-        pred[pos, pos_label], score[pos], reduction="none") * scale_factor.abs().pow(beta)  # fmt: skip
+        pred[pos, pos_label], score[pos], reduction="none"
+    ) * scale_factor.abs().pow(beta)
     return loss.sum(dim=1, keepdim=False)
 
 
@@ -201,10 +228,25 @@ def test_quality_focal_matches_mmdet(device, dtype, rtol, atol, beta, avg_factor
     score = uniform((30,), device, seed=7) * (label < classes)
     weight = uniform((30,), device, seed=8)
     options = {} if avg_factor is None or reduction == "none" else {"normalizer": avg_factor + EPS32}
-    got = run(focal_triton.quality_focal_loss, pred, label, beta=beta, scores=score, weight=weight,
-              reduction=reduction, **options)  # fmt: skip
-    want = autograd64(lambda z: weight_reduce_loss(mmdet_quality_focal_loss(z, label.cpu(), score.cpu().double(), beta),
-                                                   weight.cpu().double(), reduction, avg_factor), pred)  # fmt: skip
+    got = run(
+        focal_triton.quality_focal_loss,
+        pred,
+        label,
+        beta=beta,
+        scores=score,
+        weight=weight,
+        reduction=reduction,
+        **options,
+    )
+    want = autograd64(
+        lambda z: weight_reduce_loss(
+            mmdet_quality_focal_loss(z, label.cpu(), score.cpu().double(), beta),
+            weight.cpu().double(),
+            reduction,
+            avg_factor,
+        ),
+        pred,
+    )
     assert_matches(got, want, rtol, atol)
 
 
@@ -214,8 +256,9 @@ def test_quality_focal_tensor_target_matches_mmdet(device, activated):
     pred = uniform((20, 6), device, low=0.02, high=0.98) if activated else logits((20, 6), device)
     target = uniform((20, 6), device, seed=3) * (uniform((20, 6), device, seed=4) > 0.8)
     got = run(focal_triton.quality_focal_loss, pred, target, reduction="sum", activated=activated)
-    want = autograd64(lambda z: mmdet_quality_focal_loss_tensor_target(z, target.cpu().double(),
-                                                                        activated=activated).sum(), pred)  # fmt: skip
+    want = autograd64(
+        lambda z: mmdet_quality_focal_loss_tensor_target(z, target.cpu().double(), activated=activated).sum(), pred
+    )
     assert_matches(got, want)
 
 
@@ -242,8 +285,10 @@ def mmdet_distribution_focal_loss(pred, label):
     dis_right = dis_left + 1
     weight_left = dis_right.float() - label
     weight_right = label - dis_left.float()
-    return (F.cross_entropy(pred, dis_left, reduction="none") * weight_left
-            + F.cross_entropy(pred, dis_right, reduction="none") * weight_right)  # fmt: skip
+    return (
+        F.cross_entropy(pred, dis_left, reduction="none") * weight_left
+        + F.cross_entropy(pred, dis_right, reduction="none") * weight_right
+    )
 
 
 @pytest.mark.parametrize("dtype,rtol,atol", NO_FP16)
@@ -259,8 +304,12 @@ def test_distribution_focal_matches_mmdet(device, dtype, rtol, atol, bins):
         got = run(focal_triton.distribution_focal_loss, pred, target, weight=weight, normalizer=7.0 + EPS32)
     # up to 32 bins in the registers of one thread a row, more in the soft-target tiles
     assert launches["distribution_focal"]["source"] == ("small C" if bins <= 32 else "heuristic")
-    want = autograd64(lambda z: weight_reduce_loss(mmdet_distribution_focal_loss(z, target.cpu().double()),
-                                                   weight.cpu().double(), "mean", 7.0), pred)  # fmt: skip
+    want = autograd64(
+        lambda z: weight_reduce_loss(
+            mmdet_distribution_focal_loss(z, target.cpu().double()), weight.cpu().double(), "mean", 7.0
+        ),
+        pred,
+    )
     assert_matches(got, want, rtol, atol)
 
 
@@ -271,8 +320,10 @@ def ultralytics_dfl(pred_dist, target, reg_max):
     tr = tl + 1
     wl = tr - target
     wr = 1 - wl
-    return (F.cross_entropy(pred_dist, tl.view(-1), reduction="none").view(tl.shape) * wl
-            + F.cross_entropy(pred_dist, tr.view(-1), reduction="none").view(tl.shape) * wr).mean(-1, keepdim=True)  # fmt: skip
+    return (
+        F.cross_entropy(pred_dist, tl.view(-1), reduction="none").view(tl.shape) * wl
+        + F.cross_entropy(pred_dist, tr.view(-1), reduction="none").view(tl.shape) * wr
+    ).mean(-1, keepdim=True)
 
 
 def test_distribution_focal_reproduces_ultralytics(device):
@@ -281,8 +332,13 @@ def test_distribution_focal_reproduces_ultralytics(device):
     anchors, reg_max = 10, 16
     pred = logits((anchors * 4, reg_max), device)
     target = uniform((anchors, 4), device, low=-1.0, high=reg_max)  # outside the range: clamped by the caller
-    got = run(lambda x, t: focal_triton.distribution_focal_loss(x, t.clamp(0, reg_max - 1 - 0.01).view(-1),
-                                                                reduction="sum") / 4, pred, target)  # fmt: skip
+    got = run(
+        lambda x, t: (
+            focal_triton.distribution_focal_loss(x, t.clamp(0, reg_max - 1 - 0.01).view(-1), reduction="sum") / 4
+        ),
+        pred,
+        target,
+    )
     want = autograd64(lambda z: ultralytics_dfl(z, target.cpu().double().clone(), reg_max).sum(), pred)
     assert_matches(got, want)
 
@@ -325,21 +381,42 @@ def test_opcheck(device, reduction):
     k = torch.randint(0, 6, (6, 2), device=device)
     scores = torch.rand(6, 2, device=device)
     y = torch.rand(6, 2, device=device) * 4
-    normalizer = (None, torch.tensor(3.0, device=device)) if reduction == "mean" else (None, None)
-    fp32 = torch.float32
+    mean = {"normalizer_tensor": torch.tensor(3.0, device=device)} if reduction == "mean" else {}
+    vfl = BinaryOptions(loss="varifocal", alpha=0.75, reduction=reduction, **mean)
+    qfl = BinaryOptions(loss="quality_focal", alpha=None, reduction=reduction, **mean)
     checks = [
-        (ops.varifocal_loss.default, (x, q, None, 0.75, 2.0, reduction, -100, False, q[:1], *normalizer, True, fp32)),
-        (ops.varifocal_index_loss.default, (x, k, scores, 0.75, 1.5, reduction, -100, True, None, 2.0, None, True,
-                                            fp32)),
-        (ops.quality_focal_loss.default, (x, k, scores, 2.0, reduction, -100, False, scores, *normalizer, True, fp32)),
+        (ops.varifocal_loss.default, op_arguments(replace(vfl, soft_targets=True, weight=q[:1]), x, q)),
+        (
+            ops.varifocal_index_loss.default,
+            op_arguments(
+                replace(vfl, gamma=1.5, detach_weight=True, scores=scores, normalizer=2.0, normalizer_tensor=None), x, k
+            ),
+        ),
+        (ops.quality_focal_loss.default, op_arguments(replace(qfl, scores=scores, weight=scores), x, k)),
         # soft targets (the same op): per-row fake shapes at 'none' only
-        *([(ops.quality_focal_loss.default, (q.requires_grad_(), q.detach(), None, 2.0, reduction, -100, True, None,
-                                             None, None, True, fp32))] if reduction == "none" else []),
-        (ops.distribution_focal_loss.default, (x, y, reduction, scores, *normalizer, True, fp32)),
-    ]  # fmt: skip
+        *(
+            [
+                (
+                    ops.quality_focal_loss.default,
+                    op_arguments(replace(qfl, soft_targets=True, activated=True), q.requires_grad_(), q.detach()),
+                )
+            ]
+            if reduction == "none"
+            else []
+        ),
+        (
+            ops.distribution_focal_loss.default,
+            op_arguments(
+                SoftmaxOptions(loss="distribution_focal", gamma=0.0, reduction=reduction, weight=scores, **mean), x, y
+            ),
+        ),
+    ]
     # every opcheck test at 'mean' (0-d loss, the normalizer); schema and fake tensors at 'none'
-    utils = ("test_schema", "test_faketensor") if reduction == "none" else (
-        "test_schema", "test_autograd_registration", "test_faketensor", "test_aot_dispatch_dynamic")  # fmt: skip
+    utils = (
+        ("test_schema", "test_faketensor")
+        if reduction == "none"
+        else ("test_schema", "test_autograd_registration", "test_faketensor", "test_aot_dispatch_dynamic")
+    )
     for op, args in checks:
         torch.library.opcheck(op, args, test_utils=utils)
 
@@ -366,24 +443,60 @@ def test_compiles_fullgraph(device, loss_name):
 
 
 BAD_CALLS = [
-    pytest.param(lambda x, k, s: focal_triton.varifocal_loss(x, k), ValueError, "class-index targets need scores=",
-                 id="vfl-no-scores"),
-    pytest.param(lambda x, k, s: focal_triton.varifocal_loss(x, torch.rand_like(x), scores=s), ValueError,
-                 "scores= goes with class-index targets", id="vfl-scores-with-dense"),
-    pytest.param(lambda x, k, s: focal_triton.varifocal_loss(x, k, scores=s[:3]), ValueError,
-                 r"scores must be a floating tensor of the targets' shape \(6,\)", id="vfl-scores-shape"),
-    pytest.param(lambda x, k, s: focal_triton.varifocal_loss(x, k, alpha=-1.0, scores=s), ValueError,
-                 "alpha must be a finite number >= 0", id="vfl-alpha"),
-    pytest.param(lambda x, k, s: focal_triton.varifocal_loss(x, k, scores=s, detach_weight=1), TypeError,
-                 "detach_weight must be a bool", id="vfl-detach"),
-    pytest.param(lambda x, k, s: focal_triton.quality_focal_loss(x, k, -2.0, scores=s), ValueError,
-                 "beta must be a finite number >= 0", id="qfl-beta"),
-    pytest.param(lambda x, k, s: focal_triton.quality_focal_loss(x, k, scores=s, weight=torch.ones_like(x)),
-                 ValueError, r"weight must be broadcastable to the loss .* \(6,\)", id="qfl-weight"),
-    pytest.param(lambda x, k, s: focal_triton.distribution_focal_loss(x, k), ValueError,
-                 r"targets must be floating distances in \[0, 4\]", id="dfl-integer-targets"),
-    pytest.param(lambda x, k, s: focal_triton.distribution_focal_loss(x[:, :1], s), ValueError,
-                 "n \\+ 1 >= 2 bins", id="dfl-one-bin"),
+    pytest.param(
+        lambda x, k, s: focal_triton.varifocal_loss(x, k),
+        ValueError,
+        "class-index targets need scores=",
+        id="vfl-no-scores",
+    ),
+    pytest.param(
+        lambda x, k, s: focal_triton.varifocal_loss(x, torch.rand_like(x), scores=s),
+        ValueError,
+        "scores= goes with class-index targets",
+        id="vfl-scores-with-dense",
+    ),
+    pytest.param(
+        lambda x, k, s: focal_triton.varifocal_loss(x, k, scores=s[:3]),
+        ValueError,
+        r"scores must be a floating tensor of the targets' shape \(6,\)",
+        id="vfl-scores-shape",
+    ),
+    pytest.param(
+        lambda x, k, s: focal_triton.varifocal_loss(x, k, alpha=-1.0, scores=s),
+        ValueError,
+        "alpha must be a finite number >= 0",
+        id="vfl-alpha",
+    ),
+    pytest.param(
+        lambda x, k, s: focal_triton.varifocal_loss(x, k, scores=s, detach_weight=1),
+        TypeError,
+        "detach_weight must be a bool",
+        id="vfl-detach",
+    ),
+    pytest.param(
+        lambda x, k, s: focal_triton.quality_focal_loss(x, k, -2.0, scores=s),
+        ValueError,
+        "beta must be a finite number >= 0",
+        id="qfl-beta",
+    ),
+    pytest.param(
+        lambda x, k, s: focal_triton.quality_focal_loss(x, k, scores=s, weight=torch.ones_like(x)),
+        ValueError,
+        r"weight must be broadcastable to the loss .* \(6,\)",
+        id="qfl-weight",
+    ),
+    pytest.param(
+        lambda x, k, s: focal_triton.distribution_focal_loss(x, k),
+        ValueError,
+        r"targets must be floating distances in \[0, 4\]",
+        id="dfl-integer-targets",
+    ),
+    pytest.param(
+        lambda x, k, s: focal_triton.distribution_focal_loss(x[:, :1], s),
+        ValueError,
+        "n \\+ 1 >= 2 bins",
+        id="dfl-one-bin",
+    ),
 ]
 
 
@@ -413,12 +526,21 @@ def test_reference_fallback_gives_the_kernels_result(device, monkeypatch, loss_n
     x = logits((6, 5, 2), device)
     k = labels((6, 2), 6, device)
     fn, t, options = {
-        "varifocal": (focal_triton.varifocal_loss, uniform((6, 5, 2), device) * (uniform((6, 5, 2), device, 4) > .5),
-                      dict(weight=uniform((6, 1, 2), device, 5))),
+        "varifocal": (
+            focal_triton.varifocal_loss,
+            uniform((6, 5, 2), device) * (uniform((6, 5, 2), device, 4) > 0.5),
+            dict(weight=uniform((6, 1, 2), device, 5)),
+        ),
         "varifocal-index": (focal_triton.varifocal_loss, k, dict(scores=uniform((6, 2), device), reduction="sum")),
-        "quality_focal": (focal_triton.quality_focal_loss, k, dict(scores=uniform((6, 2), device), beta=1.5,
-                                                                   normalizer=torch.tensor(4.0))),
-        "distribution_focal": (focal_triton.distribution_focal_loss, uniform((6, 2), device, high=4.0),
-                               dict(weight=uniform((6, 2), device, 6))),
-    }[loss_name]  # fmt: skip
+        "quality_focal": (
+            focal_triton.quality_focal_loss,
+            k,
+            dict(scores=uniform((6, 2), device), beta=1.5, normalizer=torch.tensor(4.0)),
+        ),
+        "distribution_focal": (
+            focal_triton.distribution_focal_loss,
+            uniform((6, 2), device, high=4.0),
+            dict(weight=uniform((6, 2), device, 6)),
+        ),
+    }[loss_name]
     assert_fallback_matches_kernels(monkeypatch, fn, x, t, **options)

@@ -65,5 +65,7 @@ def test_ddp_gradients_equal_single_process(tmp_path):
     num_positives = (detection != BACKGROUND).sum().float()
     _losses(model(features), labels, detection, num_positives).backward()
     for rank in range(WORLD):
-        for ddp_grad, grad in zip(torch.load(tmp_path / f"rank{rank}.pt"), (p.grad for p in model.parameters())):
+        for ddp_grad, grad in zip(
+            torch.load(tmp_path / f"rank{rank}.pt"), (p.grad for p in model.parameters()), strict=True
+        ):
             torch.testing.assert_close(ddp_grad, grad, rtol=1e-5, atol=1e-6)

@@ -16,7 +16,7 @@ def _parse(stdout):
     steps = [line.split()[2:] for line in lines if line.startswith("  steps ")]
     results = [line.split()[1:4:2] for line in lines if line.startswith("  loss ")]
     assert len(runs) == len(steps) == len(results)
-    for run, (first, last), losses in zip(runs, results, steps):
+    for run, (first, last), losses in zip(runs, results, steps, strict=True):
         assert len(losses) == 4 and losses[0] == first and losses[-1] == last  # every step printed
         assert float(last) < float(first), run  # the head learns
     return runs, steps
@@ -39,8 +39,9 @@ def test_example_compiled_gives_the_eager_numbers():
     """One loss compiled, as a user runs it (its own process; on a fresh machine each compiled run
     builds Inductor's C++ kernels)."""
     script = os.path.join(EXAMPLES, "train_retinanet_head.py")
-    done = subprocess.run([sys.executable, script, *STEPS, "--losses", "softmax"], capture_output=True, text=True,
-                          check=False)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, script, *STEPS, "--losses", "softmax"], capture_output=True, text=True, check=False
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     runs, steps = _parse(done.stdout)
     assert runs == ["softmax, eager:", "softmax, compiled:"]

@@ -42,7 +42,9 @@ def soft_softmax_focal64(x, q, alpha=None, gamma=2.0):
     terms = -((1 - log_p.exp()) ** gamma) * log_p * q.double()
     if alpha is not None:
         shape = (1, -1, *([1] * (x.dim() - 2)))
-        terms = torch.as_tensor(alpha, dtype=torch.float64).reshape(shape if not isinstance(alpha, float) else ()) * terms
+        terms = (
+            torch.as_tensor(alpha, dtype=torch.float64).reshape(shape if not isinstance(alpha, float) else ()) * terms
+        )
     return terms.sum(1)
 
 
@@ -74,8 +76,11 @@ def test_sigmoid_weight(device, weight_shape, form, reduction):
     dense_t = one_hot64(index.cpu(), 5) if form == "class-index" else t.cpu()
     weight = uniform(weight_shape, device, seed=4)
     loss, grad = run(focal_triton.sigmoid_focal_loss, x, t, reduction=reduction, weight=weight)
-    want = autograd64(lambda z: reduce64(binary_focal64(z, dense_t) * weight.double().cpu(), reduction, z.numel()), x,
-                      None if reduction != "none" else torch.ones(6, 5, 4, dtype=torch.float64))  # fmt: skip
+    want = autograd64(
+        lambda z: reduce64(binary_focal64(z, dense_t) * weight.double().cpu(), reduction, z.numel()),
+        x,
+        None if reduction != "none" else torch.ones(6, 5, 4, dtype=torch.float64),
+    )
     assert_matches(loss, grad, want)
 
 
@@ -104,8 +109,9 @@ def test_normalizer(device, form, as_tensor):
     if form.startswith("softmax"):
         eps = 0.2 if form == "softmax-smoothed" else 0.0
         weight = uniform((6, 4), device)
-        loss, grad = run(focal_triton.softmax_focal_loss, x, index, weight=weight, normalizer=normalizer,
-                         label_smoothing=eps)  # fmt: skip
+        loss, grad = run(
+            focal_triton.softmax_focal_loss, x, index, weight=weight, normalizer=normalizer, label_smoothing=eps
+        )
         q = one_hot64(index.cpu(), 5) * (1 - eps) + eps / 5
         want = autograd64(lambda z: (soft_softmax_focal64(z, q) * weight.double().cpu()).sum() / 7.0, x)
     else:
@@ -127,16 +133,20 @@ def test_normalizer_of_zero_divides_by_zero(device, loss_name):
         t = torch.zeros(4, 3, device=device)
         fn = focal_triton.sigmoid_focal_loss
         eager = reference.sigmoid_focal_loss
-        options = dict(reduction="mean", normalizer=torch.tensor(0.0, device=device), weight=(t[:, :1] + 1).index_fill(
-            0, torch.tensor([1], device=device), 0.0))  # fmt: skip
+        options = dict(
+            reduction="mean",
+            normalizer=torch.tensor(0.0, device=device),
+            weight=(t[:, :1] + 1).index_fill(0, torch.tensor([1], device=device), 0.0),
+        )
     else:
         t = torch.tensor([0, 1, 2, 0], device=device)
         fn, eager = focal_triton.softmax_focal_loss, reference.softmax_focal_loss
         options = dict(normalizer=0.0, weight=torch.tensor([1.0, 0.0, 1.0, 1.0], device=device))
     loss, grad = run(fn, x, t, **options)
     assert loss.item() == float("inf")
-    want_loss, want_grad = run(eager, x.cpu(), t.cpu(), **{k: v.cpu() if torch.is_tensor(v) else v
-                                                           for k, v in options.items()})  # fmt: skip
+    want_loss, want_grad = run(
+        eager, x.cpu(), t.cpu(), **{k: v.cpu() if torch.is_tensor(v) else v for k, v in options.items()}
+    )
     assert want_loss.item() == float("inf")
     # no finite gradient exists: row 1 (weight 0) is 0 / 0 = NaN, the others g / 0 = +-inf (eager
     # autograd of the reference formula meets 0 * inf on its way and gives NaN there too)
@@ -171,8 +181,10 @@ def test_sigmoid_pos_weight_is_bce_with_logits_pos_weight(device, form, pos_weig
     soft = uniform((4, 6, 5), device)
     t = {"soft": soft, "uint8": (soft > 0.5).to(torch.uint8), "class-index": index}[form]
     dense_t = one_hot64(index.cpu(), 6) if form == "class-index" else t.cpu().double()
-    value = {"per-class": uniform((6, 1), device, low=0.5, high=4.0),
-             "per-element": uniform((4, 6, 5), device, low=0.5, high=4.0)}.get(pos_weight, pos_weight)  # fmt: skip
+    value = {
+        "per-class": uniform((6, 1), device, low=0.5, high=4.0),
+        "per-element": uniform((4, 6, 5), device, low=0.5, high=4.0),
+    }.get(pos_weight, pos_weight)
     loss, grad = run(focal_triton.sigmoid_focal_loss, x, t, reduction="mean", pos_weight=value)
     pw64 = value.cpu().double() if torch.is_tensor(value) else value
     want = autograd64(lambda z: binary_focal64(z, dense_t, pos_weight=pw64).mean(), x)
@@ -236,8 +248,12 @@ def test_activated_matches_mmdet_focal_loss_with_prob(device, weight, avg_factor
     if avg_factor is not None:
         options["normalizer"] = avg_factor + EPS32
     loss, grad = run(focal_triton.sigmoid_focal_loss, probs, labels, activated=True, **options)
-    want = autograd64(lambda p: mmdet_focal_loss_with_prob(p, labels.cpu(), None if w is None else w.double().cpu(),
-                                                            avg_factor=avg_factor), probs)  # fmt: skip
+    want = autograd64(
+        lambda p: mmdet_focal_loss_with_prob(
+            p, labels.cpu(), None if w is None else w.double().cpu(), avg_factor=avg_factor
+        ),
+        probs,
+    )
     assert_matches(loss, grad, want)
 
 
@@ -303,13 +319,14 @@ def test_softmax_soft_targets_over_class_tiles(device, dtype, rtol, atol, alpha,
     q = torch.softmax(logits((24, num_classes), device, seed=6), dim=1) * ~massless
     for gamma in (2.0, 0.5):
         kept = k != -100
-        loss, grad = run(focal_triton.softmax_focal_loss, x, k, alpha=alpha, gamma=gamma, label_smoothing=0.1,
-                         reduction="none")  # fmt: skip
+        loss, grad = run(
+            focal_triton.softmax_focal_loss, x, k, alpha=alpha, gamma=gamma, label_smoothing=0.1, reduction="none"
+        )
         onehot = F.one_hot(torch.where(kept, k, 0).cpu(), num_classes).double()
         q64 = (onehot * 0.9 + 0.1 / num_classes) * kept.cpu().double()[:, None]
         finite = torch.ones(24, dtype=torch.bool)
         finite[1] = finite[3] = False
-        want = autograd64(lambda z: soft_softmax_focal64(z[finite], q64[finite], alpha, gamma), x)
+        want = autograd64(lambda z, f=finite, q=q64, g=gamma: soft_softmax_focal64(z[f], q[f], alpha, g), x)
         torch.testing.assert_close(loss[finite].double().cpu(), want[0], rtol=rtol, atol=atol)
         torch.testing.assert_close(grad[finite].double().cpu(), want[1][finite], rtol=rtol, atol=atol)
         assert loss[1] == float("inf") and loss[3] == float("inf") and torch.isfinite(grad[1]).all()
@@ -317,7 +334,8 @@ def test_softmax_soft_targets_over_class_tiles(device, dtype, rtol, atol, alpha,
         # dense targets: the masked classes of row 1 have no mass, p = 0 there: the row without them
         loss, grad = run(focal_triton.softmax_focal_loss, x[1:2], q[1:2], alpha=alpha, gamma=gamma, reduction="sum")
         rest = alpha if isinstance(alpha, float) else alpha[5:]
-        want = autograd64(lambda z: soft_softmax_focal64(z, q[1:2, 5:].cpu().double(), rest, gamma).sum(), x[1:2, 5:])
+        q_rest = q[1:2, 5:].cpu().double()
+        want = autograd64(lambda z, q=q_rest, a=rest, g=gamma: soft_softmax_focal64(z, q, a, g).sum(), x[1:2, 5:])
         assert_matches(loss, grad[:, 5:], want, rtol, atol)
         assert (grad[:, :5] == 0).all()
 
@@ -347,8 +365,7 @@ def test_softmax_dense_targets_reproduce_monai(device):
     one_hot = F.one_hot(torch.randint(0, 4, (2, 3, 3)), 4).permute(0, 3, 1, 2).float().to(device)
     alpha = [0.75, 0.25, 0.25, 0.25]
     loss, grad = run(focal_triton.softmax_focal_loss, x, one_hot, alpha=alpha, normalizer=one_hot.numel())
-    assert_matches(loss, grad, autograd64(lambda z: monai_softmax_focal_loss(z, one_hot.cpu().double(),
-                                                                              alpha=0.25), x))  # fmt: skip
+    assert_matches(loss, grad, autograd64(lambda z: monai_softmax_focal_loss(z, one_hot.cpu().double(), alpha=0.25), x))
 
 
 def test_softmax_soft_targets_stay_finite_at_extremes(device):
@@ -360,8 +377,7 @@ def test_softmax_soft_targets_stay_finite_at_extremes(device):
         loss, grad = run(focal_triton.softmax_focal_loss, x, k, gamma=gamma, label_smoothing=0.1, reduction="none")
         assert torch.isfinite(grad).all()
         assert torch.isfinite(loss[0]) and loss[1] == float("inf") and loss[2] == float("inf")
-        want = run(reference.softmax_focal_loss, x.cpu(), k.cpu(), gamma=gamma, label_smoothing=0.1,
-                   reduction="none")  # fmt: skip
+        want = run(reference.softmax_focal_loss, x.cpu(), k.cpu(), gamma=gamma, label_smoothing=0.1, reduction="none")
         torch.testing.assert_close(loss.cpu(), want[0])
         torch.testing.assert_close(grad.cpu(), want[1], rtol=2e-5, atol=2e-6)
 
@@ -394,10 +410,17 @@ def test_reproduces_mmdet_focal_loss_with_weight_and_avg_factor(device):
     labels = torch.randint(0, 9, (20,), generator=torch.Generator().manual_seed(4)).to(device)
     weight = uniform((20,), device, seed=5)
     num_pos = float((labels < 8).sum())
-    loss, grad = run(focal_triton.sigmoid_focal_loss, pred, labels, weight=weight[:, None], reduction="mean",
-                     normalizer=torch.tensor(num_pos + EPS32, device=device))  # fmt: skip
-    want = autograd64(lambda z: mmdet_sigmoid_focal_loss(z, labels.cpu(), weight.double().cpu(), avg_factor=num_pos),
-                      pred)  # fmt: skip
+    loss, grad = run(
+        focal_triton.sigmoid_focal_loss,
+        pred,
+        labels,
+        weight=weight[:, None],
+        reduction="mean",
+        normalizer=torch.tensor(num_pos + EPS32, device=device),
+    )
+    want = autograd64(
+        lambda z: mmdet_sigmoid_focal_loss(z, labels.cpu(), weight.double().cpu(), avg_factor=num_pos), pred
+    )
     assert_matches(loss, grad, want)
 
 
@@ -429,8 +452,10 @@ def test_modules_take_weight_and_normalizer_per_call(device):
     weight = uniform((6, 1), device)
     sigmoid = focal_triton.SigmoidFocalLoss(alpha=[0.2, 0.4, 0.6, 0.8], label_smoothing=0.1, pos_weight=2.0)
     softmax = focal_triton.SoftmaxFocalLoss(label_smoothing=0.1)
-    for module, fn, w in ((sigmoid, focal_triton.sigmoid_focal_loss, weight), (softmax, focal_triton.softmax_focal_loss,
-                                                                               weight[:, 0])):  # fmt: skip
+    for module, fn, w in (
+        (sigmoid, focal_triton.sigmoid_focal_loss, weight),
+        (softmax, focal_triton.softmax_focal_loss, weight[:, 0]),
+    ):
         options = {k: v for k, v in vars(module).items() if k in ("alpha", "label_smoothing", "pos_weight")}
         options["alpha"] = module.alpha
         got = module(x, labels, w, 3.0)
@@ -460,28 +485,55 @@ def test_every_option_compiles_fullgraph(device, loss_name):
 
 
 BAD_OPTIONS = [
-    pytest.param(dict(weight=torch.ones(3)), ValueError, r"weight must be broadcastable to the loss .* \(4, 5\)",
-                 id="weight-shape"),
-    pytest.param(dict(weight=torch.ones(4, 5, dtype=torch.int64)), TypeError, "weight must be a floating tensor",
-                 id="weight-dtype"),
-    pytest.param(dict(weight=torch.ones(4, 5, device="meta")), ValueError, "weight must be on the device of inputs",
-                 id="weight-device"),
-    pytest.param(dict(weight=torch.ones(4, 5, requires_grad=True)), ValueError, "weight requires grad",
-                 id="weight-grad"),
-    pytest.param(dict(normalizer=2.0, reduction="sum"), ValueError, "normalizer .* reduction='sum'",
-                 id="normalizer-reduction"),
-    pytest.param(dict(normalizer=-1.0), ValueError, "normalizer must be a finite number >= 0", id="normalizer-negative"),
-    pytest.param(dict(normalizer=torch.ones(2)), ValueError, "normalizer must be a number or a 0-d real tensor",
-                 id="normalizer-shape"),
-    pytest.param(dict(label_smoothing=1.5), ValueError, r"label_smoothing must be a number in \[0, 1\]",
-                 id="smoothing-range"),
-    pytest.param(dict(pos_weight=2.0, activated=True), ValueError, "pos_weight .* activated=True",
-                 id="pos-weight-activated"),
-    pytest.param(dict(pos_weight=torch.ones(6)), ValueError, "pos_weight must be broadcastable to inputs",
-                 id="pos-weight-shape"),
+    pytest.param(
+        dict(weight=torch.ones(3)),
+        ValueError,
+        r"weight must be broadcastable to the loss .* \(4, 5\)",
+        id="weight-shape",
+    ),
+    pytest.param(
+        dict(weight=torch.ones(4, 5, dtype=torch.int64)),
+        TypeError,
+        "weight must be a floating tensor",
+        id="weight-dtype",
+    ),
+    pytest.param(
+        dict(weight=torch.ones(4, 5, device="meta")),
+        ValueError,
+        "weight must be on the device of inputs",
+        id="weight-device",
+    ),
+    pytest.param(
+        dict(weight=torch.ones(4, 5, requires_grad=True)), ValueError, "weight requires grad", id="weight-grad"
+    ),
+    pytest.param(
+        dict(normalizer=2.0, reduction="sum"), ValueError, "normalizer .* reduction='sum'", id="normalizer-reduction"
+    ),
+    pytest.param(
+        dict(normalizer=-1.0), ValueError, "normalizer must be a finite number >= 0", id="normalizer-negative"
+    ),
+    pytest.param(
+        dict(normalizer=torch.ones(2)),
+        ValueError,
+        "normalizer must be a number or a 0-d real tensor",
+        id="normalizer-shape",
+    ),
+    pytest.param(
+        dict(label_smoothing=1.5), ValueError, r"label_smoothing must be a number in \[0, 1\]", id="smoothing-range"
+    ),
+    pytest.param(
+        dict(pos_weight=2.0, activated=True), ValueError, "pos_weight .* activated=True", id="pos-weight-activated"
+    ),
+    pytest.param(
+        dict(pos_weight=torch.ones(6)), ValueError, "pos_weight must be broadcastable to inputs", id="pos-weight-shape"
+    ),
     pytest.param(dict(activated=1), TypeError, "activated must be a bool", id="activated-type"),
-    pytest.param(dict(alpha=[0.5, 2.0, 0.5, 0.5, 0.5]), ValueError, r"alpha must hold per-class values in \[0, 1\]",
-                 id="class-alpha-range"),
+    pytest.param(
+        dict(alpha=[0.5, 2.0, 0.5, 0.5, 0.5]),
+        ValueError,
+        r"alpha must hold per-class values in \[0, 1\]",
+        id="class-alpha-range",
+    ),
 ]
 
 
@@ -498,19 +550,27 @@ def test_softmax_bad_dense_targets(device):
     with pytest.raises(ValueError, match=r"floating targets are target probabilities of the shape of inputs"):
         focal_triton.softmax_focal_loss(torch.zeros(4, 5, device=device), torch.zeros(4, device=device))
     with pytest.raises(ValueError, match=r"weight must be broadcastable to the loss .* \(4,\)"):
-        focal_triton.softmax_focal_loss(torch.zeros(4, 5, device=device), torch.zeros(4, 5, device=device),
-                                        weight=torch.ones(4, 5, device=device))  # fmt: skip
+        focal_triton.softmax_focal_loss(
+            torch.zeros(4, 5, device=device), torch.zeros(4, 5, device=device), weight=torch.ones(4, 5, device=device)
+        )
 
 
 FALLBACK_CASES = [
-    pytest.param("sigmoid", dict(weight=(4, 1, 3), normalizer=5.0, label_smoothing=0.1, pos_weight=(5, 1)), id="sigmoid"),
-    pytest.param("sigmoid-int", dict(alpha=[0.2, 0.4, 0.6, 0.8, 0.5], ignore_index=1, normalizer="tensor"),
-                 id="sigmoid-int-labels"),
+    pytest.param(
+        "sigmoid", dict(weight=(4, 1, 3), normalizer=5.0, label_smoothing=0.1, pos_weight=(5, 1)), id="sigmoid"
+    ),
+    pytest.param(
+        "sigmoid-int",
+        dict(alpha=[0.2, 0.4, 0.6, 0.8, 0.5], ignore_index=1, normalizer="tensor"),
+        id="sigmoid-int-labels",
+    ),
     pytest.param("sigmoid-index", dict(weight=(4, 5, 1), label_smoothing=0.2, pos_weight=2.0), id="sigmoid-index"),
     pytest.param("activated", dict(weight=(4, 1, 3), normalizer="tensor"), id="activated"),
-    pytest.param("softmax", dict(weight=(4, 3), normalizer="tensor", label_smoothing=0.1, alpha=[1.0, 2.0, 1.0, 0.5,
-                                                                                                 1.0]),
-                 id="softmax"),  # fmt: skip
+    pytest.param(
+        "softmax",
+        dict(weight=(4, 3), normalizer="tensor", label_smoothing=0.1, alpha=[1.0, 2.0, 1.0, 0.5, 1.0]),
+        id="softmax",
+    ),
     pytest.param("softmax-dense", dict(weight=(1, 3), alpha=0.5), id="softmax-dense"),
 ]
 
@@ -524,12 +584,19 @@ def test_reference_fallback_takes_every_option(device, monkeypatch, form, option
     x = logits((4, 5, 3), device)
     soft = uniform((4, 5, 3), device)
     index = torch.randint(0, 6, (4, 3), generator=torch.Generator().manual_seed(3))
-    targets = {"sigmoid": soft, "sigmoid-int": (soft > 0.5).long(), "sigmoid-index": index, "activated": index,
-               "softmax": index.clamp(max=4), "softmax-dense": torch.softmax(soft, 1)}[form]  # fmt: skip
+    targets = {
+        "sigmoid": soft,
+        "sigmoid-int": (soft > 0.5).long(),
+        "sigmoid-index": index,
+        "activated": index,
+        "softmax": index.clamp(max=4),
+        "softmax-dense": torch.softmax(soft, 1),
+    }[form]
     if form == "activated":
         x, options = soft, {**options, "activated": True}
-    options = {name: uniform(value, device, seed=7) if isinstance(value, tuple) else value
-               for name, value in options.items()}  # fmt: skip
+    options = {
+        name: uniform(value, device, seed=7) if isinstance(value, tuple) else value for name, value in options.items()
+    }
     if options.get("normalizer") == "tensor":
         options["normalizer"] = torch.tensor(6.0)
     fn = focal_triton.softmax_focal_loss if form.startswith("softmax") else focal_triton.sigmoid_focal_loss

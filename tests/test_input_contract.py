@@ -104,8 +104,10 @@ def test_zero_dim_cpu_tensors_are_numbers(device):
     soft = torch.rand(6, 5, 3, device=device)
     torch.testing.assert_close(
         focal_triton.sigmoid_focal_loss(x, soft, torch.tensor(0.3), torch.tensor(2.0)),
-        focal_triton.sigmoid_focal_loss(x, soft, 0.3, 2.0), rtol=0, atol=0,
-    )  # fmt: skip
+        focal_triton.sigmoid_focal_loss(x, soft, 0.3, 2.0),
+        rtol=0,
+        atol=0,
+    )
     module = focal_triton.SoftmaxFocalLoss(alpha=torch.tensor(0.5))
     assert module.alpha == 0.5
 

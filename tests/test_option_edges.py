@@ -4,6 +4,7 @@ result, a NaN, a dropped gradient, a crash or a disagreement between backends.  
 checked against float64 formulas written here, on both backends (``backend``: the Triton kernels,
 and the plain-PyTorch fallback of a CPU-only machine)."""
 
+import functools
 import threading
 
 import pytest
@@ -59,8 +60,9 @@ def test_probabilities_keep_relative_precision(backend, dtype, target):
     p = torch.tensor(P_RANGE, dtype=torch.float64)
     t = torch.full_like(p, target)
     want_loss, want_grad = probability_focal64(p.to(dtype).double(), t)
-    loss, grad = loss_and_grad(focal_triton.sigmoid_focal_loss, p.to(dtype).to(backend), t.to(dtype).to(backend),
-                               activated=True)  # fmt: skip
+    loss, grad = loss_and_grad(
+        focal_triton.sigmoid_focal_loss, p.to(dtype).to(backend), t.to(dtype).to(backend), activated=True
+    )
     held = (want_loss.abs() > 1e-36) & (want_grad.abs() > 1e-36) if dtype == torch.float32 else want_loss == want_loss
     assert held.sum() >= 6
     torch.testing.assert_close(loss[held], want_loss[held], rtol=1e-5, atol=0)
@@ -76,8 +78,14 @@ def test_quality_focal_probabilities_near_zero(backend):
     d = p - y
     want_loss = (d.abs() ** 2 * ce).sum(1)
     want_grad = d.abs() ** 2 * (p - y) / (p * (1 - p)) + 2 * d * ce
-    loss, grad = loss_and_grad(focal_triton.quality_focal_loss, p.to(backend), k.to(backend), scores=scores.to(backend),
-                               activated=True, reduction="none")  # fmt: skip
+    loss, grad = loss_and_grad(
+        focal_triton.quality_focal_loss,
+        p.to(backend),
+        k.to(backend),
+        scores=scores.to(backend),
+        activated=True,
+        reduction="none",
+    )
     torch.testing.assert_close(loss, want_loss, rtol=1e-9, atol=0)
     torch.testing.assert_close(grad, want_grad, rtol=1e-9, atol=0)
 
@@ -101,8 +109,14 @@ def test_quality_focal_gradient_finite_at_confident_logits(backend, beta):
     """x = +-89, +-100 with 0/1 targets: BCE and s - y both tiny, where 1 / d overflowed and met a 0."""
     x = torch.tensor([[-89.0, 89.0], [-100.0, 100.0], [-1e4, 1e4], [-30.0, 30.0]])
     k, scores = torch.tensor([1, 1, 1, 1]), torch.ones(4)
-    loss, grad = loss_and_grad(focal_triton.quality_focal_loss, x.to(backend), k.to(backend),
-                               scores=scores.to(backend), beta=beta, reduction="none")  # fmt: skip
+    loss, grad = loss_and_grad(
+        focal_triton.quality_focal_loss,
+        x.to(backend),
+        k.to(backend),
+        scores=scores.to(backend),
+        beta=beta,
+        reduction="none",
+    )
     assert torch.isfinite(loss).all() and torch.isfinite(grad).all(), grad
     want = quality_focal_grad64(x.double(), one_hot64(k, 2), beta)
     # float32 holds 2.2e-39 and 3.7e-44 as subnormals, to a few bits at 1e-44
@@ -113,8 +127,14 @@ def test_quality_focal_gradient_finite_at_confident_logits(backend, beta):
 def test_quality_focal_gradient_finite_at_tiny_probabilities(backend, beta):
     p = torch.tensor([[1e-40, 0.5], [1e-45, 0.5], [0.0, 0.5]])
     k, scores = torch.tensor([1, 1, 1]), torch.full((3,), 0.5)
-    loss, grad = loss_and_grad(focal_triton.quality_focal_loss, p.to(backend), k.to(backend),
-                               scores=scores.to(backend), beta=beta, activated=True)  # fmt: skip
+    loss, grad = loss_and_grad(
+        focal_triton.quality_focal_loss,
+        p.to(backend),
+        k.to(backend),
+        scores=scores.to(backend),
+        beta=beta,
+        activated=True,
+    )
     assert torch.isfinite(loss).all() and torch.isfinite(grad).all(), grad
 
 
@@ -124,13 +144,24 @@ def test_pos_weight_at_infinite_logit_of_a_positive(backend, x):
     """The limit of dL/dx at x -> -inf of a positive is -alpha_t * pos_weight * (1 - p_t) ** gamma:
     -0.5 (alpha 0.25, pos_weight 2); with label smoothing 0.1, t = 0.95: -0.4716."""
     positive = torch.tensor([1.0])
-    _, grad = loss_and_grad(focal_triton.sigmoid_focal_loss, torch.tensor([x]).to(backend), positive.to(backend),
-                            pos_weight=2.0, reduction="sum")  # fmt: skip
+    _, grad = loss_and_grad(
+        focal_triton.sigmoid_focal_loss,
+        torch.tensor([x]).to(backend),
+        positive.to(backend),
+        pos_weight=2.0,
+        reduction="sum",
+    )
     torch.testing.assert_close(grad, torch.tensor([-0.5], dtype=torch.float64), rtol=1e-6, atol=0)
     t = 0.95
     want = -(0.25 * t + 0.75 * (1 - t)) * t**2 * 2.0 * t
-    _, grad = loss_and_grad(focal_triton.sigmoid_focal_loss, torch.tensor([[x, 0.0]]).to(backend),
-                            torch.tensor([0]).to(backend), pos_weight=2.0, label_smoothing=0.1, reduction="sum")  # fmt: skip
+    _, grad = loss_and_grad(
+        focal_triton.sigmoid_focal_loss,
+        torch.tensor([[x, 0.0]]).to(backend),
+        torch.tensor([0]).to(backend),
+        pos_weight=2.0,
+        label_smoothing=0.1,
+        reduction="sum",
+    )
     torch.testing.assert_close(grad[0, 0], torch.tensor(want, dtype=torch.float64), rtol=1e-6, atol=0)
     assert abs(want + 0.4716) < 1e-4
 
@@ -144,13 +175,20 @@ def _family_calls(value_of):
     return [
         ("alpha", lambda: focal_triton.sigmoid_focal_loss(x, t, alpha=value_of("alpha", torch.tensor(0.25)))),
         ("gamma", lambda: focal_triton.sigmoid_focal_loss(x, t, gamma=value_of("gamma", torch.tensor(2.0)))),
-        ("pos_weight", lambda: focal_triton.sigmoid_focal_loss(x, t, pos_weight=value_of("pos_weight", torch.tensor(2.0)))),
-        ("label_smoothing", lambda: focal_triton.softmax_focal_loss(
-            x, k.clamp(max=2), label_smoothing=value_of("label_smoothing", torch.tensor(0.1)))),
+        (
+            "pos_weight",
+            lambda: focal_triton.sigmoid_focal_loss(x, t, pos_weight=value_of("pos_weight", torch.tensor(2.0))),
+        ),
+        (
+            "label_smoothing",
+            lambda: focal_triton.softmax_focal_loss(
+                x, k.clamp(max=2), label_smoothing=value_of("label_smoothing", torch.tensor(0.1))
+            ),
+        ),
         ("alpha", lambda: focal_triton.varifocal_loss(x, t, alpha=value_of("alpha", torch.tensor(0.75)))),
         ("gamma", lambda: focal_triton.varifocal_loss(x, t, gamma=value_of("gamma", torch.tensor(2.0)))),
         ("beta", lambda: focal_triton.quality_focal_loss(x, t, beta=value_of("beta", torch.tensor(2.0)))),
-    ]  # fmt: skip
+    ]
 
 
 @pytest.mark.parametrize("index", range(7))
@@ -178,13 +216,17 @@ def _operand_calls(dual, device):
         ("weight", lambda: focal_triton.sigmoid_focal_loss(x, t, weight=dual(torch.ones(4, 3, device=device)))),
         ("targets", lambda: focal_triton.sigmoid_focal_loss(x, dual(t))),
         ("targets", lambda: focal_triton.softmax_focal_loss(x, dual(t))),
-        ("normalizer", lambda: focal_triton.sigmoid_focal_loss(x, t, reduction="mean",
-                                                               normalizer=dual(torch.tensor(3.0, device=device)))),
+        (
+            "normalizer",
+            lambda: focal_triton.sigmoid_focal_loss(
+                x, t, reduction="mean", normalizer=dual(torch.tensor(3.0, device=device))
+            ),
+        ),
         ("pos_weight", lambda: focal_triton.sigmoid_focal_loss(x, t, pos_weight=dual(torch.ones(3, device=device)))),
         ("alpha", lambda: focal_triton.softmax_focal_loss(x, k, alpha=dual(torch.ones(3, device=device)))),
         ("scores", lambda: focal_triton.varifocal_loss(x, k, scores=dual(rows))),
         ("targets", lambda: focal_triton.distribution_focal_loss(x, dual(rows * 2))),
-    ]  # fmt: skip
+    ]
 
 
 @pytest.mark.parametrize("index", range(8))
@@ -204,7 +246,7 @@ def test_vmap_over_an_operand_is_refused(backend, name):
         "weight": lambda w: focal_triton.sigmoid_focal_loss(x, t, weight=w, reduction="sum"),
         "targets": lambda t: focal_triton.sigmoid_focal_loss(x, t, reduction="sum"),
         "scores": lambda s: focal_triton.varifocal_loss(x, k, scores=s, reduction="sum"),
-    }  # fmt: skip
+    }
     batch = uniform((2, 4, 3) if name != "scores" else (2, 4), backend)
     with pytest.raises(RuntimeError, match="does not support torch.func transforms"):
         torch.func.vmap(calls[name])(batch)
@@ -248,8 +290,9 @@ def test_labels_equal_to_a_wrapped_ignore_index_are_kept(backend, dtype, ignore_
     t = (labels != 0).double()
     want = (0.25 * t + 0.75 * (1 - t)) * (1 - (torch.sigmoid(x) * t + torch.sigmoid(-x) * (1 - t))) ** 2
     want = (want * F.binary_cross_entropy_with_logits(x, t, reduction="none")).mean()
-    loss, _ = loss_and_grad(focal_triton.sigmoid_focal_loss, x.to(backend), labels.to(backend),
-                            ignore_index=ignore_index, reduction="mean")  # fmt: skip
+    loss, _ = loss_and_grad(
+        focal_triton.sigmoid_focal_loss, x.to(backend), labels.to(backend), ignore_index=ignore_index, reduction="mean"
+    )
     torch.testing.assert_close(loss, want, rtol=1e-12, atol=0)
 
 
@@ -284,8 +327,9 @@ def test_operand_class_offsets_past_two_to_the_31(device, kernel_launches, opera
         want_loss = -(v * torch.log_softmax(x64, 1) * (1 - torch.softmax(x64, 1)) ** 2).sum()
     elif operand == "qfl-q":
         got = loss_and_grad(focal_triton.quality_focal_loss, x, wide, reduction="sum")
-        want_loss = (F.binary_cross_entropy_with_logits(x64, v, reduction="none")
-                     * (torch.sigmoid(x64) - v).abs() ** 2).sum()  # fmt: skip
+        want_loss = (
+            F.binary_cross_entropy_with_logits(x64, v, reduction="none") * (torch.sigmoid(x64) - v).abs() ** 2
+        ).sum()
     elif operand in ("weight", "pos_weight"):
         got = loss_and_grad(focal_triton.sigmoid_focal_loss, x, k, reduction="sum", **{operand: wide})
         t = one_hot64(k.cpu(), 3)
@@ -308,18 +352,22 @@ def test_operand_class_offsets_past_two_to_the_31(device, kernel_launches, opera
 # ----------------------------------------------------------------------------- 10. fallback under dynamic compile
 FALLBACK_CALLS = {
     "sigmoid-options": lambda x, k, t: focal_triton.sigmoid_focal_loss(
-        x, t, reduction="mean", weight=t, normalizer=3.0, label_smoothing=0.1, pos_weight=2.0),
-    "sigmoid-activated": lambda x, k, t: focal_triton.sigmoid_focal_loss(x.sigmoid(), t, reduction="sum", activated=True),
+        x, t, reduction="mean", weight=t, normalizer=3.0, label_smoothing=0.1, pos_weight=2.0
+    ),
+    "sigmoid-activated": lambda x, k, t: focal_triton.sigmoid_focal_loss(
+        x.sigmoid(), t, reduction="sum", activated=True
+    ),
     "sigmoid-index": lambda x, k, t: focal_triton.sigmoid_focal_loss(x, k, reduction="sum", alpha=[0.5, 0.25, 0.1]),
     "softmax": lambda x, k, t: focal_triton.softmax_focal_loss(x, k),
     "softmax-options": lambda x, k, t: focal_triton.softmax_focal_loss(
-        x, k, alpha=[1.0, 0.5, 2.0], label_smoothing=0.1, weight=t[:, 0], normalizer=2.0),
+        x, k, alpha=[1.0, 0.5, 2.0], label_smoothing=0.1, weight=t[:, 0], normalizer=2.0
+    ),
     "softmax-dense": lambda x, k, t: focal_triton.softmax_focal_loss(x, t, gamma=1.5),
     "varifocal": lambda x, k, t: focal_triton.varifocal_loss(x, k, scores=t[:, 0]),
     "quality_focal": lambda x, k, t: focal_triton.quality_focal_loss(x, k, scores=t[:, 0], beta=0.5),
     "quality_focal-activated": lambda x, k, t: focal_triton.quality_focal_loss(x.sigmoid(), t, activated=True),
     "distribution_focal": lambda x, k, t: focal_triton.distribution_focal_loss(x, t[:, 0] * 2),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("name", FALLBACK_CALLS)
@@ -373,23 +421,27 @@ def test_bad_weight_at_an_ignored_position_adds_nothing(backend, form, bad):
         kept = targets != -100
         t = (targets == 1).double()
         want = lambda v: torch.where(kept, _focal64(v, t), 0.0).sum()  # noqa: E731
-        call = lambda v: focal_triton.sigmoid_focal_loss(v, targets.to(backend), weight=weight.to(backend),  # noqa: E731
-                                                         reduction="sum")
+        call = functools.partial(
+            focal_triton.sigmoid_focal_loss, targets=targets.to(backend), weight=weight.to(backend), reduction="sum"
+        )
     else:
         targets = torch.tensor([0, -100, 2, 1])
         weight = torch.where(targets == -100, bad, 1.0)
         if form == "class-index":
             weight = weight[:, None].expand(4, 3)
             want = lambda v: (_focal64(v, one_hot64(targets, 3)) * (targets != -100)[:, None]).sum()  # noqa: E731
-            call = lambda v: focal_triton.sigmoid_focal_loss(v, targets.to(backend), weight=weight.to(backend),  # noqa: E731
-                                                             reduction="sum")
+            call = functools.partial(
+                focal_triton.sigmoid_focal_loss, targets=targets.to(backend), weight=weight.to(backend), reduction="sum"
+            )
         else:
+
             def want(v):
                 log_p = torch.log_softmax(v, 1).gather(1, targets.clamp(min=0)[:, None])[:, 0]
-                return torch.where(targets != -100, -(1 - log_p.exp()) ** 2 * log_p, 0.0).sum()
+                return torch.where(targets != -100, -((1 - log_p.exp()) ** 2) * log_p, 0.0).sum()
 
-            call = lambda v: focal_triton.softmax_focal_loss(v, targets.to(backend), weight=weight.to(backend),  # noqa: E731
-                                                             reduction="sum")
+            call = functools.partial(
+                focal_triton.softmax_focal_loss, targets=targets.to(backend), weight=weight.to(backend), reduction="sum"
+            )
     leaf = x64.clone().requires_grad_()
     want_loss = want(leaf)
     (want_grad,) = torch.autograd.grad(want_loss, leaf)
@@ -446,7 +498,11 @@ def test_distances_judged_in_their_own_precision(backend, beyond):
 BAD_MODULES = [
     (lambda: focal_triton.SigmoidFocalLoss(pos_weight=float("nan")), ValueError, "pos_weight"),
     (lambda: focal_triton.SigmoidFocalLoss(pos_weight="2"), ValueError, "pos_weight"),
-    (lambda: focal_triton.SigmoidFocalLoss(pos_weight=torch.tensor([1, 2])), TypeError, "pos_weight must be a floating"),
+    (
+        lambda: focal_triton.SigmoidFocalLoss(pos_weight=torch.tensor([1, 2])),
+        TypeError,
+        "pos_weight must be a floating",
+    ),
     (lambda: focal_triton.SigmoidFocalLoss(pos_weight=2.0, activated=True), ValueError, "activated=True"),
     (lambda: focal_triton.VarifocalLoss(alpha=-1), ValueError, "alpha must be a finite number >= 0"),
     (lambda: focal_triton.VarifocalLoss(gamma=float("nan")), ValueError, "gamma"),
@@ -455,7 +511,7 @@ BAD_MODULES = [
     (lambda: focal_triton.QualityFocalLoss(beta=float("nan")), ValueError, "beta must be a finite number"),
     (lambda: focal_triton.QualityFocalLoss(activated=1), TypeError, "activated must be a bool"),
     (lambda: focal_triton.DistributionFocalLoss(reduction="avg"), ValueError, "reduction"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize("make,error,match", BAD_MODULES)
@@ -489,7 +545,7 @@ def test_per_class_alpha_in_float64(backend, loss_name):
     x = logits((6, 3), backend, torch.float64)
     k = torch.tensor([0, 1, 2, 1, 0, 2], device=backend)
     fn = focal_triton.sigmoid_focal_loss if loss_name == "sigmoid" else focal_triton.softmax_focal_loss
-    module = (focal_triton.SigmoidFocalLoss if loss_name == "sigmoid" else focal_triton.SoftmaxFocalLoss)
+    module = focal_triton.SigmoidFocalLoss if loss_name == "sigmoid" else focal_triton.SoftmaxFocalLoss
     number = fn(x, k, alpha=0.4, reduction="sum")
     for per_class in (fn(x, k, alpha=[0.4] * 3, reduction="sum"), module(alpha=[0.4] * 3, reduction="sum")(x, k)):
         torch.testing.assert_close(per_class, number, rtol=1e-14, atol=0)

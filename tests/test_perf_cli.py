@@ -26,9 +26,21 @@ def bench_run(tmp_path_factory):
     # every series (~35 s); the compile provider's wiring is checked by test_loss_functions below
     # one series of each kind of launch (the element-wise, softmax, class-index and soft-target kernels);
     # test_loss_functions below checks the wiring of the others
-    stdout = focal_triton_cli("bench", "--loss", "sigmoid,softmax,head,distribution_focal", "--dtype", "float32",
-                              "--mode", "fwd_bwd", "--sizes", "1024", "--providers", "focal_triton,eager",
-                              "--out", str(out))  # fmt: skip
+    stdout = focal_triton_cli(
+        "bench",
+        "--loss",
+        "sigmoid,softmax,head,distribution_focal",
+        "--dtype",
+        "float32",
+        "--mode",
+        "fwd_bwd",
+        "--sizes",
+        "1024",
+        "--providers",
+        "focal_triton,eager",
+        "--out",
+        str(out),
+    )
     with open(out / "results.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     return out, stdout, json.loads((out / "results.json").read_text()), rows
@@ -87,9 +99,14 @@ def test_loss_functions_time_the_compiled_baseline():
     from focal_triton.perf.bench import Case, loss_functions
 
     cache = {}
-    cases = (("sigmoid", "uint8", (64,)), ("softmax", "index", (8, 5)), ("head", "index", (8, 80)),
-             ("varifocal", "index", (8, 80)), ("quality_focal", "index", (8, 80)),
-             ("distribution_focal", "distance", (8, 17)))  # fmt: skip
+    cases = (
+        ("sigmoid", "uint8", (64,)),
+        ("softmax", "index", (8, 5)),
+        ("head", "index", (8, 80)),
+        ("varifocal", "index", (8, 80)),
+        ("quality_focal", "index", (8, 80)),
+        ("distribution_focal", "distance", (8, 17)),
+    )
     for loss, target, shape in cases:
         functions = loss_functions(Case(loss, torch.float32, target, "fwd_bwd", "mean", shape), cache)
         assert set(functions) == {"focal_triton", "eager", "compile"}
@@ -105,8 +122,13 @@ def test_panels_sort_class_counts_as_numbers():
         return {"loss": loss, "shape": shape, "dtype": dtype, "target": "index", "mode": mode, "reduction": "mean"}
 
     shapes = ["8x21x64x64", "64x1000", "1024x2", "4096", "16x80"]
-    assert sorted(shapes, key=lambda shape: series_order(row(shape))) == ["4096", "1024x2", "16x80", "64x1000",
-                                                                         "8x21x64x64"]  # fmt: skip
+    assert sorted(shapes, key=lambda shape: series_order(row(shape))) == [
+        "4096",
+        "1024x2",
+        "16x80",
+        "64x1000",
+        "8x21x64x64",
+    ]
     assert series_order(row("16x80", "float16")) > series_order(row("16x80", "bfloat16"))
     assert series_order(row("16x80", mode="fwd")) < series_order(row("16x80"))
 
@@ -159,11 +181,30 @@ def test_bytes_model(case, per_element):
 def test_cli_lists_take_aliases_and_refuse_unknown_names(capsys):
     from focal_triton.perf.cli import build_parser
 
-    args = build_parser().parse_args(["bench", "--dtype", "fp32,bf16", "--mode", "both", "--providers", "triton",
-                                      "--sizes", "4096,65536", "--loss", "head,varifocal"])  # fmt: skip
+    args = build_parser().parse_args(
+        [
+            "bench",
+            "--dtype",
+            "fp32,bf16",
+            "--mode",
+            "both",
+            "--providers",
+            "triton",
+            "--sizes",
+            "4096,65536",
+            "--loss",
+            "head,varifocal",
+        ]
+    )
     assert args.loss == ["head", "varifocal"]
-    assert build_parser().parse_args(["bench"]).loss == ["sigmoid", "softmax", "head", "varifocal", "quality_focal",
-                                                        "distribution_focal"]  # fmt: skip
+    assert build_parser().parse_args(["bench"]).loss == [
+        "sigmoid",
+        "softmax",
+        "head",
+        "varifocal",
+        "quality_focal",
+        "distribution_focal",
+    ]
     assert args.dtype == ["float32", "bfloat16"] and args.mode == ["fwd", "fwd_bwd"]
     assert args.providers == ["focal_triton"] and args.sizes == [4096, 65536]
     defaults = build_parser().parse_args(["tune"])

@@ -23,15 +23,27 @@ MMCV_INPUTS = [
 MMCV_SIGMOID = [
     (0.13562961, [[-0.00657264, 0.11185755], [0.11185755, -0.00657264]]),
     (1.10251057, [[0.28808805, 0.11185755, -0.09602935], [0.11185755, -0.00657264, 0.40376765]]),
-    (0.42287254, [[0.07457182, -0.02485716, 0.07457201], [0.07457211, 0.07457669, -0.02483728],
-                  [-0.02462499, 0.08277918, 0.18050370]]),
-]  # fmt: skip
+    (
+        0.42287254,
+        [
+            [0.07457182, -0.02485716, 0.07457201],
+            [0.07457211, 0.07457669, -0.02483728],
+            [-0.02462499, 0.08277918, 0.18050370],
+        ],
+    ),
+]
 MMCV_SOFTMAX = [
     (0.00566451, [[-0.00657264, 0.00657264], [0.00657264, -0.00657264]]),
     (0.34956908, [[0.10165970, 0.03739851, -0.13905823], [0.01227554, -0.10298023, 0.09070466]]),
-    (0.15754992, [[0.02590877, -0.05181759, 0.02590882], [0.02589641, 0.02589760, -0.05179400],
-                  [-0.07307514, 0.02234372, 0.05073142]]),
-]  # fmt: skip
+    (
+        0.15754992,
+        [
+            [0.02590877, -0.05181759, 0.02590882],
+            [0.02589641, 0.02589760, -0.05179400],
+            [-0.07307514, 0.02234372, 0.05073142],
+        ],
+    ),
+]
 
 
 def loss_and_grad(fn, x, t, **options):
@@ -42,8 +54,11 @@ def loss_and_grad(fn, x, t, **options):
 
 
 MMCV_CALLS = {  # mmcv's 'mean' is the sum over N (rows): normalizer=N for the sigmoid loss
-    "sigmoid": (focal_triton.sigmoid_focal_loss, MMCV_SIGMOID,
-                lambda x: {"reduction": "mean", "normalizer": x.shape[0]}),
+    "sigmoid": (
+        focal_triton.sigmoid_focal_loss,
+        MMCV_SIGMOID,
+        lambda x: {"reduction": "mean", "normalizer": x.shape[0]},
+    ),
     "softmax": (focal_triton.softmax_focal_loss, MMCV_SOFTMAX, lambda x: {}),
 }
 
@@ -104,11 +119,22 @@ def test_kornia_binary_focal_loss_with_logits(device):
     target = torch.randint(0, 2, (2, 3, 5), generator=generator)
     target[0, :, 1] = 255
     pos_weight, weight = torch.tensor([1.0, 2.0, 0.5]), torch.tensor([0.3, 1.0, 2.0])
-    got = loss_and_grad(focal_triton.sigmoid_focal_loss, pred, target.to(device), alpha=0.25, gamma=2.0,
-                        reduction="mean", ignore_index=255, pos_weight=pos_weight.view(3, 1).to(device),
-                        weight=weight.view(3, 1).to(device), normalizer=target.numel())  # fmt: skip
-    want = _loss_and_grad64(lambda z: kornia_binary_focal_loss_with_logits(z, target, 0.25, 2.0, pos_weight.double(),
-                                                                          weight.double(), 255), pred)  # fmt: skip
+    got = loss_and_grad(
+        focal_triton.sigmoid_focal_loss,
+        pred,
+        target.to(device),
+        alpha=0.25,
+        gamma=2.0,
+        reduction="mean",
+        ignore_index=255,
+        pos_weight=pos_weight.view(3, 1).to(device),
+        weight=weight.view(3, 1).to(device),
+        normalizer=target.numel(),
+    )
+    want = _loss_and_grad64(
+        lambda z: kornia_binary_focal_loss_with_logits(z, target, 0.25, 2.0, pos_weight.double(), weight.double(), 255),
+        pred,
+    )
     torch.testing.assert_close(got[0].double().cpu(), want[0], rtol=2e-5, atol=2e-6)
     torch.testing.assert_close(got[1].double().cpu(), want[1], rtol=2e-5, atol=2e-6)
 
@@ -136,8 +162,16 @@ def test_smp_multiclass_focal_loss(device):
     labels = torch.randint(0, 4, (2, 3, 5), generator=generator)
     labels[1, 0] = -1
     y = labels.to(device)
-    got = loss_and_grad(focal_triton.sigmoid_focal_loss, pred, y, alpha=0.25, gamma=2.0, reduction="mean",
-                        ignore_index=-1, normalizer=(y != -1).sum())  # fmt: skip
+    got = loss_and_grad(
+        focal_triton.sigmoid_focal_loss,
+        pred,
+        y,
+        alpha=0.25,
+        gamma=2.0,
+        reduction="mean",
+        ignore_index=-1,
+        normalizer=(y != -1).sum(),
+    )
     want = _loss_and_grad64(lambda z: smp_multiclass_focal_loss(z, labels, 0.25, 2.0, -1), pred)
     torch.testing.assert_close(got[0].double().cpu(), want[0], rtol=2e-5, atol=2e-6)
     torch.testing.assert_close(got[1].double().cpu(), want[1], rtol=2e-5, atol=2e-6)

@@ -5,9 +5,9 @@ target kinds; the kernels equal the float64 formulas, the loss is >= 0, the grad
 import os
 
 import torch
-from oracle import expected_softmax, sigmoid_focal_grad64, sigmoid_focal_loss64, softmax_focal_loss64
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from oracle import expected_softmax, sigmoid_focal_grad64, sigmoid_focal_loss64, softmax_focal_loss64
 
 from focal_triton import sigmoid_focal_loss, softmax_focal_loss
 
@@ -42,8 +42,14 @@ def logits_tensors(draw, min_dims=1, max_dims=4):
 
 
 @PROFILE
-@given(x64=logits_tensors(), dtype=dtypes, gamma=gammas, reduction=reductions,
-       alpha=st.sampled_from([None, -1.0, 0.0, 0.25, 1.0]), kind=st.sampled_from(["soft", "bool", "uint8"]))  # fmt: skip
+@given(
+    x64=logits_tensors(),
+    dtype=dtypes,
+    gamma=gammas,
+    reduction=reductions,
+    alpha=st.sampled_from([None, -1.0, 0.0, 0.25, 1.0]),
+    kind=st.sampled_from(["soft", "bool", "uint8"]),
+)
 def test_sigmoid_matches_formula(x64, dtype, gamma, reduction, alpha, kind):
     x = x64.to(dtype)
     u = torch.rand(x.shape, generator=torch.Generator().manual_seed(x.numel()))
@@ -67,8 +73,14 @@ def test_sigmoid_matches_formula(x64, dtype, gamma, reduction, alpha, kind):
 
 
 @PROFILE
-@given(x64=logits_tensors(min_dims=2), dtype=dtypes, gamma=gammas, reduction=reductions,
-       alpha=st.sampled_from([None, 0.5, "per-class"]), ignore=st.booleans())  # fmt: skip
+@given(
+    x64=logits_tensors(min_dims=2),
+    dtype=dtypes,
+    gamma=gammas,
+    reduction=reductions,
+    alpha=st.sampled_from([None, 0.5, "per-class"]),
+    ignore=st.booleans(),
+)
 def test_softmax_matches_formula(x64, dtype, gamma, reduction, alpha, ignore):
     x = x64.to(dtype)
     classes = x.shape[1]
@@ -98,10 +110,11 @@ def broadcast_weights(draw, shape):
     """A float64 weight broadcastable to ``shape``: some dims kept, others 1, leading dims dropped,
     possibly a strided view (read in place) or an expanded one."""
     dims = [size if draw(st.booleans()) else 1 for size in shape]
-    dims = dims[draw(st.integers(0, len(dims))):]
+    dims = dims[draw(st.integers(0, len(dims))) :]
     seed = draw(st.integers(0, 2**16))
-    base = torch.rand([*dims[:-1], dims[-1] * 2] if dims else [2], generator=torch.Generator().manual_seed(seed),
-                      dtype=torch.float64)  # fmt: skip
+    base = torch.rand(
+        [*dims[:-1], dims[-1] * 2] if dims else [2], generator=torch.Generator().manual_seed(seed), dtype=torch.float64
+    )
     weight = base[..., ::2] if dims else base[0]
     if dims and draw(st.booleans()):
         weight = weight.expand(*shape[: len(shape) - len(dims)], *dims) if len(dims) < len(shape) else weight
@@ -109,8 +122,13 @@ def broadcast_weights(draw, shape):
 
 
 @settings(PROFILE, max_examples=int(os.environ.get("FOCAL_TRITON_HYPOTHESIS_EXAMPLES", "12")))
-@given(data=st.data(), x64=logits_tensors(min_dims=2), gamma=st.sampled_from([0.5, 2.0]),
-       form=st.sampled_from(["same-shape", "class-index"]), normalizer=st.sampled_from([None, 3.5]))  # fmt: skip
+@given(
+    data=st.data(),
+    x64=logits_tensors(min_dims=2),
+    gamma=st.sampled_from([0.5, 2.0]),
+    form=st.sampled_from(["same-shape", "class-index"]),
+    normalizer=st.sampled_from([None, 3.5]),
+)
 def test_sigmoid_weight_and_normalizer(data, x64, gamma, form, normalizer):
     """Any broadcast / strided weight and a normalizer: 'mean' is sum(weight * loss) / (normalizer or the
     number of elements), loss and gradient, against the float64 formula."""

@@ -1,17 +1,16 @@
 """sigmoid_focal_loss with (N, *) class-index targets against the float64 binary
 formula on an explicit one-hot built in the test."""
 
+import functools
+
 import pytest
 import torch
 import torch.nn.functional as F
 from oracle import (
     assert_sigmoid_index_matches,
     autograd64,
-    expected_sigmoid_index,
     one_hot64,
     run,
-    sigmoid_focal_grad64,
-    sigmoid_focal_loss64,
 )
 
 from focal_triton import SigmoidFocalLoss, reference, sigmoid_focal_loss
@@ -35,8 +34,9 @@ def make_case(shape, device, dtype=torch.float32, target_dtype=torch.int64, seed
 GAMMA_AND_COMPILE = [(0.0, False), (0.5, False), (2.0, False), (5.0, False), (0.5, True), (2.0, True)]
 
 
-@pytest.mark.parametrize("gamma,use_compile", GAMMA_AND_COMPILE, ids=[f"{g}-{'compiled' if c else 'eager'}"
-                                                                      for g, c in GAMMA_AND_COMPILE])  # fmt: skip
+@pytest.mark.parametrize(
+    "gamma,use_compile", GAMMA_AND_COMPILE, ids=[f"{g}-{'compiled' if c else 'eager'}" for g, c in GAMMA_AND_COMPILE]
+)
 @pytest.mark.parametrize("alpha", [None, 0.25])
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_matches_one_hot_formula(device, gamma, alpha, reduction, use_compile):
@@ -92,7 +92,7 @@ def test_all_ignored(device):
 def test_gradcheck_float64(device):
     x, t = make_case((5, 3, 2), device, dtype=torch.float64)
     for reduction in REDUCTIONS:
-        fn = lambda v, r=reduction: sigmoid_focal_loss(v, t, 0.25, 0.5, r)
+        fn = functools.partial(sigmoid_focal_loss, targets=t, alpha=0.25, gamma=0.5, reduction=reduction)
         assert torch.autograd.gradcheck(fn, (x.requires_grad_(),), fast_mode=True)
 
 
@@ -111,8 +111,11 @@ WIDE_OPTIONS = {
     "alpha": lambda c: {"alpha": 0.25},
     "alpha 1": lambda c: {"alpha": 1.0},  # the negatives' factor is 0
     "per-class alpha": lambda c: {"alpha": [0.1 + 0.8 * j / c for j in range(c)]},
-    "pos_weight, weight": lambda c: {"alpha": 0.25, "pos_weight": torch.linspace(0.5, 2.0, c),
-                                     "weight": torch.rand(24, c, generator=torch.Generator().manual_seed(4))},
+    "pos_weight, weight": lambda c: {
+        "alpha": 0.25,
+        "pos_weight": torch.linspace(0.5, 2.0, c),
+        "weight": torch.rand(24, c, generator=torch.Generator().manual_seed(4)),
+    },
 }
 
 
@@ -147,8 +150,14 @@ def test_wide_rows_match_the_formula(device, num_classes, reduction, gamma, opti
     ignored = (t == -100).cpu()
     x_nan = x.clone()
     x_nan[ignored.to(device)] = float("nan")
-    loss, grad = run(sigmoid_focal_loss, x_nan, t, gamma=gamma, reduction=reduction,
-                     **{k: v.to(device) if torch.is_tensor(v) else v for k, v in extra.items()})  # fmt: skip
+    loss, grad = run(
+        sigmoid_focal_loss,
+        x_nan,
+        t,
+        gamma=gamma,
+        reduction=reduction,
+        **{k: v.to(device) if torch.is_tensor(v) else v for k, v in extra.items()},
+    )
     want = autograd64(lambda z: wide_rows64(z, t.cpu(), gamma, reduction, **extra), x)
     torch.testing.assert_close(loss.double().cpu(), want[0], rtol=2e-5, atol=2e-6 * (24 if reduction == "sum" else 1))
     torch.testing.assert_close(grad.double().cpu(), want[1], rtol=2e-5, atol=2e-6)
@@ -162,9 +171,13 @@ def test_wide_rows_take_the_limits(device, num_classes, gamma):
     gives NaN there alone; the rest of each row is the formula's."""
     x, t = make_case((24, num_classes), device)
     t[2:6] = torch.tensor([3, 4, 5, 6])
-    cases = {(2, 3): (float("inf"), 0.0, 0.0), (3, 4): (-float("inf"), float("inf"), -0.25),
-             (4, 0): (float("inf"), float("inf"), 0.75), (4, 1): (-float("inf"), 0.0, 0.0),
-             (5, 6): (float("nan"), float("nan"), float("nan"))}  # (row, class): (logit, loss, gradient)
+    cases = {
+        (2, 3): (float("inf"), 0.0, 0.0),
+        (3, 4): (-float("inf"), float("inf"), -0.25),
+        (4, 0): (float("inf"), float("inf"), 0.75),
+        (4, 1): (-float("inf"), 0.0, 0.0),
+        (5, 6): (float("nan"), float("nan"), float("nan")),
+    }  # (row, class): (logit, loss, gradient)
     x_extreme = x.clone()
     for (row, cls), (logit, _, _) in cases.items():
         x_extreme[row, cls] = logit

@@ -9,8 +9,6 @@ from oracle import (
     assert_sigmoid_matches,
     expected_sigmoid,
     run_sigmoid,
-    sigmoid_focal_grad64,
-    sigmoid_focal_loss64,
 )
 
 import focal_triton
@@ -46,8 +44,11 @@ def test_kernels_run_not_the_fallback(device, kernel_launches):
     assert focal_triton.backend_for(x) in ("triton", "triton-interpreter")
     loss, _ = run_sigmoid(x, make_targets(100, "soft", device), 0.25, 2.0, "mean")
     assert torch.isfinite(loss)
-    assert [name for name, _ in kernel_launches] == ["sigmoid_focal_fwd_kernel", "sum_partials_kernel",
-                                                      "scale_grad_kernel"]  # fmt: skip
+    assert [name for name, _ in kernel_launches] == [
+        "sigmoid_focal_fwd_kernel",
+        "sum_partials_kernel",
+        "scale_grad_kernel",
+    ]
 
 
 @pytest.mark.parametrize("dtype,rtol,atol", DTYPES)
@@ -64,11 +65,15 @@ def test_matches_float64_formula(device, dtype, rtol, atol, gamma, alpha, reduct
 
 
 KINDS_AND_COMPILE = [(kind, False) for kind in ("soft", "hard", "bool", "uint8", "fp16", "fp64")] + [
-    ("soft", True), ("uint8", True), ("bool", True)]  # fmt: skip
+    ("soft", True),
+    ("uint8", True),
+    ("bool", True),
+]
 
 
-@pytest.mark.parametrize("kind,use_compile", KINDS_AND_COMPILE, ids=[f"{k}-{'compiled' if c else 'eager'}"
-                                                                     for k, c in KINDS_AND_COMPILE])  # fmt: skip
+@pytest.mark.parametrize(
+    "kind,use_compile", KINDS_AND_COMPILE, ids=[f"{k}-{'compiled' if c else 'eager'}" for k, c in KINDS_AND_COMPILE]
+)
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_target_dtypes(device, kind, reduction, use_compile):
     x = make_logits(777, torch.float32, device)
@@ -220,7 +225,7 @@ def test_repeated_backward_through_retained_graph(device, reduction):
     scales = (3.0, 0.5, 1.0)
     grads = [torch.autograd.grad(loss, x, torch.full_like(loss, s), retain_graph=True)[0].clone() for s in scales]
     _, want = expected_sigmoid(x.detach(), t, 0.25, 2.0, reduction)
-    for scale, grad in zip(scales, grads):
+    for scale, grad in zip(scales, grads, strict=True):
         torch.testing.assert_close(grad.double().cpu(), scale * want.cpu(), rtol=2e-5, atol=2e-6)
 
 

@@ -1,6 +1,8 @@
 """focal_triton.softmax_focal_loss (Triton kernels; the interpreter without CUDA)
 against the independent float64 formulas of tests/oracle.py."""
 
+import functools
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -89,7 +91,9 @@ def test_few_strided_classes_run_the_small_c_kernel(device, num_classes, kernel,
     t = torch.where(t == num_classes - 1, 0, t)
     alpha = [0.5 + (c % 4) / 4 for c in range(num_classes)]
     for reduction in REDUCTIONS:
-        go = torch.randn(t.shape, generator=torch.Generator().manual_seed(4)).to(device) if reduction == "none" else None
+        go = (
+            torch.randn(t.shape, generator=torch.Generator().manual_seed(4)).to(device) if reduction == "none" else None
+        )
         with tuning.recording_launches() as launches:
             assert_softmax_matches(x, t, alpha, 2.0, reduction, rtol, atol, grad_output=go)
         assert launches["softmax_focal_fwd"]["source"] == kernel
@@ -148,7 +152,9 @@ def test_channels_last_gradient_keeps_the_layout(device):
 
 
 @pytest.mark.parametrize("target_dtype", [torch.int64, torch.int32, torch.uint8])
-@pytest.mark.parametrize("alpha", [0.5, [0.5, 1.0, 2.0, 0.0, 1.0, 1.0, 3.0, 1.0, 1.0, 0.25]], ids=["alpha", "per-class"])
+@pytest.mark.parametrize(
+    "alpha", [0.5, [0.5, 1.0, 2.0, 0.0, 1.0, 1.0, 3.0, 1.0, 1.0, 0.25]], ids=["alpha", "per-class"]
+)
 @pytest.mark.parametrize("use_compile", [False, True], ids=["eager", "compiled"])
 def test_target_dtypes(device, target_dtype, alpha, use_compile):
     x, t = make_case((64, 10), torch.float32, device, ignore_every=6, target_dtype=target_dtype)
@@ -214,7 +220,9 @@ def test_extreme_logits(device, dtype, rtol, atol, gamma):
 def test_gradcheck_float64(device, reduction):
     x, t = make_case((5, 4, 3), torch.float64, device, ignore_every=4)
     for gamma in (0.5, 2.0):
-        fn = lambda v, g=gamma: softmax_focal_loss(v, t, [0.3, 0.6, 1.0, 0.5], g, reduction)
+        fn = functools.partial(
+            softmax_focal_loss, targets=t, alpha=[0.3, 0.6, 1.0, 0.5], gamma=gamma, reduction=reduction
+        )
         assert torch.autograd.gradcheck(fn, (x.requires_grad_(),), fast_mode=True)
 
 
@@ -238,21 +246,49 @@ def test_out_of_range_target(device):
 
 
 BAD_CALLS = [
-    pytest.param(lambda x, t: ((x, t[:, :2]), {}), ValueError, r"shape \(6, 3\) for inputs \(6, 5, 3\), got \(6, 2\)", id="shape"),
-    pytest.param(lambda x, t: ((x, t.float()), {}), ValueError, "floating targets are target probabilities of the shape",
-                 id="float-targets"),
-    pytest.param(lambda x, t: ((x, t.bool()), {}), TypeError, "targets must be class indices of dtype", id="bool-targets"),
+    pytest.param(
+        lambda x, t: ((x, t[:, :2]), {}), ValueError, r"shape \(6, 3\) for inputs \(6, 5, 3\), got \(6, 2\)", id="shape"
+    ),
+    pytest.param(
+        lambda x, t: ((x, t.float()), {}),
+        ValueError,
+        "floating targets are target probabilities of the shape",
+        id="float-targets",
+    ),
+    pytest.param(
+        lambda x, t: ((x, t.bool()), {}), TypeError, "targets must be class indices of dtype", id="bool-targets"
+    ),
     pytest.param(lambda x, t: ((x[:, 0], t), {}), ValueError, "one class index per position", id="missing-class-dim"),
     pytest.param(lambda x, t: ((x.long(), t), {}), TypeError, "inputs must be a floating tensor", id="int-inputs"),
-    pytest.param(lambda x, t: ((x, t), {"alpha": [0.5] * 4}), ValueError, r"one weight per class \(5\), got 4", id="alpha-length"),
-    pytest.param(lambda x, t: ((x, t), {"alpha": [0.5, -1, 0.5, 0.5, 0.5]}), ValueError, "finite class weights >= 0", id="alpha-negative"),
-    pytest.param(lambda x, t: ((x, t), {"alpha": 1.5}), ValueError, r"alpha must be a number in \[0, 1\]", id="alpha>1"),
-    pytest.param(lambda x, t: ((x, t), {"alpha": torch.ones(5, device="meta")}), ValueError, "alpha must be on the device of inputs", id="alpha-device"),
+    pytest.param(
+        lambda x, t: ((x, t), {"alpha": [0.5] * 4}), ValueError, r"one weight per class \(5\), got 4", id="alpha-length"
+    ),
+    pytest.param(
+        lambda x, t: ((x, t), {"alpha": [0.5, -1, 0.5, 0.5, 0.5]}),
+        ValueError,
+        "finite class weights >= 0",
+        id="alpha-negative",
+    ),
+    pytest.param(
+        lambda x, t: ((x, t), {"alpha": 1.5}), ValueError, r"alpha must be a number in \[0, 1\]", id="alpha>1"
+    ),
+    pytest.param(
+        lambda x, t: ((x, t), {"alpha": torch.ones(5, device="meta")}),
+        ValueError,
+        "alpha must be on the device of inputs",
+        id="alpha-device",
+    ),
     pytest.param(lambda x, t: ((x, t), {"gamma": -1.0}), ValueError, "gamma must be a finite number >= 0", id="gamma"),
-    pytest.param(lambda x, t: ((x, t), {"reduction": "batchmean"}), ValueError, "reduction must be one of", id="reduction"),
-    pytest.param(lambda x, t: ((x, t), {"ignore_index": 1.5}), TypeError, "ignore_index must be an int", id="ignore-index"),
-    pytest.param(lambda x, t: ((x, t.to("meta")), {}), ValueError, "targets must be on the device of inputs", id="targets-device"),
-]  # fmt: skip
+    pytest.param(
+        lambda x, t: ((x, t), {"reduction": "batchmean"}), ValueError, "reduction must be one of", id="reduction"
+    ),
+    pytest.param(
+        lambda x, t: ((x, t), {"ignore_index": 1.5}), TypeError, "ignore_index must be an int", id="ignore-index"
+    ),
+    pytest.param(
+        lambda x, t: ((x, t.to("meta")), {}), ValueError, "targets must be on the device of inputs", id="targets-device"
+    ),
+]
 
 
 @pytest.mark.parametrize("make_call,error,message", BAD_CALLS)
@@ -282,7 +318,9 @@ def test_every_tuning_candidate_is_correct(device, shape):
         with tuning.forced_tile(tile), tuning.recording_launches() as launches:
             loss, grad = run_softmax(x, t, None, 2.0, "mean")
             tiled_loss = sigmoid_focal_loss(x, t, reduction="sum")
-        assert launches["softmax_focal_fwd"]["config"] == dict(zip(("BLOCK_S", "BLOCK_C", "num_warps"), tile))
+        assert launches["softmax_focal_fwd"]["config"] == dict(
+            zip(("BLOCK_S", "BLOCK_C", "num_warps"), tile, strict=True)
+        )
         assert launches["sigmoid_focal_index_fwd"]["source"] == "forced"
         torch.testing.assert_close(loss.double().cpu(), want_loss, rtol=2e-5, atol=2e-6, msg=f"tile {tile}")
         torch.testing.assert_close(grad.double().cpu(), want_grad, rtol=2e-5, atol=2e-6, msg=f"tile {tile}")

@@ -3,8 +3,10 @@
 import pytest
 import torch
 from conftest import requires_cuda
+from oracle import op_arguments
 
 import focal_triton
+from focal_triton._options import BinaryOptions, SoftmaxOptions
 
 sigmoid_focal_op = torch.ops.focal_triton.sigmoid_focal_loss.default
 sigmoid_focal_index_op = torch.ops.focal_triton.sigmoid_focal_index_loss.default
@@ -14,22 +16,14 @@ REDUCTIONS = ["none", "mean", "sum"]
 
 
 def sigmoid_op_args(x, t, reduction, need_grad=True, loss_dtype=torch.float32, **options):
-    """The sigmoid ops' arguments: the checked options in schema order, defaults for those not given."""
-    defaults = dict(alpha=0.25, alpha_per_class=None, gamma=2.0, ignore_index=-100, weight=None, normalizer=None,
-                    normalizer_tensor=None, label_smoothing=0.0, pos_weight=None, pos_weight_tensor=None,
-                    activated=False)  # fmt: skip
-    o = {**defaults, **options}
-    return (x, t, o["alpha"], o["alpha_per_class"], o["gamma"], reduction, o["ignore_index"], o["weight"],
-            o["normalizer"], o["normalizer_tensor"], o["label_smoothing"], o["pos_weight"], o["pos_weight_tensor"],
-            o["activated"], need_grad, loss_dtype)  # fmt: skip
+    """The sigmoid ops' arguments: the options record's fields in schema order, defaults for those not given."""
+    soft = t.is_floating_point() and t.shape == x.shape
+    return op_arguments(BinaryOptions(reduction=reduction, soft_targets=soft, **options), x, t, need_grad, loss_dtype)
 
 
 def softmax_op_args(x, t, reduction, need_grad=True, loss_dtype=torch.float32, **options):
-    defaults = dict(alpha=None, alpha_per_class=None, gamma=2.0, ignore_index=-100, weight=None, normalizer=None,
-                    normalizer_tensor=None, label_smoothing=0.0)  # fmt: skip
-    o = {**defaults, **options}
-    return (x, t, o["alpha"], o["alpha_per_class"], o["gamma"], reduction, o["ignore_index"], o["weight"],
-            o["normalizer"], o["normalizer_tensor"], o["label_smoothing"], need_grad, loss_dtype)  # fmt: skip
+    options = SoftmaxOptions(reduction=reduction, soft_targets=t.is_floating_point(), **options)
+    return op_arguments(options, x, t, need_grad, loss_dtype)
 
 
 @pytest.mark.parametrize("reduction", ["none", "mean"])  # per-element / per-row outputs, and 0-d ones ('sum' alike)
@@ -47,25 +41,54 @@ def test_opcheck(device, reduction):
         (sigmoid_focal_op, sigmoid_op_args(x, labels.to(torch.uint8), reduction, alpha=None, ignore_index=1)),
         (sigmoid_focal_op, sigmoid_op_args(x.detach().half(), labels, reduction, need_grad=False)),
         (sigmoid_focal_index_op, sigmoid_op_args(x, index, reduction, gamma=0.5)),
-        (sigmoid_focal_index_op, sigmoid_op_args(x.detach().bfloat16(), index, reduction, gamma=0.5, ignore_index=3,
-                                                 need_grad=False, loss_dtype=bf16)),
+        (
+            sigmoid_focal_index_op,
+            sigmoid_op_args(
+                x.detach().bfloat16(), index, reduction, gamma=0.5, ignore_index=3, need_grad=False, loss_dtype=bf16
+            ),
+        ),
         (softmax_focal_op, softmax_op_args(x, index, reduction, alpha_per_class=alpha)),
         (softmax_focal_op, softmax_op_args(x.detach(), index, reduction, alpha=0.5, need_grad=False)),
         # a float16 gradient is kept in float32 until backward
         (softmax_focal_op, softmax_op_args(x.detach().half().requires_grad_(), index, reduction)),
-    ]  # fmt: skip
+    ]
     # the options change no output shape: checked at 'mean' (with the normalizer)
     with_options = [
-        (sigmoid_focal_op, sigmoid_op_args(x, labels.long(), reduction, alpha=None, alpha_per_class=alpha.view(5, 1),
-                                           weight=soft[:1], label_smoothing=0.1, pos_weight_tensor=soft[0, :, :1],
-                                           **mean)),
-        (sigmoid_focal_op, sigmoid_op_args(soft.clone().requires_grad_(), labels, reduction, activated=True,
-                                           normalizer=2.0)),
-        (sigmoid_focal_index_op, sigmoid_op_args(x, index, reduction, alpha=None, alpha_per_class=alpha,
-                                                 weight=soft[:, :1], pos_weight=2.0, label_smoothing=0.2, **mean)),
+        (
+            sigmoid_focal_op,
+            sigmoid_op_args(
+                x,
+                labels.long(),
+                reduction,
+                alpha=None,
+                alpha_per_class=alpha.view(5, 1),
+                weight=soft[:1],
+                label_smoothing=0.1,
+                pos_weight_tensor=soft[0, :, :1],
+                **mean,
+            ),
+        ),
+        (
+            sigmoid_focal_op,
+            sigmoid_op_args(soft.clone().requires_grad_(), labels, reduction, activated=True, normalizer=2.0),
+        ),
+        (
+            sigmoid_focal_index_op,
+            sigmoid_op_args(
+                x,
+                index,
+                reduction,
+                alpha=None,
+                alpha_per_class=alpha,
+                weight=soft[:, :1],
+                pos_weight=2.0,
+                label_smoothing=0.2,
+                **mean,
+            ),
+        ),
         (softmax_focal_op, softmax_op_args(x, index, reduction, weight=soft[:, 0], label_smoothing=0.1, **mean)),
         (softmax_focal_op, softmax_op_args(x, soft, reduction, alpha_per_class=alpha, normalizer=4.0)),
-    ]  # fmt: skip
+    ]
     # every opcheck test at 'mean'; at 'none' (the per-element / per-row fake shapes) all but AOT dispatch
     utils = None if reduction == "mean" else ("test_schema", "test_autograd_registration", "test_faketensor")
     for op, args in plain + (with_options if reduction == "mean" else []):
@@ -108,7 +131,7 @@ def test_torch_compile_fullgraph_matches_eager(device, dynamic):
     loss = compiled(features, class_index, soft)
     loss.backward()
     torch.testing.assert_close(loss, eager, rtol=1e-5, atol=1e-6)
-    for grad, want in zip([p.grad for p in model.parameters()], eager_grads):
+    for grad, want in zip([p.grad for p in model.parameters()], eager_grads, strict=True):
         torch.testing.assert_close(grad, want, rtol=1e-5, atol=1e-6)
 
 
@@ -139,11 +162,13 @@ def test_no_host_sync_on_the_launch_path(device, host_sync_forbidden, reduction)
         focal_triton.sigmoid_focal_loss(x, soft, reduction=reduction),
         focal_triton.sigmoid_focal_loss(x, index, reduction=reduction),
         focal_triton.softmax_focal_loss(x, index, alpha=torch.ones(6, device=device), reduction=reduction),
-        focal_triton.sigmoid_focal_loss(x, soft > 0.5, alpha=torch.rand(6, device=device), reduction=reduction,
-                                        pos_weight=soft[0, :, :1], **options),
+        focal_triton.sigmoid_focal_loss(
+            x, soft > 0.5, alpha=torch.rand(6, device=device), reduction=reduction, pos_weight=soft[0, :, :1], **options
+        ),
         focal_triton.sigmoid_focal_loss(x, index, reduction=reduction, pos_weight=soft[0, :, :1], **options),
-        focal_triton.sigmoid_focal_loss(soft.clone().requires_grad_(), index, reduction=reduction, activated=True,
-                                        **options),
+        focal_triton.sigmoid_focal_loss(
+            soft.clone().requires_grad_(), index, reduction=reduction, activated=True, **options
+        ),
         focal_triton.softmax_focal_loss(x, index, reduction=reduction, weight=soft[:, 0], label_smoothing=0.1, **mean),
         focal_triton.softmax_focal_loss(x, torch.softmax(soft, 1), reduction=reduction, **mean),
         # the focal family (issue 14)
@@ -151,7 +176,7 @@ def test_no_host_sync_on_the_launch_path(device, host_sync_forbidden, reduction)
         focal_triton.varifocal_loss(x, soft * (soft > 0.5), reduction=reduction, weight=soft[:, :1], **mean),
         focal_triton.quality_focal_loss(x, index, reduction=reduction, scores=soft[:, 0], weight=soft[:, 1], **mean),
         focal_triton.distribution_focal_loss(x, soft[:, 0] * 5, reduction=reduction, **mean),
-    ]  # fmt: skip
+    ]
     for loss in losses:
         loss.backward(torch.ones_like(loss))
     assert x.grad is not None
@@ -172,8 +197,9 @@ def test_cuda_graph_capture(loss_name):
             loss = focal_triton.sigmoid_focal_loss(x, index, reduction="sum")
         elif loss_name == "head-options":  # weight, a normalizer counted on the device, smoothing
             num_pos = (index < 4).sum().clamp(min=1)
-            loss = focal_triton.sigmoid_focal_loss(x, index, reduction="mean", weight=soft[:, :1], normalizer=num_pos,
-                                                   label_smoothing=0.1)  # fmt: skip
+            loss = focal_triton.sigmoid_focal_loss(
+                x, index, reduction="mean", weight=soft[:, :1], normalizer=num_pos, label_smoothing=0.1
+            )
         elif loss_name == "softmax-smoothed":
             loss = focal_triton.softmax_focal_loss(x, index, label_smoothing=0.1, weight=soft[:, 0])
         else:

@@ -56,8 +56,11 @@ def _softmax_case(x, device):
     return lambda v, **kw: softmax_focal_loss(v, k.to(device), **kw), softmax_focal_grad64(x.cpu(), k, None, 2.0)
 
 
-CASES = {"sigmoid": (_sigmoid_case, (8, 100, 80)), "sigmoid-index": (_index_case, (8, 80, 25)),
-         "softmax": (_softmax_case, (8, 5000))}  # fmt: skip
+CASES = {
+    "sigmoid": (_sigmoid_case, (8, 100, 80)),
+    "sigmoid-index": (_index_case, (8, 80, 25)),
+    "softmax": (_softmax_case, (8, 5000)),
+}
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -361,7 +364,7 @@ def test_threads_get_their_own_results(device):
         thread.start()
     for thread in threads:
         thread.join()
-    assert all(torch.equal(a, b) for a, b in zip(alone, together))
+    assert all(torch.equal(a, b) for a, b in zip(alone, together, strict=True))
 
 
 @pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
@@ -380,7 +383,7 @@ def test_float64_scalars_are_exact(device, reduction):
         sigmoid_focal_loss64(x.cpu(), one_hot64(k.cpu(), 7), 0.3, 1.7),
         softmax_focal_loss64(x.cpu(), k.clamp(max=6).cpu(), 0.3, 1.7)[0],
     ]
-    for loss, want in zip(got, elementwise):
+    for loss, want in zip(got, elementwise, strict=True):
         want = {"none": want, "mean": want.mean(), "sum": want.sum()}[reduction]
         torch.testing.assert_close(loss.cpu(), want, rtol=1e-13, atol=1e-15)
 
