@@ -10,6 +10,8 @@ import functools
 import os
 import sys
 import warnings
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -19,18 +21,21 @@ from focal_triton import reference
 TOLERANCE = 1e-4  # float32 kernels against the float64 eager reference
 
 
-def _relative_error(value, expected):
+def _relative_error(value: torch.Tensor, expected: torch.Tensor) -> float:
     """max |value - expected| / (1 + |expected|): absolute near 0, relative for large sums."""
     return ((value.double() - expected.double()).abs() / (1 + expected.double().abs())).max().item()
 
 
-def _check(name, fn, ref, x, t, tolerance, **kwargs):
+def _check(
+    name: str, fn: Callable, ref: Callable, x: torch.Tensor, t: torch.Tensor, tolerance: float, **kwargs: Any
+) -> bool:
     x_kernel = x.detach().clone().requires_grad_()
     x_ref = x.detach().clone().requires_grad_()
     loss = fn(x_kernel, t, **kwargs)
     expected = ref(x_ref.cpu(), t.cpu(), **kwargs).to(x.device)
     loss.backward(torch.ones_like(loss))
     expected.backward(torch.ones_like(expected))
+    assert x_kernel.grad is not None and x_ref.grad is not None
     loss_err = _relative_error(loss, expected)
     grad_err = _relative_error(x_kernel.grad, x_ref.grad)
     ok = loss_err <= tolerance and grad_err <= tolerance
@@ -38,7 +43,7 @@ def _check(name, fn, ref, x, t, tolerance, **kwargs):
     return ok
 
 
-def _check_head_options_and_family(generator, device, n):
+def _check_head_options_and_family(generator: torch.Generator, device: str, n: int) -> bool:
     """A detection head's weighted, normalised call, label smoothing, and the focal family."""
     rows, classes = n // 80, 80
     logits = (torch.randn(rows, classes, generator=generator) * 4).to(device)
@@ -89,7 +94,7 @@ def _check_head_options_and_family(generator, device, n):
     return ok
 
 
-def main():
+def main() -> int:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cpu" and "TRITON_INTERPRET" not in os.environ:
         os.execve(sys.executable, [sys.executable, "-m", "focal_triton"], {**os.environ, "TRITON_INTERPRET": "1"})

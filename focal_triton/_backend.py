@@ -9,7 +9,7 @@ INTERPRETER = "triton-interpreter"
 REFERENCE = "reference"
 
 
-def interpreter_enabled():
+def interpreter_enabled() -> bool:
     """True when TRITON_INTERPRET=1 is set: Triton kernels then run on CPU tensors."""
     return os.environ.get("TRITON_INTERPRET", "0") == "1"
 

@@ -7,10 +7,13 @@ Nothing here reads a tensor value on the host.
 """
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import triton
+from torch import Tensor
 
 from focal_triton.kernels.class_walk import TARGETS_DENSE, TARGETS_DISTANCE, TARGETS_INDEX, TARGETS_INDEX_SCORES
 from focal_triton.kernels.sigmoid_focal import sigmoid_focal_index_fwd_kernel
@@ -52,14 +55,14 @@ class ClassLaunch:
     loss_dtype: torch.dtype
 
     @property
-    def n_s_blocks(self):
+    def n_s_blocks(self) -> int:
         return triton.cdiv(self.layout.rows, self.tile[0])
 
     @property
-    def grid(self):
+    def grid(self) -> tuple[int]:
         return (self.layout.batches * self.n_s_blocks,)
 
-    def operand_arguments(self, name, stride_names):
+    def operand_arguments(self, name: str, stride_names: tuple[str, ...]) -> dict[str, Any]:
         """``<name>_ptr`` and its (b, c, s) strides under ``stride_names`` (a placeholder pointer and
         zero strides when the operand is not given); a per-row operand names (b, s) only."""
         spare = self.targets
@@ -70,7 +73,7 @@ class ClassLaunch:
             strides = (strides[0], strides[2])
         return {f"{name}_ptr": self.operands[name], **dict(zip(stride_names, strides, strict=True))}
 
-    def kernel_arguments(self):
+    def kernel_arguments(self) -> dict[str, Any]:
         """The keyword arguments every (B, C, S) kernel takes (a placeholder pointer where an
         output is not written)."""
         spare = self.targets
@@ -106,22 +109,22 @@ class ClassLaunch:
         )
 
 
-def walkable(logits):
+def walkable(logits: Tensor) -> Tensor:
     """``logits``, copied to contiguous when its trailing dims do not merge into one stride."""
     return logits if rows_layout(logits, torch.empty_like(logits, device="meta")) else logits.contiguous()
 
 
-def gradient_like(logits, dtype):
+def gradient_like(logits: Tensor, dtype: torch.dtype) -> Tensor:
     """An empty ``dtype`` tensor laid out as the multiclass launchers lay out the gradient of ``logits``."""
     return torch.empty_like(walkable(logits), dtype=dtype)
 
 
-def loss_like_gradient(logits, targets, reduction, dtype):
+def loss_like_gradient(logits: Tensor, targets: Tensor, reduction: str, dtype: torch.dtype) -> Tensor:
     """The fake of a 'none' loss of the logits' shape, laid out as the gradient (else 0-d)."""
     return gradient_like(logits, dtype) if reduction == "none" else logits.new_empty((), dtype=dtype)
 
 
-def row_operand(tensor, targets_shape):
+def row_operand(tensor: Tensor, targets_shape: Sequence[int]) -> Tensor:
     """A per-row operand (e.g. weight of the softmax loss) broadcast to the (N, *) rows, as an
     (N, 1, *) view for the (B, C, S) walk."""
     return tensor.expand(targets_shape).unsqueeze(1)
@@ -139,6 +142,7 @@ def prepare_class_launch(
     grad = gradient_like(x, grad_buffer_dtype(x.dtype)) if need_grad else None
     out = torch.empty_like(x, dtype=loss_dtype) if per_element and not options.reduce else None
     layout = rows_layout(x, next(b for b in (grad, out, x) if b is not None), tuple(operands.values()))
+    assert layout is not None  # walkable logits and rows_walkable operands always merge
     # one target per row, flat; soft targets (of the logits' shape) are read as an operand, in place
     t = targets if options.soft_targets else targets.contiguous().reshape(-1)
     if not options.reduce and out is None:
@@ -153,14 +157,18 @@ def prepare_class_launch(
     return launch
 
 
-def finish_class_launch(launch, rows_shape, per_element):
+def finish_class_launch(
+    launch: ClassLaunch, rows_shape: Sequence[int], per_element: bool
+) -> tuple[Tensor, Tensor | None]:
     """(loss, grad) after the kernel ran: the fixed-order reduction, or the 'none' output."""
-    x, loss_dtype = launch.logits, launch.loss_dtype
+    x, loss_dtype, out, partials = launch.logits, launch.loss_dtype, launch.out, launch.partials
     if launch.reduction == "none":
-        return (launch.out if per_element else launch.out.reshape(rows_shape)), launch.grad
+        assert out is not None
+        return (out if per_element else out.reshape(rows_shape)), launch.grad
     if x.numel() == 0:
         return empty_reduction(launch.reduction, loss_dtype, x.device, launch.denominator), launch.grad
-    return finish_reduction(launch.partials, launch.grid[0], launch.denominator, loss_dtype), launch.grad
+    assert partials is not None
+    return finish_reduction(partials, launch.grid[0], launch.denominator, loss_dtype), launch.grad
 
 
 def softmax_focal_forward(inputs, targets, options: SoftmaxOptions, need_grad: bool, loss_dtype: torch.dtype):
@@ -215,12 +223,12 @@ def softmax_focal_forward(inputs, targets, options: SoftmaxOptions, need_grad: b
     return finish_class_launch(launch, rows_shape, per_element=False)
 
 
-def _every_row(rows, per_row):
+def _every_row(rows: int, per_row: float) -> Callable[[Tensor], Denominator]:
     """The 'mean' denominator of targets with nothing ignored: rows * per_row."""
     return lambda flat_targets: Denominator(rows * per_row)
 
 
-def _kept_rows(ignore_index, per_row):
+def _kept_rows(ignore_index: int, per_row: float) -> Callable[[Tensor], Denominator]:
     """The 'mean' denominator of class indices: the rows whose index is not ignore_index, times per_row."""
     return lambda flat_targets: non_ignored_count(flat_targets, ignore_index, per_position=per_row)
 
@@ -294,7 +302,7 @@ def sigmoid_focal_index_forward(inputs, targets, options: BinaryOptions, need_gr
     return finish_class_launch(launch, loss_shape, per_element=not row_loss)
 
 
-def _loss_operand(weight, loss_shape, per_row):
+def _loss_operand(weight: Tensor, loss_shape: Sequence[int], per_row: bool) -> Tensor:
     """A weight broadcast to the 'none' loss as the class walk reads it: (N, C, *) per element, or
     (N, 1, *) per row."""
     return row_operand(weight, loss_shape) if per_row else weight.expand(loss_shape)

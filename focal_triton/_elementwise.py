@@ -4,6 +4,8 @@ Inputs reaching it have passed ``_validation``; nothing here reads a tensor valu
 host, so the path is free of host-device syncs and can be captured in a CUDA graph.
 """
 
+from typing import Any
+
 import torch
 import triton
 
@@ -35,14 +37,14 @@ MAX_STREAMS = 2048
 STREAM_MULTIPLE = max(block for block, _ in tuning.ELEMENTWISE_CONFIGS) // REDUCE_CHUNK.value
 
 
-def stream_count(n):
+def stream_count(n: int) -> int:
     """The streams of an n-element walk: set by n alone, never by the config, so the partial sums
     (one per stream) and their order are the same whatever config runs."""
     steps = triton.cdiv(n, REDUCE_CHUNK.value)
     return triton.cdiv(min(steps, MAX_STREAMS), STREAM_MULTIPLE) * STREAM_MULTIPLE
 
 
-def _launch(n, dtypes, arguments):
+def _launch(n: int, dtypes: tuple[torch.dtype, torch.dtype], arguments: dict[str, Any]) -> None:
     """Launches the element-wise kernel over n elements with the shipped config for (bucket,
     dtypes) on this GPU, or through the autotuner.  Nothing read afterwards depends on the
     config that ran (one partial sum per stream), so concurrent calls from several threads
@@ -145,6 +147,6 @@ def sigmoid_focal_forward(inputs, targets, options: BinaryOptions, need_grad: bo
             COMPUTE=compute_dtype(x.dtype),
         ),
     )
-    if not reduce:
+    if partials is None:
         return loss, grad
     return finish_reduction(partials, streams, denominator, loss_dtype), grad

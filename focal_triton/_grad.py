@@ -8,9 +8,11 @@ a float16 gradient kept in float32) multiplies out of place.  Under torch.compil
 """
 
 import weakref
+from typing import Any
 
 import torch
 import triton
+from torch import Tensor
 
 from focal_triton.kernels.grad_scale import scale_grad_kernel
 
@@ -20,7 +22,7 @@ from ._kernel_args import compute_dtype
 from ._launch_lock import serialized_launches
 
 
-def scale_grad_in_place(grad, grad_output):
+def scale_grad_in_place(grad: Tensor, grad_output: Tensor) -> Tensor:
     """grad *= grad_output (a 0-d device tensor) unless it is 1.0; see kernels/grad_scale.py.
 
     ``grad`` must be dense.  Returns a 0-d device tensor holding the scale the buffer now carries.
@@ -42,7 +44,7 @@ def scale_grad_in_place(grad, grad_output):
     return carried
 
 
-def times_grad_output(grad, grad_output, row_broadcast, out_dtype):
+def times_grad_output(grad: Tensor, grad_output: Tensor, row_broadcast: bool, out_dtype: torch.dtype) -> Tensor:
     """grad * grad_output out of place, multiplied in the accumulator dtype and rounded once to
     ``out_dtype``; with ``row_broadcast`` a per-row grad_output (N, *) broadcasts over the
     classes of a (N, C, *) gradient."""
@@ -52,7 +54,7 @@ def times_grad_output(grad, grad_output, row_broadcast, out_dtype):
     return (grad.to(compute) * grad_output.to(compute)).to(out_dtype)
 
 
-def save_fused_grad(ctx, grad, input_dtype, row_broadcast):
+def save_fused_grad(ctx: Any, grad: Tensor, input_dtype: torch.dtype, row_broadcast: bool) -> None:
     """Keeps the forward's gradient for ``eager_backward``."""
     ctx.save_for_backward(grad)
     # Saved-tensor hooks (checkpointing, save_on_cpu) hand backward a different tensor
@@ -63,7 +65,7 @@ def save_fused_grad(ctx, grad, input_dtype, row_broadcast):
     ctx.row_broadcast = row_broadcast
 
 
-def eager_backward(ctx, grad_output):
+def eager_backward(ctx: Any, grad_output: Tensor) -> Tensor:
     """dL/dinputs from the buffer ``save_fused_grad`` kept, on the device (no host sync)."""
     try:
         (grad,) = ctx.saved_tensors

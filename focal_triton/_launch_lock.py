@@ -19,6 +19,6 @@ def serialized_launches(tensor: torch.Tensor):
     return _LAUNCH_LOCK if backend_for(tensor) == INTERPRETER else contextlib.nullcontext()
 
 
-def autotuning_lock():
+def autotuning_lock() -> contextlib.AbstractContextManager:
     """The lock a run of Triton's autotuner holds (its benchmark state is shared by every thread)."""
     return _LAUNCH_LOCK

@@ -7,7 +7,11 @@ b * stride_b + c * stride_c + s * stride_s, and row b * S + s is position
 
 import itertools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
+
+from torch import Tensor
 
 
 @dataclass(frozen=True)
@@ -19,7 +23,7 @@ class RowsLayout:
     operand_strides: tuple = ()  # the same for each operand (weight, dense targets, ...) read beside the logits
 
 
-def _bcs_strides(tensor):
+def _bcs_strides(tensor: Tensor) -> tuple[int, int, int] | None:
     """(stride_b, stride_c, stride_s) of (N, C, *) with the trailing dims merged into one, or None."""
     spatial = [(size, stride) for size, stride in zip(tensor.shape[2:], tensor.stride()[2:], strict=True) if size != 1]
     for (_, outer), (size, inner) in itertools.pairwise(spatial):
@@ -29,7 +33,7 @@ def _bcs_strides(tensor):
     return tensor.stride(0), tensor.stride(1), stride_s
 
 
-def rows_layout(logits, grad, operands=()):
+def rows_layout(logits: Tensor, grad: Tensor, operands: tuple[Tensor, ...] = ()) -> RowsLayout | None:
     """The (B, C, S) view of ``logits``, of ``grad`` (same shape) and of each of ``operands``
     ((N, C or 1, *) views, e.g. a weight broadcast to the logits); None when the trailing dims
     of one of them do not merge into one stride (the caller copies)."""
@@ -37,8 +41,8 @@ def rows_layout(logits, grad, operands=()):
     tensors = (logits, grad, *operands)
     if n * spatial == 0:  # no rows: nothing is read, any strides do
         return _layout(1, 0, [(0, t.stride(1), 1) for t in tensors])
-    strides = [_bcs_strides(t) for t in tensors]
-    if any(s is None for s in strides):
+    strides = [s for s in map(_bcs_strides, tensors) if s is not None]
+    if len(strides) < len(tensors):
         return None
     if spatial == 1:  # (N, C) rows: the batch dim is the row dim
         return _layout(1, n, [(0, sc, sb) for sb, sc, _ in strides])
@@ -48,12 +52,12 @@ def rows_layout(logits, grad, operands=()):
     return _layout(n, spatial, strides)
 
 
-def _layout(batches, rows, strides):
+def _layout(batches: int, rows: int, strides: Sequence[Sequence[int]]) -> RowsLayout:
     """RowsLayout from the strides of logits, grad and the operands, in that order."""
     return RowsLayout(batches, rows, tuple(strides[0]), tuple(strides[1]), tuple(tuple(s) for s in strides[2:]))
 
 
-def rows_walkable(operand):
+def rows_walkable(operand: Tensor) -> Tensor:
     """``operand`` ((N, C or 1, *), e.g. an expanded broadcast view) as it is when its trailing dims
     merge into one stride, else a contiguous copy (e.g. a weight that varies along W only)."""
     return operand if _bcs_strides(operand) is not None else operand.contiguous()
@@ -72,7 +76,7 @@ class FlatOperand:
     middle_stride: int = 0
     outer_stride: int = 0
 
-    def kernel_arguments(self, name, spare):
+    def kernel_arguments(self, name: str, spare: Tensor) -> dict[str, Any]:
         """The kernel's ``<name>_ptr``, ``<name>_*_size`` / ``_stride`` and ``<NAME>_DIMS`` arguments."""
         fields = ("inner_size", "middle_size", "inner_stride", "middle_stride", "outer_stride")
         return {
@@ -82,7 +86,7 @@ class FlatOperand:
         }
 
 
-def flat_operand(tensor, shape):
+def flat_operand(tensor: Tensor | None, shape: Sequence[int]) -> FlatOperand:
     """``tensor`` broadcast to ``shape`` as a FlatOperand, read in place; only a view whose dims
     do not merge into three is copied (contiguous)."""
     if tensor is None:
@@ -109,7 +113,7 @@ def flat_operand(tensor, shape):
     return FlatOperand(view, len(dims), inner_size, middle_size, inner_stride, middle_stride, outer_stride)
 
 
-def rows_of_c(num_classes, layout):
+def rows_of_c(num_classes: int, layout: RowsLayout) -> bool:
     """True when the logits and the gradient are rows of ``num_classes`` contiguous classes, one
     after the other (row stride C): kernels with C compiled in then take s * C as the row offset,
     whose divisibility Triton sees (C = 1000: 8 logits, 128-bit 16-bit access), where a runtime
@@ -117,7 +121,7 @@ def rows_of_c(num_classes, layout):
     return all(strides[1:] == (1, num_classes) for strides in (layout.logits_strides, layout.grad_strides))
 
 
-def wide_class_offsets(num_classes, layout):
+def wide_class_offsets(num_classes: int, layout: RowsLayout) -> bool:
     """True when a class offset (class * stride_c) of the logits, the gradient or any operand walked
     by class (dense targets, weight, pos_weight) can pass 2**31: the kernels then compute class
     offsets in 64 bits (int32 otherwise keeps registers free)."""

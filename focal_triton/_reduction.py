@@ -1,10 +1,13 @@
 """What a loss is divided by, and 'mean' / 'sum' after a kernel wrote its partial sums: fixed
 order, no host sync."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import triton
+from torch import Tensor
 
 from focal_triton.kernels.reduce import (
     DENOMINATOR_COUNT,
@@ -21,7 +24,7 @@ REDUCE_BLOCK = 1024  # partial sums per step of the one-program final sum
 COUNT_CONFIG = (4096, 4)  # (BLOCK, num_warps) of the count of kept targets: 32 a thread
 
 
-def empty_reduction(reduction, dtype, device, denominator):
+def empty_reduction(reduction: str, dtype: torch.dtype, device: torch.device, denominator: "Denominator") -> Tensor:
     """The reduction of no elements: 'sum' is 0, 'mean' is 0 / denominator (NaN for a count of 0,
     as torch.mean of nothing; 0 for a normalizer)."""
     zero = torch.zeros((), dtype=dtype, device=device)
@@ -41,7 +44,7 @@ class Denominator:
     tensor: "torch.Tensor | None" = None
     is_count: bool = False
 
-    def kernel_arguments(self, spare):
+    def kernel_arguments(self, spare: Tensor) -> dict[str, Any]:
         if self.tensor is None:
             mode = DENOMINATOR_NUMBER
         else:
@@ -53,7 +56,12 @@ class Denominator:
         )
 
 
-def loss_denominator(reduction, normalizer, normalizer_tensor, mean_denominator):
+def loss_denominator(
+    reduction: str,
+    normalizer: float | None,
+    normalizer_tensor: Tensor | None,
+    mean_denominator: Callable[[], Denominator],
+) -> Denominator:
     """The Denominator of a loss: 1 for 'none' / 'sum', the normalizer (a number or a 0-d device
     tensor) when given, else ``mean_denominator()`` (called only then: counting costs a kernel)."""
     if reduction != "mean":
@@ -65,7 +73,7 @@ def loss_denominator(reduction, normalizer, normalizer_tensor, mean_denominator)
     return mean_denominator()
 
 
-def finish_reduction(partials, n_partials, denominator, out_dtype):
+def finish_reduction(partials: Tensor, n_partials: int, denominator: Denominator, out_dtype: torch.dtype) -> Tensor:
     """Sums ``partials[:n_partials]`` in a fixed order and divides by ``denominator`` (a Denominator)."""
     out = torch.empty((), dtype=out_dtype, device=partials.device)
     sum_partials_kernel[(1,)](
@@ -79,7 +87,7 @@ def finish_reduction(partials, n_partials, denominator, out_dtype):
     return out
 
 
-def non_ignored_count(targets, ignore_index, per_position=1.0):
+def non_ignored_count(targets: Tensor, ignore_index: int, per_position: float = 1.0) -> Denominator:
     """The Denominator of 'mean' over the targets that differ from ignore_index, each counting
     ``per_position`` (C for the class-index sigmoid loss): counted on the device (no host sync),
     or known on the host when no target can equal ignore_index."""
@@ -88,7 +96,7 @@ def non_ignored_count(targets, ignore_index, per_position=1.0):
     return Denominator(per_position, count_kept(targets.reshape(-1), ignore_index), is_count=True)
 
 
-def count_kept(targets, ignore_index):
+def count_kept(targets: Tensor, ignore_index: int) -> Tensor:
     """A 0-d int64 device tensor: how many of the flat ``targets`` differ from ignore_index (one
     Triton pass over them)."""
     count = torch.zeros((), dtype=torch.int64, device=targets.device)

@@ -19,13 +19,14 @@ from dataclasses import dataclass
 
 import torch
 import torch.autograd.forward_ad as forward_ad
+from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from ._backend import REFERENCE, backend_for
 from ._dtypes import grad_buffer_dtype, loss_dtype_for
 from ._grad import eager_backward, save_fused_grad, times_grad_output
 from ._launch_lock import serialized_launches
-from ._options import field_names, schema_arguments
+from ._options import LossOptions, field_names, schema_arguments
 
 
 @dataclass(frozen=True)
@@ -58,17 +59,17 @@ class LossSpec:
         )
 
 
-def per_element_loss(inputs, targets, reduction, dtype):
+def per_element_loss(inputs: Tensor, targets: Tensor, reduction: str, dtype: torch.dtype) -> Tensor:
     """The fake of a loss with the logits' shape for 'none' (contiguous), else 0-d."""
     return inputs.new_empty(inputs.shape if reduction == "none" else (), dtype=dtype)
 
 
-def per_row_loss(inputs, targets, reduction, dtype):
+def per_row_loss(inputs: Tensor, targets: Tensor, reduction: str, dtype: torch.dtype) -> Tensor:
     """The fake of a loss with one value per (N, *) row of (N, C, *) logits for 'none', else 0-d."""
     return inputs.new_empty((inputs.shape[0], *inputs.shape[2:]) if reduction == "none" else (), dtype=dtype)
 
 
-def same_shape_grad(inputs, dtype):
+def same_shape_grad(inputs: Tensor, dtype: torch.dtype) -> Tensor:
     """The fake of a contiguous gradient of the logits' shape."""
     return inputs.new_empty(inputs.shape, dtype=dtype)
 
@@ -89,7 +90,7 @@ class FusedGradLoss(torch.autograd.Function):
         return None, eager_backward(ctx, grad_output), None, None, None
 
 
-def _traced_under_forward_ad():
+def _traced_under_forward_ad() -> bool:
     """torch.compile tracing inside ``forward_ad.dual_level()``: the custom op has no forward-mode
     formula (its tangent would come back missing), so the eager reference is traced instead, whose
     torch ops give the exact tangent.  Eager calls refuse dual tensors (_validation)."""
@@ -112,7 +113,7 @@ class RegisteredLoss:
         """The op's arguments: the tensors, each field of ``options`` in order, need_grad, loss_dtype."""
         return (inputs, targets, *(getattr(options, name) for name in self.fields), need_grad, loss_dtype)
 
-    def __call__(self, inputs, targets, options):
+    def __call__(self, inputs: Tensor, targets: Tensor, options: LossOptions) -> Tensor:
         spec = self.spec
         if backend_for(inputs) == REFERENCE or _traced_under_forward_ad():
             return spec.reference(inputs, targets, options)

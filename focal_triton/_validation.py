@@ -4,11 +4,14 @@ Each error names the argument, what was expected and what was given.  Nothing
 here reads tensor values (that would be a host-device sync).
 """
 
+import typing
+from collections.abc import Sequence
 from numbers import Real
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 import torch
 import torch.autograd.forward_ad as forward_ad
+from torch import Tensor
 
 from ._dtypes import accumulator_dtype
 from ._options import BinaryOptions, SoftmaxOptions
@@ -34,11 +37,11 @@ Reduction = Literal["none", "mean", "sum"]
 REDUCTIONS = get_args(Reduction)
 
 
-def _names(dtypes):
+def _names(dtypes: tuple[torch.dtype, ...]) -> str:
     return ", ".join(str(d).replace("torch.", "") for d in dtypes)
 
 
-def check_tensor(name, value):
+def check_tensor(name: str, value: object) -> None:
     if not isinstance(value, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
     if value.layout != torch.strided:
@@ -46,7 +49,7 @@ def check_tensor(name, value):
     check_untransformed(name, value)
 
 
-def check_untransformed(name, value):
+def check_untransformed(name: str, value: Tensor) -> None:
     """A tensor argument under a torch.func transform (vmap, grad, jvp, ...) or carrying a
     forward-mode AD tangent is refused: the kernels would drop its batch dim or its tangent."""
     if torch.compiler.is_compiling():
@@ -57,21 +60,21 @@ def check_untransformed(name, value):
         raise _forward_ad_error(name)
 
 
-def _transform_error(name):
+def _transform_error(name: str) -> RuntimeError:
     return RuntimeError(
         f"focal_triton does not support torch.func transforms (grad, vjp, jvp, vmap, jacrev, ...), got {name} "
         "under one: the gradient comes from a Triton kernel; use torch.autograd.grad or loss.backward()"
     )
 
 
-def _forward_ad_error(name):
+def _forward_ad_error(name: str) -> RuntimeError:
     return RuntimeError(
         f"focal_triton does not support forward-mode AD (dual tensors from torch.autograd.forward_ad), got {name} "
         "under it; use reverse mode (loss.backward() or torch.autograd.grad)"
     )
 
 
-def check_no_grad_needed(name, value):
+def check_no_grad_needed(name: str, value: Tensor) -> None:
     """A tensor focal_triton computes no gradient for must not require one (it would be dropped)."""
     if value.requires_grad and torch.is_grad_enabled():
         raise ValueError(
@@ -79,12 +82,12 @@ def check_no_grad_needed(name, value):
         )
 
 
-def _is_number(value):
+def _is_number(value: object) -> bool:
     """A real number: int / float (not bool), or a symbolic one under torch.compile(dynamic=True)."""
     return (isinstance(value, (Real, torch.SymInt, torch.SymFloat))) and not isinstance(value, bool)
 
 
-def scalar_value(name, value):
+def scalar_value(name: str, value: Any) -> Any:
     """A 0-d tensor given for a number (common in configs) read as a Python number: a CPU one
     costs no device sync; one on a GPU would, and is refused.  Anything else is returned as is."""
     if isinstance(value, torch.Tensor) and value.dim() == 0:
@@ -99,19 +102,19 @@ def scalar_value(name, value):
     return value
 
 
-def _is_finite(value):
+def _is_finite(value: Any) -> bool:
     """Finite and within float32's range (see FLOAT32_MAX)."""
     # comparisons instead of math.isfinite, which symbolic floats do not support
     return value == value and abs(value) <= FLOAT32_MAX
 
 
-def check_logits(inputs):
+def check_logits(inputs: Tensor) -> None:
     check_tensor("inputs", inputs)
     if inputs.dtype not in LOGIT_DTYPES:
         raise TypeError(f"inputs must be a floating tensor ({_names(LOGIT_DTYPES)}), got dtype {inputs.dtype}")
 
 
-def check_same_shape_targets(inputs, targets):
+def check_same_shape_targets(inputs: Tensor, targets: Tensor) -> None:
     check_tensor("targets", targets)
     if targets.shape != inputs.shape:
         raise ValueError(f"targets must have the shape of inputs {tuple(inputs.shape)}, got {tuple(targets.shape)}")
@@ -120,19 +123,19 @@ def check_same_shape_targets(inputs, targets):
     check_same_device(inputs, targets)
 
 
-def check_same_device(inputs, targets):
+def check_same_device(inputs: Tensor, targets: Tensor) -> None:
     if targets.device != inputs.device:
         raise ValueError(f"targets must be on the device of inputs ({inputs.device}), got {targets.device}")
 
 
-def check_gamma(gamma):
+def check_gamma(gamma: Any) -> float:
     gamma = scalar_value("gamma", gamma)
     if not _is_number(gamma) or not _is_finite(gamma) or gamma < 0:
         raise ValueError(f"gamma must be a finite number >= 0, got {gamma!r}{IN_FLOAT32}")
     return float(gamma)
 
 
-def check_binary_alpha(alpha):
+def check_binary_alpha(alpha: Any) -> float | None:
     """Returns the alpha factor as a float, or None when alpha_t is dropped (None or alpha < 0)."""
     alpha = scalar_value("alpha", alpha)
     if alpha is None:
@@ -144,23 +147,23 @@ def check_binary_alpha(alpha):
     return float(alpha) if alpha >= 0 else None
 
 
-def check_reduction(reduction):
+def check_reduction(reduction: object) -> None:
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction must be one of {', '.join(map(repr, REDUCTIONS))}, got {reduction!r}")
 
 
 def check_sigmoid_args(
-    inputs,
-    targets,
-    alpha,
-    gamma,
-    reduction,
-    ignore_index,
-    weight=None,
-    normalizer=None,
-    label_smoothing=0.0,
-    pos_weight=None,
-    activated=False,
+    inputs: Tensor,
+    targets: Tensor,
+    alpha: Any,
+    gamma: Any,
+    reduction: str,
+    ignore_index: Any,
+    weight: Any = None,
+    normalizer: Any = None,
+    label_smoothing: Any = 0.0,
+    pos_weight: Any = None,
+    activated: Any = False,
 ) -> BinaryOptions:
     """Validates sigmoid_focal_loss arguments with same-shape targets."""
     check_logits(inputs)
@@ -209,13 +212,13 @@ def _sigmoid_options(
 CLASS_TARGET_DTYPES = (torch.int64, torch.int32, torch.uint8)
 
 
-def check_class_logits(inputs):
+def check_class_logits(inputs: Tensor) -> None:
     check_logits(inputs)
     if inputs.dim() < 2 or inputs.shape[1] < 1:
         raise ValueError(f"inputs must have shape (N, C) or (N, C, d1, ...) with C >= 1, got {tuple(inputs.shape)}")
 
 
-def check_class_targets(inputs, targets):
+def check_class_targets(inputs: Tensor, targets: Tensor) -> None:
     """targets: class indices of shape (N, d1, ...) for inputs of shape (N, C, d1, ...)."""
     check_tensor("targets", targets)
     expected = (inputs.shape[0], *inputs.shape[2:])
@@ -229,15 +232,16 @@ def check_class_targets(inputs, targets):
     check_same_device(inputs, targets)
 
 
-def check_ignore_index(ignore_index):
+def check_ignore_index(ignore_index: Any) -> int:
+    """An int (a SymInt, standing for one, under torch.compile(dynamic=True)) within int64."""
     if isinstance(ignore_index, bool) or not isinstance(ignore_index, (int, torch.SymInt)):
         raise TypeError(f"ignore_index must be an int, got {ignore_index!r}")
     if not INT64_MIN <= ignore_index <= INT64_MAX:
         raise ValueError(f"ignore_index must fit in int64 [-2**63, 2**63 - 1], got {ignore_index}")
-    return ignore_index
+    return typing.cast(int, ignore_index)
 
 
-def check_targets_in_range(targets, num_classes, ignore_index):
+def check_targets_in_range(targets: Tensor, num_classes: int, ignore_index: int) -> None:
     """Class indices outside [0, C) that are not ignore_index are an error.  Only
     CPU tensors are checked here: a CUDA check would need a host-device sync
     (on the GPU such a position gives a NaN loss instead), and nothing is checked
@@ -253,7 +257,7 @@ def check_targets_in_range(targets, num_classes, ignore_index):
         )
 
 
-def check_class_alpha(alpha, num_classes, inputs):
+def check_class_alpha(alpha: Any, num_classes: int, inputs: Tensor) -> tuple[float | None, Tensor | None]:
     """Multiclass alpha: None, one number in [0, 1] for every class, or C per-class
     weights >= 0 (a sequence, or a 1-D floating tensor on the device of inputs).
     Returns (one factor: float or None, per-class weights: a tensor in the accumulator
@@ -281,7 +285,7 @@ def check_class_alpha(alpha, num_classes, inputs):
     return None, alpha.to(accumulate).contiguous()
 
 
-def check_unit_alpha(alpha):
+def check_unit_alpha(alpha: Any) -> float | None:
     """Multiclass alpha as one factor for every class: None, or a number in [0, 1] (returned as a float)."""
     if alpha is None:
         return None
@@ -290,14 +294,14 @@ def check_unit_alpha(alpha):
     return float(alpha)
 
 
-def check_loss_options(gamma, reduction, ignore_index):
+def check_loss_options(gamma: Any, reduction: object, ignore_index: Any) -> None:
     """gamma, reduction and ignore_index as every loss takes them (the modules check them at construction)."""
     check_gamma(gamma)
     check_reduction(reduction)
     check_ignore_index(ignore_index)
 
 
-def class_weights_buffer(values, name, unit):
+def class_weights_buffer(values: Any, name: str, unit: bool) -> Tensor:
     """Per-class values given to a module (a sequence or a tensor) as a 1-D float64 tensor (so that
     float64 logits get them unrounded, as a number; each call takes them in its logits' precision),
     its values checked once at construction: finite and >= 0, and <= 1 with ``unit``."""
@@ -311,7 +315,7 @@ def class_weights_buffer(values, name, unit):
     return weights
 
 
-def check_class_weight_values(alpha):
+def check_class_weight_values(alpha: Sequence[Any]) -> None:
     """Host-side values of per-class weights (a sequence): each a finite number >= 0."""
     if not all(_is_number(a) and _is_finite(a) and a >= 0 for a in alpha):
         raise ValueError(f"alpha must hold finite class weights >= 0, got {list(alpha)!r}{IN_FLOAT32}")
@@ -354,7 +358,7 @@ def check_softmax_args(
     )
 
 
-def is_class_index_form(inputs, targets):
+def is_class_index_form(inputs: object, targets: object) -> bool:
     """sigmoid_focal_loss takes (N, C, *) logits with integer (N, *) targets as an implicit one-hot."""
     return (
         isinstance(inputs, torch.Tensor)
@@ -366,18 +370,18 @@ def is_class_index_form(inputs, targets):
 
 
 def check_sigmoid_index_args(
-    inputs,
-    targets,
-    alpha,
-    gamma,
-    reduction,
-    ignore_index,
-    weight=None,
-    normalizer=None,
-    label_smoothing=0.0,
-    pos_weight=None,
-    activated=False,
-):
+    inputs: Tensor,
+    targets: Tensor,
+    alpha: Any,
+    gamma: Any,
+    reduction: str,
+    ignore_index: Any,
+    weight: Any = None,
+    normalizer: Any = None,
+    label_smoothing: Any = 0.0,
+    pos_weight: Any = None,
+    activated: Any = False,
+) -> BinaryOptions:
     """Validates sigmoid_focal_loss arguments with class-index targets."""
     check_class_logits(inputs)
     check_call_context(inputs, targets)
@@ -403,7 +407,7 @@ def check_sigmoid_index_args(
     )
 
 
-def check_call_context(inputs, targets):
+def check_call_context(inputs: Tensor, targets: object) -> None:
     """What the fused kernels cannot serve, refused at the call instead of failing deep inside or
     silently dropping a gradient: a gradient of the targets, forward-mode AD, torch.func
     transforms and torch.jit.trace."""
@@ -424,7 +428,7 @@ def check_call_context(inputs, targets):
 
 
 # ----------------------------------------------------------------------------- the options of detection heads
-def _check_operand_tensor(name, value, shape, inputs, what):
+def _check_operand_tensor(name: str, value: Any, shape: Sequence[int], inputs: Tensor, what: str) -> Tensor:
     """A floating tensor on the device of inputs, broadcastable to ``shape`` (``what`` names that
     shape in the message), needing no gradient."""
     _check_floating_tensor(name, value)
@@ -440,20 +444,20 @@ def _check_operand_tensor(name, value, shape, inputs, what):
     return value
 
 
-def _check_floating_tensor(name, value):
+def _check_floating_tensor(name: str, value: Any) -> None:
     check_tensor(name, value)
     if not value.is_floating_point():
         raise TypeError(f"{name} must be a floating tensor, got dtype {value.dtype}")
 
 
-def check_weight(weight, loss_shape, inputs):
+def check_weight(weight: Any, loss_shape: Sequence[int], inputs: Tensor) -> Tensor | None:
     """weight: None, or a floating tensor broadcastable to the 'none' loss, read in place."""
     if weight is None:
         return None
     return _check_operand_tensor("weight", weight, loss_shape, inputs, "the loss of reduction='none'")
 
 
-def check_normalizer(normalizer, reduction, inputs):
+def check_normalizer(normalizer: Any, reduction: str, inputs: Tensor) -> tuple[float | None, Tensor | None]:
     """normalizer: None, a number >= 0, or a 0-d tensor (floating or integer) on the device of inputs
     (a 0-d CPU tensor beside GPU inputs is read as a number: no sync).  Returns (number or None,
     tensor or None); only with reduction='mean'."""
@@ -485,20 +489,20 @@ def check_normalizer(normalizer, reduction, inputs):
     return float(normalizer), None
 
 
-def check_label_smoothing(label_smoothing):
+def check_label_smoothing(label_smoothing: Any) -> float:
     label_smoothing = scalar_value("label_smoothing", label_smoothing)
     if not _is_number(label_smoothing) or not 0 <= label_smoothing <= 1:
         raise ValueError(f"label_smoothing must be a number in [0, 1], got {label_smoothing!r}")
     return float(label_smoothing)
 
 
-def check_activated(activated):
+def check_activated(activated: object) -> bool:
     if not isinstance(activated, bool):
         raise TypeError(f"activated must be a bool, got {activated!r}")
     return activated
 
 
-def check_pos_weight(pos_weight, inputs, activated):
+def check_pos_weight(pos_weight: Any, inputs: Tensor, activated: bool) -> tuple[float | None, Tensor | None]:
     """pos_weight: None, a finite number, or a floating tensor broadcastable to inputs (as
     F.binary_cross_entropy_with_logits).  Returns (number or None, tensor or None)."""
     pos_weight = check_pos_weight_value(pos_weight, activated)
@@ -507,7 +511,7 @@ def check_pos_weight(pos_weight, inputs, activated):
     return pos_weight, None
 
 
-def check_pos_weight_value(pos_weight, activated):
+def check_pos_weight_value(pos_weight: Any, activated: bool) -> float | Tensor | None:
     """pos_weight without the inputs (as a module takes it): None, a finite number (returned as a
     float) or a floating tensor (returned as is), and not with ``activated``."""
     pos_weight = scalar_value("pos_weight", pos_weight)
@@ -526,7 +530,7 @@ def check_pos_weight_value(pos_weight, activated):
     return float(pos_weight)
 
 
-def check_sigmoid_alpha(alpha, inputs):
+def check_sigmoid_alpha(alpha: Any, inputs: Tensor) -> tuple[float | None, Tensor | None]:
     """Sigmoid alpha: None / a number (as check_binary_alpha), or C per-class values in [0, 1] along
     dim 1 of (N, C, *) inputs (a sequence, or a 1-D floating tensor on the device of inputs).
     Returns (number or None, tensor or None): the tensor of shape (C, 1, ..., 1), broadcastable
@@ -542,11 +546,12 @@ def check_sigmoid_alpha(alpha, inputs):
     if isinstance(value, (list, tuple)) and not all(_is_number(a) and 0 <= a <= 1 for a in value):
         raise ValueError(f"alpha must hold per-class values in [0, 1], got {list(value)!r}")
     _, per_class = check_class_alpha(value, inputs.shape[1], inputs)
+    assert per_class is not None  # a sequence or a tensor is per-class values
     return None, per_class.reshape(-1, *([1] * (inputs.dim() - 2)))
 
 
 # ----------------------------------------------------------------------------- the focal family (VFL, QFL, DFL)
-def _check_quality_form(inputs, targets, scores):
+def _check_quality_form(inputs: Tensor, targets: Tensor, scores: Tensor | None) -> bool:
     """VFL / QFL targets: floating of the logits' shape (dense soft targets; ``scores`` must be None),
     or integer class indices of shape (N, d1, ...) for (N, C, d1, ...) logits with ``scores``, a
     floating tensor of the targets' shape.  Returns True for the class-index form."""
@@ -582,14 +587,14 @@ def _check_quality_form(inputs, targets, scores):
     return True
 
 
-def check_nonnegative(name, value):
+def check_nonnegative(name: str, value: Any) -> float:
     value = scalar_value(name, value)
     if not _is_number(value) or not _is_finite(value) or value < 0:
         raise ValueError(f"{name} must be a finite number >= 0, got {value!r}{IN_FLOAT32}")
     return float(value)
 
 
-def check_bool(name, value):
+def check_bool(name: str, value: object) -> bool:
     if not isinstance(value, bool):
         raise TypeError(f"{name} must be a bool, got {value!r}")
     return value

@@ -7,21 +7,22 @@ checked, kernel-ready options) with the same semantics and input contract as
 the focal_triton functions of those names.  They are written in log space so
 that autograd's gradient stays finite where the textbook formula gives NaN.
 
-``torchvision_sigmoid_focal_loss`` is torchvision's formula verbatim, the
-binary baseline the perf harness times; ``eager_softmax_focal_loss``,
-``eager_head_focal_loss`` (mmdet's weighted, normalised head call),
-``eager_varifocal_loss`` (RT-DETR's), ``eager_quality_focal_loss`` and
-``eager_distribution_focal_loss`` (mmdet's) are the other baselines; they are
-NaN-prone (see their docstrings) and never compute a result for the user.  The
-fallbacks compute in float64.
+The fallbacks compute in float64 (the eager baselines the benchmark times are
+``focal_triton.perf.baselines``).
 """
+
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
+from torch import Tensor
+
+from focal_triton.kernels.limits import BIG, CLAMPED_LOG_P
 
 from ._dtypes import ignore_index_applies, loss_dtype_for
 from ._options import BinaryOptions, LossOptions, SoftmaxOptions
 from ._validation import (
+    Reduction,
     check_distribution_focal_args,
     check_quality_focal_args,
     check_sigmoid_args,
@@ -31,13 +32,13 @@ from ._validation import (
     is_class_index_form,
 )
 
-# The reference's stand-in for an infinite logit: every probability and gradient term has
-# reached its limit long before it (the kernels take the infinite logit as it is).
-BIG_LOGIT = 3.0e38
+# The reference's stand-in for an infinite logit, the kernels' BIG: every probability and gradient
+# term has reached its limit long before it (the kernels take the infinite logit as it is).
+BIG_LOGIT = BIG
 LOW_LOGIT = -BIG_LOGIT  # a constant of its own: negated inside a traced function it would be a graph node
 
 
-def _reduce(loss, reduction):
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
     if reduction == "mean":
         return loss.mean()
     if reduction == "sum":
@@ -45,7 +46,7 @@ def _reduce(loss, reduction):
     return loss
 
 
-def _upcast(inputs):
+def _upcast(inputs: Tensor) -> Tensor:
     """float64 math: at a clamped infinite logit (3e38) products such as gamma * ce of the
     backward stay finite, where float32 would overflow to inf and meet a 0 (NaN)."""
     return inputs.double()
@@ -64,7 +65,7 @@ class _ClampPassingGradient(torch.autograd.Function):
         return grad, None, None
 
 
-def _implicit_one_hot(inputs, targets, ignore_index):
+def _implicit_one_hot(inputs: Tensor, targets: Tensor, ignore_index: int) -> tuple[Tensor, Tensor]:
     """(N, C, *) float one-hot of class indices (outside [0, C) = background) and the (N, 1, *) kept mask."""
     classes = torch.arange(inputs.shape[1], device=inputs.device).view(1, -1, *([1] * (inputs.dim() - 2)))
     wide = targets.to(torch.int64).unsqueeze(1)
@@ -72,19 +73,19 @@ def _implicit_one_hot(inputs, targets, ignore_index):
 
 
 def sigmoid_focal_loss(
-    inputs,
-    targets,
-    alpha=0.25,
-    gamma=2.0,
-    reduction="none",
+    inputs: Tensor,
+    targets: Tensor,
+    alpha: float | Sequence[float] | Tensor | None = 0.25,
+    gamma: float | Tensor = 2.0,
+    reduction: Reduction = "none",
     *,
-    ignore_index=-100,
-    weight=None,
-    normalizer=None,
-    label_smoothing=0.0,
-    pos_weight=None,
-    activated=False,
-):
+    ignore_index: int = -100,
+    weight: Tensor | None = None,
+    normalizer: float | Tensor | None = None,
+    label_smoothing: float = 0.0,
+    pos_weight: float | Tensor | None = None,
+    activated: bool = False,
+) -> Tensor:
     """Eager sigmoid focal loss; same arguments and result as focal_triton.sigmoid_focal_loss."""
     options = (alpha, gamma, reduction, ignore_index, weight, normalizer, label_smoothing, pos_weight, activated)
     if is_class_index_form(inputs, targets):
@@ -92,7 +93,7 @@ def sigmoid_focal_loss(
     return sigmoid_focal_checked(inputs, targets, check_sigmoid_args(inputs, targets, *options))
 
 
-def _binary_elementwise(x, t, options: BinaryOptions):
+def _binary_elementwise(x: Tensor, t: Tensor, options: BinaryOptions) -> Tensor:
     return _sigmoid_focal_elementwise(
         x,
         t,
@@ -104,7 +105,7 @@ def _binary_elementwise(x, t, options: BinaryOptions):
     )
 
 
-def sigmoid_focal_checked(inputs, targets, options: BinaryOptions):
+def sigmoid_focal_checked(inputs: Tensor, targets: Tensor, options: BinaryOptions) -> Tensor:
     """sigmoid_focal_loss with same-shape targets, arguments already checked (see _validation)."""
     x = _upcast(inputs)
     labels = not options.soft_targets
@@ -113,14 +114,14 @@ def sigmoid_focal_checked(inputs, targets, options: BinaryOptions):
     return _weighted_reduce(inputs, _binary_elementwise(x, t, options), kept, options, lambda: kept.sum())
 
 
-def sigmoid_focal_index_checked(inputs, targets, options: BinaryOptions):
+def sigmoid_focal_index_checked(inputs: Tensor, targets: Tensor, options: BinaryOptions) -> Tensor:
     """sigmoid_focal_loss with class-index targets, arguments already checked."""
     t, kept = _implicit_one_hot(inputs, targets, options.ignore_index)
     loss = _binary_elementwise(_upcast(inputs), t, options)
     return _weighted_reduce(inputs, loss, kept, options, lambda: kept.sum() * inputs.shape[1])
 
 
-def _labels_kept(labels, ignore_index):
+def _labels_kept(labels: Tensor, ignore_index: int) -> Tensor:
     """Integer labels that are not ignore_index, compared as the kernels compare them
     (``ignore_index_applies``)."""
     if not ignore_index_applies(labels.dtype, ignore_index):
@@ -128,18 +129,20 @@ def _labels_kept(labels, ignore_index):
     return labels != ignore_index
 
 
-def _nan_where(mask, x):
+def _nan_where(mask: Tensor, x: Tensor) -> Tensor:
     """NaN where ``mask`` (in loss and in gradient: it is x times NaN there), else 0 (gradient 0 too,
     whatever x is there): added to a loss."""
     return torch.where(mask, float("nan"), 0.0) * torch.where(mask, x, 0.0)
 
 
-def _alpha_or(number, tensor):
+def _alpha_or(number: float | None, tensor: Tensor | None) -> float | Tensor | None:
     """A factor given as a number or a tensor (in float64), or None."""
     return tensor.double() if tensor is not None else number
 
 
-def _weighted_reduce(inputs, loss, kept, options: LossOptions, count):
+def _weighted_reduce(
+    inputs: Tensor, loss: Tensor, kept: Tensor, options: LossOptions, count: Callable[[], Tensor | int]
+) -> Tensor:
     """weight * loss (0 where not kept, whatever the weight or loss is there), reduced: 'mean' over
     the normalizer or ``count()``."""
     loss = torch.where(kept, loss, 0.0)
@@ -173,21 +176,29 @@ class _ProbabilityBCE(torch.autograd.Function):
         return grad * _probability_bce(p, t)[1], None
 
 
-def _probability_bce(p, t):
+def _probability_bce(p: Tensor, t: Tensor | float) -> tuple[Tensor, Tensor]:
     """(BCE, dBCE/dp) as F.binary_cross_entropy computes them: logs clamped to >= -100, gradient
     (p - t) / max(p (1 - p), 1e-12)."""
     ce = -(t * torch.log(p).clamp(min=-100) + (1 - t) * torch.log1p(-p).clamp(min=-100))
     return ce, (p - t) / (p * (1 - p)).clamp(min=1e-12)
 
 
-def _power_or_limit(base, gamma):
+def _power_or_limit(base: Tensor, gamma: float) -> Tensor:
     """base ** gamma for base >= 0 with a finite gradient where base is 0 (its limit, 0; the
     double-where idiom) and 0 ** 0 = 1."""
     zero = base == 0
     return torch.where(zero, 1.0 if gamma == 0 else 0.0, torch.where(zero, 1.0, base) ** gamma)
 
 
-def _sigmoid_focal_elementwise(x, t, alpha, gamma, label_smoothing=0.0, pos_weight=None, activated=False):
+def _sigmoid_focal_elementwise(
+    x: Tensor,
+    t: Tensor,
+    alpha: float | Tensor | None,
+    gamma: float,
+    label_smoothing: float = 0.0,
+    pos_weight: float | Tensor | None = None,
+    activated: bool = False,
+) -> Tensor:
     if label_smoothing:
         t = t * (1 - label_smoothing) + label_smoothing / 2
     if activated:
@@ -211,17 +222,17 @@ def _sigmoid_focal_elementwise(x, t, alpha, gamma, label_smoothing=0.0, pos_weig
 
 
 def softmax_focal_loss(
-    inputs,
-    targets,
-    alpha=None,
-    gamma=2.0,
-    reduction="mean",
+    inputs: Tensor,
+    targets: Tensor,
+    alpha: float | Sequence[float] | Tensor | None = None,
+    gamma: float | Tensor = 2.0,
+    reduction: Reduction = "mean",
     *,
-    ignore_index=-100,
-    weight=None,
-    normalizer=None,
-    label_smoothing=0.0,
-):
+    ignore_index: int = -100,
+    weight: Tensor | None = None,
+    normalizer: float | Tensor | None = None,
+    label_smoothing: float = 0.0,
+) -> Tensor:
     """Eager softmax focal loss; same arguments and result as focal_triton.softmax_focal_loss."""
     options = check_softmax_args(
         inputs, targets, alpha, gamma, reduction, ignore_index, weight, normalizer, label_smoothing
@@ -229,7 +240,7 @@ def softmax_focal_loss(
     return softmax_focal_checked(inputs, targets, options)
 
 
-def softmax_focal_checked(inputs, targets, options: SoftmaxOptions):
+def softmax_focal_checked(inputs: Tensor, targets: Tensor, options: SoftmaxOptions) -> Tensor:
     """softmax_focal_loss, arguments already checked: alpha one float or None, alpha_per_class
     C weights or None; floating targets are target probabilities."""
     alpha, alpha_per_class, gamma = options.alpha, options.alpha_per_class, options.gamma
@@ -247,7 +258,7 @@ def softmax_focal_checked(inputs, targets, options: SoftmaxOptions):
     # u below -1e38 (a logit of -inf, or a clamped +inf on another class) means p_j = 0: an
     # infinite loss where q_j > 0, added after the formula has run on a finite u so that its
     # limit gradient flows
-    infinite = torch.where((q > 0) & (log_p < -1.0e38), float("inf"), 0.0).sum(1)
+    infinite = torch.where((q > 0) & (log_p < CLAMPED_LOG_P), float("inf"), 0.0).sum(1)
     u = _ClampPassingGradient.apply(log_p, LOW_LOGIT, None)
     terms = -_power_or_limit(-torch.expm1(u), gamma) * u
     if alpha_per_class is not None:
@@ -259,18 +270,18 @@ def softmax_focal_checked(inputs, targets, options: SoftmaxOptions):
 
 
 def varifocal_loss(
-    inputs,
-    targets,
-    alpha=0.75,
-    gamma=2.0,
-    reduction="mean",
+    inputs: Tensor,
+    targets: Tensor,
+    alpha: float = 0.75,
+    gamma: float = 2.0,
+    reduction: Reduction = "mean",
     *,
-    scores=None,
-    detach_weight=False,
-    ignore_index=-100,
-    weight=None,
-    normalizer=None,
-):
+    scores: Tensor | None = None,
+    detach_weight: bool = False,
+    ignore_index: int = -100,
+    weight: Tensor | None = None,
+    normalizer: float | Tensor | None = None,
+) -> Tensor:
     """Eager varifocal loss; same arguments and result as focal_triton.varifocal_loss."""
     _, options = check_varifocal_args(
         inputs, targets, alpha, gamma, reduction, scores, detach_weight, ignore_index, weight, normalizer
@@ -278,7 +289,9 @@ def varifocal_loss(
     return varifocal_checked(inputs, targets, options)
 
 
-def _soft_targets(inputs, targets, scores, ignore_index):
+def _soft_targets(
+    inputs: Tensor, targets: Tensor, scores: Tensor | None, ignore_index: int
+) -> tuple[Tensor, Tensor, Tensor]:
     """(q, positive, kept) of VFL / QFL: soft targets of the logits' shape (positive where q > 0), or the
     one-hot of class indices times each row's score (positive at the row's class)."""
     x = _upcast(inputs)
@@ -291,13 +304,13 @@ def _soft_targets(inputs, targets, scores, ignore_index):
     return torch.where(positive, scores.to(x.dtype).unsqueeze(1), 0.0), positive, kept
 
 
-def _outside_unit(values, x):
+def _outside_unit(values: Tensor, x: Tensor) -> Tensor:
     """NaN in loss and gradient where a target (or probability) is outside [0, 1] or NaN, else 0:
     added to a loss of logits ``x``."""
     return _nan_where((values < 0) | (values > 1) | values.isnan(), x)
 
 
-def _bce_with_logits(x, q):
+def _bce_with_logits(x: Tensor, q: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """BCE with logits at a clamped logit (its limit gradient passes), with the kernels' inf where a
     logit of +-inf is on the wrong side of its target."""
     clamped = _ClampPassingGradient.apply(x, LOW_LOGIT, BIG_LOGIT)
@@ -306,7 +319,7 @@ def _bce_with_logits(x, q):
     return bce, clamped, wrong_side
 
 
-def varifocal_checked(inputs, targets, options: BinaryOptions):
+def varifocal_checked(inputs: Tensor, targets: Tensor, options: BinaryOptions) -> Tensor:
     """varifocal_loss, arguments already checked."""
     scores, alpha, gamma = options.scores, options.alpha or 0.0, options.gamma
     q, positive, kept = _soft_targets(inputs, targets, scores, options.ignore_index)
@@ -348,17 +361,17 @@ class _QualityFocal(torch.autograd.Function):
 
 
 def quality_focal_loss(
-    inputs,
-    targets,
-    beta=2.0,
-    reduction="mean",
+    inputs: Tensor,
+    targets: Tensor,
+    beta: float = 2.0,
+    reduction: Reduction = "mean",
     *,
-    scores=None,
-    ignore_index=-100,
-    activated=False,
-    weight=None,
-    normalizer=None,
-):
+    scores: Tensor | None = None,
+    ignore_index: int = -100,
+    activated: bool = False,
+    weight: Tensor | None = None,
+    normalizer: float | Tensor | None = None,
+) -> Tensor:
     """Eager quality focal loss; same arguments and result as focal_triton.quality_focal_loss."""
     options = check_quality_focal_args(
         inputs, targets, beta, reduction, scores, ignore_index, activated, weight, normalizer
@@ -366,7 +379,7 @@ def quality_focal_loss(
     return quality_focal_checked(inputs, targets, options)
 
 
-def quality_focal_checked(inputs, targets, options: BinaryOptions):
+def quality_focal_checked(inputs: Tensor, targets: Tensor, options: BinaryOptions) -> Tensor:
     """quality_focal_loss, arguments already checked: BCE(x, y) * |y - s| ** beta summed over classes."""
     scores, beta, activated = options.scores, options.beta, options.activated
     y, _, kept = _soft_targets(inputs, targets, scores, options.ignore_index)
@@ -382,13 +395,20 @@ def quality_focal_checked(inputs, targets, options: BinaryOptions):
     return _weighted_reduce(inputs, loss, rows, options, lambda: rows.sum())
 
 
-def distribution_focal_loss(inputs, targets, reduction="mean", *, weight=None, normalizer=None):
+def distribution_focal_loss(
+    inputs: Tensor,
+    targets: Tensor,
+    reduction: Reduction = "mean",
+    *,
+    weight: Tensor | None = None,
+    normalizer: float | Tensor | None = None,
+) -> Tensor:
     """Eager distribution focal loss; same arguments and result as focal_triton.distribution_focal_loss."""
     options = check_distribution_focal_args(inputs, targets, reduction, weight, normalizer)
     return distribution_focal_checked(inputs, targets, options)
 
 
-def distribution_focal_checked(inputs, targets, options: SoftmaxOptions):
+def distribution_focal_checked(inputs: Tensor, targets: Tensor, options: SoftmaxOptions) -> Tensor:
     """distribution_focal_loss, arguments already checked: CE against the two-hot of each distance y,
     (l + 1 - y) at l = floor(y) and (y - l) at l + 1 (at y = n, the one-hot of bin n)."""
     x = _upcast(inputs)
@@ -407,84 +427,3 @@ def distribution_focal_checked(inputs, targets, options: SoftmaxOptions):
     loss = loss + _nan_where(~inside, x.sum(1))  # NaN in the row's loss and in its whole gradient
     kept = torch.ones_like(loss, dtype=torch.bool)
     return _weighted_reduce(inputs, loss, kept, options, lambda: kept.numel())
-
-
-def torchvision_sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2.0, reduction="none"):
-    """torchvision.ops.sigmoid_focal_loss as torchvision writes it (the perf baseline).
-
-    Its autograd gradient is NaN for 0 < gamma < 1 once 1 - p_t rounds to 0
-    (e.g. gamma=0.5, x=20, t=1), because (1 - p_t) ** gamma has an infinite slope there.
-    """
-    p = torch.sigmoid(inputs)
-    ce_loss = F.binary_cross_entropy_with_logits(inputs, targets, reduction="none")
-    p_t = p * targets + (1 - p) * (1 - targets)
-    loss = ce_loss * ((1 - p_t) ** gamma)
-    if alpha is not None and alpha >= 0:
-        alpha_t = alpha * targets + (1 - alpha) * (1 - targets)
-        loss = alpha_t * loss
-    return _reduce(loss, reduction)
-
-
-def eager_softmax_focal_loss(inputs, targets, gamma=2.0, reduction="mean", ignore_index=-100):
-    """The softmax focal loss as training code usually writes it (the perf baseline): log_softmax,
-    gather and pow in the logits' dtype upcast to float32, 'mean' over the non-ignored positions.
-    Its gradient is NaN for 0 < gamma < 1 where p_k rounds to 1."""
-    log_p = F.log_softmax(inputs.float(), dim=1)
-    kept = targets != ignore_index
-    k = torch.where(kept, targets, 0).long()
-    log_p_k = log_p.gather(1, k.unsqueeze(1)).squeeze(1)
-    loss = -((1 - log_p_k.exp()) ** gamma) * log_p_k
-    loss = torch.where(kept, loss, 0.0)
-    if reduction == "mean":
-        return (loss.sum() / kept.sum()).to(inputs.dtype)
-    return _reduce(loss, reduction).to(inputs.dtype)
-
-
-def _one_hot_of_classes(inputs, targets):
-    """The (N, C) one-hot of class indices with index C as background, in the logits' dtype, as the
-    detection codes build it (the baselines' own cost; the fallbacks use _implicit_one_hot)."""
-    num_classes = inputs.shape[1]
-    return F.one_hot(targets, num_classes + 1)[:, :num_classes].to(inputs.dtype)
-
-
-def eager_head_focal_loss(inputs, targets, reduction="mean", weight=None, normalizer=None):
-    """A RetinaNet head's focal loss as mmdet computes it (the perf baseline of the weighted,
-    normalised call): the one-hot of the class indices (index C = background), torchvision's
-    formula, times the per-anchor weight, summed over ``normalizer`` (avg_factor) for 'mean'."""
-    loss = torchvision_sigmoid_focal_loss(inputs, _one_hot_of_classes(inputs, targets))
-    if weight is not None:
-        loss = loss * weight
-    if reduction == "mean":
-        return loss.sum() / normalizer
-    return _reduce(loss, reduction)
-
-
-def eager_varifocal_loss(inputs, targets, reduction="mean", scores=None, normalizer=None, alpha=0.75, gamma=2.0):
-    """The varifocal loss as RT-DETR / D-FINE compute it (the perf baseline): a one-hot of the class
-    indices times the scores, a detached weight, BCE with that weight, summed over ``normalizer``."""
-    target = _one_hot_of_classes(inputs, targets)
-    target_score = scores.to(inputs.dtype).unsqueeze(1) * target
-    pred_score = torch.sigmoid(inputs).detach()
-    weight = alpha * pred_score.pow(gamma) * (1 - target) + target_score
-    loss = F.binary_cross_entropy_with_logits(inputs, target_score, weight=weight, reduction="none")
-    return loss.sum() / normalizer if reduction == "mean" else _reduce(loss, reduction)
-
-
-def eager_quality_focal_loss(inputs, targets, reduction="mean", scores=None, beta=2.0):
-    """The quality focal loss as mmdet's tensor-target code computes it (the perf baseline; its
-    (label, score) version indexes positives with ``nonzero()``, a host sync): per row, summed over
-    the classes."""
-    y = _one_hot_of_classes(inputs, targets) * scores.to(inputs.dtype).unsqueeze(1)
-    loss = F.binary_cross_entropy_with_logits(inputs, y, reduction="none") * (y - inputs.sigmoid()).abs().pow(beta)
-    return _reduce(loss.sum(1), reduction)
-
-
-def eager_distribution_focal_loss(inputs, targets, reduction="mean"):
-    """The distribution focal loss as mmdet computes it (the perf baseline): two cross-entropies
-    weighted by the distance to the neighbouring bins."""
-    left = targets.long()
-    right = left + 1
-    loss = F.cross_entropy(inputs, left, reduction="none") * (right.to(targets.dtype) - targets) + F.cross_entropy(
-        inputs, right, reduction="none"
-    ) * (targets - left.to(targets.dtype))
-    return _reduce(loss, reduction)

@@ -27,7 +27,9 @@ import contextvars
 import functools
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import torch
 import triton
@@ -77,17 +79,17 @@ ELEMENTWISE_CONFIGS = ((1024, 4), (2048, 4), (2048, 8), (4096, 16))
 ONE_CONFIG = ((1024, 4),)
 
 
-def autotune_enabled():
+def autotune_enabled() -> bool:
     """One config under the interpreter (tests stay fast) or with FOCAL_TRITON_AUTOTUNE=0."""
     return not interpreter_enabled() and os.environ.get("FOCAL_TRITON_AUTOTUNE", "1") != "0"
 
 
-def size_bucket(n):
+def size_bucket(n: int) -> int:
     """ceil(log2(n)): the autotune key, so a training loop tunes once per bucket, not per size."""
     return max(n - 1, 0).bit_length()
 
 
-def _prune_to_size(configs, named_args, **kwargs):
+def _prune_to_size(configs: list, named_args: dict, **kwargs: Any) -> list:
     """Blocks larger than the tensor only idle lanes; keep them out of the search.  The
     autotuner passes positional arguments as ``named_args`` and keyword ones as ``kwargs``
     (the launchers launch by keyword)."""
@@ -114,7 +116,7 @@ SIGMOID_AUTOTUNER = triton.autotune(
 SCALE_CONFIG = (2048, 8) if autotune_enabled() else ONE_CONFIG[0]
 
 
-def elementwise_config(kernel_name, tensor, n, dtypes):
+def elementwise_config(kernel_name: str, tensor: torch.Tensor, n: int, dtypes: tuple) -> tuple[int, int] | None:
     """(BLOCK, num_warps) of the shipped table for this kernel, size bucket and dtypes on the
     tensor's GPU, or None: the launcher then goes through the autotuner.  A table entry that
     is not one of ELEMENTWISE_CONFIGS (a table from another version) is not used: the partial
@@ -152,7 +154,7 @@ INDEX_CLASS_TILES = (32, 16, 8)
 INDEX_TILE = 1024  # logits of one class tile of a program
 
 
-def index_class_tile(num_classes):
+def index_class_tile(num_classes: int) -> int:
     """The unpadded class tile of a row of ``num_classes`` contiguous classes: of the widths whose
     tiles unroll (class_walk.tiles_unroll) the one that pads least, the widest among equals (C =
     150: 5 tiles of 32, not 19 looped tiles of 8, 117.8 -> 36 SASS per logit), or of all the widths
@@ -167,14 +169,14 @@ SOFT_KERNELS = ("softmax_focal_soft", "distribution_focal")  # DFL rows of more 
 SOFTMAX_KERNELS = ("softmax_focal_fwd", *SOFT_KERNELS)
 
 
-def padded_softmax_row(num_classes):
+def padded_softmax_row(num_classes: int) -> bool:
     """Whether a softmax row takes unpadded class tiles: one power-of-two tile would pad it by more
     than 1/8 and at most 8 tiles of INDEX_CLASS_TILES cover it."""
     padded = triton.next_power_of_2(num_classes)
     return INDEX_CLASS_TILES[-1] < num_classes <= 8 * INDEX_CLASS_TILES[0] and 8 * (padded - num_classes) > padded
 
 
-def tile_shape(num_classes, layout, kernel_name, logit_bytes=4):
+def tile_shape(num_classes: int, layout: RowsLayout, kernel_name: str, logit_bytes: int = 4) -> tuple[int, int, int]:
     """The heuristic (BLOCK_S, BLOCK_C, num_warps) of ``kernel_name``: classes contiguous ->
     the tile runs along C; classes strided (NCHW) -> it runs along S, so loads coalesce
     either way; at least 4 warps, else ELEMENTS_PER_THREAD logits per thread (the class-index
@@ -213,11 +215,11 @@ def tile_shape(num_classes, layout, kernel_name, logit_bytes=4):
     return block_s, block_c, max(4, block_s * block_c // (32 * per_thread))
 
 
-def layout_kind(layout):
+def layout_kind(layout: RowsLayout) -> str:
     return "classes-contiguous" if layout.logits_strides[1] == 1 else "classes-strided"
 
 
-def tile_candidates(num_classes, layout):
+def tile_candidates(num_classes: int, layout: RowsLayout) -> list[tuple[int, int, int]]:
     """The (BLOCK_S, BLOCK_C, num_warps) tiles ``focal-triton tune`` measures for a layout:
     rows per program x class tile x warps, around the heuristic."""
     classes = triton.next_power_of_2(num_classes)
@@ -236,7 +238,7 @@ _FORCED_TILE: contextvars.ContextVar[tuple | None] = contextvars.ContextVar("foc
 
 
 @contextlib.contextmanager
-def forced_tile(tile):
+def forced_tile(tile: tuple[int, int, int] | None) -> Iterator[None]:
     """Within the block, the multiclass kernels launch with ``tile`` = (BLOCK_S, BLOCK_C,
     num_warps) (``focal-triton tune`` and the tests measure every candidate this way)."""
     token = _FORCED_TILE.set(tile)
@@ -256,14 +258,14 @@ CLASSES_UNROLLED = 0
 SMALL_C_WARPS = 4
 
 
-def small_c_rows_per_thread(num_classes, strided):
+def small_c_rows_per_thread(num_classes: int, strided: bool) -> int:
     """Classes strided: 4 rows a thread, 128-bit float32 loads and stores along S (64-bit for
     16-bit logits: 8 rows a thread, for 128 bits, take 254 registers and spill on sm_90).  Classes
     contiguous: about 8 logits a thread (C = 2: 4 rows, 37 registers; DFL's 17 bins: one row, 40)."""
     return 4 if strided else min(4, max(1, 8 // num_classes))
 
 
-def small_c_tile(kernel_name, num_classes, layout):
+def small_c_tile(kernel_name: str, num_classes: int, layout: RowsLayout) -> tuple[int, int, int] | None:
     """The tile of the small-C kernel when it serves this launch (the softmax with classes strided
     or two classes, the distribution focal loss; C <= SMALL_C_MAX), else None; fewer rows (and
     warps) for small maps."""
@@ -276,7 +278,7 @@ def small_c_tile(kernel_name, num_classes, layout):
     return block_s, CLASSES_UNROLLED, max(1, min(SMALL_C_WARPS, block_s // (32 * rows_per_thread)))
 
 
-def class_tile(kernel_name, logits, layout):
+def class_tile(kernel_name: str, logits: torch.Tensor, layout: RowsLayout) -> tuple[int, int, int]:
     """(BLOCK_S, BLOCK_C, num_warps) of a multiclass launch: a forced tile, else the small-C
     kernel's tile where it serves, else the shipped table's entry for (class bucket, layout
     kind, dtype) on this GPU, else the heuristic."""
@@ -294,23 +296,23 @@ def class_tile(kernel_name, logits, layout):
 
 
 # ----------------------------------------------------------------------------- shipped tables
-def table_path(capability):
+def table_path(capability: tuple[int, int]) -> Path:
     major, minor = capability
     return CONFIG_DIR / f"sm{major}{minor}.json"
 
 
-def table_key(n, *parts):
+def table_key(n: int, *parts: Any) -> str:
     """The key of a table entry: the size bucket of ``n``, then the dtypes (and layout kind)."""
     return "|".join([str(size_bucket(n)), *(str(p).replace("torch.", "") for p in parts)])
 
 
 @functools.cache
-def _table(capability):
+def _table(capability: tuple[int, int]) -> dict:
     path = table_path(capability)
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def shipped_config(kernel_name, tensor, n, *parts):
+def shipped_config(kernel_name: str, tensor: torch.Tensor, n: int, *parts: Any) -> dict | None:
     """The shipped config of this kernel for ``table_key(n, *parts)`` on the tensor's GPU, or None
     (not CUDA, interpreter, tables off, or no entry)."""
     if not tensor.is_cuda or interpreter_enabled() or os.environ.get("FOCAL_TRITON_CONFIGS") == "0":
@@ -324,7 +326,7 @@ _RECORD: contextvars.ContextVar[dict | None] = contextvars.ContextVar("focal_tri
 
 
 @contextlib.contextmanager
-def recording_launches():
+def recording_launches() -> Iterator[dict[str, dict]]:
     """Within the block, every launch records kernel name -> {"config": {...}, "source":
     "autotuned" | "shipped" | "heuristic" | "forced", "ms": the autotuner's time or None} in
     the dict this yields (the last launch of each kernel).  Outside it nothing is recorded."""
@@ -336,12 +338,12 @@ def recording_launches():
         _RECORD.reset(token)
 
 
-def record_launch(kernel_name, config, source, ms=None):
+def record_launch(kernel_name: str, config: dict, source: str, ms: float | None = None) -> None:
     record = _RECORD.get()
     if record is not None:
         record[kernel_name] = {"config": config, "source": source, "ms": ms}
 
 
-def describe(entry):
+def describe(entry: dict) -> str:
     """One line for a recorded launch: 'BLOCK=2048 num_warps=8 (shipped)'."""
     return " ".join(f"{k}={v}" for k, v in entry["config"].items()) + f" ({entry['source']})"

@@ -36,6 +36,7 @@ import triton.language as tl
 
 from .stable_math import (
     ANY_GAMMA,
+    BIG,
     LOG2E,
     focal_power,
     probability_bce,
@@ -76,7 +77,7 @@ def varifocal_terms(x, q, positive, alpha, gamma, DETACH: tl.constexpr, GAMMA: t
     w = tl.where(positive, q, alpha * s_pow)
     grad = w * s_minus_q
     if not DETACH:  # BCE capped at 3e38: 1 - s is 0 where it is inf
-        grad += tl.where(positive, 0.0, alpha * gamma * s_pow * (one_minus_s * tl.minimum(bce, 3.0e38)))
+        grad += tl.where(positive, 0.0, alpha * gamma * s_pow * (one_minus_s * tl.minimum(bce, BIG)))
     return tl.where(w == 0.0, 0.0, w * bce), grad
 
 
@@ -93,7 +94,7 @@ def quality_focal_terms(x, y, beta, BETA: tl.constexpr, ACTIVATED: tl.constexpr)
         dbce = d
         slope = s * one_minus_s  # ds/dx
     loss_bce = bce
-    bce = tl.minimum(bce, 3.0e38)  # for the gradient: s (1 - s) is 0 where BCE is inf
+    bce = tl.minimum(bce, BIG)  # for the gradient: s (1 - s) is 0 where BCE is inf
     w = focal_power(tl.abs(d), beta, BETA)
     loss = tl.where(w == 0.0, 0.0, w * loss_bce)  # 0, not 0 * inf
     if BETA == 0:

@@ -50,6 +50,7 @@ from .quality_focal import FOCAL, VARIFOCAL, quality_terms
 from .reduce import REDUCE_CHUNK, REDUCE_GROUP, gradient_scale, lane_sums, stream_sums
 from .stable_math import (
     ANY_GAMMA,
+    BIG,
     LOG2E,
     float64_scalar,
     focal_power,
@@ -84,7 +85,7 @@ def soft_label_terms(raw_x, t, pos_weight, gamma, GAMMA: tl.constexpr):
     w = focal_power(one_minus_pt, gamma, GAMMA)
     pq_over = small_ratio_or_zero(p * q, one_minus_pt)  # <= max(p, q) <= 1
     dce = (1.0 - t) * p - weighted_t * q
-    return w, ce, dce + gamma * (1.0 - 2.0 * t) * (tl.minimum(ce, 3.0e38) * pq_over)
+    return w, ce, dce + gamma * (1.0 - 2.0 * t) * (tl.minimum(ce, BIG) * pq_over)
 
 
 @triton.jit
@@ -116,7 +117,7 @@ def hard_label_terms(
         # w = exp(-gamma * softplus(margin)) = exp2(-gamma * log2(e) * softplus(margin)), the margin
         # capped at 3e38 (gamma = 0 runs here in the class-index kernel: 0 * inf is NaN); multiplied
         # left to right, so float64 math keeps the constant in float64
-        w = tl.exp2((tl.minimum(tl.maximum(margin, 0.0), 3.0e38) + log1p_e) * gamma * -LOG2E)
+        w = tl.exp2((tl.minimum(tl.maximum(margin, 0.0), BIG) + log1p_e) * gamma * -LOG2E)
     else:
         w = focal_power(one_minus_pt, gamma, GAMMA)
     weighted = factor * w
@@ -126,7 +127,7 @@ def hard_label_terms(
     if DETACH:
         slope = one_minus_pt
     else:
-        slope = one_minus_pt + gamma * (p_t * tl.minimum(ce, 3.0e38))
+        slope = one_minus_pt + gamma * (p_t * tl.minimum(ce, BIG))
     return loss, (grad_factor * w) * slope
 
 

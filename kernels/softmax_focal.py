@@ -52,6 +52,8 @@ from .operands import OPERAND_NONE, OPERAND_SCALAR, OPERAND_TENSOR
 from .reduce import gradient_scale
 from .sigmoid_focal import hard_label_terms
 from .stable_math import (
+    BIG,
+    CLAMPED_LOG_P,
     FLOAT32_TINY,
     LOG2E,
     clamp_positive_infinity,
@@ -83,7 +85,7 @@ def softmax_focal_terms(u, p, one_minus_p, alpha_k, gamma, GAMMA: tl.constexpr):
     # float32: 1 - p is at least 2 ** -126 in the reciprocal and -u at most 3e38, so the ratio
     # stays finite; below 2 ** -126, 1 - p = 0 in practice (1 - p is 0 or >= 2 ** -24 at a
     # row's max) and w = 0 there for every gamma > 0, whatever the ratio
-    ratio = tl.minimum(-u, 3.0e38) * reciprocal_approx(tl.maximum(one_minus_p, FLOAT32_TINY))
+    ratio = tl.minimum(-u, BIG) * reciprocal_approx(tl.maximum(one_minus_p, FLOAT32_TINY))
     return loss, alpha_k * w * (1.0 + gamma * (p * ratio))
 
 
@@ -172,7 +174,7 @@ def _rows_loss(
     # u = (x_k - max) - log(sum): x_k - max is exact, so a confident row keeps its tiny loss
     # (x_k - (max + log sum) would round max + log sum back to max)
     u = tl.where(valid, (x_k - row_max) - log_of_sum(tl.where(row_mask, sum_exp, 1.0)), 0.0)
-    u = tl.where(u < -1.0e38, -float("inf"), u)  # only from a clamped +inf elsewhere in the row: p_k = 0
+    u = tl.where(u < CLAMPED_LOG_P, -float("inf"), u)  # only from a clamped +inf elsewhere in the row: p_k = 0
     alpha_k = _class_alpha(k_safe, alpha, alpha_ptr, ALPHA_MODE, COMPUTE)
     loss, gprime = softmax_focal_row_terms(u, alpha_k, gamma, GAMMA)
     # ignored rows give 0; a target outside [0, C) that is not ignore_index gives NaN
@@ -549,7 +551,7 @@ def _two_class_rows(
     x1 = clamp_positive_infinity(tl.load(x_rows + class_stride_x, mask=row_mask, other=0.0).to(COMPUTE))
     second = k_safe == 1
     margin = tl.where(second, x1 - x0, x0 - x1)
-    margin = tl.where(margin < -1.0e38, -float("inf"), margin)  # only from a clamped +inf at x_o: p_k = 0
+    margin = tl.where(margin < CLAMPED_LOG_P, -float("inf"), margin)  # only from a clamped +inf at x_o: p_k = 0
     alpha_k = _class_alpha(k_safe, alpha, alpha_ptr, ALPHA_MODE, COMPUTE)
     # loss = alpha_k w ce, slope = alpha_k w (1 - p_k + gamma p_k ce) = -dL/dm
     loss, slope = hard_label_terms(margin, True, alpha_k, alpha_k, gamma, GAMMA, False, False)
@@ -730,7 +732,7 @@ def _log_probs(x, shift, log_sum):
     broadcast to the logits); below -1e38 only from a clamped +inf elsewhere in the row: p_j = 0,
     u_j = -inf."""
     u = (clamp_positive_infinity(x) - shift) - log_sum
-    return tl.where(u < -1.0e38, -float("inf"), u)
+    return tl.where(u < CLAMPED_LOG_P, -float("inf"), u)
 
 
 @triton.jit

@@ -24,9 +24,13 @@ import os
 import triton
 import triton.language as tl
 
+from . import limits
+
 LOG2E = tl.constexpr(1.4426950408889634)  # log2(e): exp(y) = exp2(y * LOG2E)
 LN2 = tl.constexpr(0.6931471805599453)  # ln(2): log(y) = log2(y) * LN2
 FLOAT32_TINY = tl.constexpr(1.1754943508222875e-38)  # 2 ** -126, the smallest normal float32
+BIG = tl.constexpr(limits.BIG)  # the finite stand-in for an infinite term (limits.py)
+CLAMPED_LOG_P = tl.constexpr(limits.CLAMPED_LOG_P)  # below it: a log p from a logit clamped to BIG
 
 # The worst cases the interpreter emulates (see the module docstring).
 EX2_RELATIVE_ERROR = tl.constexpr(2.0**-22)
@@ -237,7 +241,7 @@ def expm1(u):
 def clamp_positive_infinity(x):
     """+inf -> 3e38 for the softmax: -inf logits (masked classes) are exact as they are,
     a +inf logit takes the whole probability like any logit far above the others."""
-    return tl.where(x > 3.0e38, 3.0e38, x)
+    return tl.where(x > BIG, BIG, x)
 
 
 @triton.jit

@@ -22,6 +22,7 @@ from focal_triton.kernels.softmax_focal import softmax_focal_bytes_per_element
 import focal_triton
 from focal_triton import reference, tuning
 
+from . import baselines
 from .plots import write_plots
 from .progress import Progress
 
@@ -210,7 +211,7 @@ def family_targets(case, generator, device):
 def torchvision_on_any_targets(inputs, targets, **options):
     """torchvision's formula, casting the targets to the logits' dtype inside the function, so that
     eager and torch.compile read the uint8 labels focal_triton reads (compile fuses the cast)."""
-    return reference.torchvision_sigmoid_focal_loss(inputs, targets.to(inputs.dtype), **options)
+    return baselines.torchvision_sigmoid_focal_loss(inputs, targets.to(inputs.dtype), **options)
 
 
 def loss_functions(case, compiled_cache):
@@ -220,15 +221,15 @@ def loss_functions(case, compiled_cache):
     if case.loss == "sigmoid":
         ours, eager = focal_triton.sigmoid_focal_loss, torchvision_on_any_targets
     elif case.loss == "head":
-        ours, eager = focal_triton.sigmoid_focal_loss, reference.eager_head_focal_loss
+        ours, eager = focal_triton.sigmoid_focal_loss, baselines.eager_head_focal_loss
     elif case.loss == "varifocal":  # RT-DETR's call: the weight detached, normalised by the boxes
-        ours, eager = functools.partial(focal_triton.varifocal_loss, detach_weight=True), reference.eager_varifocal_loss
+        ours, eager = functools.partial(focal_triton.varifocal_loss, detach_weight=True), baselines.eager_varifocal_loss
     elif case.loss == "quality_focal":
-        ours, eager = focal_triton.quality_focal_loss, reference.eager_quality_focal_loss
+        ours, eager = focal_triton.quality_focal_loss, baselines.eager_quality_focal_loss
     elif case.loss == "distribution_focal":
-        ours, eager = focal_triton.distribution_focal_loss, reference.eager_distribution_focal_loss
+        ours, eager = focal_triton.distribution_focal_loss, baselines.eager_distribution_focal_loss
     else:
-        ours, eager = focal_triton.softmax_focal_loss, reference.eager_softmax_focal_loss
+        ours, eager = focal_triton.softmax_focal_loss, baselines.eager_softmax_focal_loss
     if eager not in compiled_cache:
         compiled_cache[eager] = torch.compile(eager, dynamic=False)
     return {"focal_triton": ours, "eager": eager, "compile": compiled_cache[eager]}

@@ -24,20 +24,27 @@ DTYPE_TOLERANCES = [
     pytest.param(torch.float64, 1e-9, 1e-12, id="fp64"),
 ]
 REDUCTIONS = ["none", "mean", "sum"]
+# fp32, bf16, fp64: the half-precision path is the same code for fp16 and bf16 but for the float32
+# gradient buffer of fp16, which the plain losses' tests cover
+NO_FP16 = [param for param in DTYPE_TOLERANCES if param.id != "fp16"]
+EPS32 = torch.finfo(torch.float32).eps
 
 
 def alpha_factor(t, alpha):
-    if alpha is None or alpha < 0:
+    """alpha_t = alpha t + (1 - alpha)(1 - t): 1 for alpha None or a negative number; alpha may be a
+    tensor broadcast to t."""
+    if alpha is None or (not isinstance(alpha, torch.Tensor) and alpha < 0):
         return torch.ones_like(t)
     return alpha * t + (1 - alpha) * (1 - t)
 
 
-def sigmoid_focal_loss64(x, t, alpha, gamma):
-    """Elementwise alpha_t * (1 - p_t) ** gamma * BCEWithLogits(x, t), in float64."""
+def sigmoid_focal_loss64(x, t, alpha=0.25, gamma=2.0, pos_weight=None):
+    """Elementwise alpha_t * (1 - p_t) ** gamma * BCEWithLogits(x, t; pos_weight), in float64."""
     x, t = x.double(), t.double()
     p = torch.sigmoid(x)
     p_t = p * t + (1 - p) * (1 - t)
-    ce = F.binary_cross_entropy_with_logits(x, t, reduction="none")
+    pw = None if pos_weight is None else torch.as_tensor(pos_weight, dtype=torch.float64)
+    ce = F.binary_cross_entropy_with_logits(x, t, pos_weight=pw, reduction="none")
     return alpha_factor(t, alpha) * (1 - p_t) ** gamma * ce
 
 
@@ -57,9 +64,10 @@ def sigmoid_focal_grad64(x, t, alpha, gamma):
     return alpha_factor(t, alpha) * (dw * ce + m**gamma * (p - t))
 
 
-def reduce64(elementwise, reduction):
+def reduce64(elementwise, reduction, denominator=None):
+    """'none', 'sum', or 'mean': the sum over ``denominator`` (default: the number of elements)."""
     if reduction == "mean":
-        return elementwise.mean()
+        return elementwise.sum() / (elementwise.numel() if denominator is None else denominator)
     if reduction == "sum":
         return elementwise.sum()
     return elementwise
@@ -147,6 +155,12 @@ def assert_fallback_matches_kernels(monkeypatch, loss_fn, x, t, **options):
     fallback = run(loss_fn, x, t, **options)
     torch.testing.assert_close(fallback[0], kernels[0], rtol=2e-5, atol=2e-6)
     torch.testing.assert_close(fallback[1], kernels[1], rtol=2e-5, atol=2e-6)
+
+
+def assert_matches(got, want, rtol=2e-5, atol=2e-6):
+    """(loss, gradient) against the float64 ``want`` = (loss, gradient)."""
+    torch.testing.assert_close(got[0].double().cpu(), want[0], rtol=rtol, atol=atol)
+    torch.testing.assert_close(got[1].double().cpu(), want[1], rtol=rtol, atol=atol)
 
 
 def op_arguments(options, x, t, need_grad=True, loss_dtype=torch.float32):

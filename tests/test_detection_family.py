@@ -8,25 +8,26 @@ from dataclasses import replace
 import pytest
 import torch
 import torch.nn.functional as F
-from oracle import DTYPE_TOLERANCES, assert_fallback_matches_kernels, autograd64, logits, op_arguments, run, uniform
+from oracle import (
+    DTYPE_TOLERANCES,
+    EPS32,
+    NO_FP16,
+    assert_fallback_matches_kernels,
+    assert_matches,
+    autograd64,
+    logits,
+    op_arguments,
+    run,
+    uniform,
+)
 
 import focal_triton
 from focal_triton import reference, tuning
 from focal_triton._options import BinaryOptions, SoftmaxOptions
 
-EPS32 = torch.finfo(torch.float32).eps
-# fp32, bf16, fp64: the half-precision path is the same code for fp16 and bf16 but for the float32
-# gradient buffer of fp16, which the plain losses' tests cover
-NO_FP16 = [param for param in DTYPE_TOLERANCES if param.id != "fp16"]
-
 
 def labels(shape, high, device, seed=2):
     return torch.randint(0, high, shape, generator=torch.Generator().manual_seed(seed)).to(device)
-
-
-def assert_matches(got, want, rtol=2e-5, atol=2e-6):
-    torch.testing.assert_close(got[0].double().cpu(), want[0], rtol=rtol, atol=atol)
-    torch.testing.assert_close(got[1].double().cpu(), want[1], rtol=rtol, atol=atol)
 
 
 def weight_reduce_loss(loss, weight=None, reduction="mean", avg_factor=None):

@@ -6,36 +6,25 @@ replace (mmdet, DETR, F.cross_entropy, F.binary_cross_entropy(_with_logits), MON
 import pytest
 import torch
 import torch.nn.functional as F
-from oracle import DTYPE_TOLERANCES, assert_fallback_matches_kernels, autograd64, logits, one_hot64, run, uniform
+from oracle import (
+    EPS32,
+    NO_FP16,
+    assert_fallback_matches_kernels,
+    assert_matches,
+    autograd64,
+    logits,
+    one_hot64,
+    reduce64,
+    run,
+    sigmoid_focal_loss64,
+    uniform,
+)
 
 import focal_triton
 from focal_triton import reference
 
-EPS32 = torch.finfo(torch.float32).eps
-# fp32, bf16, fp64: the half-precision path is the same code for fp16 and bf16 but for the float32
-# gradient buffer of fp16, which the plain losses' tests cover
-NO_FP16 = [param for param in DTYPE_TOLERANCES if param.id != "fp16"]
-
-
-def assert_matches(loss, grad, want, rtol=2e-5, atol=2e-6):
-    torch.testing.assert_close(loss.double().cpu(), want[0], rtol=rtol, atol=atol)
-    torch.testing.assert_close(grad.double().cpu(), want[1], rtol=rtol, atol=atol)
-
 
 # ----------------------------------------------------------------------------- float64 formulas
-def binary_focal64(x, t, alpha=0.25, gamma=2.0, pos_weight=None):
-    """alpha_t (1 - p_t) ** gamma BCEWithLogits(x, t; pos_weight), elementwise, float64 (alpha: a
-    number, None, or a tensor broadcast to x)."""
-    t = t.double()
-    p = torch.sigmoid(x)
-    pw = None if pos_weight is None else torch.as_tensor(pos_weight, dtype=torch.float64)
-    ce = F.binary_cross_entropy_with_logits(x, t, pos_weight=pw, reduction="none")
-    loss = (1 - (p * t + (1 - p) * (1 - t))) ** gamma * ce
-    if alpha is None:
-        return loss
-    return (alpha * t + (1 - alpha) * (1 - t)) * loss
-
-
 def soft_softmax_focal64(x, q, alpha=None, gamma=2.0):
     """-sum_j q_j alpha_j (1 - p_j) ** gamma log p_j over dim 1, float64 (alpha: None, a number or C values)."""
     log_p = torch.log_softmax(x, dim=1)
@@ -46,12 +35,6 @@ def soft_softmax_focal64(x, q, alpha=None, gamma=2.0):
             torch.as_tensor(alpha, dtype=torch.float64).reshape(shape if not isinstance(alpha, float) else ()) * terms
         )
     return terms.sum(1)
-
-
-def reduce64(loss, reduction, denominator):
-    if reduction == "none":
-        return loss
-    return loss.sum() / (denominator if reduction == "mean" else 1)
 
 
 # ----------------------------------------------------------------------------- weight and normalizer
@@ -77,11 +60,11 @@ def test_sigmoid_weight(device, weight_shape, form, reduction):
     weight = uniform(weight_shape, device, seed=4)
     loss, grad = run(focal_triton.sigmoid_focal_loss, x, t, reduction=reduction, weight=weight)
     want = autograd64(
-        lambda z: reduce64(binary_focal64(z, dense_t) * weight.double().cpu(), reduction, z.numel()),
+        lambda z: reduce64(sigmoid_focal_loss64(z, dense_t) * weight.double().cpu(), reduction, z.numel()),
         x,
         None if reduction != "none" else torch.ones(6, 5, 4, dtype=torch.float64),
     )
-    assert_matches(loss, grad, want)
+    assert_matches((loss, grad), want)
 
 
 def test_weight_views_are_read_in_place(device, kernel_launches):
@@ -119,8 +102,8 @@ def test_normalizer(device, form, as_tensor):
         dense_t = one_hot64(index.cpu(), 5) if form == "class-index" else t.cpu()
         weight = uniform((6, 1, 4), device)
         loss, grad = run(focal_triton.sigmoid_focal_loss, x, t, reduction="mean", weight=weight, normalizer=normalizer)
-        want = autograd64(lambda z: (binary_focal64(z, dense_t) * weight.double().cpu()).sum() / 7.0, x)
-    assert_matches(loss, grad, want)
+        want = autograd64(lambda z: (sigmoid_focal_loss64(z, dense_t) * weight.double().cpu()).sum() / 7.0, x)
+    assert_matches((loss, grad), want)
 
 
 @pytest.mark.parametrize("loss_name", ["sigmoid", "softmax"])
@@ -167,7 +150,7 @@ def test_sigmoid_label_smoothing(device, dtype, rtol, atol, form, gamma):
     dense_t = one_hot64(index.cpu(), 6) if form == "class-index" else t.cpu().double()
     smoothed = dense_t * 0.8 + 0.1
     loss, grad = run(focal_triton.sigmoid_focal_loss, x, t, reduction="sum", gamma=gamma, label_smoothing=0.2)
-    want = autograd64(lambda z: binary_focal64(z, smoothed, gamma=gamma).sum(), x)
+    want = autograd64(lambda z: sigmoid_focal_loss64(z, smoothed, gamma=gamma).sum(), x)
     torch.testing.assert_close(loss.double().cpu(), want[0], rtol=rtol, atol=atol * x.numel())
     torch.testing.assert_close(grad.double().cpu(), want[1], rtol=rtol, atol=atol)
 
@@ -187,8 +170,8 @@ def test_sigmoid_pos_weight_is_bce_with_logits_pos_weight(device, form, pos_weig
     }.get(pos_weight, pos_weight)
     loss, grad = run(focal_triton.sigmoid_focal_loss, x, t, reduction="mean", pos_weight=value)
     pw64 = value.cpu().double() if torch.is_tensor(value) else value
-    want = autograd64(lambda z: binary_focal64(z, dense_t, pos_weight=pw64).mean(), x)
-    assert_matches(loss, grad, want)
+    want = autograd64(lambda z: sigmoid_focal_loss64(z, dense_t, pos_weight=pw64).mean(), x)
+    assert_matches((loss, grad), want)
 
 
 @pytest.mark.parametrize("form", ["soft", "class-index", "flat"])
@@ -203,8 +186,8 @@ def test_sigmoid_per_class_alpha_along_dim_1(device, form):
     if form == "flat":  # (N, C) logits
         x, t, dense_t, a = x[:, :, 0], t[:, :, 0], dense_t[:, :, 0], a.view(6)
     loss, grad = run(focal_triton.sigmoid_focal_loss, x, t, alpha=torch.tensor(alpha, device=device), reduction="sum")
-    want = autograd64(lambda z: binary_focal64(z, dense_t, alpha=a).sum(), x)
-    assert_matches(loss, grad, want)
+    want = autograd64(lambda z: sigmoid_focal_loss64(z, dense_t, alpha=a).sum(), x)
+    assert_matches((loss, grad), want)
 
 
 @pytest.mark.parametrize("dtype", [torch.int32, torch.int64])
@@ -217,8 +200,8 @@ def test_sigmoid_integer_labels_of_the_logits_shape(device, dtype):
     loss, grad = run(focal_triton.sigmoid_focal_loss, x, labels.to(device), reduction="mean", ignore_index=-1)
     kept = (labels != -1).cpu()
     t64 = (labels.cpu() == 1).double()
-    want = autograd64(lambda z: torch.where(kept, binary_focal64(z, t64), 0.0).sum() / kept.sum(), x)
-    assert_matches(loss, grad, want)
+    want = autograd64(lambda z: torch.where(kept, sigmoid_focal_loss64(z, t64), 0.0).sum() / kept.sum(), x)
+    assert_matches((loss, grad), want)
 
 
 # ----------------------------------------------------------------------------- probabilities (activated=True)
@@ -254,7 +237,7 @@ def test_activated_matches_mmdet_focal_loss_with_prob(device, weight, avg_factor
         ),
         probs,
     )
-    assert_matches(loss, grad, want)
+    assert_matches((loss, grad), want)
 
 
 def test_activated_clamps_as_binary_cross_entropy(device):
@@ -265,7 +248,7 @@ def test_activated_clamps_as_binary_cross_entropy(device):
     loss, grad = run(focal_triton.sigmoid_focal_loss, p, t, alpha=None, gamma=0.0, activated=True)
     inside = slice(0, 6)
     want = autograd64(lambda z: F.binary_cross_entropy(z, t[inside].cpu().double(), reduction="none"), p[inside])
-    assert_matches(loss[inside], grad[inside], want)
+    assert_matches((loss[inside], grad[inside]), want)
     assert loss[6:].isnan().all() and grad[6:].isnan().all()
 
 
@@ -280,7 +263,7 @@ def test_softmax_label_smoothing_is_cross_entropy(device, num_classes):
     k[1] = -100
     loss, grad = run(focal_triton.softmax_focal_loss, x, k, gamma=0.0, label_smoothing=0.15)
     want = autograd64(lambda z: F.cross_entropy(z, k.cpu(), label_smoothing=0.15), x)
-    assert_matches(loss, grad, want, atol=1e-6 if num_classes < 128000 else 2e-7)
+    assert_matches((loss, grad), want, atol=1e-6 if num_classes < 128000 else 2e-7)
 
 
 @pytest.mark.parametrize("dtype,rtol,atol", NO_FP16)
@@ -336,7 +319,7 @@ def test_softmax_soft_targets_over_class_tiles(device, dtype, rtol, atol, alpha,
         rest = alpha if isinstance(alpha, float) else alpha[5:]
         q_rest = q[1:2, 5:].cpu().double()
         want = autograd64(lambda z, q=q_rest, a=rest, g=gamma: soft_softmax_focal64(z, q, a, g).sum(), x[1:2, 5:])
-        assert_matches(loss, grad[:, 5:], want, rtol, atol)
+        assert_matches((loss, grad[:, 5:]), want, rtol, atol)
         assert (grad[:, :5] == 0).all()
 
 
@@ -344,7 +327,7 @@ def test_softmax_dense_targets_are_cross_entropy_with_probabilities(device):
     x = logits((5, 4, 3), device)
     q = torch.softmax(logits((5, 4, 3), device, seed=9), dim=1)
     loss, grad = run(focal_triton.softmax_focal_loss, x, q, gamma=0.0, reduction="sum")
-    assert_matches(loss, grad, autograd64(lambda z: F.cross_entropy(z, q.cpu().double(), reduction="sum"), x))
+    assert_matches((loss, grad), autograd64(lambda z: F.cross_entropy(z, q.cpu().double(), reduction="sum"), x))
 
 
 def monai_softmax_focal_loss(input, target, gamma=2.0, alpha=None):
@@ -365,7 +348,9 @@ def test_softmax_dense_targets_reproduce_monai(device):
     one_hot = F.one_hot(torch.randint(0, 4, (2, 3, 3)), 4).permute(0, 3, 1, 2).float().to(device)
     alpha = [0.75, 0.25, 0.25, 0.25]
     loss, grad = run(focal_triton.softmax_focal_loss, x, one_hot, alpha=alpha, normalizer=one_hot.numel())
-    assert_matches(loss, grad, autograd64(lambda z: monai_softmax_focal_loss(z, one_hot.cpu().double(), alpha=0.25), x))
+    assert_matches(
+        (loss, grad), autograd64(lambda z: monai_softmax_focal_loss(z, one_hot.cpu().double(), alpha=0.25), x)
+    )
 
 
 def test_softmax_soft_targets_stay_finite_at_extremes(device):
@@ -421,7 +406,7 @@ def test_reproduces_mmdet_focal_loss_with_weight_and_avg_factor(device):
     want = autograd64(
         lambda z: mmdet_sigmoid_focal_loss(z, labels.cpu(), weight.double().cpu(), avg_factor=num_pos), pred
     )
-    assert_matches(loss, grad, want)
+    assert_matches((loss, grad), want)
 
 
 def test_reproduces_detr_focal_loss_with_num_boxes(device):
@@ -442,7 +427,7 @@ def test_reproduces_detr_focal_loss_with_num_boxes(device):
         alpha_t = 0.25 * onehot.cpu() + 0.75 * (1 - onehot.cpu())
         return (alpha_t * loss).mean(1).sum() / 3.0 * queries
 
-    assert_matches(loss, grad, autograd64(detr, src_logits))
+    assert_matches((loss, grad), autograd64(detr, src_logits))
 
 
 # ----------------------------------------------------------------------------- modules, compile, bad inputs

@@ -5,17 +5,17 @@ import functools
 
 import pytest
 import torch
-import torch.nn.functional as F
 from oracle import (
+    REDUCTIONS,
     assert_sigmoid_index_matches,
     autograd64,
     one_hot64,
+    reduce64,
     run,
+    sigmoid_focal_loss64,
 )
 
 from focal_triton import SigmoidFocalLoss, reference, sigmoid_focal_loss
-
-REDUCTIONS = ["none", "mean", "sum"]
 
 
 def make_case(shape, device, dtype=torch.float32, target_dtype=torch.int64, seed=0):
@@ -120,23 +120,14 @@ WIDE_OPTIONS = {
 
 
 def wide_rows64(z, t, gamma, reduction, alpha=None, pos_weight=None, weight=None):
-    """The focal loss of (N, C) logits against the one-hot of ``t`` in float64, transcribed:
-    weight * alpha_t * (1 - p_t) ** gamma * BCEWithLogits(z, one_hot, pos_weight), ignored rows 0."""
+    """The focal loss of (N, C) logits against the one-hot of ``t`` in float64 (oracle's formula,
+    with BCE's pos_weight), times ``weight``, ignored rows 0; 'mean' over the kept rows' C elements."""
     one_hot = one_hot64(t, z.shape[1])
     kept = (t != -100).double()[:, None]
-    if alpha is None:
-        alpha_t = 1.0
-    else:
-        alpha = torch.tensor(alpha, dtype=torch.float64)
-        alpha_t = alpha * one_hot + (1 - alpha) * (1 - one_hot)
-    p = torch.sigmoid(z)
-    p_t = p * one_hot + (1 - p) * (1 - one_hot)
-    pw = None if pos_weight is None else pos_weight.double()
-    ce = F.binary_cross_entropy_with_logits(z, one_hot, pos_weight=pw, reduction="none")
-    loss = alpha_t * (1 - p_t) ** gamma * ce * kept * (1.0 if weight is None else weight.double())
-    if reduction == "none":
-        return loss
-    return loss.sum() / (kept.sum() * z.shape[1]) if reduction == "mean" else loss.sum()
+    alpha = None if alpha is None else torch.tensor(alpha, dtype=torch.float64)
+    loss = sigmoid_focal_loss64(z, one_hot, alpha, gamma, pos_weight) * kept
+    loss = loss * (1.0 if weight is None else weight.double())
+    return reduce64(loss, reduction, kept.sum() * z.shape[1])
 
 
 @pytest.mark.parametrize("options", WIDE_OPTIONS)

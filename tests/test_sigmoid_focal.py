@@ -3,25 +3,22 @@ against the independent float64 formulas of tests/oracle.py."""
 
 import pytest
 import torch
+from focal_triton.perf import baselines
 from oracle import (
     DTYPE_TOLERANCES,
     REDUCTIONS,
     assert_sigmoid_matches,
     expected_sigmoid,
+    logits,
     run_sigmoid,
 )
 
 import focal_triton
-from focal_triton import SigmoidFocalLoss, reference, sigmoid_focal_loss
+from focal_triton import SigmoidFocalLoss, sigmoid_focal_loss
 
 DTYPES = DTYPE_TOLERANCES
 GAMMAS = [0.0, 0.5, 1.0, 2.0, 4.5]
 ALPHAS = [None, 0.25, 0.75]
-
-
-def make_logits(shape, dtype, device, scale=4.0, seed=0):
-    generator = torch.Generator().manual_seed(seed)
-    return (torch.randn(shape, generator=generator, dtype=torch.float64) * scale).to(dtype).to(device)
 
 
 def make_targets(shape, kind, device, seed=1):
@@ -40,7 +37,7 @@ def make_targets(shape, kind, device, seed=1):
 
 def test_kernels_run_not_the_fallback(device, kernel_launches):
     """Without CUDA the tests must exercise the Triton interpreter, never the eager fallback."""
-    x = make_logits(100, torch.float32, device)
+    x = logits(100, device, torch.float32, scale=4.0)
     assert focal_triton.backend_for(x) in ("triton", "triton-interpreter")
     loss, _ = run_sigmoid(x, make_targets(100, "soft", device), 0.25, 2.0, "mean")
     assert torch.isfinite(loss)
@@ -57,10 +54,10 @@ def test_kernels_run_not_the_fallback(device, kernel_launches):
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_matches_float64_formula(device, dtype, rtol, atol, gamma, alpha, reduction):
     # 1000: not a multiple of the block; mixes soft and hard targets.
-    x = make_logits(1000, dtype, device)
+    x = logits(1000, device, dtype, scale=4.0)
     t = make_targets(1000, "soft", device)
     t[::3] = (t[::3] > 0.5).float()
-    grad_output = make_logits(1000, dtype, device, scale=1.0, seed=7) if reduction == "none" else None
+    grad_output = logits(1000, device, dtype, scale=1.0, seed=7) if reduction == "none" else None
     assert_sigmoid_matches(x, t, alpha, gamma, reduction, rtol, atol, grad_output)
 
 
@@ -76,13 +73,13 @@ KINDS_AND_COMPILE = [(kind, False) for kind in ("soft", "hard", "bool", "uint8",
 )
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_target_dtypes(device, kind, reduction, use_compile):
-    x = make_logits(777, torch.float32, device)
+    x = logits(777, device, torch.float32, scale=4.0)
     t = make_targets(777, kind, device)
     assert_sigmoid_matches(x, t, 0.25, 2.0, reduction, 2e-5, 2e-6, use_compile=use_compile)
 
 
 def test_uint8_labels_nonzero_is_positive(device):
-    x = make_logits(256, torch.float32, device)
+    x = logits(256, device, torch.float32, scale=4.0)
     labels = torch.randint(0, 4, (256,), generator=torch.Generator().manual_seed(5), dtype=torch.uint8).to(device)
     loss, grad = run_sigmoid(x, labels, 0.25, 2.0, "none")
     want_loss, want_grad = expected_sigmoid(x, (labels != 0).double(), 0.25, 2.0, "none")
@@ -101,7 +98,7 @@ def test_uint8_labels_nonzero_is_positive(device):
     ],
 )
 def test_shapes(device, shape):
-    x = make_logits(shape, torch.float32, device)
+    x = logits(shape, device, torch.float32, scale=4.0)
     t = make_targets(shape, "hard", device)
     for reduction in REDUCTIONS:
         assert_sigmoid_matches(x, t, 0.25, 2.0, reduction, 2e-5, 2e-6)
@@ -116,11 +113,11 @@ def test_shapes(device, shape):
     ],
 )
 def test_non_contiguous(device, view):
-    x = view(make_logits((60, 20), torch.float32, device))
+    x = view(logits((60, 20), device, torch.float32, scale=4.0))
     t = view(make_targets((60, 20), "soft", device))
     assert not x.is_contiguous()
     for reduction in REDUCTIONS:
-        go = make_logits(x.shape, torch.float32, device, seed=3) if reduction == "none" else None
+        go = logits(x.shape, device, torch.float32, scale=4.0, seed=3) if reduction == "none" else None
         assert_sigmoid_matches(x, t, 0.25, 2.0, reduction, 2e-5, 2e-6, go)
 
 
@@ -159,7 +156,7 @@ def test_gamma_below_one_confident_positive_has_finite_gradient(device, dtype):
     x = torch.tensor([20.0, 30.0], dtype=dtype, device=device)
     t = torch.ones(2, device=device)
     tv = x.detach().float().requires_grad_()
-    reference.torchvision_sigmoid_focal_loss(tv, t, gamma=0.5).sum().backward()
+    baselines.torchvision_sigmoid_focal_loss(tv, t, gamma=0.5).sum().backward()
     assert torch.isnan(tv.grad).all()  # the bug this library exists to avoid
     _, grad = run_sigmoid(x, t, 0.25, 0.5, "sum")
     assert torch.isfinite(grad).all()
@@ -167,7 +164,7 @@ def test_gamma_below_one_confident_positive_has_finite_gradient(device, dtype):
 
 
 def test_nan_input_gives_nan(device):
-    x = make_logits(300, torch.float32, device)
+    x = logits(300, device, torch.float32, scale=4.0)
     x[[5, 150]] = float("nan")
     t = make_targets(300, "hard", device)
     loss, grad = run_sigmoid(x, t, 0.25, 2.0, "none")
@@ -181,7 +178,7 @@ def test_nan_input_gives_nan(device):
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_gradcheck_float64(device, reduction):
-    x = make_logits(12, torch.float64, device, scale=2.0).requires_grad_()
+    x = logits(12, device, torch.float64, scale=2.0).requires_grad_()
     t = make_targets(12, "soft", device).double()
     for gamma in (0.5, 2.0):
         assert torch.autograd.gradcheck(lambda v, g=gamma: sigmoid_focal_loss(v, t, 0.25, g, reduction), (x,))
@@ -192,7 +189,7 @@ def test_deterministic(device, reduction):
     # many blocks on a GPU, where the order of partial sums could vary; the interpreter runs its
     # programs one after the other, so a few blocks there
     n = 50_000 if device == "cuda" else 5000
-    x = make_logits(n, torch.float32, device)
+    x = logits(n, device, torch.float32, scale=4.0)
     t = make_targets(n, "soft", device)
     first_loss, first_grad = run_sigmoid(x, t, 0.25, 2.0, reduction)
     second_loss, second_grad = run_sigmoid(x, t, 0.25, 2.0, reduction)
@@ -202,7 +199,7 @@ def test_deterministic(device, reduction):
 
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 def test_scalar_grad_output_scales(device, reduction):
-    x = make_logits(500, torch.float32, device)
+    x = logits(500, device, torch.float32, scale=4.0)
     t = make_targets(500, "soft", device)
     go = torch.tensor(2.5, device=device)
     assert_sigmoid_matches(x, t, 0.25, 2.0, reduction, 2e-5, 2e-6, grad_output=go)
@@ -210,7 +207,7 @@ def test_scalar_grad_output_scales(device, reduction):
 
 def test_grad_output_expanded_from_a_scalar(device):
     """loss.sum().backward() hands 'none' a zero-stride grad_output."""
-    x = make_logits(640, torch.float32, device).requires_grad_()
+    x = logits(640, device, torch.float32, scale=4.0).requires_grad_()
     t = make_targets(640, "soft", device)
     (sigmoid_focal_loss(x, t, reduction="none").sum() * 3.0).backward()
     _, want = expected_sigmoid(x.detach(), t, 0.25, 2.0, "sum")
@@ -219,7 +216,7 @@ def test_grad_output_expanded_from_a_scalar(device):
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_repeated_backward_through_retained_graph(device, reduction):
-    x = make_logits(300, torch.float32, device).requires_grad_()
+    x = logits(300, device, torch.float32, scale=4.0).requires_grad_()
     t = make_targets(300, "soft", device)
     loss = sigmoid_focal_loss(x, t, reduction=reduction)
     scales = (3.0, 0.5, 1.0)
@@ -232,7 +229,7 @@ def test_repeated_backward_through_retained_graph(device, reduction):
 def test_second_derivative_is_refused(device):
     """The backward is once_differentiable: differentiating through it raises; under
     create_graph=True with a constant grad_output the gradient is a constant."""
-    x = make_logits(10, torch.float64, device).requires_grad_()
+    x = logits(10, device, torch.float64, scale=4.0).requires_grad_()
     t = make_targets(10, "soft", device)
     loss = sigmoid_focal_loss(x, t, reduction="sum")
     grad_output = torch.ones((), dtype=torch.float64, device=device, requires_grad=True)
@@ -244,7 +241,7 @@ def test_second_derivative_is_refused(device):
 
 
 def test_no_gradient_written_without_grad(device, kernel_launches):
-    x = make_logits(64, torch.float32, device)
+    x = logits(64, device, torch.float32, scale=4.0)
     t = make_targets(64, "soft", device)
     sigmoid_focal_loss(x, t)  # inputs do not require grad
     with torch.no_grad():
@@ -257,7 +254,7 @@ def test_no_gradient_written_without_grad(device, kernel_launches):
 def test_module(device):
     module = SigmoidFocalLoss(alpha=0.75, gamma=1.0)
     assert "reduction='mean'" in repr(module)
-    x = make_logits(200, torch.float32, device)
+    x = logits(200, device, torch.float32, scale=4.0)
     t = make_targets(200, "hard", device)
     want = expected_sigmoid(x, t, 0.75, 1.0, "mean")[0]
     torch.testing.assert_close(module(x, t).double().cpu(), want.cpu(), rtol=2e-5, atol=2e-6)
