@@ -38,6 +38,7 @@ import triton.language as tl
 
 from .class_walk import (
     TARGETS_DENSE,
+    TARGETS_INDEX,
     TARGETS_INDEX_SCORES,
     UNROLLED_CLASS_TILES,
     UNROLLED_TILE_WIDTH,
@@ -46,7 +47,7 @@ from .class_walk import (
     row_starts,
 )
 from .operands import OPERAND_NONE, OPERAND_SCALAR, OPERAND_TENSOR, load_flat_operand
-from .quality_focal import FOCAL, VARIFOCAL, quality_terms
+from .quality_focal import FOCAL, QUALITY_FOCAL, VARIFOCAL, quality_terms
 from .reduce import REDUCE_CHUNK, REDUCE_GROUP, gradient_scale, lane_sums, stream_sums
 from .stable_math import (
     ANY_GAMMA,
@@ -212,6 +213,53 @@ def binary_focal_terms(
 
 
 @triton.jit
+def binary_loss_terms(
+    raw_x,
+    labels,
+    q,
+    alpha,
+    pos_weight,
+    label_smoothing,
+    label_smoothing_remainder,
+    gamma,
+    grad_scale,
+    LOSS: tl.constexpr,
+    DETACH: tl.constexpr,
+    HAS_ALPHA: tl.constexpr,
+    HARD_LABELS: tl.constexpr,
+    SMOOTHING: tl.constexpr,
+    ACTIVATED: tl.constexpr,
+    GAMMA: tl.constexpr,
+    ZERO_FACTOR: tl.constexpr,
+    COMPUTE: tl.constexpr,
+):
+    """(loss, dL/dx * grad_scale) of each element of the binary loss LOSS, the one place the
+    kernels choose a loss's element terms: the focal loss against ``labels`` (bool positives with
+    HARD_LABELS, else float targets; ``q`` unused), VFL / QFL against the soft targets ``q``,
+    ``labels`` their positives (quality_focal.quality_terms; ``gamma`` is QFL's beta)."""
+    if LOSS == FOCAL:
+        return binary_focal_terms(
+            raw_x,
+            labels,
+            alpha,
+            pos_weight,
+            label_smoothing,
+            label_smoothing_remainder,
+            gamma,
+            grad_scale,
+            HAS_ALPHA,
+            HARD_LABELS,
+            SMOOTHING,
+            ACTIVATED,
+            GAMMA,
+            ZERO_FACTOR,
+            COMPUTE,
+        )
+    loss, grad = quality_terms(raw_x, q, labels, alpha, gamma, LOSS, DETACH, ACTIVATED, GAMMA)
+    return loss, grad * grad_scale
+
+
+@triton.jit
 def _binary_step(
     start,
     limit,
@@ -259,27 +307,27 @@ def _binary_step(
         labels = t != 0
     else:
         labels = t.to(COMPUTE)
-    if LOSS == FOCAL:
-        loss, grad = binary_focal_terms(
-            raw_x,
-            labels,
-            alpha,
-            pw,
-            label_smoothing,
-            label_smoothing_remainder,
-            gamma,
-            scale,
-            ALPHA_MODE != OPERAND_NONE,
-            HARD_LABELS,
-            SMOOTHING,
-            ACTIVATED,
-            GAMMA,
-            ZERO_FACTOR,
-            COMPUTE,
-        )
-    else:  # dense soft targets: positive where q > 0 (mmdet's varifocal loss)
-        loss, grad = quality_terms(raw_x, labels, labels > 0.0, alpha, gamma, LOSS, DETACH, ACTIVATED, GAMMA)
-        grad = grad * scale
+    # VFL / QFL over soft targets: positive where q > 0 (mmdet's varifocal loss)
+    loss, grad = binary_loss_terms(
+        raw_x,
+        labels if LOSS == FOCAL else labels > 0.0,
+        labels,
+        alpha,
+        pw,
+        label_smoothing,
+        label_smoothing_remainder,
+        gamma,
+        scale,
+        LOSS,
+        DETACH,
+        ALPHA_MODE != OPERAND_NONE,
+        HARD_LABELS,
+        SMOOTHING,
+        ACTIVATED,
+        GAMMA,
+        ZERO_FACTOR,
+        COMPUTE,
+    )
     if HAS_WEIGHT:
         weight = load_flat_operand(weight_ptr, offs, mask, weight_layout, COMPUTE)
         loss = weight * loss
@@ -299,6 +347,7 @@ def _binary_step(
 
 @triton.jit
 def sigmoid_focal_fwd_kernel(
+    # ---- pointers
     x_ptr,  # logits (probabilities with ACTIVATED), n elements, contiguous
     t_ptr,  # targets, n elements, contiguous: float, or integer labels (bool viewed as uint8)
     loss_ptr,  # out: n losses (REDUCE False) in the loss dtype
@@ -308,8 +357,10 @@ def sigmoid_focal_fwd_kernel(
     alpha_ptr,  # ALPHA_MODE == OPERAND_TENSOR: per-element alpha (per class, broadcast), flat operand
     pos_weight_ptr,  # POS_WEIGHT_MODE == OPERAND_TENSOR: pos_weight broadcast to the logits, flat operand
     weight_ptr,  # HAS_WEIGHT: weight broadcast to the logits, flat operand (see operands.py)
+    # ---- sizes
     n,
     streams,  # the grid-stride walk: program p runs streams p * BLOCK / REDUCE_CHUNK + [0, BLOCK / REDUCE_CHUNK)
+    # ---- scalars
     alpha,  # each float scalar comes with its float64 remainder (see stable_math.float64_scalar)
     alpha_remainder,
     gamma,
@@ -321,6 +372,7 @@ def sigmoid_focal_fwd_kernel(
     denominator,
     denominator_remainder,
     ignore_label,  # IGNORE: labels equal to it contribute no loss and no gradient
+    # ---- the flat operands' merged dims (operands.load_flat_operand)
     alpha_inner_size,
     alpha_middle_size,
     alpha_inner_stride,
@@ -337,6 +389,7 @@ def sigmoid_focal_fwd_kernel(
     weight_middle_stride,
     weight_outer_stride,
     size_bucket,  # autotune key only: ceil(log2(n))
+    # ---- meta-parameters: the loss and its options
     LOSS: tl.constexpr,  # FOCAL, or VARIFOCAL / QUALITY_FOCAL on float targets (quality_focal.py)
     DETACH: tl.constexpr,  # VARIFOCAL: no gradient through the weight alpha * s ** gamma
     ALPHA_MODE: tl.constexpr,  # OPERAND_NONE / OPERAND_SCALAR / OPERAND_TENSOR (operands.py)
@@ -351,12 +404,18 @@ def sigmoid_focal_fwd_kernel(
     SMOOTHING: tl.constexpr,  # targets t become t * (1 - label_smoothing) + label_smoothing / 2
     ACTIVATED: tl.constexpr,  # x holds probabilities (see probability_terms)
     ZERO_FACTOR: tl.constexpr,  # alpha_t * pos_weight can be 0 (see hard_label_terms)
+    # ---- meta-parameters: outputs, precision, tile
     DENOMINATOR: tl.constexpr,  # reduce.DENOMINATOR_*
     REDUCE: tl.constexpr,
     WRITE_GRAD: tl.constexpr,
     COMPUTE: tl.constexpr,  # tl.float32, or tl.float64 for float64 logits
     BLOCK: tl.constexpr,  # a multiple of REDUCE_CHUNK
 ):
+    # the launchers' combinations: VFL / QFL take float targets and none of the focal loss's options
+    tl.static_assert(LOSS == FOCAL or not (HARD_LABELS or SMOOTHING or ACTIVATED or POS_WEIGHT_MODE != OPERAND_NONE))
+    tl.static_assert(HARD_LABELS or not IGNORE)
+    tl.static_assert(LOSS == VARIFOCAL or not DETACH)
+    tl.static_assert(not (ACTIVATED and POS_WEIGHT_MODE != OPERAND_NONE))
     pid = tl.program_id(0).to(tl.int64)
     alpha = float64_scalar(alpha, alpha_remainder, COMPUTE)
     pw = 1.0
@@ -550,22 +609,33 @@ def _index_tile(
         loss, grad = hard_label_terms(
             tl.where(positive, -float("inf"), raw_x), False, loss_factor, grad_factor, gamma, GAMMA, ZERO_FACTOR, DETACH
         )
-    elif LOSS == FOCAL:
+    else:
         if POS_WEIGHT_MODE == OPERAND_TENSOR:
             pw = tl.load(
                 pos_weight_ptr + b * stride_pwb + s[:, None] * stride_pws + cls[None, :] * stride_pwc,
                 mask=tile_mask,
                 other=0.0,
             ).to(COMPUTE)
-        loss, grad = binary_focal_terms(
+        q = 0.0  # the focal loss reads its labels alone
+        if TARGETS == TARGETS_DENSE:
+            q = tl.load(
+                q_ptr + b * stride_qb + s[:, None] * stride_qs + cls[None, :] * stride_qc, mask=tile_mask, other=0.0
+            ).to(COMPUTE)
+            positive = q > 0.0
+        elif TARGETS == TARGETS_INDEX_SCORES:
+            q = tl.where(positive, score[:, None], 0.0)
+        loss, grad = binary_loss_terms(
             raw_x,
             positive,
+            q,
             alpha,
             pw,
             label_smoothing,
             label_smoothing_remainder,
             gamma,
             scale,
+            LOSS,
+            DETACH,
             ALPHA_MODE != OPERAND_NONE,
             True,
             SMOOTHING,
@@ -574,16 +644,6 @@ def _index_tile(
             ZERO_FACTOR,
             COMPUTE,
         )
-    else:
-        if TARGETS == TARGETS_DENSE:
-            q = tl.load(
-                q_ptr + b * stride_qb + s[:, None] * stride_qs + cls[None, :] * stride_qc, mask=tile_mask, other=0.0
-            ).to(COMPUTE)
-            positive = q > 0.0
-        else:
-            q = tl.where(positive, score[:, None], 0.0)
-        loss, grad = quality_terms(raw_x, q, positive, alpha, gamma, LOSS, DETACH, ACTIVATED, GAMMA)
-        grad = grad * scale
     if HAS_WEIGHT:
         weight = tl.load(
             weight_ptr + b * stride_wb + s[:, None] * stride_ws + cls[None, :] * stride_wc, mask=tile_mask, other=0.0
@@ -657,31 +717,30 @@ def _index_positives(
     x = tl.load(x_rows + k * stride_xc, mask=has_class, other=0.0).to(COMPUTE)
     if ALPHA_MODE == OPERAND_TENSOR:
         alpha = tl.load(alpha_ptr + k, mask=has_class, other=0.0).to(COMPUTE)
-    if LOSS == FOCAL:
-        if POS_WEIGHT_MODE == OPERAND_TENSOR:
-            pw = tl.load(
-                pos_weight_ptr + b * stride_pwb + s * stride_pws + k * stride_pwc, mask=has_class, other=0.0
-            ).to(COMPUTE)
-        loss, grad = binary_focal_terms(
-            x,
-            has_class,
-            alpha,
-            pw,
-            0.0,
-            0.0,
-            gamma,
-            row_scale,
-            ALPHA_MODE != OPERAND_NONE,
-            True,
-            False,
-            False,
-            GAMMA,
-            ZERO_FACTOR,
-            COMPUTE,
+    if POS_WEIGHT_MODE == OPERAND_TENSOR:
+        pw = tl.load(pos_weight_ptr + b * stride_pwb + s * stride_pws + k * stride_pwc, mask=has_class, other=0.0).to(
+            COMPUTE
         )
-    else:
-        loss, grad = quality_terms(x, score, has_class, alpha, gamma, LOSS, DETACH, False, GAMMA)
-        grad = grad * row_scale
+    loss, grad = binary_loss_terms(
+        x,
+        has_class,
+        score,
+        alpha,
+        pw,
+        0.0,
+        0.0,
+        gamma,
+        row_scale,
+        LOSS,
+        DETACH,
+        ALPHA_MODE != OPERAND_NONE,
+        True,
+        False,
+        False,
+        GAMMA,
+        ZERO_FACTOR,
+        COMPUTE,
+    )
     if HAS_WEIGHT:
         weight = tl.load(weight_ptr + b * stride_wb + s * stride_ws + k * stride_wc, mask=has_class, other=0.0).to(
             COMPUTE
@@ -702,6 +761,7 @@ def _index_positives(
 
 @triton.jit
 def sigmoid_focal_index_fwd_kernel(
+    # ---- pointers
     x_ptr,
     t_ptr,  # class indices, one per row; C or any value outside [0, C) = background
     loss_ptr,  # out: loss per element, laid out as the gradient (REDUCE False)
@@ -713,6 +773,7 @@ def sigmoid_focal_index_fwd_kernel(
     weight_ptr,  # HAS_WEIGHT: weight broadcast to the logits, (b, c, s) strides
     score_ptr,  # TARGETS_INDEX_SCORES: one score per row, the target at the row's class
     q_ptr,  # TARGETS_DENSE: targets of the logits' shape, (b, c, s) strides
+    # ---- sizes and strides
     S,
     C: tl.constexpr,  # the class count, compiled in: the class tiles unroll, a tile that divides C needs no mask
     n_s_blocks,
@@ -731,6 +792,7 @@ def sigmoid_focal_index_fwd_kernel(
     stride_wb,
     stride_wc,
     stride_ws,
+    # ---- scalars (each float with its float64 remainder, stable_math.float64_scalar)
     alpha,
     alpha_remainder,
     gamma,
@@ -742,6 +804,7 @@ def sigmoid_focal_index_fwd_kernel(
     denominator,
     denominator_remainder,
     ignore_index: tl.int64,
+    # ---- meta-parameters: the loss and its options
     LOSS: tl.constexpr,  # FOCAL, VARIFOCAL or QUALITY_FOCAL (quality_focal.py)
     TARGETS: tl.constexpr,  # TARGETS_INDEX, TARGETS_INDEX_SCORES or TARGETS_DENSE (class_walk.py)
     DETACH: tl.constexpr,  # VARIFOCAL: no gradient through the weight alpha * s ** gamma
@@ -753,6 +816,7 @@ def sigmoid_focal_index_fwd_kernel(
     SMOOTHING: tl.constexpr,
     ACTIVATED: tl.constexpr,
     ZERO_FACTOR: tl.constexpr,  # alpha_t * pos_weight can be 0 (see hard_label_terms)
+    # ---- meta-parameters: outputs, precision, layout, tile
     DENOMINATOR: tl.constexpr,  # reduce.DENOMINATOR_*
     REDUCE: tl.constexpr,
     WRITE_GRAD: tl.constexpr,
@@ -765,6 +829,13 @@ def sigmoid_focal_index_fwd_kernel(
     """A binary loss of every (row, class): the focal loss against the implicit one-hot of the row's
     index, or VFL / QFL against the row's score at its class (or against dense targets).  The class
     tiles unroll for up to UNROLLED_CLASS_TILES narrow ones (C is compiled in), else they loop."""
+    # the launchers' combinations: class indices are the focal loss's, (index, score) rows and dense
+    # targets VFL's and QFL's (QFL with one loss a row), the focal options the focal loss's
+    tl.static_assert((LOSS == FOCAL) == (TARGETS == TARGETS_INDEX))
+    tl.static_assert((LOSS == QUALITY_FOCAL) == ROW_LOSS)
+    tl.static_assert(LOSS == VARIFOCAL or not DETACH)
+    tl.static_assert(LOSS == FOCAL or not (SMOOTHING or POS_WEIGHT_MODE != OPERAND_NONE))
+    tl.static_assert(not (ACTIVATED and POS_WEIGHT_MODE != OPERAND_NONE))
     pid = tl.program_id(0)
     alpha = float64_scalar(alpha, alpha_remainder, COMPUTE)
     gamma = float64_scalar(gamma, gamma_remainder, COMPUTE)

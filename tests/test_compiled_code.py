@@ -10,18 +10,33 @@ import sys
 import pytest
 
 
+# A fresh process: AOT compilation needs Triton imported without TRITON_INTERPRET.
+COMPILER_ENV = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+
+
 @pytest.fixture(scope="module")
 def report():
-    # A fresh process: AOT compilation needs Triton imported without TRITON_INTERPRET.
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     out = subprocess.run(
         [sys.executable, "-m", "focal_triton.perf.cli", "report", "--arch", "sm_80,sm_90", "--json"],
         capture_output=True,
         text=True,
-        env=env,
+        env=COMPILER_ENV,
         check=True,
     ).stdout
     return json.loads(out)
+
+
+def test_a_combination_no_launcher_makes_does_not_compile():
+    """The kernels' tl.static_assert refuse what no launcher passes: here the focal loss over class
+    indices with the varifocal loss's detached weight."""
+    script = (
+        "import dataclasses\n"
+        "from focal_triton.perf import aot, catalog\n"
+        "variant = next(v for v, _ in catalog.variants() if v.case == 'index-c80-fp32-mean')\n"
+        "aot.compile_variant(dataclasses.replace(variant, constexprs={**variant.constexprs, 'DETACH': True}), 90, 8)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=COMPILER_ENV)
+    assert result.returncode != 0 and "CompileTimeAssertionFailure" in result.stderr, result.stderr[-2000:]
 
 
 def test_report_covers_every_kernel_and_arch(report):
