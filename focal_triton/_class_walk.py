@@ -286,6 +286,7 @@ def sigmoid_focal_index_forward(inputs, targets, options: BinaryOptions, need_gr
                 gamma=options.exponent,
                 pos_weight=options.pos_weight or 0.0,
                 label_smoothing=options.label_smoothing,
+                poly_epsilon=options.poly_epsilon,
             ),
             **launch.operand_arguments("weight", ("stride_wb", "stride_wc", "stride_ws")),
             **launch.operand_arguments("pos_weight", ("stride_pwb", "stride_pwc", "stride_pws")),
@@ -297,6 +298,7 @@ def sigmoid_focal_index_forward(inputs, targets, options: BinaryOptions, need_gr
             SMOOTHING=options.label_smoothing != 0.0,
             ACTIVATED=options.activated,
             ZERO_FACTOR=zero_factor(alpha, alpha_per_class, options.pos_weight, pos_weight),
+            POLY=options.poly_epsilon != 0.0,
             GAMMA=gamma_constexpr(options.exponent),
         )
     return finish_class_launch(launch, loss_shape, per_element=not row_loss)

@@ -47,7 +47,7 @@ class BinaryOptions(LossOptions):
     dim 1, broadcastable to the logits (then alpha is None).  pos_weight / pos_weight_tensor: the
     same pair for BCE's positive term.  scores: with class-index targets, the target at each row's
     class (VFL, QFL).  detach_weight: VFL without a gradient through its weight.  activated: the
-    logits are probabilities."""
+    logits are probabilities.  poly_epsilon: the focal loss's Poly-1 coefficient (0: none)."""
 
     loss: BinaryLoss = "focal"
     alpha: float | None = 0.25
@@ -61,6 +61,7 @@ class BinaryOptions(LossOptions):
     activated: bool = False
     detach_weight: bool = False
     scores: Tensor | None = None
+    poly_epsilon: float = 0.0
 
     @property
     def exponent(self) -> float:

@@ -164,6 +164,7 @@ def check_sigmoid_args(
     label_smoothing: Any = 0.0,
     pos_weight: Any = None,
     activated: Any = False,
+    poly_epsilon: Any = 0.0,
 ) -> BinaryOptions:
     """Validates sigmoid_focal_loss arguments with same-shape targets."""
     check_logits(inputs)
@@ -181,17 +182,30 @@ def check_sigmoid_args(
         label_smoothing,
         pos_weight,
         activated,
+        poly_epsilon,
     )
 
 
 def _sigmoid_options(
-    inputs, targets, alpha, gamma, reduction, ignore_index, weight, normalizer, label_smoothing, pos_weight, activated
+    inputs,
+    targets,
+    alpha,
+    gamma,
+    reduction,
+    ignore_index,
+    weight,
+    normalizer,
+    label_smoothing,
+    pos_weight,
+    activated,
+    poly_epsilon,
 ) -> BinaryOptions:
     check_reduction(reduction)
     activated = check_activated(activated)
     alpha, alpha_per_class = check_sigmoid_alpha(alpha, inputs)
     normalizer, normalizer_tensor = check_normalizer(normalizer, reduction, inputs)
     pos_weight, pos_weight_tensor = check_pos_weight(pos_weight, inputs, activated)
+    poly_epsilon = check_poly_epsilon(poly_epsilon, pos_weight is not None or pos_weight_tensor is not None)
     return BinaryOptions(
         reduction=reduction,
         weight=check_weight(weight, inputs.shape, inputs),
@@ -206,6 +220,7 @@ def _sigmoid_options(
         pos_weight=pos_weight,
         pos_weight_tensor=pos_weight_tensor,
         activated=activated,
+        poly_epsilon=poly_epsilon,
     )
 
 
@@ -381,6 +396,7 @@ def check_sigmoid_index_args(
     label_smoothing: Any = 0.0,
     pos_weight: Any = None,
     activated: Any = False,
+    poly_epsilon: Any = 0.0,
 ) -> BinaryOptions:
     """Validates sigmoid_focal_loss arguments with class-index targets."""
     check_class_logits(inputs)
@@ -404,6 +420,7 @@ def check_sigmoid_index_args(
         label_smoothing,
         pos_weight,
         activated,
+        poly_epsilon,
     )
 
 
@@ -500,6 +517,20 @@ def check_activated(activated: object) -> bool:
     if not isinstance(activated, bool):
         raise TypeError(f"activated must be a bool, got {activated!r}")
     return activated
+
+
+def check_poly_epsilon(poly_epsilon: Any, has_pos_weight: bool) -> float:
+    """The Poly-1 coefficient: a finite number (any sign; 0: the focal loss), and not with
+    pos_weight, whose positive term the Poly-1 term has no counterpart of."""
+    poly_epsilon = scalar_value("poly_epsilon", poly_epsilon)
+    if not _is_number(poly_epsilon) or not _is_finite(poly_epsilon):
+        raise ValueError(f"poly_epsilon must be a finite number, got {poly_epsilon!r}{IN_FLOAT32}")
+    if poly_epsilon != 0 and has_pos_weight:
+        raise ValueError(
+            "poly_epsilon adds eps * (1 - p_t) to BCE, which has no pos_weight term to match: pass one of "
+            "poly_epsilon and pos_weight, not both"
+        )
+    return float(poly_epsilon)
 
 
 def check_pos_weight(pos_weight: Any, inputs: Tensor, activated: bool) -> tuple[float | None, Tensor | None]:

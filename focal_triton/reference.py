@@ -85,9 +85,21 @@ def sigmoid_focal_loss(
     label_smoothing: float = 0.0,
     pos_weight: float | Tensor | None = None,
     activated: bool = False,
+    poly_epsilon: float = 0.0,
 ) -> Tensor:
     """Eager sigmoid focal loss; same arguments and result as focal_triton.sigmoid_focal_loss."""
-    options = (alpha, gamma, reduction, ignore_index, weight, normalizer, label_smoothing, pos_weight, activated)
+    options = (
+        alpha,
+        gamma,
+        reduction,
+        ignore_index,
+        weight,
+        normalizer,
+        label_smoothing,
+        pos_weight,
+        activated,
+        poly_epsilon,
+    )
     if is_class_index_form(inputs, targets):
         return sigmoid_focal_index_checked(inputs, targets, check_sigmoid_index_args(inputs, targets, *options))
     return sigmoid_focal_checked(inputs, targets, check_sigmoid_args(inputs, targets, *options))
@@ -102,6 +114,7 @@ def _binary_elementwise(x: Tensor, t: Tensor, options: BinaryOptions) -> Tensor:
         options.label_smoothing,
         _alpha_or(options.pos_weight, options.pos_weight_tensor),
         options.activated,
+        options.poly_epsilon,
     )
 
 
@@ -198,11 +211,13 @@ def _sigmoid_focal_elementwise(
     label_smoothing: float = 0.0,
     pos_weight: float | Tensor | None = None,
     activated: bool = False,
+    poly_epsilon: float = 0.0,
 ) -> Tensor:
     if label_smoothing:
         t = t * (1 - label_smoothing) + label_smoothing / 2
     if activated:
-        loss = _power_or_limit(t * (1 - x) + (1 - t) * x, gamma) * _ProbabilityBCE.apply(x, t)
+        one_minus_pt = t * (1 - x) + (1 - t) * x
+        loss = _power_or_limit(one_minus_pt, gamma) * (_ProbabilityBCE.apply(x, t) + poly_epsilon * one_minus_pt)
         wrong_side = torch.zeros_like(x, dtype=torch.bool)
     else:
         clamped = _ClampPassingGradient.apply(x, LOW_LOGIT, BIG_LOGIT)
@@ -212,7 +227,8 @@ def _sigmoid_focal_elementwise(
         ce = -(positive * log_p + (1 - t) * log_q)
         # log(1 - p_t) = log(t q + (1 - t) p) as a log-sum-exp: its gradient has no 0 * inf.
         log_one_minus_pt = torch.logaddexp(torch.log(t) + log_q, torch.log1p(-t) + log_p)
-        loss = torch.exp(gamma * log_one_minus_pt) * ce
+        # Poly-1 (timm's PolyBinaryCrossEntropy): eps * (1 - p_t) beside ce, inside the focal weight
+        loss = torch.exp(gamma * log_one_minus_pt) * (ce + poly_epsilon * torch.exp(log_one_minus_pt))
         # an infinite logit on the wrong side of its target: the loss is infinite (as the kernels)
         wrong_side = ((x == float("inf")) & (t < 1)) | ((x == -float("inf")) & (t > 0))
     if alpha is not None:

@@ -16,6 +16,7 @@ from ._validation import (
     check_binary_alpha,
     check_label_smoothing,
     check_loss_options,
+    check_poly_epsilon,
     check_pos_weight_value,
     check_sigmoid_args,
     check_sigmoid_index_args,
@@ -59,6 +60,7 @@ def sigmoid_focal_loss(
     label_smoothing: float = 0.0,
     pos_weight: float | Tensor | None = None,
     activated: bool = False,
+    poly_epsilon: float = 0.0,
 ) -> Tensor:
     """Focal loss of Lin et al. (2017) for binary (sigmoid) classification.
 
@@ -123,12 +125,28 @@ def sigmoid_focal_loss(
             whose gradient divides by max(p (1 - p), 1e-12); the gradient is with respect
             to the probabilities.  A probability outside [0, 1] gives NaN there.
             ``pos_weight`` does not apply.  Default False.
+        poly_epsilon: keyword-only; the Poly-1 coefficient eps (Leng et al. 2022, PolyLoss), a
+            finite number of either sign (the paper uses -1 for detection): the loss becomes
+            ``weight * alpha_t * (1 - p_t) ** gamma * (BCE + eps * (1 - p_t))``, timm's
+            ``PolyBinaryCrossEntropy`` (alpha_t weighs both terms).  Not with ``pos_weight``.
+            Default 0 (the focal loss).
 
     Returns:
         The loss: float32 for float16 / bfloat16 inputs under ``torch.autocast``,
         else the dtype of ``inputs``.
     """
-    options = (alpha, gamma, reduction, ignore_index, weight, normalizer, label_smoothing, pos_weight, activated)
+    options = (
+        alpha,
+        gamma,
+        reduction,
+        ignore_index,
+        weight,
+        normalizer,
+        label_smoothing,
+        pos_weight,
+        activated,
+        poly_epsilon,
+    )
     if is_class_index_form(inputs, targets):
         return _class_index(inputs, targets, check_sigmoid_index_args(inputs, targets, *options))
     return _same_shape(inputs, targets, check_sigmoid_args(inputs, targets, *options))
@@ -150,6 +168,7 @@ class SigmoidFocalLoss(torch.nn.Module):
         label_smoothing: float = 0.0,
         pos_weight: float | Tensor | None = None,
         activated: bool = False,
+        poly_epsilon: float = 0.0,
     ) -> None:
         super().__init__()
         check_loss_options(gamma, reduction, ignore_index)
@@ -167,6 +186,7 @@ class SigmoidFocalLoss(torch.nn.Module):
         else:
             self.pos_weight = pos_weight
         self.gamma, self.reduction, self.ignore_index = gamma, reduction, ignore_index
+        self.poly_epsilon = check_poly_epsilon(poly_epsilon, pos_weight is not None)
 
     def forward(
         self, inputs: Tensor, targets: Tensor, weight: Tensor | None = None, normalizer: float | Tensor | None = None
@@ -183,11 +203,12 @@ class SigmoidFocalLoss(torch.nn.Module):
             label_smoothing=self.label_smoothing,
             pos_weight=self.pos_weight,
             activated=self.activated,
+            poly_epsilon=self.poly_epsilon,
         )
 
     def extra_repr(self) -> str:
         alpha = "per-class" if isinstance(self.alpha, torch.Tensor) else self.alpha
         return (
             f"alpha={alpha}, gamma={self.gamma}, reduction={self.reduction!r}, ignore_index={self.ignore_index}, "
-            f"label_smoothing={self.label_smoothing}, activated={self.activated}"
+            f"label_smoothing={self.label_smoothing}, activated={self.activated}, poly_epsilon={self.poly_epsilon}"
         )

@@ -22,6 +22,10 @@ the signed margin s = x for positives, -x for negatives: p_t = sigmoid(s),
 ce = sp(-s), w = exp(-gamma * sp(s)) (no logarithm of 1 - p_t at all) and
 dL/dx = -sign * alpha_t * w * [(1 - p_t) + gamma * p_t * ce].
 
+Poly-1 (POLY, Leng et al. 2022) adds epsilon * (1 - p_t) to ce inside the focal weight, as timm's
+PolyBinaryCrossEntropy: loss = alpha_t * w * (ce + eps * (1 - p_t)), and the gradient gains
+alpha_t * w * (gamma + 1) * eps * (1 - 2t) * p * q (d(1 - p_t)/dx times d(w (1 - p_t))/d(1 - p_t)).
+
 pos_weight multiplies the positive term of ce (and so, for hard labels, the
 whole loss of a positive); label smoothing and probability inputs (ACTIVATED,
 ``probability_terms``) send hard labels down the soft-target path; a weight
@@ -63,11 +67,11 @@ from .stable_math import (
 
 
 @triton.jit
-def soft_label_terms(raw_x, t, pos_weight, gamma, GAMMA: tl.constexpr):
+def soft_label_terms(raw_x, t, pos_weight, gamma, poly_epsilon, GAMMA: tl.constexpr, POLY: tl.constexpr):
     """(w, ce, s) of each element for float targets t in [0, 1]: loss = w * ce, dL/dx = w * s, before
-    alpha (NaN stays NaN).  ``pos_weight`` multiplies the positive term of the BCE as in
-    ``F.binary_cross_entropy_with_logits`` (ce = pos_weight * t * sp(-x) + (1 - t) * sp(x),
-    dce/dx = (1 - t) p - pos_weight * t * q).
+    alpha (NaN stays NaN); with POLY, ce carries the Poly-1 term.  ``pos_weight`` multiplies the
+    positive term of the BCE as in ``F.binary_cross_entropy_with_logits`` (ce = pos_weight * t *
+    sp(-x) + (1 - t) * sp(x), dce/dx = (1 - t) p - pos_weight * t * q).
 
     An infinite logit needs no clamp: e = 0, so p, q are 0 and 1 and one softplus is inf.  A
     target of exactly 0 or 1 multiplies that inf by 0: each BCE term is taken as max(term, 0),
@@ -86,16 +90,31 @@ def soft_label_terms(raw_x, t, pos_weight, gamma, GAMMA: tl.constexpr):
     w = focal_power(one_minus_pt, gamma, GAMMA)
     pq_over = small_ratio_or_zero(p * q, one_minus_pt)  # <= max(p, q) <= 1
     dce = (1.0 - t) * p - weighted_t * q
-    return w, ce, dce + gamma * (1.0 - 2.0 * t) * (tl.minimum(ce, BIG) * pq_over)
+    slope = dce + gamma * (1.0 - 2.0 * t) * (tl.minimum(ce, BIG) * pq_over)
+    if POLY:
+        ce += poly_epsilon * one_minus_pt
+        slope += ((gamma + 1.0) * poly_epsilon) * ((1.0 - 2.0 * t) * (p * q))
+    return w, ce, slope
 
 
 @triton.jit
 def hard_label_terms(
-    raw_x, positive, factor, grad_factor, gamma, GAMMA: tl.constexpr, ZERO_FACTOR: tl.constexpr, DETACH: tl.constexpr
+    raw_x,
+    positive,
+    factor,
+    grad_factor,
+    gamma,
+    poly_epsilon,
+    GAMMA: tl.constexpr,
+    ZERO_FACTOR: tl.constexpr,
+    DETACH: tl.constexpr,
+    POLY: tl.constexpr,
 ):
     """(factor * loss, grad_factor * |dL/dx|) of each element for boolean labels ``positive``
     (``factor``: alpha_t and pos_weight; ``grad_factor``: the same, signed and divided by the
-    denominator), straight from the unclamped logit; with DETACH no gradient through w.
+    denominator), straight from the unclamped logit; with DETACH no gradient through w; with POLY
+    the Poly-1 term: loss = factor * w * (ce + eps * (1 - p_t)), and with the margin s,
+    -dL/ds = w * [(1 - p_t) + p_t * (gamma * ce + (gamma + 1) * eps * (1 - p_t))].
 
     An infinite logit needs no clamp: exp2 of -inf is 0, so e = 0, r = 1 and the margin is
     +-inf; on the right side ce = 0 and 1 - p_t = 0 (loss and gradient 0), on the wrong side
@@ -122,18 +141,24 @@ def hard_label_terms(
     else:
         w = focal_power(one_minus_pt, gamma, GAMMA)
     weighted = factor * w
-    loss = weighted * ce
+    if POLY:
+        loss = weighted * (ce + poly_epsilon * one_minus_pt)
+    else:
+        loss = weighted * ce
     if ZERO_FACTOR:
         loss = tl.where(weighted == 0.0, 0.0, loss)
     if DETACH:
         slope = one_minus_pt
+    elif POLY:
+        poly_slope = ((gamma + 1.0) * poly_epsilon) * (p_t * one_minus_pt)
+        slope = one_minus_pt + gamma * (p_t * tl.minimum(ce, BIG)) + poly_slope  # p_t * ce first: 0, not 0 * 2 BIG
     else:
         slope = one_minus_pt + gamma * (p_t * tl.minimum(ce, BIG))
     return loss, (grad_factor * w) * slope
 
 
 @triton.jit
-def probability_terms(p, t, gamma, GAMMA: tl.constexpr):
+def probability_terms(p, t, gamma, poly_epsilon, GAMMA: tl.constexpr, POLY: tl.constexpr):
     """Elementwise (loss, dL/dp) without alpha for probabilities p (``activated=True``), with the BCE
     of ``F.binary_cross_entropy`` (mmdet's focal loss with probabilities, YOLOv6, PP-YOLOE;
     stable_math.probability_bce):
@@ -143,11 +168,17 @@ def probability_terms(p, t, gamma, GAMMA: tl.constexpr):
 
     ce / m stays near 1 as p -> 0 at a negative (ce = -log(1 - p) ~ p = m) and as p -> 1 at a
     positive, so forming it before multiplying by w keeps the term where w * ce would underflow.
+    POLY adds w * eps * m to the loss and (gamma + 1) * eps * (1 - 2t) * w to dL/dp.
     """
     ce, dce = probability_bce(p, t)
     m = t * (1.0 - p) + (1.0 - t) * p
     w = focal_power(m, gamma, GAMMA)
-    return w * ce, w * dce + gamma * (1.0 - 2.0 * t) * (w * ratio_or_zero(ce, m))
+    loss = w * ce
+    grad = w * dce + gamma * (1.0 - 2.0 * t) * (w * ratio_or_zero(ce, m))
+    if POLY:
+        loss += poly_epsilon * (w * m)
+        grad += ((gamma + 1.0) * poly_epsilon) * ((1.0 - 2.0 * t) * w)
+    return loss, grad
 
 
 @triton.jit
@@ -160,12 +191,14 @@ def binary_focal_terms(
     label_smoothing_remainder,
     gamma,
     grad_scale,
+    poly_epsilon,
     HAS_ALPHA: tl.constexpr,
     HARD_LABELS: tl.constexpr,
     SMOOTHING: tl.constexpr,
     ACTIVATED: tl.constexpr,
     GAMMA: tl.constexpr,
     ZERO_FACTOR: tl.constexpr,
+    POLY: tl.constexpr,
     COMPUTE: tl.constexpr,
 ):
     """(loss, dL/dx * grad_scale) of each element with its alpha_t and pos_weight factors, for
@@ -183,7 +216,9 @@ def binary_focal_terms(
         else:
             factor = tl.where(labels, pos_weight, 1.0)
             grad_factor = tl.where(labels, -pos_weight * grad_scale, grad_scale)
-        return hard_label_terms(raw_x, labels, factor, grad_factor, gamma, GAMMA, ZERO_FACTOR, False)
+        return hard_label_terms(
+            raw_x, labels, factor, grad_factor, gamma, poly_epsilon, GAMMA, ZERO_FACTOR, False, POLY
+        )
     if HARD_LABELS:
         t = tl.where(labels, 1.0, 0.0).to(COMPUTE)
     else:
@@ -192,7 +227,7 @@ def binary_focal_terms(
         eps = float64_scalar(label_smoothing, label_smoothing_remainder, COMPUTE)
         t = t * (1.0 - eps) + eps * 0.5
     if ACTIVATED:
-        loss, grad = probability_terms(raw_x, t, gamma, GAMMA)  # the clamped logs keep every loss finite
+        loss, grad = probability_terms(raw_x, t, gamma, poly_epsilon, GAMMA, POLY)  # clamped logs: every loss finite
         outside = (t < 0.0) | (t > 1.0) | (raw_x < 0.0) | (raw_x > 1.0) | (raw_x != raw_x)  # the clamps hide a NaN
         nan = tl.where(outside, float("nan"), 0.0)
         if HAS_ALPHA:
@@ -203,7 +238,7 @@ def binary_focal_terms(
         grad = (grad + nan) * grad_scale
     else:
         t = tl.where((t < 0.0) | (t > 1.0), float("nan"), t)  # NaN from here to loss and gradient
-        w, ce, slope = soft_label_terms(raw_x, t, pos_weight, gamma, GAMMA)
+        w, ce, slope = soft_label_terms(raw_x, t, pos_weight, gamma, poly_epsilon, GAMMA, POLY)
         if HAS_ALPHA:
             w = (alpha * t + (1.0 - alpha) * (1.0 - t)) * w
         # a factor (or w) of 0 against an infinite ce: the loss is 0, not 0 * inf
@@ -223,6 +258,7 @@ def binary_loss_terms(
     label_smoothing_remainder,
     gamma,
     grad_scale,
+    poly_epsilon,
     LOSS: tl.constexpr,
     DETACH: tl.constexpr,
     HAS_ALPHA: tl.constexpr,
@@ -231,6 +267,7 @@ def binary_loss_terms(
     ACTIVATED: tl.constexpr,
     GAMMA: tl.constexpr,
     ZERO_FACTOR: tl.constexpr,
+    POLY: tl.constexpr,
     COMPUTE: tl.constexpr,
 ):
     """(loss, dL/dx * grad_scale) of each element of the binary loss LOSS, the one place the
@@ -247,12 +284,14 @@ def binary_loss_terms(
             label_smoothing_remainder,
             gamma,
             grad_scale,
+            poly_epsilon,
             HAS_ALPHA,
             HARD_LABELS,
             SMOOTHING,
             ACTIVATED,
             GAMMA,
             ZERO_FACTOR,
+            POLY,
             COMPUTE,
         )
     loss, grad = quality_terms(raw_x, q, labels, alpha, gamma, LOSS, DETACH, ACTIVATED, GAMMA)
@@ -279,6 +318,7 @@ def _binary_step(
     SMOOTHING: tl.constexpr,
     ACTIVATED: tl.constexpr,
     ZERO_FACTOR: tl.constexpr,
+    POLY: tl.constexpr,
     REDUCE: tl.constexpr,
     WRITE_GRAD: tl.constexpr,
     COMPUTE: tl.constexpr,
@@ -290,7 +330,7 @@ def _binary_step(
     masks).  Writes the losses ('none') and gradients; returns ``lanes`` plus this step's group sums."""
     x_ptr, t_ptr, loss_ptr, grad_ptr = pointers
     alpha_ptr, alpha_layout, pos_weight_ptr, pos_weight_layout, weight_ptr, weight_layout = operands
-    alpha, pw, gamma, scale, label_smoothing, label_smoothing_remainder = scalars
+    alpha, pw, gamma, scale, label_smoothing, label_smoothing_remainder, poly_epsilon = scalars
     block = tl.arange(0, BLOCK)
     if MASKED:
         mask = block < limit
@@ -318,6 +358,7 @@ def _binary_step(
         label_smoothing_remainder,
         gamma,
         scale,
+        poly_epsilon,
         LOSS,
         DETACH,
         ALPHA_MODE != OPERAND_NONE,
@@ -326,6 +367,7 @@ def _binary_step(
         ACTIVATED,
         GAMMA,
         ZERO_FACTOR,
+        POLY,
         COMPUTE,
     )
     if HAS_WEIGHT:
@@ -369,6 +411,8 @@ def sigmoid_focal_fwd_kernel(
     pos_weight_remainder,
     label_smoothing,
     label_smoothing_remainder,
+    poly_epsilon,  # POLY: the Poly-1 coefficient
+    poly_epsilon_remainder,
     denominator,
     denominator_remainder,
     ignore_label,  # IGNORE: labels equal to it contribute no loss and no gradient
@@ -404,6 +448,7 @@ def sigmoid_focal_fwd_kernel(
     SMOOTHING: tl.constexpr,  # targets t become t * (1 - label_smoothing) + label_smoothing / 2
     ACTIVATED: tl.constexpr,  # x holds probabilities (see probability_terms)
     ZERO_FACTOR: tl.constexpr,  # alpha_t * pos_weight can be 0 (see hard_label_terms)
+    POLY: tl.constexpr,  # the focal loss with the Poly-1 term (poly_epsilon != 0)
     # ---- meta-parameters: outputs, precision, tile
     DENOMINATOR: tl.constexpr,  # reduce.DENOMINATOR_*
     REDUCE: tl.constexpr,
@@ -416,6 +461,7 @@ def sigmoid_focal_fwd_kernel(
     tl.static_assert(HARD_LABELS or not IGNORE)
     tl.static_assert(LOSS == VARIFOCAL or not DETACH)
     tl.static_assert(not (ACTIVATED and POS_WEIGHT_MODE != OPERAND_NONE))
+    tl.static_assert(LOSS == FOCAL or not POLY)
     pid = tl.program_id(0).to(tl.int64)
     alpha = float64_scalar(alpha, alpha_remainder, COMPUTE)
     pw = 1.0
@@ -454,6 +500,7 @@ def sigmoid_focal_fwd_kernel(
         scale,
         label_smoothing,
         label_smoothing_remainder,
+        float64_scalar(poly_epsilon, poly_epsilon_remainder, COMPUTE),
     )
     lanes = tl.zeros((BLOCK // REDUCE_GROUP,), COMPUTE)
     # this program's steps start at pid * BLOCK + step * stride; all but the walk's last are full
@@ -480,6 +527,7 @@ def sigmoid_focal_fwd_kernel(
             SMOOTHING,
             ACTIVATED,
             ZERO_FACTOR,
+            POLY,
             REDUCE,
             WRITE_GRAD,
             COMPUTE,
@@ -507,6 +555,7 @@ def sigmoid_focal_fwd_kernel(
             SMOOTHING,
             ACTIVATED,
             ZERO_FACTOR,
+            POLY,
             REDUCE,
             WRITE_GRAD,
             COMPUTE,
@@ -546,6 +595,7 @@ def _index_tile(
     SMOOTHING: tl.constexpr,
     ACTIVATED: tl.constexpr,
     ZERO_FACTOR: tl.constexpr,
+    POLY: tl.constexpr,
     REDUCE: tl.constexpr,
     WRITE_GRAD: tl.constexpr,
     COMPUTE: tl.constexpr,
@@ -586,7 +636,7 @@ def _index_tile(
         stride_wc,
         stride_ws,
     ) = strides
-    alpha, pw, gamma, label_smoothing, label_smoothing_remainder, scale, negative_factors = scalars
+    alpha, pw, gamma, label_smoothing, label_smoothing_remainder, scale, negative_factors, poly_epsilon = scalars
     total, row_total = sums
     offsets = class_offsets(BLOCK_C, WIDE_CLASS_OFFSETS)
     cls = c0 + offsets
@@ -607,7 +657,16 @@ def _index_tile(
         else:
             loss_factor, grad_factor = negative_factors
         loss, grad = hard_label_terms(
-            tl.where(positive, -float("inf"), raw_x), False, loss_factor, grad_factor, gamma, GAMMA, ZERO_FACTOR, DETACH
+            tl.where(positive, -float("inf"), raw_x),
+            False,
+            loss_factor,
+            grad_factor,
+            gamma,
+            poly_epsilon,
+            GAMMA,
+            ZERO_FACTOR,
+            DETACH,
+            POLY,
         )
     else:
         if POS_WEIGHT_MODE == OPERAND_TENSOR:
@@ -634,6 +693,7 @@ def _index_tile(
             label_smoothing_remainder,
             gamma,
             scale,
+            poly_epsilon,
             LOSS,
             DETACH,
             ALPHA_MODE != OPERAND_NONE,
@@ -642,6 +702,7 @@ def _index_tile(
             ACTIVATED,
             GAMMA,
             ZERO_FACTOR,
+            POLY,
             COMPUTE,
         )
     if HAS_WEIGHT:
@@ -687,6 +748,7 @@ def _index_positives(
     POS_WEIGHT_MODE: tl.constexpr,
     HAS_WEIGHT: tl.constexpr,
     ZERO_FACTOR: tl.constexpr,
+    POLY: tl.constexpr,
     REDUCE: tl.constexpr,
     WRITE_GRAD: tl.constexpr,
     COMPUTE: tl.constexpr,
@@ -711,7 +773,7 @@ def _index_positives(
         stride_wc,
         stride_ws,
     ) = strides
-    alpha, pw, gamma, label_smoothing, label_smoothing_remainder, scale, negative_factors = scalars
+    alpha, pw, gamma, label_smoothing, label_smoothing_remainder, scale, negative_factors, poly_epsilon = scalars
     has_class = valid & (k_class >= 0)
     k = tl.where(has_class, k_class, 0)
     x = tl.load(x_rows + k * stride_xc, mask=has_class, other=0.0).to(COMPUTE)
@@ -731,6 +793,7 @@ def _index_positives(
         0.0,
         gamma,
         row_scale,
+        poly_epsilon,
         LOSS,
         DETACH,
         ALPHA_MODE != OPERAND_NONE,
@@ -739,6 +802,7 @@ def _index_positives(
         False,
         GAMMA,
         ZERO_FACTOR,
+        POLY,
         COMPUTE,
     )
     if HAS_WEIGHT:
@@ -801,6 +865,8 @@ def sigmoid_focal_index_fwd_kernel(
     pos_weight_remainder,
     label_smoothing,
     label_smoothing_remainder,
+    poly_epsilon,
+    poly_epsilon_remainder,
     denominator,
     denominator_remainder,
     ignore_index: tl.int64,
@@ -816,6 +882,7 @@ def sigmoid_focal_index_fwd_kernel(
     SMOOTHING: tl.constexpr,
     ACTIVATED: tl.constexpr,
     ZERO_FACTOR: tl.constexpr,  # alpha_t * pos_weight can be 0 (see hard_label_terms)
+    POLY: tl.constexpr,  # the focal loss with the Poly-1 term (poly_epsilon != 0)
     # ---- meta-parameters: outputs, precision, layout, tile
     DENOMINATOR: tl.constexpr,  # reduce.DENOMINATOR_*
     REDUCE: tl.constexpr,
@@ -836,6 +903,7 @@ def sigmoid_focal_index_fwd_kernel(
     tl.static_assert(LOSS == VARIFOCAL or not DETACH)
     tl.static_assert(LOSS == FOCAL or not (SMOOTHING or POS_WEIGHT_MODE != OPERAND_NONE))
     tl.static_assert(not (ACTIVATED and POS_WEIGHT_MODE != OPERAND_NONE))
+    tl.static_assert(LOSS == FOCAL or not POLY)
     pid = tl.program_id(0)
     alpha = float64_scalar(alpha, alpha_remainder, COMPUTE)
     gamma = float64_scalar(gamma, gamma_remainder, COMPUTE)
@@ -890,7 +958,8 @@ def sigmoid_focal_index_fwd_kernel(
         NEGATIVES_FIRST and (REDUCE or ROW_LOSS) and ALPHA_MODE != OPERAND_TENSOR and not ZERO_FACTOR
     )
     negative_factors = (1.0 if FACTOR_IN_SUMS else negative, negative * scale)
-    scalars = (alpha, pw, gamma, label_smoothing, label_smoothing_remainder, scale, negative_factors)
+    poly_epsilon = float64_scalar(poly_epsilon, poly_epsilon_remainder, COMPUTE)
+    scalars = (alpha, pw, gamma, label_smoothing, label_smoothing_remainder, scale, negative_factors, poly_epsilon)
     sums = (tl.zeros((BLOCK_S, BLOCK_C), COMPUTE), tl.zeros((BLOCK_S,), COMPUTE))
     if C <= UNROLLED_CLASS_TILES * BLOCK_C and BLOCK_C <= UNROLLED_TILE_WIDTH:
         for c0 in tl.static_range(0, C, BLOCK_C):
@@ -913,6 +982,7 @@ def sigmoid_focal_index_fwd_kernel(
                 SMOOTHING,
                 ACTIVATED,
                 ZERO_FACTOR,
+                POLY,
                 REDUCE,
                 WRITE_GRAD,
                 COMPUTE,
@@ -943,6 +1013,7 @@ def sigmoid_focal_index_fwd_kernel(
                 SMOOTHING,
                 ACTIVATED,
                 ZERO_FACTOR,
+                POLY,
                 REDUCE,
                 WRITE_GRAD,
                 COMPUTE,
@@ -969,6 +1040,7 @@ def sigmoid_focal_index_fwd_kernel(
             POS_WEIGHT_MODE,
             HAS_WEIGHT,
             ZERO_FACTOR,
+            POLY,
             REDUCE,
             WRITE_GRAD,
             COMPUTE,

@@ -554,7 +554,7 @@ def _two_class_rows(
     margin = tl.where(margin < CLAMPED_LOG_P, -float("inf"), margin)  # only from a clamped +inf at x_o: p_k = 0
     alpha_k = _class_alpha(k_safe, alpha, alpha_ptr, ALPHA_MODE, COMPUTE)
     # loss = alpha_k w ce, slope = alpha_k w (1 - p_k + gamma p_k ce) = -dL/dm
-    loss, slope = hard_label_terms(margin, True, alpha_k, alpha_k, gamma, GAMMA, False, False)
+    loss, slope = hard_label_terms(margin, True, alpha_k, alpha_k, gamma, 0.0, GAMMA, False, False, False)
     # ignored rows give 0; a target outside [0, 2) that is not ignore_index gives NaN
     bad = tl.where(in_range, 0.0, float("nan"))
     _store_rows_loss(pid, b, s, S, row_mask, valid, loss + bad, row_weight, loss_ptr, partial_ptr, REDUCE)

@@ -108,6 +108,7 @@ OPTIONS_OFF = {
     "LOSS": FOCAL,
     "DETACH": False,
     "ZERO_FACTOR": False,
+    "POLY": False,
 }
 # The class-index sigmoid kernel's plain call: one-hot targets, a loss per element.
 INDEX_TARGETS = {"TARGETS": TARGETS_INDEX, "ROW_LOSS": False}
@@ -161,6 +162,8 @@ def sigmoid_variants(block, gamma=2, headline=False):
                     "pos_weight_remainder",
                     "label_smoothing",
                     "label_smoothing_remainder",
+                    "poly_epsilon",
+                    "poly_epsilon_remainder",
                     "denominator",
                     "denominator_remainder",
                 ),
@@ -199,6 +202,8 @@ CLASS_FLOATS = (
     "pos_weight_remainder",
     "label_smoothing",
     "label_smoothing_remainder",
+    "poly_epsilon",
+    "poly_epsilon_remainder",
 )
 
 # Multiclass layouts the launcher meets: (label, C, B, S, stride_b, stride_c, stride_s), strides in elements.

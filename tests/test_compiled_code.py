@@ -9,7 +9,6 @@ import sys
 
 import pytest
 
-
 # A fresh process: AOT compilation needs Triton imported without TRITON_INTERPRET.
 COMPILER_ENV = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
 
