@@ -12,7 +12,8 @@ import math
 import os
 import platform
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import torch
 import triton
@@ -32,27 +33,18 @@ SOFTMAX_CLASSES = (2, 80, 1000, 32000, 128000)
 SEGMENTATION_CLASSES = 21  # (B, 21, H, W): PASCAL VOC
 HEAD_CLASSES = 80  # the "head" series: a RetinaNet classification head on COCO
 HEAD_POSITIVES = 0.01  # the share of anchors assigned a class (the rest are background, index 80)
-KERNEL_OF = {
-    "sigmoid": "sigmoid_focal_fwd",
-    "softmax": "softmax_focal_fwd",
-    "head": "sigmoid_focal_index_fwd",
-    "varifocal": "sigmoid_focal_index_fwd",
-    "quality_focal": "sigmoid_focal_index_fwd",
-    "distribution_focal": "distribution_focal",
-}  # whose launch config a row reports
 # The focal family at detection-head shapes: B = 8 images x Q queries / anchors of C = 80 classes
 # (RT-DETR's 300 queries, YOLO's 8400 anchors, a dense head's 100000), and DFL over 4 box sides x
 # 8400 anchors x B of 16 / 17 bins.
-FAMILY = ("varifocal", "quality_focal", "distribution_focal")
 FAMILY_QUERIES = (300, 8400, 100000)
 DFL_BINS = (16, 17)
 
 
 @dataclass
 class Case:
-    loss: str  # "sigmoid" | "softmax" | "head" (RetinaNet: class indices, per-anchor weight, normalizer) | FAMILY
+    loss: str  # the name of its Series (SERIES)
     dtype: torch.dtype
-    target: str  # "float" | "uint8" | "index"
+    target: str  # "float" | "uint8" | "index" | "distance"
     mode: str  # "fwd" | "fwd_bwd"
     reduction: str  # "mean" | "none"
     shape: tuple
@@ -62,150 +54,80 @@ class Case:
         return math.prod(self.shape)
 
     @property
-    def classes(self):
-        return 1 if self.loss == "sigmoid" else self.shape[1]
+    def rows(self):
+        """Positions with one target each: every element of the same-shape loss, else a row of dim 1."""
+        return self.elements if SERIES[self.loss].flat else self.elements // self.shape[1]
+
+    @property
+    def dtype_name(self):
+        return str(self.dtype).replace("torch.", "")
 
     @property
     def series(self):
         """The plot line this point belongs to (everything but the size)."""
-        dtype = str(self.dtype).replace("torch.", "")
-        if self.loss == "softmax":
-            layout = f"(B,{self.shape[1]},H,W)" if len(self.shape) == 4 else f"C={self.shape[1]}"
-            return f"softmax {layout} {dtype} {self.mode} {self.reduction}"
-        if self.loss == "head":
-            return f"head C={self.shape[1]} {dtype} weighted {self.mode} {self.reduction}"
-        if self.loss in FAMILY:
-            return f"{self.loss} C={self.shape[1]} {dtype} {self.mode} {self.reduction}"
-        return f"sigmoid {dtype}/{self.target} {self.mode} {self.reduction}"
+        return f"{SERIES[self.loss].label(self)} {self.mode} {self.reduction}"
 
 
-def ideal_bytes(case):
-    """Bytes an ideal kernel must move, from the model next to each kernel: logits and
-    targets read once (softmax rows of any length too), the loss written for 'none', the
-    gradient written for fwd_bwd, and grad_output read by the backward of 'none'."""
-    x, grad = case.dtype.itemsize, case.mode == "fwd_bwd"
-    reduce = case.reduction != "none"
-    if case.loss == "sigmoid":
-        positions = case.elements
-        total = positions * sigmoid_focal_bytes_per_element(x, 1 if case.target == "uint8" else x, reduce, grad)
-    elif case.loss in ("head", "varifocal", "quality_focal", "distribution_focal"):
-        # per row: head an int64 class index and a float32 weight, VFL / QFL an index and a float32
-        # score, DFL a float32 distance; the logits read once, the gradient written once ('mean' only)
-        positions = case.elements // case.classes
-        logit_bytes = sigmoid_focal_index_bytes_per_element(x, reduce, write_grad=grad)
-        total = case.elements * logit_bytes + positions * {"distribution_focal": 4}.get(case.loss, 8 + 4)
-        positions = case.elements  # the 'none' loss and its grad_output are per logit
-    else:
-        positions = case.elements // case.classes
-        # one read of the logits whatever the row length (as quack counts): an ideal kernel keeps
-        # a long row on chip; focal_triton's online softmax reads it twice today
-        total = case.elements * softmax_focal_bytes_per_element(x, True, grad) + positions * 8  # int64 index
-        total += 0 if reduce else x * positions  # the loss written
-    if grad and not reduce:
-        total += x * positions  # grad_output read
+@dataclass(frozen=True)
+class Series:
+    """One loss the bench sweeps, given once: adding a series is one entry of ``SERIES``.
+
+    ours / eager: focal_triton's call and the code it replaces (``baselines``), both
+    ``f(x, t, reduction=..., **options)``; torch.compile of ``eager`` is the third provider.
+    reference: the float64 check (``focal_triton.reference``), called with ``check_options`` too.
+    kernel: whose launch config a row reports.  targets(dtype, quick): the target kinds swept.
+    shapes(requested, quick): the logits shapes for requested sizes (elements), or the series' own
+    sweep when ``requested`` is None; cpu_shapes: the CPU smoke run's.  inputs(case, generator,
+    device) -> (targets, options).  ideal_bytes(case): the bytes an ideal kernel moves.  label(case):
+    the plot line before mode and reduction.  flat: targets of the logits' shape (one per element).
+    """
+
+    name: str
+    ours: Callable
+    eager: Callable
+    reference: Callable
+    kernel: str
+    targets: Callable
+    reductions: tuple
+    shapes: Callable
+    cpu_shapes: tuple
+    inputs: Callable
+    ideal_bytes: Callable
+    label: Callable
+    check_options: dict = field(default_factory=dict)
+    flat: bool = False
+
+
+def sweep(quick):
+    """The sizes (elements) of a sweep: 2^12 .. 2^28 (every other one when quick)."""
+    return [1 << e for e in (range(12, 27, 2) if quick else range(12, 29))]
+
+
+def _with_grad_output(case, total, positions):
+    """``total`` plus the grad_output the backward of 'none' reads (one per loss value)."""
+    if case.mode == "fwd_bwd" and case.reduction == "none":
+        total += case.dtype.itemsize * positions
     return total
 
 
-CPU_SMOKE_SHAPES = {
-    "sigmoid": [(1 << 12,)],
-    "softmax": [(512, 2), (64, 80), (2, 5000), (2, SEGMENTATION_CLASSES, 8, 8)],
-    "head": [(64, HEAD_CLASSES)],
-    "varifocal": [(64, HEAD_CLASSES)],
-    "quality_focal": [(64, HEAD_CLASSES)],
-    "distribution_focal": [(256, 17)],
-}
+# ----------------------------------------------------------------------------- the binary loss
+def _binary_targets(dtype, quick):
+    """Float and uint8 labels; quick: the headline pairs fp32/fp32, bf16/uint8, fp16/fp16."""
+    if quick:
+        return ("uint8",) if dtype == torch.bfloat16 else ("float",)
+    return ("float", "uint8")
 
 
-def family_shapes(loss, quick, requested):
-    """The family's detection-head shapes (B = 8): (8 Q, 80) logits for VFL / QFL, (4 x 8400 x 8, bins)
-    for DFL; requested sizes (elements) give (elements / 80, 80) or (elements / 17, 17)."""
-    if requested:
-        width = DFL_BINS[-1] if loss == "distribution_focal" else HEAD_CLASSES
-        return [(n // width, width) for n in requested if n >= width]
-    if loss == "distribution_focal":
-        return [(4 * 8400 * 8, bins) for bins in DFL_BINS]
-    return [(8 * queries, HEAD_CLASSES) for queries in (FAMILY_QUERIES[:2] if quick else FAMILY_QUERIES)]
+def _binary_inputs(case, generator, device):
+    labels = torch.rand(case.shape, generator=generator) < 0.1
+    return (labels.to(torch.uint8) if case.target == "uint8" else labels.to(case.dtype)).to(device), {}
 
 
-def sizes_for(loss, quick, on_gpu, requested=None):
-    """Shapes of the sweep: requested sizes (elements), or 2^12..2^28 (binary) / C x rows (softmax);
-    without a GPU, one small shape per kind (``CPU_SMOKE_SHAPES``: the interpreter is a smoke run)."""
-    if not on_gpu and not requested:
-        return CPU_SMOKE_SHAPES[loss]
-    if requested:
-        elements = requested
-    elif loss == "softmax" and quick:
-        elements = [1 << 20, 1 << 24, 1 << 26]
-    else:
-        elements = [1 << e for e in (range(12, 27, 2) if quick else range(12, 29))]
-    if loss == "sigmoid":
-        return [(n,) for n in elements]
-    if loss == "head":
-        return [(n // HEAD_CLASSES, HEAD_CLASSES) for n in elements if n >= HEAD_CLASSES]
-    if loss in FAMILY:
-        return family_shapes(loss, quick, requested)
-    shapes = []
-    for classes in SOFTMAX_CLASSES:
-        shapes += [(max(n // classes, 1), classes) for n in elements if n >= classes]
-    for n in elements:
-        side = int(math.sqrt(n / (8 * SEGMENTATION_CLASSES)))
-        if side >= 8:
-            shapes.append((8, SEGMENTATION_CLASSES, side, side))
-    return shapes
-
-
-def make_cases(losses, dtypes, modes, quick, on_gpu, requested_sizes):
-    cases = []
-    for loss in losses:
-        for dtype in dtypes:
-            targets = {"sigmoid": ("float", "uint8"), "distribution_focal": ("distance",)}.get(loss, ("index",))
-            reductions = ("mean",) if loss in ("head", *FAMILY) else ("mean", "none")  # head calls normalise
-            if loss == "sigmoid" and quick:  # the headline pairs: fp32/fp32, bf16/uint8, fp16/fp16
-                targets = ("uint8",) if dtype == torch.bfloat16 else ("float",)
-            for target in targets:
-                for mode in modes:
-                    for reduction in reductions:
-                        for shape in sizes_for(loss, quick, on_gpu, requested_sizes):
-                            cases.append(Case(loss, dtype, target, mode, reduction, shape))
-    return cases
-
-
-def make_inputs(case, device):
-    """(logits, targets, options): every provider reads the same targets (in the dtype of the case)
-    and the same options (the head's weight and normalizer)."""
-    generator = torch.Generator().manual_seed(0)
-    x = (torch.randn(case.shape, generator=generator) * 3).to(case.dtype).to(device)
-    if case.loss == "sigmoid":
-        labels = torch.rand(case.shape, generator=generator) < 0.1
-        return x, (labels.to(torch.uint8) if case.target == "uint8" else labels.to(case.dtype)).to(device), {}
-    if case.loss in FAMILY:
-        return x, *family_targets(case, generator, device)
-    if case.loss == "head":
-        anchors = case.shape[0]
-        positive = torch.rand(anchors, generator=generator) < HEAD_POSITIVES
-        labels = torch.where(positive, torch.randint(0, HEAD_CLASSES, (anchors,), generator=generator), HEAD_CLASSES)
-        weight = (torch.rand(anchors, 1, generator=generator) > 0.05).float()  # mmdet's label weights: 0 = ignored
-        labels, weight = labels.to(device), weight.to(device)
-        options = {"weight": weight}
-        if case.reduction == "mean":
-            options["normalizer"] = (labels < HEAD_CLASSES).sum().float().clamp(min=1)  # on the device, no sync
-        return x, labels, options
-    return x, torch.randint(0, case.shape[1], (case.shape[0], *case.shape[2:]), generator=generator).to(device), {}
-
-
-def family_targets(case, generator, device):
-    """(targets, options) of a family case: class indices (5% of the rows positive, the rest background)
-    with their IoU scores and the positives as a device normalizer (VFL, as RT-DETR; QFL, as mmdet),
-    or distances in [0, n - 0.01] (DFL, as the YOLO heads clamp them)."""
-    rows, width = case.shape
-    if case.loss == "distribution_focal":
-        return (torch.rand(rows, generator=generator) * (width - 1.01)).to(device), {}
-    positive = torch.rand(rows, generator=generator) < 0.05
-    labels = torch.where(positive, torch.randint(0, width, (rows,), generator=generator), width).to(device)
-    options = {"scores": (torch.rand(rows, generator=generator) * positive).to(device)}
-    if case.loss == "varifocal":
-        options["normalizer"] = positive.sum().float().clamp(min=1).to(device)
-    return labels, options
+def _binary_bytes(case):
+    x = case.dtype.itemsize
+    target = 1 if case.target == "uint8" else x
+    total = case.elements * sigmoid_focal_bytes_per_element(x, target, case.reduction != "none", case.mode == "fwd_bwd")
+    return _with_grad_output(case, total, case.elements)
 
 
 def torchvision_on_any_targets(inputs, targets, **options):
@@ -214,25 +136,250 @@ def torchvision_on_any_targets(inputs, targets, **options):
     return baselines.torchvision_sigmoid_focal_loss(inputs, targets.to(inputs.dtype), **options)
 
 
+# ----------------------------------------------------------------------------- the softmax loss
+def _softmax_shapes(requested, quick):
+    """Rows of each of SOFTMAX_CLASSES, and (8, 21, H, W) segmentation maps, of each size."""
+    elements = requested or ([1 << 20, 1 << 24, 1 << 26] if quick else sweep(quick))
+    shapes = [(max(n // classes, 1), classes) for classes in SOFTMAX_CLASSES for n in elements if n >= classes]
+    for n in elements:
+        side = int(math.sqrt(n / (8 * SEGMENTATION_CLASSES)))
+        if side >= 8:
+            shapes.append((8, SEGMENTATION_CLASSES, side, side))
+    return shapes
+
+
+def _softmax_inputs(case, generator, device):
+    return torch.randint(0, case.shape[1], (case.shape[0], *case.shape[2:]), generator=generator).to(device), {}
+
+
+def _softmax_bytes(case):
+    # one read of the logits whatever the row length (as quack counts): an ideal kernel keeps
+    # a long row on chip; focal_triton's online softmax reads it twice today
+    x, reduce = case.dtype.itemsize, case.reduction != "none"
+    total = case.elements * softmax_focal_bytes_per_element(x, True, case.mode == "fwd_bwd") + case.rows * 8
+    total += 0 if reduce else x * case.rows  # the loss written
+    return _with_grad_output(case, total, case.rows)
+
+
+def _softmax_label(case):
+    layout = f"(B,{case.shape[1]},H,W)" if len(case.shape) == 4 else f"C={case.shape[1]}"
+    return f"softmax {layout} {case.dtype_name}"
+
+
+# ----------------------------------------------------------------------------- detection heads
+def _rows_of(width):
+    """Shapes (elements / width, width) of requested sizes, or of the whole sweep."""
+    return lambda requested, quick: [(n // width, width) for n in (requested or sweep(quick)) if n >= width]
+
+
+def _family_shapes(width, default):
+    """Requested sizes as rows of ``width``; else the family's detection-head shapes ``default(quick)``."""
+    return lambda requested, quick: _rows_of(width)(requested, quick) if requested else default(quick)
+
+
+def _head_inputs(case, generator, device):
+    """A RetinaNet head's call: 1% of the anchors positive, mmdet's label weights (0 = ignored) per
+    anchor, and for 'mean' the positives as the normalizer, on the device (no sync)."""
+    anchors = case.shape[0]
+    positive = torch.rand(anchors, generator=generator) < HEAD_POSITIVES
+    labels = torch.where(positive, torch.randint(0, HEAD_CLASSES, (anchors,), generator=generator), HEAD_CLASSES)
+    weight = (torch.rand(anchors, 1, generator=generator) > 0.05).float()
+    labels, weight = labels.to(device), weight.to(device)
+    options = {"weight": weight}
+    if case.reduction == "mean":
+        options["normalizer"] = (labels < HEAD_CLASSES).sum().float().clamp(min=1)
+    return labels, options
+
+
+def _scored_inputs(normalized):
+    """Class indices (5% of the rows positive, the rest background) with their IoU scores (VFL, as
+    RT-DETR, with the positives as a device normalizer; QFL, as mmdet)."""
+
+    def inputs(case, generator, device):
+        rows, width = case.shape
+        positive = torch.rand(rows, generator=generator) < 0.05
+        labels = torch.where(positive, torch.randint(0, width, (rows,), generator=generator), width).to(device)
+        options = {"scores": (torch.rand(rows, generator=generator) * positive).to(device)}
+        if normalized:
+            options["normalizer"] = positive.sum().float().clamp(min=1).to(device)
+        return labels, options
+
+    return inputs
+
+
+def _distance_inputs(case, generator, device):
+    """Distances in [0, n - 0.01], as the YOLO heads clamp them."""
+    return (torch.rand(case.shape[0], generator=generator) * (case.shape[1] - 1.01)).to(device), {}
+
+
+def _row_target_bytes(per_row):
+    """The class-index kernel's bytes: the logits read, the gradient written ('mean'), ``per_row``
+    bytes of targets a row (an int64 index and a float32 weight or score; a float32 distance)."""
+
+    def ideal(case):
+        x = case.dtype.itemsize
+        logit_bytes = sigmoid_focal_index_bytes_per_element(
+            x, case.reduction != "none", write_grad=case.mode == "fwd_bwd"
+        )
+        return _with_grad_output(case, case.elements * logit_bytes + case.rows * per_row, case.elements)
+
+    return ideal
+
+
+def _head_queries(quick):
+    """(8 Q, 80) logits: B = 8 images of Q queries or anchors (FAMILY_QUERIES)."""
+    return [(8 * queries, HEAD_CLASSES) for queries in FAMILY_QUERIES[: 2 if quick else 3]]
+
+
+def _dfl_sides(quick):
+    """(4 sides x 8400 anchors x 8 images, bins) of each of DFL_BINS."""
+    return [(4 * 8400 * 8, bins) for bins in DFL_BINS]
+
+
+def _family_label(case):
+    return f"{case.loss} C={case.shape[1]} {case.dtype_name}"
+
+
+def _index_targets(dtype, quick):
+    return ("index",)
+
+
+SERIES = {
+    series.name: series
+    for series in (
+        Series(
+            name="sigmoid",
+            ours=focal_triton.sigmoid_focal_loss,
+            eager=torchvision_on_any_targets,
+            reference=reference.sigmoid_focal_loss,
+            kernel="sigmoid_focal_fwd",
+            targets=_binary_targets,
+            reductions=("mean", "none"),
+            shapes=lambda requested, quick: [(n,) for n in (requested or sweep(quick))],
+            cpu_shapes=((1 << 12,),),
+            inputs=_binary_inputs,
+            ideal_bytes=_binary_bytes,
+            label=lambda case: f"sigmoid {case.dtype_name}/{case.target}",
+            flat=True,
+        ),
+        Series(
+            name="softmax",
+            ours=focal_triton.softmax_focal_loss,
+            eager=baselines.eager_softmax_focal_loss,
+            reference=reference.softmax_focal_loss,
+            kernel="softmax_focal_fwd",
+            targets=_index_targets,
+            reductions=("mean", "none"),
+            shapes=_softmax_shapes,
+            cpu_shapes=((512, 2), (64, 80), (2, 5000), (2, SEGMENTATION_CLASSES, 8, 8)),
+            inputs=_softmax_inputs,
+            ideal_bytes=_softmax_bytes,
+            label=_softmax_label,
+        ),
+        Series(  # mmdet's FocalLoss with weight and avg_factor
+            name="head",
+            ours=focal_triton.sigmoid_focal_loss,
+            eager=baselines.eager_head_focal_loss,
+            reference=reference.sigmoid_focal_loss,
+            kernel="sigmoid_focal_index_fwd",
+            targets=_index_targets,
+            reductions=("mean",),
+            shapes=_rows_of(HEAD_CLASSES),
+            cpu_shapes=((64, HEAD_CLASSES),),
+            inputs=_head_inputs,
+            ideal_bytes=_row_target_bytes(8 + 4),
+            label=lambda case: f"head C={case.shape[1]} {case.dtype_name} weighted",
+        ),
+        Series(  # RT-DETR's call: the weight detached, normalised by the boxes
+            name="varifocal",
+            ours=functools.partial(focal_triton.varifocal_loss, detach_weight=True),
+            eager=baselines.eager_varifocal_loss,
+            reference=reference.varifocal_loss,
+            kernel="sigmoid_focal_index_fwd",
+            targets=_index_targets,
+            reductions=("mean",),
+            shapes=_family_shapes(HEAD_CLASSES, _head_queries),
+            cpu_shapes=((64, HEAD_CLASSES),),
+            inputs=_scored_inputs(normalized=True),
+            ideal_bytes=_row_target_bytes(8 + 4),
+            label=_family_label,
+            check_options={"detach_weight": True},
+        ),
+        Series(
+            name="quality_focal",
+            ours=focal_triton.quality_focal_loss,
+            eager=baselines.eager_quality_focal_loss,
+            reference=reference.quality_focal_loss,
+            kernel="sigmoid_focal_index_fwd",
+            targets=_index_targets,
+            reductions=("mean",),
+            shapes=_family_shapes(HEAD_CLASSES, _head_queries),
+            cpu_shapes=((64, HEAD_CLASSES),),
+            inputs=_scored_inputs(normalized=False),
+            ideal_bytes=_row_target_bytes(8 + 4),
+            label=_family_label,
+        ),
+        Series(
+            name="distribution_focal",
+            ours=focal_triton.distribution_focal_loss,
+            eager=baselines.eager_distribution_focal_loss,
+            reference=reference.distribution_focal_loss,
+            kernel="distribution_focal",
+            targets=lambda dtype, quick: ("distance",),
+            reductions=("mean",),
+            shapes=_family_shapes(DFL_BINS[-1], _dfl_sides),
+            cpu_shapes=((256, 17),),
+            inputs=_distance_inputs,
+            ideal_bytes=_row_target_bytes(4),
+            label=_family_label,
+        ),
+    )
+}
+
+
+def ideal_bytes(case):
+    """Bytes an ideal kernel must move, from the model next to each kernel: logits and targets read
+    once (softmax rows of any length too), the loss written for 'none', the gradient written for
+    fwd_bwd, and grad_output read by the backward of 'none'."""
+    return SERIES[case.loss].ideal_bytes(case)
+
+
+def sizes_for(loss, quick, on_gpu, requested=None):
+    """Shapes of the sweep: requested sizes (elements), or the series' own; without a GPU, one small
+    shape per kind (the interpreter is a smoke run)."""
+    series = SERIES[loss]
+    if not on_gpu and not requested:
+        return list(series.cpu_shapes)
+    return series.shapes(requested, quick)
+
+
+def make_cases(losses, dtypes, modes, quick, on_gpu, requested_sizes):
+    cases = []
+    for loss in losses:
+        series = SERIES[loss]
+        for dtype in dtypes:
+            for target in series.targets(dtype, quick):
+                for mode in modes:
+                    for reduction in series.reductions:
+                        for shape in sizes_for(loss, quick, on_gpu, requested_sizes):
+                            cases.append(Case(loss, dtype, target, mode, reduction, shape))
+    return cases
+
+
+def make_inputs(case, device):
+    """(logits, targets, options): every provider reads the same targets (in the dtype of the case)
+    and the same options (the head's weight and normalizer, the scores)."""
+    generator = torch.Generator().manual_seed(0)
+    x = (torch.randn(case.shape, generator=generator) * 3).to(case.dtype).to(device)
+    return x, *SERIES[case.loss].inputs(case, generator, device)
+
+
 def loss_functions(case, compiled_cache):
-    """provider -> f(x, t, reduction=..., **options) for this case: the eager baselines are
-    torchvision's formula (binary), the usual log_softmax / gather / pow formula (softmax) and
-    mmdet's FocalLoss with weight and avg_factor (head)."""
-    if case.loss == "sigmoid":
-        ours, eager = focal_triton.sigmoid_focal_loss, torchvision_on_any_targets
-    elif case.loss == "head":
-        ours, eager = focal_triton.sigmoid_focal_loss, baselines.eager_head_focal_loss
-    elif case.loss == "varifocal":  # RT-DETR's call: the weight detached, normalised by the boxes
-        ours, eager = functools.partial(focal_triton.varifocal_loss, detach_weight=True), baselines.eager_varifocal_loss
-    elif case.loss == "quality_focal":
-        ours, eager = focal_triton.quality_focal_loss, baselines.eager_quality_focal_loss
-    elif case.loss == "distribution_focal":
-        ours, eager = focal_triton.distribution_focal_loss, baselines.eager_distribution_focal_loss
-    else:
-        ours, eager = focal_triton.softmax_focal_loss, baselines.eager_softmax_focal_loss
-    if eager not in compiled_cache:
-        compiled_cache[eager] = torch.compile(eager, dynamic=False)
-    return {"focal_triton": ours, "eager": eager, "compile": compiled_cache[eager]}
+    """provider -> f(x, t, reduction=..., **options) for this case."""
+    series = SERIES[case.loss]
+    if series.eager not in compiled_cache:
+        compiled_cache[series.eager] = torch.compile(series.eager, dynamic=False)
+    return {"focal_triton": series.ours, "eager": series.eager, "compile": compiled_cache[series.eager]}
 
 
 def step_function(fn, x, t, options, case, grad_output):
@@ -251,16 +398,10 @@ def step_function(fn, x, t, options, case, grad_output):
 
 
 CHECK_ELEMENTS = 1 << 20  # the check runs on a prefix of the data this long
-REFERENCE_OF = {
-    "softmax": reference.softmax_focal_loss,
-    "varifocal": reference.varifocal_loss,
-    "quality_focal": reference.quality_focal_loss,
-    "distribution_focal": reference.distribution_focal_loss,
-}  # the sigmoid losses: sigmoid_focal_loss
 
 
 def _prefix(tensor, case):
-    if case.loss == "sigmoid":
+    if SERIES[case.loss].flat:
         return tensor.reshape(-1)[:CHECK_ELEMENTS]
     return tensor[: max(CHECK_ELEMENTS // (case.elements // case.shape[0]), 1)]
 
@@ -268,6 +409,7 @@ def _prefix(tensor, case):
 def check_against_reference(fn, case, x, t, options):
     """Max difference of loss (relative to 1 + |loss|) and gradient from the eager reference
     run in float64, on a prefix of the data ('none': the options but the normalizer)."""
+    series = SERIES[case.loss]
     reduction = "none"
     x, t = _prefix(x, case), _prefix(t, case)
     options = {name: _prefix(value, case) for name, value in options.items() if name != "normalizer"}
@@ -275,10 +417,7 @@ def check_against_reference(fn, case, x, t, options):
     loss = fn(leaf, t, reduction=reduction, **options)
     loss.sum().backward()
     ref_leaf = x.detach().double().requires_grad_()
-    ref_fn = REFERENCE_OF.get(case.loss, reference.sigmoid_focal_loss)
-    if case.loss == "varifocal":
-        options["detach_weight"] = True
-    expected = ref_fn(ref_leaf, t, reduction=reduction, **options)
+    expected = series.reference(ref_leaf, t, reduction=reduction, **options, **series.check_options)
     expected.sum().backward()
     scale = 1 + expected.detach().abs()
     loss_error = ((loss.double() - expected.detach()).abs() / scale).max().item()
@@ -371,7 +510,7 @@ def run_case(case, providers, device, on_gpu, copy_gbps, compiled_cache, environ
                 "fraction_of_copy": gbps / copy_gbps,
                 "peak_memory_bytes": memory,
                 "max_error_vs_reference": error,
-                "config": tuning.describe(launches[KERNEL_OF[case.loss]]) if KERNEL_OF[case.loss] in launches else "",
+                "config": tuning.describe(launches[kernel]) if (kernel := SERIES[case.loss].kernel) in launches else "",
                 "note": note,
             }
         )

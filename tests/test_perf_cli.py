@@ -114,6 +114,17 @@ def test_loss_functions_time_the_compiled_baseline():
         assert functions["compile"] is not functions["eager"] and callable(functions["compile"])
 
 
+def test_every_series_is_one_registry_entry_the_command_offers():
+    """``bench --loss`` offers exactly the series of the registry, each with a shape of every kind."""
+    from focal_triton.perf.bench import SERIES, make_cases
+    from focal_triton.perf.cli import BENCH_LOSSES
+
+    assert tuple(SERIES) == BENCH_LOSSES
+    for name, series in SERIES.items():
+        cases = make_cases([name], [torch.float32], ["fwd_bwd"], quick=True, on_gpu=True, requested_sizes=None)
+        assert cases and all(ideal_bytes(case) > 0 and case.series.startswith(series.label(case)) for case in cases)
+
+
 def test_panels_sort_class_counts_as_numbers():
     from focal_triton.perf.plots import series_order
 
