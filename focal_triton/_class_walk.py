@@ -25,14 +25,7 @@ from focal_triton.kernels.softmax_focal import (
 
 from . import tuning
 from ._dtypes import accumulator_dtype, grad_buffer_dtype
-from ._kernel_args import (
-    compute_dtype,
-    float64_arguments,
-    gamma_constexpr,
-    loss_constexpr,
-    operand_mode,
-    zero_factor,
-)
+from ._kernel_args import binary_loss_arguments, compute_dtype, float64_arguments, gamma_constexpr, operand_mode
 from ._layout import RowsLayout, rows_layout, rows_of_c, rows_walkable, wide_class_offsets
 from ._options import BinaryOptions, SoftmaxOptions
 from ._reduction import Denominator, empty_reduction, finish_reduction, loss_denominator, non_ignored_count
@@ -272,34 +265,18 @@ def sigmoid_focal_index_forward(inputs, targets, options: BinaryOptions, need_gr
             targets_mode = TARGETS_DENSE
         else:
             targets_mode = TARGETS_INDEX if options.scores is None else TARGETS_INDEX_SCORES
-        alpha, alpha_per_class = options.alpha, options.alpha_per_class
+        alpha_per_class = options.alpha_per_class
         sigmoid_focal_index_fwd_kernel[launch.grid](
             **launch.kernel_arguments(),
             **launch.operand_arguments("q", ("stride_qb", "stride_qc", "stride_qs")),
             score_ptr=launch.targets if options.scores is None else options.scores.contiguous(),
-            LOSS=loss_constexpr(options.loss),
+            **binary_loss_arguments(options),
             TARGETS=targets_mode,
-            DETACH=options.detach_weight,
             ROW_LOSS=row_loss,
-            **float64_arguments(
-                alpha=alpha or 0.0,
-                gamma=options.exponent,
-                pos_weight=options.pos_weight or 0.0,
-                label_smoothing=options.label_smoothing,
-                poly_epsilon=options.poly_epsilon,
-            ),
             **launch.operand_arguments("weight", ("stride_wb", "stride_wc", "stride_ws")),
             **launch.operand_arguments("pos_weight", ("stride_pwb", "stride_pwc", "stride_pws")),
             alpha_ptr=launch.targets if alpha_per_class is None else alpha_per_class.reshape(-1),
             ignore_index=options.ignore_index,
-            ALPHA_MODE=operand_mode(alpha, alpha_per_class),
-            POS_WEIGHT_MODE=operand_mode(options.pos_weight, pos_weight),
-            HAS_WEIGHT="weight" in launch.operands,
-            SMOOTHING=options.label_smoothing != 0.0,
-            ACTIVATED=options.activated,
-            ZERO_FACTOR=zero_factor(alpha, alpha_per_class, options.pos_weight, pos_weight),
-            POLY=options.poly_epsilon != 0.0,
-            GAMMA=gamma_constexpr(options.exponent),
         )
     return finish_class_launch(launch, loss_shape, per_element=not row_loss)
 

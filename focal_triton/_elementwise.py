@@ -13,14 +13,7 @@ from focal_triton.kernels.reduce import REDUCE_CHUNK
 
 from . import tuning
 from ._dtypes import accumulator_dtype, grad_buffer_dtype, ignore_index_applies
-from ._kernel_args import (
-    compute_dtype,
-    float64_arguments,
-    gamma_constexpr,
-    loss_constexpr,
-    operand_mode,
-    zero_factor,
-)
+from ._kernel_args import binary_loss_arguments, compute_dtype
 from ._launch_lock import autotuning_lock
 from ._layout import flat_operand
 from ._options import BinaryOptions
@@ -106,8 +99,6 @@ def sigmoid_focal_forward(inputs, targets, options: BinaryOptions, need_grad: bo
     partials = torch.empty(streams, dtype=accumulator_dtype(x.dtype), device=x.device) if reduce else None
     loss = None if reduce else torch.empty_like(x, dtype=loss_dtype)
     unused = x  # the pointer passed where an output is not written
-    alpha, alpha_per_class = options.alpha, options.alpha_per_class
-    pos_weight, pos_weight_tensor = options.pos_weight, options.pos_weight_tensor
     _launch(
         n,
         (x.dtype, t.dtype),
@@ -119,31 +110,15 @@ def sigmoid_focal_forward(inputs, targets, options: BinaryOptions, need_grad: bo
             grad_ptr=unused if grad is None else grad,
             n=n,
             streams=streams,
-            **float64_arguments(
-                alpha=alpha or 0.0,
-                gamma=options.exponent,
-                pos_weight=pos_weight or 0.0,
-                label_smoothing=options.label_smoothing,
-                poly_epsilon=options.poly_epsilon,
-            ),
+            **binary_loss_arguments(options),
             **denominator.kernel_arguments(unused),
-            **flat_operand(alpha_per_class, x.shape).kernel_arguments("alpha", unused),
-            **flat_operand(pos_weight_tensor, x.shape).kernel_arguments("pos_weight", unused),
+            **flat_operand(options.alpha_per_class, x.shape).kernel_arguments("alpha", unused),
+            **flat_operand(options.pos_weight_tensor, x.shape).kernel_arguments("pos_weight", unused),
             **flat_operand(options.weight, x.shape).kernel_arguments("weight", unused),
             ignore_label=options.ignore_index if ignore else 0,
             size_bucket=tuning.size_bucket(n),
-            LOSS=loss_constexpr(options.loss),
-            DETACH=options.detach_weight,
-            ALPHA_MODE=operand_mode(alpha, alpha_per_class),
-            GAMMA=gamma_constexpr(options.exponent),
-            POS_WEIGHT_MODE=operand_mode(pos_weight, pos_weight_tensor),
-            HAS_WEIGHT=options.weight is not None,
             HARD_LABELS=labels,
             IGNORE=ignore,
-            SMOOTHING=options.label_smoothing != 0.0,
-            ACTIVATED=options.activated,
-            ZERO_FACTOR=zero_factor(alpha, alpha_per_class, pos_weight, pos_weight_tensor),
-            POLY=options.poly_epsilon != 0.0,
             REDUCE=reduce,
             WRITE_GRAD=need_grad,
             COMPUTE=compute_dtype(x.dtype),

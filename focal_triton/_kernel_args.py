@@ -2,6 +2,7 @@
 modes."""
 
 import struct
+from typing import Any
 
 import torch
 import triton.language as tl
@@ -9,6 +10,8 @@ import triton.language as tl
 from focal_triton.kernels.operands import OPERAND_NONE, OPERAND_SCALAR, OPERAND_TENSOR
 from focal_triton.kernels.quality_focal import FOCAL, QUALITY_FOCAL, VARIFOCAL
 from focal_triton.kernels.stable_math import ANY_GAMMA
+
+from ._options import BinaryOptions
 
 SPECIALISED_GAMMAS = (0.0, 1.0, 2.0)  # compiled with the power by multiplication (stable_math.focal_power)
 
@@ -59,3 +62,30 @@ def zero_factor(alpha, alpha_per_class, pos_weight, pos_weight_tensor) -> bool:
     alpha_factors = (1.0,) if alpha is None else (alpha, 1.0 - alpha)
     positive = alpha_factors[0] * (1.0 if pos_weight is None else pos_weight)
     return min(abs(positive), abs(alpha_factors[-1])) < 1e-30
+
+
+def binary_loss_arguments(options: BinaryOptions) -> dict[str, Any]:
+    """The arguments both sigmoid kernels take from the options record: the loss and its scalars
+    (each with its float64 remainder) and the compile-time switches of its options, so a new option
+    of the binary losses is added here, not in each launcher."""
+    alpha, alpha_per_class = options.alpha, options.alpha_per_class
+    pos_weight, pos_weight_tensor = options.pos_weight, options.pos_weight_tensor
+    return dict(
+        **float64_arguments(
+            alpha=alpha or 0.0,
+            gamma=options.exponent,
+            pos_weight=pos_weight or 0.0,
+            label_smoothing=options.label_smoothing,
+            poly_epsilon=options.poly_epsilon,
+        ),
+        LOSS=loss_constexpr(options.loss),
+        DETACH=options.detach_weight,
+        ALPHA_MODE=operand_mode(alpha, alpha_per_class),
+        GAMMA=gamma_constexpr(options.exponent),
+        POS_WEIGHT_MODE=operand_mode(pos_weight, pos_weight_tensor),
+        HAS_WEIGHT=options.weight is not None,
+        SMOOTHING=options.label_smoothing != 0.0,
+        ACTIVATED=options.activated,
+        ZERO_FACTOR=zero_factor(alpha, alpha_per_class, pos_weight, pos_weight_tensor),
+        POLY=options.poly_epsilon != 0.0,
+    )
