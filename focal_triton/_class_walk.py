@@ -56,20 +56,18 @@ class ClassLaunch:
         return (self.layout.batches * self.n_s_blocks,)
 
     def operand_arguments(self, name: str, stride_names: tuple[str, ...]) -> dict[str, Any]:
-        """``<name>_ptr`` and its (b, c, s) strides under ``stride_names`` (a placeholder pointer and
-        zero strides when the operand is not given); a per-row operand names (b, s) only."""
-        spare = self.targets
+        """``<name>_ptr`` and its (b, c, s) strides under ``stride_names`` (None and zero strides when
+        the operand is not given: Triton compiles the kernel without it); a per-row operand names
+        (b, s) only."""
         if name not in self.operands:
-            return {f"{name}_ptr": spare, **dict.fromkeys(stride_names, 0)}
+            return {f"{name}_ptr": None, **dict.fromkeys(stride_names, 0)}
         strides = self.layout.operand_strides[list(self.operands).index(name)]
         if len(stride_names) == 2:
             strides = (strides[0], strides[2])
         return {f"{name}_ptr": self.operands[name], **dict(zip(stride_names, strides, strict=True))}
 
     def kernel_arguments(self) -> dict[str, Any]:
-        """The keyword arguments every (B, C, S) kernel takes (a placeholder pointer where an
-        output is not written)."""
-        spare = self.targets
+        """The keyword arguments every (B, C, S) kernel takes (None where an output is not written)."""
         (stride_xb, stride_xc, stride_xs), (stride_gb, stride_gc, stride_gs) = (
             self.layout.logits_strides,
             self.layout.grad_strides,
@@ -78,10 +76,10 @@ class ClassLaunch:
         return dict(
             x_ptr=self.logits,
             t_ptr=self.targets,
-            loss_ptr=spare if self.out is None else self.out,
-            partial_ptr=spare if self.partials is None else self.partials,
-            grad_ptr=spare if self.grad is None else self.grad,
-            **self.denominator.kernel_arguments(spare),
+            loss_ptr=self.out,
+            partial_ptr=self.partials,
+            grad_ptr=self.grad,
+            **self.denominator.kernel_arguments(),
             S=self.layout.rows,
             C=self.logits.shape[1],
             n_s_blocks=self.n_s_blocks,
@@ -190,7 +188,7 @@ def softmax_focal_forward(inputs, targets, options: SoftmaxOptions, need_grad: b
             **launch.kernel_arguments(),
             **float64_arguments(alpha=options.alpha or 0.0, gamma=options.gamma),
             **launch.operand_arguments("weight", ("stride_wb", "stride_ws")),
-            alpha_ptr=launch.targets if options.alpha_per_class is None else options.alpha_per_class,
+            alpha_ptr=options.alpha_per_class,
             ignore_index=options.ignore_index,
             ALPHA_MODE=operand_mode(options.alpha, options.alpha_per_class),
             GAMMA=gamma_constexpr(options.gamma),
@@ -269,13 +267,13 @@ def sigmoid_focal_index_forward(inputs, targets, options: BinaryOptions, need_gr
         sigmoid_focal_index_fwd_kernel[launch.grid](
             **launch.kernel_arguments(),
             **launch.operand_arguments("q", ("stride_qb", "stride_qc", "stride_qs")),
-            score_ptr=launch.targets if options.scores is None else options.scores.contiguous(),
+            score_ptr=None if options.scores is None else options.scores.contiguous(),
             **binary_loss_arguments(options),
             TARGETS=targets_mode,
             ROW_LOSS=row_loss,
             **launch.operand_arguments("weight", ("stride_wb", "stride_wc", "stride_ws")),
             **launch.operand_arguments("pos_weight", ("stride_pwb", "stride_pwc", "stride_pws")),
-            alpha_ptr=launch.targets if alpha_per_class is None else alpha_per_class.reshape(-1),
+            alpha_ptr=None if alpha_per_class is None else alpha_per_class.reshape(-1),
             ignore_index=options.ignore_index,
         )
     return finish_class_launch(launch, loss_shape, per_element=not row_loss)

@@ -98,23 +98,22 @@ def sigmoid_focal_forward(inputs, targets, options: BinaryOptions, need_grad: bo
     streams = stream_count(n)
     partials = torch.empty(streams, dtype=accumulator_dtype(x.dtype), device=x.device) if reduce else None
     loss = None if reduce else torch.empty_like(x, dtype=loss_dtype)
-    unused = x  # the pointer passed where an output is not written
     _launch(
         n,
         (x.dtype, t.dtype),
         dict(
             x_ptr=x,
             t_ptr=t,
-            loss_ptr=unused if loss is None else loss,
-            partial_ptr=unused if partials is None else partials,
-            grad_ptr=unused if grad is None else grad,
+            loss_ptr=loss,  # None where an output is not written
+            partial_ptr=partials,
+            grad_ptr=grad,
             n=n,
             streams=streams,
             **binary_loss_arguments(options),
-            **denominator.kernel_arguments(unused),
-            **flat_operand(options.alpha_per_class, x.shape).kernel_arguments("alpha", unused),
-            **flat_operand(options.pos_weight_tensor, x.shape).kernel_arguments("pos_weight", unused),
-            **flat_operand(options.weight, x.shape).kernel_arguments("weight", unused),
+            **denominator.kernel_arguments(),
+            **flat_operand(options.alpha_per_class, x.shape).kernel_arguments("alpha"),
+            **flat_operand(options.pos_weight_tensor, x.shape).kernel_arguments("pos_weight"),
+            **flat_operand(options.weight, x.shape).kernel_arguments("weight"),
             ignore_label=options.ignore_index if ignore else 0,
             size_bucket=tuning.size_bucket(n),
             HARD_LABELS=labels,

@@ -83,7 +83,6 @@ def binary_loss_arguments(options: BinaryOptions) -> dict[str, Any]:
         ALPHA_MODE=operand_mode(alpha, alpha_per_class),
         GAMMA=gamma_constexpr(options.exponent),
         POS_WEIGHT_MODE=operand_mode(pos_weight, pos_weight_tensor),
-        HAS_WEIGHT=options.weight is not None,
         SMOOTHING=options.label_smoothing != 0.0,
         ACTIVATED=options.activated,
         ZERO_FACTOR=zero_factor(alpha, alpha_per_class, pos_weight, pos_weight_tensor),

@@ -76,11 +76,12 @@ class FlatOperand:
     middle_stride: int = 0
     outer_stride: int = 0
 
-    def kernel_arguments(self, name: str, spare: Tensor) -> dict[str, Any]:
-        """The kernel's ``<name>_ptr``, ``<name>_*_size`` / ``_stride`` and ``<NAME>_DIMS`` arguments."""
+    def kernel_arguments(self, name: str) -> dict[str, Any]:
+        """The kernel's ``<name>_ptr`` (None without a tensor: Triton compiles the kernel without it),
+        ``<name>_*_size`` / ``_stride`` and ``<NAME>_DIMS`` arguments."""
         fields = ("inner_size", "middle_size", "inner_stride", "middle_stride", "outer_stride")
         return {
-            f"{name}_ptr": spare if self.tensor is None else self.tensor,
+            f"{name}_ptr": self.tensor,
             **{f"{name}_{field}": getattr(self, field) for field in fields},
             f"{name.upper()}_DIMS": self.dims,
         }

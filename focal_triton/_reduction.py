@@ -44,14 +44,14 @@ class Denominator:
     tensor: "torch.Tensor | None" = None
     is_count: bool = False
 
-    def kernel_arguments(self, spare: Tensor) -> dict[str, Any]:
+    def kernel_arguments(self) -> dict[str, Any]:
         if self.tensor is None:
             mode = DENOMINATOR_NUMBER
         else:
             mode = DENOMINATOR_COUNT if self.is_count else DENOMINATOR_TENSOR
         return dict(
             **float64_arguments(denominator=self.value),
-            denominator_ptr=spare if self.tensor is None else self.tensor,
+            denominator_ptr=self.tensor,  # None for a number
             DENOMINATOR=mode,
         )
 
@@ -80,7 +80,7 @@ def finish_reduction(partials: Tensor, n_partials: int, denominator: Denominator
         partial_ptr=partials,
         out_ptr=out,
         n_partials=n_partials,
-        **denominator.kernel_arguments(partials),
+        **denominator.kernel_arguments(),
         BLOCK=REDUCE_BLOCK,
         BLOCK_LEVELS=REDUCE_BLOCK.bit_length() - 1,
     )

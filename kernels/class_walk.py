@@ -42,11 +42,15 @@ def class_rows(pid, S, n_s_blocks, BLOCK_S: tl.constexpr):
 def row_starts(x_ptr, grad_ptr, b, s, stride_xb, stride_xs, stride_gb, stride_gs, C, ROWS_OF_C: tl.constexpr):
     """The first logit and gradient element of each row: b * stride_b + s * stride_s, or with
     ROWS_OF_C (rows of C contiguous classes, the launcher checked; C compiled in) s * C, whose
-    divisibility Triton sees, so the class tiles load and store as wide vectors."""
+    divisibility Triton sees, so the class tiles load and store as wide vectors (no gradient, a
+    None ``grad_ptr``: None)."""
     if ROWS_OF_C:
-        return x_ptr + b * stride_xb + s * C, grad_ptr + b * stride_gb + s * C
+        x_rows = x_ptr + b * stride_xb + s * C
+        g_rows = None if grad_ptr is None else grad_ptr + b * stride_gb + s * C
     else:
-        return x_ptr + b * stride_xb + s * stride_xs, grad_ptr + b * stride_gb + s * stride_gs
+        x_rows = x_ptr + b * stride_xb + s * stride_xs
+        g_rows = None if grad_ptr is None else grad_ptr + b * stride_gb + s * stride_gs
+    return x_rows, g_rows
 
 
 @triton.jit

@@ -398,7 +398,7 @@ def sigmoid_focal_fwd_kernel(
     denominator_ptr,  # DENOMINATOR COUNT / TENSOR: the 0-d device tensor (see reduce.load_denominator)
     alpha_ptr,  # ALPHA_MODE == OPERAND_TENSOR: per-element alpha (per class, broadcast), flat operand
     pos_weight_ptr,  # POS_WEIGHT_MODE == OPERAND_TENSOR: pos_weight broadcast to the logits, flat operand
-    weight_ptr,  # HAS_WEIGHT: weight broadcast to the logits, flat operand (see operands.py)
+    weight_ptr,  # weight broadcast to the logits, flat operand (see operands.py); None: no weight
     # ---- sizes
     n,
     streams,  # the grid-stride walk: program p runs streams p * BLOCK / REDUCE_CHUNK + [0, BLOCK / REDUCE_CHUNK)
@@ -439,7 +439,6 @@ def sigmoid_focal_fwd_kernel(
     ALPHA_MODE: tl.constexpr,  # OPERAND_NONE / OPERAND_SCALAR / OPERAND_TENSOR (operands.py)
     GAMMA: tl.constexpr,  # gamma at compile time: 0, 1, 2, or ANY_GAMMA (see stable_math.focal_power)
     POS_WEIGHT_MODE: tl.constexpr,
-    HAS_WEIGHT: tl.constexpr,
     ALPHA_DIMS: tl.constexpr,  # the merged dims of each flat operand
     POS_WEIGHT_DIMS: tl.constexpr,
     WEIGHT_DIMS: tl.constexpr,
@@ -462,6 +461,7 @@ def sigmoid_focal_fwd_kernel(
     tl.static_assert(LOSS == VARIFOCAL or not DETACH)
     tl.static_assert(not (ACTIVATED and POS_WEIGHT_MODE != OPERAND_NONE))
     tl.static_assert(LOSS == FOCAL or not POLY)
+    HAS_WEIGHT: tl.constexpr = weight_ptr is not None
     pid = tl.program_id(0).to(tl.int64)
     alpha = float64_scalar(alpha, alpha_remainder, COMPUTE)
     pw = 1.0
@@ -834,7 +834,7 @@ def sigmoid_focal_index_fwd_kernel(
     denominator_ptr,  # DENOMINATOR COUNT / TENSOR: the 0-d device tensor (see reduce.load_denominator)
     alpha_ptr,  # ALPHA_MODE == OPERAND_TENSOR: C per-class alpha values, contiguous
     pos_weight_ptr,  # POS_WEIGHT_MODE == OPERAND_TENSOR: pos_weight broadcast to the logits, (b, c, s) strides
-    weight_ptr,  # HAS_WEIGHT: weight broadcast to the logits, (b, c, s) strides
+    weight_ptr,  # weight broadcast to the logits, (b, c, s) strides; None: no weight
     score_ptr,  # TARGETS_INDEX_SCORES: one score per row, the target at the row's class
     q_ptr,  # TARGETS_DENSE: targets of the logits' shape, (b, c, s) strides
     # ---- sizes and strides
@@ -878,7 +878,6 @@ def sigmoid_focal_index_fwd_kernel(
     ALPHA_MODE: tl.constexpr,  # OPERAND_NONE / OPERAND_SCALAR / OPERAND_TENSOR (operands.py)
     GAMMA: tl.constexpr,  # gamma at compile time: 0, 1, 2, or ANY_GAMMA (see stable_math.focal_power)
     POS_WEIGHT_MODE: tl.constexpr,
-    HAS_WEIGHT: tl.constexpr,
     SMOOTHING: tl.constexpr,
     ACTIVATED: tl.constexpr,
     ZERO_FACTOR: tl.constexpr,  # alpha_t * pos_weight can be 0 (see hard_label_terms)
@@ -904,6 +903,7 @@ def sigmoid_focal_index_fwd_kernel(
     tl.static_assert(LOSS == FOCAL or not (SMOOTHING or POS_WEIGHT_MODE != OPERAND_NONE))
     tl.static_assert(not (ACTIVATED and POS_WEIGHT_MODE != OPERAND_NONE))
     tl.static_assert(LOSS == FOCAL or not POLY)
+    HAS_WEIGHT: tl.constexpr = weight_ptr is not None
     pid = tl.program_id(0)
     alpha = float64_scalar(alpha, alpha_remainder, COMPUTE)
     gamma = float64_scalar(gamma, gamma_remainder, COMPUTE)

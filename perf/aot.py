@@ -61,7 +61,7 @@ class KernelVariant:
     int_values: dict = field(default_factory=dict)  # values of ``ints`` at the launch modelled (16 if absent)
 
     def source(self):
-        signature, attrs = {}, {}
+        signature, attrs, constexprs = {}, {}, dict(self.constexprs)
         for index, arg in enumerate(self.fn.arg_names):
             if arg in self.pointers:
                 signature[arg] = "*" + POINTER_TYPES[self.pointers[arg]]
@@ -74,14 +74,14 @@ class KernelVariant:
                 signature[arg] = "fp32"
             elif arg in self.constexprs:
                 signature[arg] = "constexpr"
-            elif arg.endswith("_ptr"):  # an operand the variant does not read (its mode constexpr is off)
-                signature[arg] = "*fp32"
-                attrs[(index,)] = [["tt.divisibility", 16]]
+            elif arg.endswith("_ptr"):  # an operand or output the variant does not have: None, as launched
+                signature[arg] = "constexpr"
+                constexprs[arg] = None
             elif not self.fn.params[index].is_constexpr:  # a size or stride of such an operand
                 signature[arg] = self.fn.params[index].annotation_type or "i32"
             else:
                 raise ValueError(f"{self.name}: constexpr {arg!r} has no value")
-        return ASTSource(self.fn, signature, self.constexprs, attrs)
+        return ASTSource(self.fn, signature, constexprs, attrs)
 
 
 def widest_access_bits(ptx, op):

@@ -102,7 +102,6 @@ GAMMA_LABELS = {2: "", ANY_GAMMA.value: ", any gamma"}  # GAMMA = 2 (the default
 # every variant below is the plain call.
 OPTIONS_OFF = {
     "POS_WEIGHT_MODE": OPERAND_NONE,
-    "HAS_WEIGHT": False,
     "SMOOTHING": False,
     "ACTIVATED": False,
     "LOSS": FOCAL,
@@ -341,7 +340,7 @@ def class_variants(dtype):
                 pointers=pointers,
                 constexprs={
                     **unit,
-                    **shared,
+                    **{name: value for name, value in shared.items() if name != "HAS_WEIGHT"},  # None weight_ptr
                     **OPTIONS_OFF,
                     **INDEX_TARGETS,
                     "ALPHA_MODE": OPERAND_SCALAR,
@@ -402,7 +401,6 @@ def head_option_variants(dtype):
                         **shared,
                         **OPTIONS_OFF,
                         **INDEX_TARGETS,
-                        "HAS_WEIGHT": True,
                         "ALPHA_MODE": OPERAND_SCALAR,
                         "GAMMA": 2,
                         "BLOCK_S": block_s,
