@@ -192,7 +192,6 @@ def softmax_focal_forward(inputs, targets, options: SoftmaxOptions, need_grad: b
             ignore_index=options.ignore_index,
             ALPHA_MODE=operand_mode(options.alpha, options.alpha_per_class),
             GAMMA=gamma_constexpr(options.gamma),
-            HAS_WEIGHT="weight" in launch.operands,
         )
         single_tile = launch.logits.shape[1] <= launch.tile[1]
         if launch.tile[1] == tuning.CLASSES_UNROLLED:

@@ -125,9 +125,9 @@ def _class_alpha(k_safe, alpha, alpha_ptr, ALPHA_MODE: tl.constexpr, COMPUTE: tl
 
 
 @triton.jit
-def _row_weight(b, s, row_mask, weight_ptr, stride_wb, stride_ws, HAS_WEIGHT: tl.constexpr, COMPUTE: tl.constexpr):
-    """Each row's weight (weight= broadcast to the (N, *) loss, (b, s) strides), or 1."""
-    if HAS_WEIGHT:
+def _row_weight(b, s, row_mask, weight_ptr, stride_wb, stride_ws, COMPUTE: tl.constexpr):
+    """Each row's weight (weight= broadcast to the (N, *) loss, (b, s) strides), or 1 without one."""
+    if weight_ptr is not None:
         return tl.load(weight_ptr + b * stride_wb + s * stride_ws, mask=row_mask, other=0.0).to(COMPUTE)
     else:
         return 1.0
@@ -272,7 +272,7 @@ def softmax_focal_fwd_kernel(
     partial_ptr,  # out: one partial sum per program (REDUCE True)
     grad_ptr,  # out: dL/dx with the grad strides (WRITE_GRAD)
     denominator_ptr,  # DENOMINATOR COUNT / TENSOR: the 0-d device tensor (see reduce.load_denominator)
-    weight_ptr,  # HAS_WEIGHT: weight broadcast to the (N, *) loss, (b, s) strides
+    weight_ptr,  # weight broadcast to the (N, *) loss, (b, s) strides; None: no weight
     S,
     C: tl.constexpr,  # compiled in: rows of up to UNROLLED_CLASS_TILES class tiles unroll them
     n_s_blocks,
@@ -295,7 +295,6 @@ def softmax_focal_fwd_kernel(
     GAMMA: tl.constexpr,  # gamma at compile time: 0, 1, 2, or ANY_GAMMA (see stable_math.focal_power)
     REDUCE: tl.constexpr,
     WRITE_GRAD: tl.constexpr,
-    HAS_WEIGHT: tl.constexpr,
     DENOMINATOR: tl.constexpr,  # reduce.DENOMINATOR_*
     SINGLE_TILE: tl.constexpr,
     COMPUTE: tl.constexpr,
@@ -341,7 +340,7 @@ def softmax_focal_fwd_kernel(
         alpha,
         alpha_ptr,
         gamma,
-        _row_weight(b, s, row_mask, weight_ptr, stride_wb, stride_ws, HAS_WEIGHT, COMPUTE),
+        _row_weight(b, s, row_mask, weight_ptr, stride_wb, stride_ws, COMPUTE),
         gradient_scale(denominator_ptr, denominator, denominator_remainder, DENOMINATOR, COMPUTE),
         loss_ptr,
         partial_ptr,
@@ -411,7 +410,7 @@ def softmax_focal_small_c_kernel(
     partial_ptr,  # out: one partial sum per program (REDUCE True)
     grad_ptr,  # out: dL/dx with the grad strides (WRITE_GRAD)
     denominator_ptr,  # DENOMINATOR COUNT / TENSOR: the 0-d device tensor (see reduce.load_denominator)
-    weight_ptr,  # HAS_WEIGHT: weight broadcast to the (N, *) loss, (b, s) strides
+    weight_ptr,  # weight broadcast to the (N, *) loss, (b, s) strides; None: no weight
     S,
     n_s_blocks,
     stride_xb,
@@ -435,7 +434,6 @@ def softmax_focal_small_c_kernel(
     TARGETS: tl.constexpr,  # TARGETS_INDEX (the softmax focal loss) or TARGETS_DISTANCE (DFL, gamma 0, no alpha)
     REDUCE: tl.constexpr,
     WRITE_GRAD: tl.constexpr,
-    HAS_WEIGHT: tl.constexpr,
     DENOMINATOR: tl.constexpr,  # reduce.DENOMINATOR_*
     COMPUTE: tl.constexpr,
     WIDE_CLASS_OFFSETS: tl.constexpr,
@@ -455,7 +453,7 @@ def softmax_focal_small_c_kernel(
     b, s, row_mask = class_rows(pid, S, n_s_blocks, BLOCK_S)
     x_rows, g_rows = row_starts(x_ptr, grad_ptr, b, s, stride_xb, stride_xs, stride_gb, stride_gs, C, ROWS_OF_C)
     class_stride_x, class_stride_g = class_strides(stride_xc, stride_gc, WIDE_CLASS_OFFSETS)
-    row_weight = _row_weight(b, s, row_mask, weight_ptr, stride_wb, stride_ws, HAS_WEIGHT, COMPUTE)
+    row_weight = _row_weight(b, s, row_mask, weight_ptr, stride_wb, stride_ws, COMPUTE)
     grad_scale = gradient_scale(denominator_ptr, denominator, denominator_remainder, DENOMINATOR, COMPUTE)
     alpha = float64_scalar(alpha, alpha_remainder, COMPUTE)
     gamma = float64_scalar(gamma, gamma_remainder, COMPUTE)
@@ -855,7 +853,7 @@ def softmax_focal_soft_kernel(
     partial_ptr,  # out: one partial sum per program (REDUCE True)
     grad_ptr,  # out: dL/dx with the grad strides (WRITE_GRAD)
     denominator_ptr,  # DENOMINATOR COUNT / TENSOR: the 0-d device tensor (see reduce.load_denominator)
-    weight_ptr,  # HAS_WEIGHT: weight broadcast to the (N, *) loss, (b, s) strides
+    weight_ptr,  # weight broadcast to the (N, *) loss, (b, s) strides; None: no weight
     S,
     C: tl.constexpr,  # compiled in: rows of up to UNROLLED_CLASS_TILES narrow class tiles unroll them
     n_s_blocks,
@@ -883,7 +881,6 @@ def softmax_focal_soft_kernel(
     GAMMA: tl.constexpr,
     TARGETS: tl.constexpr,  # TARGETS_INDEX, TARGETS_DENSE or TARGETS_DISTANCE (class_walk.py)
     SMOOTHING: tl.constexpr,  # q becomes (1 - label_smoothing) q + label_smoothing / C
-    HAS_WEIGHT: tl.constexpr,
     DENOMINATOR: tl.constexpr,
     REDUCE: tl.constexpr,
     WRITE_GRAD: tl.constexpr,
@@ -1078,7 +1075,7 @@ def softmax_focal_soft_kernel(
                 )
                 row_loss += tl.sum(loss_terms, axis=1)
                 row_g += tl.sum(g_terms, axis=1)
-    row_weight = _row_weight(b, s, row_mask, weight_ptr, stride_wb, stride_ws, HAS_WEIGHT, COMPUTE)
+    row_weight = _row_weight(b, s, row_mask, weight_ptr, stride_wb, stride_ws, COMPUTE)
     bad = tl.where(in_range, 0.0, float("nan"))  # a class index outside [0, C) not ignored, a distance outside
     _store_rows_loss(
         pid, b, s, S, row_mask, valid, row_loss * row_alpha + bad, row_weight, loss_ptr, partial_ptr, REDUCE

@@ -289,7 +289,6 @@ def class_variants(dtype):
             "REDUCE": True,
             "WRITE_GRAD": True,
             "DENOMINATOR": DENOMINATOR_COUNT,
-            "HAS_WEIGHT": False,
             "WIDE_CLASS_OFFSETS": wide_class_offsets(num_classes, layout),
             "GAMMA": 2,
             "ROWS_OF_C": rows_of_c(num_classes, layout),
@@ -340,7 +339,7 @@ def class_variants(dtype):
                 pointers=pointers,
                 constexprs={
                     **unit,
-                    **{name: value for name, value in shared.items() if name != "HAS_WEIGHT"},  # None weight_ptr
+                    **shared,
                     **OPTIONS_OFF,
                     **INDEX_TARGETS,
                     "ALPHA_MODE": OPERAND_SCALAR,
@@ -430,11 +429,11 @@ def head_option_variants(dtype):
             KernelVariant(
                 name=f"softmax_focal_soft[{label}, mean+grad, label smoothing]",
                 fn=softmax_focal_soft_kernel,
-                pointers={**pointers, "alpha_ptr": "float32", "q_ptr": "float32"},
+                # label smoothing alone, as the case is called: no weight, one alpha, class indices
+                pointers={name: kind for name, kind in pointers.items() if name != "weight_ptr"},
                 constexprs={
                     **unit,
                     **shared,
-                    "HAS_WEIGHT": False,
                     "ALPHA_MODE": OPERAND_SCALAR,
                     "GAMMA": 2,
                     "TARGETS": TARGETS_INDEX,
@@ -568,7 +567,6 @@ def family_variants(dtype):
                 "C": bins,
                 "ROWS_OF_C": rows_of_c(bins, layout),
                 "DENOMINATOR": DENOMINATOR_NUMBER,
-                "HAS_WEIGHT": False,
                 "ALPHA_MODE": OPERAND_NONE,
                 "GAMMA": 0,
                 "TARGETS": TARGETS_DISTANCE,
