@@ -27,7 +27,7 @@ from . import tuning
 from ._dtypes import accumulator_dtype, grad_buffer_dtype
 from ._kernel_args import binary_loss_arguments, compute_dtype, float64_arguments, gamma_constexpr, operand_mode
 from ._layout import RowsLayout, rows_layout, rows_of_c, rows_walkable, wide_class_offsets
-from ._options import BinaryOptions, SoftmaxOptions
+from ._options import BinaryOptions, LossOptions, SoftmaxOptions
 from ._reduction import Denominator, empty_reduction, finish_reduction, loss_denominator, non_ignored_count
 
 
@@ -122,17 +122,25 @@ def row_operand(tensor: Tensor, targets_shape: Sequence[int]) -> Tensor:
 
 
 def prepare_class_launch(
-    kernel_name, inputs, targets, options, mean_denominator, need_grad, per_element, loss_dtype, operands
+    kernel_name: str,
+    inputs: Tensor,
+    targets: Tensor,
+    options: LossOptions,
+    mean_denominator: Callable[[Tensor], Denominator],
+    need_grad: bool,
+    per_element: bool,
+    loss_dtype: torch.dtype,
+    operands: dict[str, Tensor | None],
 ) -> ClassLaunch:
     """Buffers, layout and tile of a multiclass launch; ``per_element``: the 'none' loss has the
     logits' shape (else one value per row); ``mean_denominator(flat targets)``: the Denominator of
     'mean' without a normalizer; ``operands``: name -> (N, C or 1, *) views read in place (copied
     only when their trailing dims do not merge into one stride)."""
     x = walkable(inputs)
-    operands = {name: rows_walkable(view) for name, view in operands.items() if view is not None}
+    given = {name: rows_walkable(view) for name, view in operands.items() if view is not None}
     grad = gradient_like(x, grad_buffer_dtype(x.dtype)) if need_grad else None
     out = torch.empty_like(x, dtype=loss_dtype) if per_element and not options.reduce else None
-    layout = rows_layout(x, next(b for b in (grad, out, x) if b is not None), tuple(operands.values()))
+    layout = rows_layout(x, next(b for b in (grad, out, x) if b is not None), tuple(given.values()))
     assert layout is not None  # walkable logits and rows_walkable operands always merge
     # one target per row, flat; soft targets (of the logits' shape) are read as an operand, in place
     t = targets if options.soft_targets else targets.contiguous().reshape(-1)
@@ -142,7 +150,7 @@ def prepare_class_launch(
     denominator = loss_denominator(
         options.reduction, options.normalizer, options.normalizer_tensor, lambda: mean_denominator(t)
     )
-    launch = ClassLaunch(x, t, grad, out, None, denominator, operands, layout, tile, options.reduction, loss_dtype)
+    launch = ClassLaunch(x, t, grad, out, None, denominator, given, layout, tile, options.reduction, loss_dtype)
     if options.reduce:
         launch.partials = torch.empty(launch.grid[0], dtype=accumulator_dtype(x.dtype), device=x.device)
     return launch
@@ -162,7 +170,9 @@ def finish_class_launch(
     return finish_reduction(partials, launch.grid[0], launch.denominator, loss_dtype), launch.grad
 
 
-def softmax_focal_forward(inputs, targets, options: SoftmaxOptions, need_grad: bool, loss_dtype: torch.dtype):
+def softmax_focal_forward(
+    inputs: Tensor, targets: Tensor, options: SoftmaxOptions, need_grad: bool, loss_dtype: torch.dtype
+) -> tuple[Tensor, Tensor | None]:
     """Runs the fused softmax focal kernel on (N, C, *) logits and (N, *) class indices, or target
     probabilities of the logits' shape (``options.soft_targets``), or, for the distribution focal
     loss, one distance a row (the target its two-hot).  Returns (loss, grad): loss of shape (N, *)
@@ -223,7 +233,9 @@ def _kept_rows(ignore_index: int, per_row: float) -> Callable[[Tensor], Denomina
     return lambda flat_targets: non_ignored_count(flat_targets, ignore_index, per_position=per_row)
 
 
-def sigmoid_focal_index_forward(inputs, targets, options: BinaryOptions, need_grad: bool, loss_dtype: torch.dtype):
+def sigmoid_focal_index_forward(
+    inputs: Tensor, targets: Tensor, options: BinaryOptions, need_grad: bool, loss_dtype: torch.dtype
+) -> tuple[Tensor, Tensor | None]:
     """Runs the binary class-walk kernel on (N, C, *) logits against the implicit one-hot of
     (N, *) class indices: 'none' of the logits' shape (0 at ignored positions), 'mean' over the
     non-ignored elements (C per non-ignored row); result as sigmoid_focal_forward.  VFL / QFL read

@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 import triton
+from torch import Tensor
 
 from focal_triton.kernels.reduce import REDUCE_CHUNK
 
@@ -63,7 +64,9 @@ def _launch(n: int, dtypes: tuple[torch.dtype, torch.dtype], arguments: dict[str
         tuning.record_launch(KERNEL_NAME, {"BLOCK": block, "num_warps": warps}, "shipped")
 
 
-def sigmoid_focal_forward(inputs, targets, options: BinaryOptions, need_grad: bool, loss_dtype: torch.dtype):
+def sigmoid_focal_forward(
+    inputs: Tensor, targets: Tensor, options: BinaryOptions, need_grad: bool, loss_dtype: torch.dtype
+) -> tuple[Tensor, Tensor | None]:
     """Runs the fused sigmoid kernel over logits and targets of one shape: integer labels (nonzero
     is positive; labels equal to ``options.ignore_index``, when it is a value of their dtype,
     contribute nothing and leave the 'mean' denominator) or soft targets
@@ -123,6 +126,7 @@ def sigmoid_focal_forward(inputs, targets, options: BinaryOptions, need_grad: bo
             COMPUTE=compute_dtype(x.dtype),
         ),
     )
-    if partials is None:
+    if loss is not None:
         return loss, grad
+    assert partials is not None  # 'mean' / 'sum' wrote partial sums
     return finish_reduction(partials, streams, denominator, loss_dtype), grad

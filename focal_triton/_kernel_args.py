@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 import triton.language as tl
+from torch import Tensor
 
 from focal_triton.kernels.operands import OPERAND_NONE, OPERAND_SCALAR, OPERAND_TENSOR
 from focal_triton.kernels.quality_focal import FOCAL, QUALITY_FOCAL, VARIFOCAL
@@ -16,12 +17,12 @@ from ._options import BinaryOptions
 SPECIALISED_GAMMAS = (0.0, 1.0, 2.0)  # compiled with the power by multiplication (stable_math.focal_power)
 
 
-def compute_dtype(dtype: torch.dtype):
+def compute_dtype(dtype: torch.dtype) -> tl.dtype:
     """The accumulator dtype as a Triton dtype, for the kernels' COMPUTE argument."""
     return tl.float64 if dtype == torch.float64 else tl.float32
 
 
-def loss_constexpr(loss: str):
+def loss_constexpr(loss: str) -> tl.constexpr:
     """The binary kernels' LOSS constexpr of ``BinaryOptions.loss`` (kernels/quality_focal.py)."""
     return {"focal": FOCAL, "varifocal": VARIFOCAL, "quality_focal": QUALITY_FOCAL}[loss]
 
@@ -46,14 +47,16 @@ def gamma_constexpr(gamma: float) -> int:
     return int(gamma) if gamma in SPECIALISED_GAMMAS else ANY_GAMMA.value
 
 
-def operand_mode(number, tensor) -> int:
+def operand_mode(number: float | None, tensor: Tensor | None) -> int:
     """The kernels' OPERAND_* of a factor (alpha, pos_weight) given as a number, a tensor, or neither."""
     if tensor is not None:
         return OPERAND_TENSOR
     return OPERAND_NONE if number is None else OPERAND_SCALAR
 
 
-def zero_factor(alpha, alpha_per_class, pos_weight, pos_weight_tensor) -> bool:
+def zero_factor(
+    alpha: float | None, alpha_per_class: Tensor | None, pos_weight: float | None, pos_weight_tensor: Tensor | None
+) -> bool:
     """The kernels' ZERO_FACTOR: whether alpha_t * pos_weight can be 0 for a hard label (alpha 0 or 1,
     pos_weight 0, a product that underflows float32, or a tensor of them), so that 0 * an infinite
     loss must be kept at 0 (kernels/sigmoid_focal.py, hard_label_terms)."""

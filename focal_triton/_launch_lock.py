@@ -13,7 +13,7 @@ from ._backend import INTERPRETER, backend_for
 _LAUNCH_LOCK = threading.RLock()
 
 
-def serialized_launches(tensor: torch.Tensor):
+def serialized_launches(tensor: torch.Tensor) -> contextlib.AbstractContextManager:
     """A context under which the kernels for ``tensor`` launch: one thread at a time on the
     interpreter, no lock for compiled GPU kernels."""
     return _LAUNCH_LOCK if backend_for(tensor) == INTERPRETER else contextlib.nullcontext()

@@ -11,7 +11,7 @@ only what differs.
 import dataclasses
 import types
 import typing
-from typing import Literal
+from typing import Any, Literal
 
 from torch import Tensor
 
@@ -88,7 +88,7 @@ class SoftmaxOptions(LossOptions):
 _SCHEMA_TYPES = {float: "float", int: "int", bool: "bool", str: "str", Tensor: "Tensor"}
 
 
-def _schema_type(annotation) -> str:
+def _schema_type(annotation: Any) -> str:
     """The torch.library schema type of a field's annotation: X, or X? for ``X | None``."""
     if typing.get_origin(annotation) is Literal:
         return "str"

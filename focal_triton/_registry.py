@@ -16,6 +16,7 @@ nothing counts arguments by hand.
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.autograd.forward_ad as forward_ad
@@ -78,7 +79,9 @@ class FusedGradLoss(torch.autograd.Function):
     """Eager autograd of every loss: the forward kernel writes dL/dx, backward scales it."""
 
     @staticmethod
-    def forward(ctx, spec, inputs, targets, loss_dtype, options):
+    def forward(
+        ctx: Any, spec: LossSpec, inputs: Tensor, targets: Tensor, loss_dtype: torch.dtype, options: LossOptions
+    ) -> Tensor:
         with serialized_launches(inputs):
             loss, grad = spec.launch(inputs, targets, options, need_grad=True, loss_dtype=loss_dtype)
         save_fused_grad(ctx, grad, inputs.dtype, spec.row_broadcast)
@@ -86,7 +89,7 @@ class FusedGradLoss(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad_output):
+    def backward(ctx: Any, grad_output: Tensor) -> tuple[None, Tensor, None, None, None]:
         return None, eager_backward(ctx, grad_output), None, None, None
 
 
@@ -109,7 +112,9 @@ class RegisteredLoss:
         self.op.register_fake(self._op_fake)
         self.op.register_autograd(self._op_backward, setup_context=self._op_setup_context)
 
-    def op_arguments(self, inputs, targets, options, need_grad, loss_dtype) -> tuple:
+    def op_arguments(
+        self, inputs: Tensor, targets: Tensor, options: LossOptions, need_grad: bool, loss_dtype: torch.dtype
+    ) -> tuple:
         """The op's arguments: the tensors, each field of ``options`` in order, need_grad, loss_dtype."""
         return (inputs, targets, *(getattr(options, name) for name in self.fields), need_grad, loss_dtype)
 
@@ -127,7 +132,7 @@ class RegisteredLoss:
             return spec.launch(inputs, targets, options, need_grad=False, loss_dtype=loss_dtype)[0]
 
     # The custom op returns (loss, gradient); without a gradient, an empty placeholder.
-    def _op_forward(self, inputs, targets, *fields_need_grad_loss_dtype):
+    def _op_forward(self, inputs: Tensor, targets: Tensor, *fields_need_grad_loss_dtype: Any) -> tuple[Tensor, Tensor]:
         *values, need_grad, loss_dtype = fields_need_grad_loss_dtype
         with serialized_launches(inputs):
             loss, grad = self.spec.launch(
@@ -135,7 +140,7 @@ class RegisteredLoss:
             )
         return loss, grad if grad is not None else inputs.new_empty(0)
 
-    def _op_fake(self, inputs, targets, *fields_need_grad_loss_dtype):
+    def _op_fake(self, inputs: Tensor, targets: Tensor, *fields_need_grad_loss_dtype: Any) -> tuple[Tensor, Tensor]:
         *values, need_grad, loss_dtype = fields_need_grad_loss_dtype
         reduction = values[self.fields.index("reduction")]
         loss = self.spec.empty_loss(inputs, targets, reduction, loss_dtype)
@@ -143,12 +148,12 @@ class RegisteredLoss:
         return loss, grad
 
     @staticmethod
-    def _op_setup_context(ctx, inputs, output):
+    def _op_setup_context(ctx: Any, inputs: tuple, output: tuple) -> None:
         ctx.save_for_backward(output[1])
         ctx.input_dtype = inputs[0].dtype
         ctx.n_arguments = len(inputs)
 
-    def _op_backward(self, ctx, grad_loss, _grad_of_grad):
+    def _op_backward(self, ctx: Any, grad_loss: Tensor, _grad_of_grad: Tensor) -> tuple:
         (grad,) = ctx.saved_tensors
         scaled = times_grad_output(grad, grad_loss, self.spec.row_broadcast, ctx.input_dtype)
         return scaled, *(None,) * (ctx.n_arguments - 1)

@@ -187,18 +187,18 @@ def check_sigmoid_args(
 
 
 def _sigmoid_options(
-    inputs,
-    targets,
-    alpha,
-    gamma,
-    reduction,
-    ignore_index,
-    weight,
-    normalizer,
-    label_smoothing,
-    pos_weight,
-    activated,
-    poly_epsilon,
+    inputs: Tensor,
+    targets: Tensor,
+    alpha: Any,
+    gamma: Any,
+    reduction: str,
+    ignore_index: Any,
+    weight: Any,
+    normalizer: Any,
+    label_smoothing: Any,
+    pos_weight: Any,
+    activated: Any,
+    poly_epsilon: Any,
 ) -> BinaryOptions:
     check_reduction(reduction)
     activated = check_activated(activated)
@@ -337,7 +337,15 @@ def check_class_weight_values(alpha: Sequence[Any]) -> None:
 
 
 def check_softmax_args(
-    inputs, targets, alpha, gamma, reduction, ignore_index, weight=None, normalizer=None, label_smoothing=0.0
+    inputs: Tensor,
+    targets: Tensor,
+    alpha: Any,
+    gamma: Any,
+    reduction: str,
+    ignore_index: Any,
+    weight: Any = None,
+    normalizer: Any = None,
+    label_smoothing: Any = 0.0,
 ) -> SoftmaxOptions:
     """Validates softmax_focal_loss arguments.  Floating targets of the logits' shape are target
     probabilities (soft targets); integer targets are class indices."""
@@ -632,7 +640,16 @@ def check_bool(name: str, value: object) -> bool:
 
 
 def check_varifocal_args(
-    inputs, targets, alpha, gamma, reduction, scores, detach_weight, ignore_index, weight, normalizer
+    inputs: Tensor,
+    targets: Tensor,
+    alpha: Any,
+    gamma: Any,
+    reduction: str,
+    scores: Tensor | None,
+    detach_weight: Any,
+    ignore_index: Any,
+    weight: Any,
+    normalizer: Any,
 ) -> tuple[bool, BinaryOptions]:
     """Validates varifocal_loss arguments; returns (class-index form?, the options)."""
     check_logits(inputs)
@@ -656,7 +673,15 @@ def check_varifocal_args(
 
 
 def check_quality_focal_args(
-    inputs, targets, beta, reduction, scores, ignore_index, activated, weight, normalizer
+    inputs: Tensor,
+    targets: Tensor,
+    beta: Any,
+    reduction: str,
+    scores: Tensor | None,
+    ignore_index: Any,
+    activated: Any,
+    weight: Any,
+    normalizer: Any,
 ) -> BinaryOptions:
     """Validates quality_focal_loss arguments.  The loss is one value per row (summed over
     classes), so ``weight`` broadcasts to (N, d1, ...)."""
@@ -681,7 +706,9 @@ def check_quality_focal_args(
     )
 
 
-def check_distribution_focal_args(inputs, targets, reduction, weight, normalizer) -> SoftmaxOptions:
+def check_distribution_focal_args(
+    inputs: Tensor, targets: Tensor, reduction: str, weight: Any, normalizer: Any
+) -> SoftmaxOptions:
     """Validates distribution_focal_loss arguments: (N, n + 1, d1, ...) logits over n + 1 >= 2 bins and
     floating distances of shape (N, d1, ...)."""
     check_class_logits(inputs)

@@ -12,6 +12,7 @@ The fallbacks compute in float64 (the eager baselines the benchmark times are
 """
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -57,11 +58,11 @@ class _ClampPassingGradient(torch.autograd.Function):
     the clamp bound, which is its limit there, reaches an infinite value (a plain clamp would give 0)."""
 
     @staticmethod
-    def forward(ctx, x, low, high):
+    def forward(ctx: Any, x: Tensor, low: float | None, high: float | None) -> Tensor:
         return x.clamp(low, high)
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
         return grad, None, None
 
 
@@ -178,13 +179,13 @@ class _ProbabilityBCE(torch.autograd.Function):
     outside [0, 1] gives NaN."""
 
     @staticmethod
-    def forward(ctx, p, t):
+    def forward(ctx: Any, p: Tensor, t: Tensor) -> Tensor:
         ctx.save_for_backward(p, t)
         ce, _ = _probability_bce(p, t)
         return ce + torch.where((p < 0) | (p > 1) | p.isnan(), float("nan"), 0.0)
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
         p, t = ctx.saved_tensors
         return grad * _probability_bce(p, t)[1], None
 
@@ -356,7 +357,7 @@ class _QualityFocal(torch.autograd.Function):
     |d| ** beta would meet inf * 0 where a confident logit makes d and BCE tiny together."""
 
     @staticmethod
-    def forward(ctx, x, y, beta, activated):
+    def forward(ctx: Any, x: Tensor, y: Tensor, beta: float, activated: bool) -> Tensor:
         if activated:
             (bce, dbce), d, slope = _probability_bce(x, y), x - y, torch.ones_like(x)
         else:
@@ -371,7 +372,7 @@ class _QualityFocal(torch.autograd.Function):
         return w * bce
 
     @staticmethod
-    def backward(ctx, grad_output):
+    def backward(ctx: Any, grad_output: Tensor) -> tuple[Tensor, None, None, None]:
         (grad,) = ctx.saved_tensors
         return grad_output * grad, None, None, None
 
