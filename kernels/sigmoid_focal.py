@@ -823,7 +823,11 @@ def _index_positives(
     return loss
 
 
-@triton.jit
+# The weight's row stride is not specialised: a per-row weight broadcast over the classes has
+# stride 1 there, and compiled as the constant 1 its tile load is vectorised along the rows, across
+# the tile's class-major layout, and converted through shared memory (sm_90, (N, 80) rows: 80 -> 112
+# registers and 40.2 -> 48.5 SASS a logit for float32 logits, 16 -> 12 warps per SM for bfloat16).
+@triton.jit(do_not_specialize=["stride_ws"])
 def sigmoid_focal_index_fwd_kernel(
     # ---- pointers
     x_ptr,

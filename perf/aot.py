@@ -34,17 +34,17 @@ _GLOBAL_ACCESS = re.compile(r"\b(ld|st)\.global(?:\.[a-z0-9_:]+)*?(?:\.v(\d))?\.
 
 @dataclass
 class KernelVariant:
-    """One kernel with concrete argument types, ready to compile.
+    """One kernel with concrete argument types, ready to compile (perf/catalog.py records them
+    from the launches).
 
-    pointers: pointer argument -> element dtype name (a key of POINTER_TYPES);
-    ints / floats: names of the integer and float scalar arguments; every constexpr
-    must be given in ``constexprs``; other pointers (``*_ptr``) and integers not named are
-    operands the variant does not read (their mode constexpr is off), compiled as
-    float32 pointers and plain 32-bit integers.  Pointers are compiled as 16-byte aligned
-    (the specialisation Triton makes at run time for torch's allocations); an integer
-    as 16-divisible when its value at the modelled launch (``int_values``, 16 if not
-    given) is, as Triton specialises it, so a row of C = 1000 classes or a stride of 2
-    compiles to the code it runs.
+    pointers: pointer argument -> element dtype name (a key of POINTER_TYPES); ints / floats:
+    names of the integer and float scalar arguments, ``int_values`` the integers' values at the
+    launch; every other argument is a constexpr given in ``constexprs`` (None for a missing
+    operand, 1 for an integer equal to 1, as Triton specialises them).  Pointers are compiled as
+    16-byte aligned (the specialisation Triton makes at run time for torch's allocations); an
+    integer as 16-divisible when its value is (unless the kernel says ``do_not_specialize``),
+    64-bit when it does not fit in 32 bits or is annotated so, as Triton specialises it, so a row
+    of C = 1000 classes or a stride of 2 compiles to the code it runs.
     """
 
     name: str
@@ -58,7 +58,7 @@ class KernelVariant:
     elements_per_program: int = 0  # logits one program handles per pass (0: not an element-wise walk)
     grid_stride: bool = False  # the program loops over its passes: count the loop body (per_element)
     case: str = ""  # the id under which tests/test_compiled_code.py holds its ceilings, if any
-    int_values: dict = field(default_factory=dict)  # values of ``ints`` at the launch modelled (16 if absent)
+    int_values: dict = field(default_factory=dict)  # values of ``ints`` at the launch
 
     def source(self):
         signature, attrs, constexprs = {}, {}, dict(self.constexprs)
@@ -67,20 +67,17 @@ class KernelVariant:
                 signature[arg] = "*" + POINTER_TYPES[self.pointers[arg]]
                 attrs[(index,)] = [["tt.divisibility", 16]]
             elif arg in self.ints:
-                signature[arg] = self.fn.params[index].annotation_type or "i32"  # i64 where annotated
-                if self.int_values.get(arg, 16) % 16 == 0:  # as Triton specialises the value at launch
+                value = self.int_values[arg]
+                wide = not -(2**31) <= value < 2**31
+                signature[arg] = self.fn.params[index].annotation_type or ("i64" if wide else "i32")
+                if value % 16 == 0 and not self.fn.params[index].do_not_specialize:  # as Triton specialises it
                     attrs[(index,)] = [["tt.divisibility", 16]]
             elif arg in self.floats:
                 signature[arg] = "fp32"
             elif arg in self.constexprs:
                 signature[arg] = "constexpr"
-            elif arg.endswith("_ptr"):  # an operand or output the variant does not have: None, as launched
-                signature[arg] = "constexpr"
-                constexprs[arg] = None
-            elif not self.fn.params[index].is_constexpr:  # a size or stride of such an operand
-                signature[arg] = self.fn.params[index].annotation_type or "i32"
             else:
-                raise ValueError(f"{self.name}: constexpr {arg!r} has no value")
+                raise ValueError(f"{self.name}: argument {arg!r} has no value")
         return ASTSource(self.fn, signature, constexprs, attrs)
 
 

@@ -9,6 +9,9 @@ import sys
 import pytest
 import torch
 from focal_triton.perf.bench import Case, ideal_bytes
+from focal_triton.perf.launches import captured_launches
+
+import focal_triton as ft
 
 
 def focal_triton_cli(*args, cwd=None):
@@ -225,3 +228,27 @@ def test_cli_lists_take_aliases_and_refuse_unknown_names(capsys):
             build_parser().parse_args(bad)
         assert exit_info.value.code == 2
         assert "expected" in capsys.readouterr().err
+
+
+def _described(arguments):
+    """A launch's arguments with tensors as their dtypes and shapes (the launch config and grid left out)."""
+    return {
+        name: (value.dtype, tuple(value.shape)) if isinstance(value, torch.Tensor) else value
+        for name, value in arguments.items()
+        if name not in ("BLOCK", "num_warps", "num_stages", "num_ctas", "grid", "warmup")
+    }
+
+
+@pytest.mark.parametrize("classes", [None, 5])
+def test_the_catalog_records_the_arguments_a_real_launch_passes(kernel_launches, classes):
+    """``focal-triton report`` compiles what captured_launches records: the same kernels with the
+    same arguments as the launches of the same call run for real, and nothing runs."""
+    x = torch.randn(64, classes or 3, dtype=torch.float32, requires_grad=True)
+    t = torch.randint(0, classes, (64,)) if classes else torch.rand(64, 3)
+    ft.sigmoid_focal_loss(x, t, reduction="mean", weight=torch.ones(64, 1))
+    real = [(name, _described(arguments)) for name, arguments in kernel_launches]
+    kernel_launches.clear()
+    with captured_launches() as captured:
+        ft.sigmoid_focal_loss(x, t, reduction="mean", weight=torch.ones(64, 1))
+    assert kernel_launches == []  # captured, not run
+    assert [(launch.name, _described(launch.arguments)) for launch in captured] == real
