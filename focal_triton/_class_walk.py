@@ -25,7 +25,7 @@ from focal_triton.kernels.softmax_focal import (
 
 from . import tuning
 from ._dtypes import accumulator_dtype, grad_buffer_dtype
-from ._kernel_args import binary_loss_arguments, compute_dtype, float64_arguments, gamma_constexpr, operand_mode
+from ._kernel_args import binary_loss_arguments, compute_dtype, float64_arguments, gamma_constexpr
 from ._layout import RowsLayout, rows_layout, rows_of_c, rows_walkable, wide_class_offsets
 from ._options import BinaryOptions, LossOptions, SoftmaxOptions
 from ._reduction import Denominator, empty_reduction, finish_reduction, loss_denominator, non_ignored_count
@@ -196,11 +196,10 @@ def softmax_focal_forward(
     if launch.logits.numel():
         arguments = dict(
             **launch.kernel_arguments(),
-            **float64_arguments(alpha=options.alpha or 0.0, gamma=options.gamma),
+            **float64_arguments(alpha=options.alpha, gamma=options.gamma),
             **launch.operand_arguments("weight", ("stride_wb", "stride_ws")),
             alpha_ptr=options.alpha_per_class,
             ignore_index=options.ignore_index,
-            ALPHA_MODE=operand_mode(options.alpha, options.alpha_per_class),
             GAMMA=gamma_constexpr(options.gamma),
         )
         single_tile = launch.logits.shape[1] <= launch.tile[1]

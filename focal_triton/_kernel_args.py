@@ -1,5 +1,5 @@
-"""How host values become kernel arguments: the COMPUTE and LOSS constexprs, float64 scalars, operand
-modes."""
+"""How host values become kernel arguments: the COMPUTE and LOSS constexprs, float64 scalars (None for
+an absent one: the kernels take a factor's mode from its number and its tensor)."""
 
 import struct
 from typing import Any
@@ -8,7 +8,6 @@ import torch
 import triton.language as tl
 from torch import Tensor
 
-from focal_triton.kernels.operands import OPERAND_NONE, OPERAND_SCALAR, OPERAND_TENSOR
 from focal_triton.kernels.quality_focal import FOCAL, QUALITY_FOCAL, VARIFOCAL
 from focal_triton.kernels.stable_math import ANY_GAMMA
 
@@ -34,24 +33,19 @@ def float64_parts(value: float) -> tuple[float, float]:
     return rounded, value - rounded
 
 
-def float64_arguments(**values: float) -> dict:
-    """Each float scalar as the kernels take it: ``name`` (float32) and ``name_remainder``."""
-    arguments = {}
+def float64_arguments(**values: float | None) -> dict:
+    """Each float scalar as the kernels take it: ``name`` (float32) and ``name_remainder``; None
+    for both where the number is absent (the kernels take a factor's mode from that)."""
+    arguments: dict[str, float | None] = {}
     for name, value in values.items():
-        arguments[name], arguments[f"{name}_remainder"] = float64_parts(value)
+        parts = (None, None) if value is None else float64_parts(value)
+        arguments[name], arguments[f"{name}_remainder"] = parts
     return arguments
 
 
 def gamma_constexpr(gamma: float) -> int:
     """The kernels' GAMMA: gamma itself when it is 0, 1 or 2 (a variant compiled for it), else ANY_GAMMA."""
     return int(gamma) if gamma in SPECIALISED_GAMMAS else ANY_GAMMA.value
-
-
-def operand_mode(number: float | None, tensor: Tensor | None) -> int:
-    """The kernels' OPERAND_* of a factor (alpha, pos_weight) given as a number, a tensor, or neither."""
-    if tensor is not None:
-        return OPERAND_TENSOR
-    return OPERAND_NONE if number is None else OPERAND_SCALAR
 
 
 def zero_factor(
@@ -75,17 +69,15 @@ def binary_loss_arguments(options: BinaryOptions) -> dict[str, Any]:
     pos_weight, pos_weight_tensor = options.pos_weight, options.pos_weight_tensor
     return dict(
         **float64_arguments(
-            alpha=alpha or 0.0,
+            alpha=alpha,
             gamma=options.exponent,
-            pos_weight=pos_weight or 0.0,
+            pos_weight=pos_weight,
             label_smoothing=options.label_smoothing,
             poly_epsilon=options.poly_epsilon,
         ),
         LOSS=loss_constexpr(options.loss),
         DETACH=options.detach_weight,
-        ALPHA_MODE=operand_mode(alpha, alpha_per_class),
         GAMMA=gamma_constexpr(options.exponent),
-        POS_WEIGHT_MODE=operand_mode(pos_weight, pos_weight_tensor),
         SMOOTHING=options.label_smoothing != 0.0,
         ACTIVATED=options.activated,
         ZERO_FACTOR=zero_factor(alpha, alpha_per_class, pos_weight, pos_weight_tensor),

@@ -19,6 +19,16 @@ OPERAND_SCALAR = tl.constexpr(1)  # one number for every element, a float argume
 OPERAND_TENSOR = tl.constexpr(2)  # a tensor read through its strides
 
 
+@triton.constexpr_function
+def operand_mode(has_tensor, has_number):
+    """The OPERAND_* of a factor from what the launcher passed, at compile time: its tensor (a
+    pointer, not None), else its number (not None), else neither.  Triton compiles a None argument
+    as a constant, so each mode is its own variant and no flag travels beside the pointer."""
+    if has_tensor:
+        return OPERAND_TENSOR
+    return OPERAND_SCALAR if has_number else OPERAND_NONE
+
+
 @triton.jit
 def flat_operand_offsets(offs, inner_size, middle_size, inner_stride, middle_stride, outer_stride, DIMS: tl.constexpr):
     """Offsets of an operand at flat logit indices ``offs``, from its DIMS (1 to 3) merged dims."""

@@ -50,7 +50,7 @@ from .class_walk import (
     class_rows,
     row_starts,
 )
-from .operands import OPERAND_NONE, OPERAND_SCALAR, OPERAND_TENSOR, load_flat_operand
+from .operands import OPERAND_NONE, OPERAND_SCALAR, OPERAND_TENSOR, load_flat_operand, operand_mode
 from .quality_focal import FOCAL, QUALITY_FOCAL, VARIFOCAL, quality_terms
 from .reduce import REDUCE_CHUNK, REDUCE_GROUP, gradient_scale, lane_sums, stream_sums
 from .stable_math import (
@@ -436,9 +436,7 @@ def sigmoid_focal_fwd_kernel(
     # ---- meta-parameters: the loss and its options
     LOSS: tl.constexpr,  # FOCAL, or VARIFOCAL / QUALITY_FOCAL on float targets (quality_focal.py)
     DETACH: tl.constexpr,  # VARIFOCAL: no gradient through the weight alpha * s ** gamma
-    ALPHA_MODE: tl.constexpr,  # OPERAND_NONE / OPERAND_SCALAR / OPERAND_TENSOR (operands.py)
     GAMMA: tl.constexpr,  # gamma at compile time: 0, 1, 2, or ANY_GAMMA (see stable_math.focal_power)
-    POS_WEIGHT_MODE: tl.constexpr,
     ALPHA_DIMS: tl.constexpr,  # the merged dims of each flat operand
     POS_WEIGHT_DIMS: tl.constexpr,
     WEIGHT_DIMS: tl.constexpr,
@@ -455,6 +453,9 @@ def sigmoid_focal_fwd_kernel(
     COMPUTE: tl.constexpr,  # tl.float32, or tl.float64 for float64 logits
     BLOCK: tl.constexpr,  # a multiple of REDUCE_CHUNK
 ):
+    # a factor's mode follows from what the launcher passed (None: absent)
+    ALPHA_MODE: tl.constexpr = operand_mode(alpha_ptr is not None, alpha is not None)
+    POS_WEIGHT_MODE: tl.constexpr = operand_mode(pos_weight_ptr is not None, pos_weight is not None)
     # the launchers' combinations: VFL / QFL take float targets and none of the focal loss's options
     tl.static_assert(LOSS == FOCAL or not (HARD_LABELS or SMOOTHING or ACTIVATED or POS_WEIGHT_MODE != OPERAND_NONE))
     tl.static_assert(HARD_LABELS or not IGNORE)
@@ -879,9 +880,7 @@ def sigmoid_focal_index_fwd_kernel(
     TARGETS: tl.constexpr,  # TARGETS_INDEX, TARGETS_INDEX_SCORES or TARGETS_DENSE (class_walk.py)
     DETACH: tl.constexpr,  # VARIFOCAL: no gradient through the weight alpha * s ** gamma
     ROW_LOSS: tl.constexpr,  # 'none' gives each row's sum over its classes (QFL), not each element's loss
-    ALPHA_MODE: tl.constexpr,  # OPERAND_NONE / OPERAND_SCALAR / OPERAND_TENSOR (operands.py)
     GAMMA: tl.constexpr,  # gamma at compile time: 0, 1, 2, or ANY_GAMMA (see stable_math.focal_power)
-    POS_WEIGHT_MODE: tl.constexpr,
     SMOOTHING: tl.constexpr,
     ACTIVATED: tl.constexpr,
     ZERO_FACTOR: tl.constexpr,  # alpha_t * pos_weight can be 0 (see hard_label_terms)
@@ -899,6 +898,9 @@ def sigmoid_focal_index_fwd_kernel(
     """A binary loss of every (row, class): the focal loss against the implicit one-hot of the row's
     index, or VFL / QFL against the row's score at its class (or against dense targets).  The class
     tiles unroll for up to UNROLLED_CLASS_TILES narrow ones (C is compiled in), else they loop."""
+    # a factor's mode follows from what the launcher passed (None: absent)
+    ALPHA_MODE: tl.constexpr = operand_mode(alpha_ptr is not None, alpha is not None)
+    POS_WEIGHT_MODE: tl.constexpr = operand_mode(pos_weight_ptr is not None, pos_weight is not None)
     # the launchers' combinations: class indices are the focal loss's, (index, score) rows and dense
     # targets VFL's and QFL's (QFL with one loss a row), the focal options the focal loss's
     tl.static_assert((LOSS == FOCAL) == (TARGETS == TARGETS_INDEX))

@@ -48,7 +48,7 @@ from .class_walk import (
     class_strides,
     row_starts,
 )
-from .operands import OPERAND_NONE, OPERAND_SCALAR, OPERAND_TENSOR
+from .operands import OPERAND_NONE, OPERAND_SCALAR, OPERAND_TENSOR, operand_mode
 from .reduce import gradient_scale
 from .sigmoid_focal import hard_label_terms
 from .stable_math import (
@@ -291,7 +291,6 @@ def softmax_focal_fwd_kernel(
     denominator,
     denominator_remainder,
     ignore_index: tl.int64,
-    ALPHA_MODE: tl.constexpr,
     GAMMA: tl.constexpr,  # gamma at compile time: 0, 1, 2, or ANY_GAMMA (see stable_math.focal_power)
     REDUCE: tl.constexpr,
     WRITE_GRAD: tl.constexpr,
@@ -303,6 +302,8 @@ def softmax_focal_fwd_kernel(
     BLOCK_S: tl.constexpr,
     BLOCK_C: tl.constexpr,
 ):
+    # a factor's mode follows from what the launcher passed (None: absent)
+    ALPHA_MODE: tl.constexpr = operand_mode(alpha_ptr is not None, alpha is not None)
     pid = tl.program_id(0)
     # a row longer than one tile: its narrow tiles unrolled (up to UNROLLED_CLASS_TILES) or looped (online)
     UNROLLED: tl.constexpr = not SINGLE_TILE and BLOCK_C <= UNROLLED_TILE_WIDTH and C <= UNROLLED_CLASS_TILES * BLOCK_C
@@ -429,7 +430,6 @@ def softmax_focal_small_c_kernel(
     denominator_remainder,
     ignore_index: tl.int64,
     C: tl.constexpr,  # the class count, compiled in: the class loop unrolls, no padding
-    ALPHA_MODE: tl.constexpr,
     GAMMA: tl.constexpr,
     TARGETS: tl.constexpr,  # TARGETS_INDEX (the softmax focal loss) or TARGETS_DISTANCE (DFL, gamma 0, no alpha)
     REDUCE: tl.constexpr,
@@ -448,6 +448,8 @@ def softmax_focal_small_c_kernel(
     classes contiguous ((N, 17) DFL bins) as one strided scalar a class, whose neighbours the
     next classes' loads find in the cache.  exp is ``exp2_approx`` (one MUFU; a probability
     below 2 ** -126 flushes to 0, its gradient term p_j g' with it)."""
+    # a factor's mode follows from what the launcher passed (None: absent)
+    ALPHA_MODE: tl.constexpr = operand_mode(alpha_ptr is not None, alpha is not None)
     tl.static_assert((TARGETS == TARGETS_INDEX) | ((TARGETS == TARGETS_DISTANCE) & (GAMMA == 0)))
     pid = tl.program_id(0)
     b, s, row_mask = class_rows(pid, S, n_s_blocks, BLOCK_S)
@@ -877,7 +879,6 @@ def softmax_focal_soft_kernel(
     denominator,
     denominator_remainder,
     ignore_index: tl.int64,
-    ALPHA_MODE: tl.constexpr,
     GAMMA: tl.constexpr,
     TARGETS: tl.constexpr,  # TARGETS_INDEX, TARGETS_DENSE or TARGETS_DISTANCE (class_walk.py)
     SMOOTHING: tl.constexpr,  # q becomes (1 - label_smoothing) q + label_smoothing / C
@@ -894,6 +895,8 @@ def softmax_focal_soft_kernel(
     """The soft-target focal loss -sum_j q_j * alpha_j * (1 - p_j) ** gamma * log p_j of each row
     (module docstring): a row that fits one tile is read once; a longer one three times (max and
     sum of exp, then the loss and sum_j q_j g'_j, then the gradient)."""
+    # a factor's mode follows from what the launcher passed (None: absent)
+    ALPHA_MODE: tl.constexpr = operand_mode(alpha_ptr is not None, alpha is not None)
     pid = tl.program_id(0)
     # a row longer than one tile: its narrow tiles unrolled and kept in registers (up to
     # UNROLLED_CLASS_TILES, one read), or looped (three reads)

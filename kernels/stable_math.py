@@ -249,8 +249,11 @@ def float64_scalar(value, remainder, COMPUTE: tl.constexpr):
     """A float scalar argument in COMPUTE precision.  Triton passes Python floats as float32,
     so the launcher sends a float64 number as ``value`` (its float32 rounding) and
     ``remainder`` (exact - value): their sum in float64 is within 2**-48 of the number;
-    float32 math takes ``value`` alone."""
-    if COMPUTE == tl.float64:
+    float32 math takes ``value`` alone.  A number the launcher leaves out (None: a factor given as
+    a tensor, or not at all) reads as 0, unused."""
+    if value is None:
+        return 0.0
+    elif COMPUTE == tl.float64:
         return tl.cast(value, tl.float64) + tl.cast(remainder, tl.float64)
     else:
         return tl.cast(value, tl.float32)
