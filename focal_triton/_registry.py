@@ -14,6 +14,7 @@ The op's schema is written from the annotations of the spec's options record (``
 nothing counts arguments by hand.
 """
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -93,6 +94,22 @@ class FusedGradLoss(torch.autograd.Function):
         return None, eager_backward(ctx, grad_output), None, None, None
 
 
+_warned_reference_on_cpu = False
+
+
+def _say_the_reference_runs(inputs: Tensor) -> None:
+    """Once a process: a CPU tensor runs the eager reference, not the kernels, and how to get them."""
+    global _warned_reference_on_cpu
+    if inputs.device.type == "cpu" and not _warned_reference_on_cpu and not torch.compiler.is_compiling():
+        _warned_reference_on_cpu = True
+        warnings.warn(
+            "focal_triton: CPU tensors run the eager PyTorch reference (same results, not the Triton "
+            "kernels); to run the kernels on the CPU through the Triton interpreter, set "
+            "TRITON_INTERPRET=1 before importing focal_triton or triton",
+            stacklevel=4,
+        )
+
+
 def _traced_under_forward_ad() -> bool:
     """torch.compile tracing inside ``forward_ad.dual_level()``: the custom op has no forward-mode
     formula (its tangent would come back missing), so the eager reference is traced instead, whose
@@ -121,6 +138,7 @@ class RegisteredLoss:
     def __call__(self, inputs: Tensor, targets: Tensor, options: LossOptions) -> Tensor:
         spec = self.spec
         if backend_for(inputs) == REFERENCE or _traced_under_forward_ad():
+            _say_the_reference_runs(inputs)
             return spec.reference(inputs, targets, options)
         loss_dtype = loss_dtype_for(inputs)
         need_grad = torch.is_grad_enabled() and inputs.requires_grad

@@ -38,6 +38,7 @@ from focal_triton.kernels.class_walk import tiles_unroll
 from focal_triton.kernels.sigmoid_focal import NEGATIVES_FIRST_CLASSES, sigmoid_focal_fwd_kernel
 
 from ._backend import interpreter_enabled
+from ._backend import kernel_path_on_cpu as _kernel_path_on_cpu
 from ._dtypes import grad_buffer_dtype
 from ._layout import RowsLayout, rows_layout, rows_of_c, wide_class_offsets
 from ._reduction import COUNT_CONFIG, REDUCE_BLOCK
@@ -57,6 +58,7 @@ __all__ = [
     "layout_kind",
     "describe",
     "record_launch",
+    "kernel_path_on_cpu",
     "recording_launches",
     "rows_layout",
     "shipped_config",
@@ -322,6 +324,16 @@ def shipped_config(kernel_name: str, tensor: torch.Tensor, n: int, *parts: Any) 
 
 
 # ----------------------------------------------------------------------------- the launch record
+@contextlib.contextmanager
+def kernel_path_on_cpu() -> Iterator[None]:
+    """Within the block, the public functions take the kernels' path for CPU tensors, as under the
+    interpreter, whatever TRITON_INTERPRET says; with Triton imported for a GPU the launches must be
+    intercepted (``focal_triton.perf.launches.captured_launches`` records them there, the report's
+    source).  The launchers read no device facts on that path but the shipped tables (off there)."""
+    with _kernel_path_on_cpu():
+        yield
+
+
 _RECORD: contextvars.ContextVar[dict | None] = contextvars.ContextVar("focal_triton_launch_record", default=None)
 
 

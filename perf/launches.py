@@ -1,14 +1,13 @@
 """The kernel launches of a public call, captured instead of run.
 
 ``captured_launches()`` lets focal_triton's public functions take their kernel path on CPU tensors
-(the path TRITON_INTERPRET=1 opens, on which the launchers pass what they pass on a GPU: they read
-no device facts but the shipped tuning tables, which are off there) and records every launch before
-it would run, so nothing is computed and tensors are never read: ``torch.empty`` inputs of any size
-cost no memory.  A launch through the autotuner records its candidate configs.
+(``tuning.kernel_path_on_cpu``: the launchers pass what they pass on a GPU, reading no device facts
+but the shipped tuning tables, which are off there) and records every launch before it would run,
+so nothing is computed and tensors are never read: ``torch.empty`` inputs of any size cost no
+memory.  A launch through the autotuner records its candidate configs.
 """
 
 import contextlib
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +16,8 @@ from unittest import mock
 from triton.runtime.autotuner import Autotuner
 from triton.runtime.interpreter import InterpretedFunction
 from triton.runtime.jit import JITFunction
+
+from focal_triton import tuning
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ def captured_launches() -> Iterator[list[Launch]]:
         self.best_config = self.configs[0]  # read by the launcher for its launch record
 
     with contextlib.ExitStack() as stack:
-        stack.enter_context(mock.patch.dict(os.environ, {"TRITON_INTERPRET": "1"}))
+        stack.enter_context(tuning.kernel_path_on_cpu())
         for kernel_class in (JITFunction, InterpretedFunction):
             stack.enter_context(mock.patch.object(kernel_class, "run", run_kernel))
         stack.enter_context(mock.patch.object(Autotuner, "run", run_autotuner))

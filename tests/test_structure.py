@@ -11,7 +11,19 @@ import focal_triton
 PACKAGE = Path(focal_triton.__file__).resolve().parent
 # Modules of the input contract and the eager reference: they must run without Triton.
 TRITON_FREE = ("_backend.py", "_dtypes.py", "_options.py", "_validation.py", "reference.py")
-TRITON_FREE_IMPORTS = {"torch", "numbers", "typing", "types", "os", "math", "collections", "dataclasses"}
+TRITON_FREE_IMPORTS = {
+    "torch",
+    "numbers",
+    "typing",
+    "types",
+    "os",
+    "sys",
+    "math",
+    "collections",
+    "dataclasses",
+    "contextlib",
+    "contextvars",
+}
 
 
 def test_kernels_and_perf_come_from_the_checkout_of_focal_triton():
