@@ -103,8 +103,9 @@ def varifocal_loss(
         detach_weight: keyword-only; ``False`` (mmdet, ultralytics): the gradient flows through
             alpha * s ** gamma; ``True`` (RT-DETR / D-FINE, which pass the weight to
             ``F.binary_cross_entropy_with_logits(weight=...)``): it does not.
-        ignore_index, weight, normalizer: keyword-only, as in :func:`sigmoid_focal_loss` (weight
-            broadcastable to the 'none' loss; normalizer with 'mean' only, e.g. DETR's num_boxes).
+        ignore_index: keyword-only, as in :func:`sigmoid_focal_loss`.
+        weight: keyword-only, broadcastable to the 'none' loss.
+        normalizer: keyword-only, with 'mean' only (e.g. DETR's num_boxes).
 
     Returns:
         The loss: float32 for float16 / bfloat16 inputs under ``torch.autocast``, else the dtype
@@ -146,7 +147,9 @@ def quality_focal_loss(
             mmdet does; ``'mean'`` is over the non-ignored rows (or ``normalizer``); ``'sum'``.
         activated: keyword-only; ``True``: ``inputs`` are probabilities (TOOD), with
             ``F.binary_cross_entropy``'s clamps (see :func:`sigmoid_focal_loss`).
-        scores, ignore_index, normalizer: as in :func:`varifocal_loss`.
+        scores: as in :func:`varifocal_loss`.
+        ignore_index: as in :func:`varifocal_loss`.
+        normalizer: as in :func:`varifocal_loss`.
         weight: keyword-only; broadcastable to the per-row loss (N, d1, ...) (mmdet's weight (N,)).
 
     Returns:
@@ -181,7 +184,8 @@ def distribution_focal_loss(
             outside [0, n] (or NaN) gives NaN in that row.
         reduction: ``'none'`` (one value per row, (N, d1, ...)), ``'mean'`` (over the rows, or
             ``normalizer``), ``'sum'``.
-        weight, normalizer: keyword-only, as in :func:`quality_focal_loss`.
+        weight: keyword-only, as in :func:`quality_focal_loss`.
+        normalizer: keyword-only, as in :func:`quality_focal_loss`.
 
     Returns:
         The loss, dtype as :func:`varifocal_loss`.

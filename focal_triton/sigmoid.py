@@ -62,78 +62,40 @@ def sigmoid_focal_loss(
     activated: bool = False,
     poly_epsilon: float = 0.0,
 ) -> Tensor:
-    """Focal loss of Lin et al. (2017) for binary (sigmoid) classification.
-
-    A drop-in replacement for ``torchvision.ops.sigmoid_focal_loss`` computed by
-    one fused Triton kernel that also writes the gradient, stable for every logit.
+    """Focal loss of Lin et al. (2017) for binary (sigmoid) classification, with its gradient in
+    the same fused kernel: a drop-in for ``torchvision.ops.sigmoid_focal_loss``.
 
     loss = weight * alpha_t * (1 - p_t) ** gamma * BCEWithLogits(inputs, targets), with
-    p = sigmoid(inputs), p_t = p * t + (1 - p) * (1 - t) and
-    alpha_t = alpha * t + (1 - alpha) * (1 - t).
+    p = sigmoid(inputs), p_t = p * t + (1 - p) * (1 - t), alpha_t = alpha * t + (1 - alpha) * (1 - t).
+    Every option, exactly: docs/semantics.md.
 
     Args:
-        inputs: logits of any shape, float32, float16, bfloat16 or float64;
-            contiguous or not.  Math runs in float32 (float64 for float64 inputs).
-        targets: either the shape of ``inputs``: floating (soft labels in [0, 1];
-            a value outside gives NaN loss and gradient there), or labels of dtype
-            bool, uint8, int32 or int64 (nonzero is positive; labels equal to
-            ``ignore_index`` are ignored), read in their own dtype, never copied to
-            float; or, for ``inputs`` of shape (N, C, d1, ...), integer class indices
-            (int64, int32, uint8) of shape (N, d1, ...): an implicit one-hot over C (the
-            RetinaNet / FCOS head).  The shapes decide: targets with one dim fewer than
-            ``inputs`` are class indices.  A class index in [0, C) marks that class
-            positive, C or any other value outside [0, C) means background (every class
-            negative), and ``ignore_index`` positions contribute nothing.  No one-hot
-            tensor is built.
-        alpha: weight of the positive class in [0, 1]; negatives get 1 - alpha.
-            ``None`` or a negative number drops the alpha_t factor (as torchvision).
-            Or one value in [0, 1] per class along dim 1 of (N, C, ...) inputs (a
-            sequence, or a 1-D tensor on the inputs' device, whose values are not
-            read on the host; mmsegmentation's per-class alpha).  Default 0.25.
-        gamma: focusing exponent, any finite number >= 0 (alpha and gamma may also be
-            0-d CPU tensors, read without a device sync); 0 gives plain
-            (alpha-weighted) BCE with logits.  Default 2.
-        reduction: ``'none'`` (loss of each element, shape of ``inputs``, 0 at
-            ignored positions), ``'mean'`` (sum of weight * loss over the number of
-            non-ignored elements, or over ``normalizer``; NaN when there are no elements)
-            or ``'sum'``.  Reductions accumulate in float32 in a fixed order.
-        ignore_index: keyword-only; integer labels and class-index targets: positions
-            with this target contribute 0 loss and 0 gradient and leave the 'mean'
-            denominator.  Default -100.
-        weight: keyword-only; a floating tensor broadcastable to the loss of
-            ``reduction='none'`` (the shape of ``inputs``), e.g. (N, 1) per anchor, or
-            (C, 1, 1) per class of (N, C, H, W) maps, on the inputs' device.  It
-            multiplies each element's loss and gradient and is read in place through
-            its strides (a broadcast view is never expanded).  Negative or non-finite
-            weights are the caller's business.  No gradient flows to it.
-        normalizer: keyword-only, ``reduction='mean'`` only; a number >= 0 or a 0-d
-            tensor on the inputs' device (mmdet's ``avg_factor``, the number of
-            positives; DETR's ``num_boxes``): the loss is ``sum(weight * loss) /
-            normalizer``, read on the device (no ``.item()``).  A normalizer of 0 gives
-            what dividing by 0 gives (inf, or NaN for 0 / 0, in loss and gradient), as
-            ``loss.sum() / 0`` in eager PyTorch: clamp it first, as mmdet
-            (``max(avg_factor, 1)``) and DETR (``num_boxes.clamp(min=1)``) do.
-        label_smoothing: keyword-only, in [0, 1]: targets become
-            ``t * (1 - label_smoothing) + label_smoothing / 2``.  Default 0.
-        pos_weight: keyword-only; a number or a floating tensor broadcastable to
-            ``inputs`` (e.g. (C,) for (N, C) logits) weighting the positive term of the
-            BCE as in ``F.binary_cross_entropy_with_logits``:
-            ce = pos_weight * t * softplus(-x) + (1 - t) * softplus(x).
-        activated: keyword-only; ``True``: ``inputs`` are probabilities in [0, 1]
-            (mmdet's ``activated=True``, YOLOv6, PP-YOLOE, TOOD), the BCE is
-            ``F.binary_cross_entropy``'s, whose logarithms are clamped to >= -100 and
-            whose gradient divides by max(p (1 - p), 1e-12); the gradient is with respect
-            to the probabilities.  A probability outside [0, 1] gives NaN there.
-            ``pos_weight`` does not apply.  Default False.
-        poly_epsilon: keyword-only; the Poly-1 coefficient eps (Leng et al. 2022, PolyLoss), a
-            finite number of either sign (the paper uses -1 for detection): the loss becomes
-            ``weight * alpha_t * (1 - p_t) ** gamma * (BCE + eps * (1 - p_t))``, timm's
-            ``PolyBinaryCrossEntropy`` (alpha_t weighs both terms).  Not with ``pos_weight``.
-            Default 0 (the focal loss).
+        inputs: logits of any shape and strides; float32, float16, bfloat16 or float64.
+        targets: the shape of ``inputs`` (soft targets in [0, 1], or bool / integer labels:
+            nonzero is positive), or for (N, C, d1, ...) logits class indices (N, d1, ...):
+            an implicit one-hot, C or any index outside [0, C) background.
+        alpha: weight of the positives in [0, 1] (negatives: 1 - alpha); ``None`` or < 0: no
+            alpha factor; or one value per class of dim 1.  Default 0.25.
+        gamma: focusing exponent >= 0.  Default 2.
+        reduction: ``'none'``, ``'mean'`` (over the non-ignored elements, or ``normalizer``)
+            or ``'sum'``; fixed-order float32 sums.
+        ignore_index: integer targets equal to it give 0 loss and gradient and leave the
+            'mean' denominator.  Default -100.
+        weight: a floating tensor broadcastable to the 'none' loss (e.g. (N, 1) per anchor),
+            read in place; no gradient flows to it.
+        normalizer: with 'mean' only, a number or a 0-d device tensor the summed loss is
+            divided by (mmdet's ``avg_factor``, DETR's ``num_boxes``), read on the device.
+        label_smoothing: in [0, 1]; targets become t * (1 - ls) + ls / 2.  Default 0.
+        pos_weight: a number or a tensor broadcastable to ``inputs`` weighting the positive
+            BCE term, as in ``F.binary_cross_entropy_with_logits``.
+        activated: ``inputs`` are probabilities, with ``F.binary_cross_entropy``'s clamps
+            (mmdet's ``activated=True``).  Default False.
+        poly_epsilon: the Poly-1 coefficient (Leng et al. 2022): the BCE becomes
+            BCE + eps * (1 - p_t), timm's ``PolyBinaryCrossEntropy``.  Default 0.
 
     Returns:
-        The loss: float32 for float16 / bfloat16 inputs under ``torch.autocast``,
-        else the dtype of ``inputs``.
+        The loss: float32 for float16 / bfloat16 inputs under ``torch.autocast``, else the dtype
+        of ``inputs``.
     """
     options = (
         alpha,

@@ -27,7 +27,7 @@ COLUMNS = (
 )
 
 
-SASS_ARCH = "sm_90"  # instruction counts are read for the H100's architecture, whose budget the README states
+SASS_ARCH = "sm_90"  # instruction counts are read for the H100 architecture (its budget: docs/without-a-gpu.md)
 
 
 def rows(archs):

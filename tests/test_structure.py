@@ -1,4 +1,4 @@
-"""The code's structure as the README's "Adding a loss" and "Layout" describe it."""
+"""The code's structure as the docs' "Adding a loss" and "Layout" pages describe it."""
 
 import ast
 from pathlib import Path
