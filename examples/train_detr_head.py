@@ -112,9 +112,9 @@ def train(compiled, steps, device):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=30)
-    parser.add_argument("--no-compile", action="store_true")
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
+    parser.add_argument("--steps", type=int, default=30, help="training steps of each run (default: 30)")
+    parser.add_argument("--no-compile", action="store_true", help="the eager run only, no torch.compile")
     args = parser.parse_args(argv)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     print(f"device: {device}, backend: {focal_triton.backend_for(torch.empty(0, device=device))}")
@@ -123,7 +123,7 @@ def main(argv=None):
         start = time.perf_counter()
         history = train(compiled, args.steps, device)
         change = history[-1] / history[0] - 1
-        print(f"  loss {history[0]:.3f} -> {history[-1]:.3f} ({change:+.0%}) in {time.perf_counter() - start:.1f} s")
+        print(f"  loss {history[0]:.3f} -> {history[-1]:.3f} ({change:+.1%}) in {time.perf_counter() - start:.1f} s")
     return 0
 
 

@@ -78,8 +78,8 @@ def softmax_with_background(logits, classes):
 
 
 LOSSES = {
-    "sigmoid (class indices)": sigmoid_on_class_indices,
-    "sigmoid (one-hot)": sigmoid_on_one_hot,
+    "sigmoid_class_indices": sigmoid_on_class_indices,
+    "sigmoid_one_hot": sigmoid_on_one_hot,
     "softmax": softmax_with_background,
 }
 
@@ -120,10 +120,12 @@ def train(loss_name, compiled, steps, device):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=30)
-    parser.add_argument("--losses", default=",".join(LOSSES), help=f"comma-separated, of: {', '.join(LOSSES)}")
-    parser.add_argument("--no-compile", action="store_true")
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
+    parser.add_argument("--steps", type=int, default=30, help="training steps of each run (default: 30)")
+    parser.add_argument(
+        "--losses", default=",".join(LOSSES), help=f"comma-separated, of: {', '.join(LOSSES)} (default: all)"
+    )
+    parser.add_argument("--no-compile", action="store_true", help="the eager runs only, no torch.compile")
     args = parser.parse_args(argv)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     print(f"device: {device}, backend: {focal_triton.backend_for(torch.empty(0, device=device))}")
@@ -139,7 +141,7 @@ def main(argv=None):
             history = train(loss_name, compiled, args.steps, device)
             change = history[-1] / history[0] - 1
             print(
-                f"  loss {history[0]:.3f} -> {history[-1]:.3f} ({change:+.0%}) in {time.perf_counter() - start:.1f} s"
+                f"  loss {history[0]:.3f} -> {history[-1]:.3f} ({change:+.1%}) in {time.perf_counter() - start:.1f} s"
             )
     return 0
 

@@ -212,6 +212,12 @@ class VarifocalLoss(torch.nn.Module):
         self.alpha, self.gamma, self.reduction = check_nonnegative("alpha", alpha), gamma, reduction
         self.detach_weight, self.ignore_index = check_bool("detach_weight", detach_weight), ignore_index
 
+    def extra_repr(self) -> str:
+        return (
+            f"alpha={self.alpha}, gamma={self.gamma}, reduction={self.reduction!r}, "
+            f"detach_weight={self.detach_weight}, ignore_index={self.ignore_index}"
+        )
+
     def forward(
         self,
         inputs: Tensor,
@@ -246,6 +252,12 @@ class QualityFocalLoss(torch.nn.Module):
         self.beta, self.reduction = check_nonnegative("beta", beta), reduction
         self.activated, self.ignore_index = check_bool("activated", activated), check_ignore_index(ignore_index)
 
+    def extra_repr(self) -> str:
+        return (
+            f"beta={self.beta}, reduction={self.reduction!r}, activated={self.activated}, "
+            f"ignore_index={self.ignore_index}"
+        )
+
     def forward(
         self,
         inputs: Tensor,
@@ -275,6 +287,9 @@ class DistributionFocalLoss(torch.nn.Module):
         super().__init__()
         check_reduction(reduction)
         self.reduction = reduction
+
+    def extra_repr(self) -> str:
+        return f"reduction={self.reduction!r}"
 
     def forward(
         self, inputs: Tensor, targets: Tensor, weight: Tensor | None = None, normalizer: float | Tensor | None = None

@@ -576,6 +576,17 @@ BYTES_MODEL = (
 )
 
 
+def strict_json(value):
+    """``value`` with every NaN or infinite float as None (JSON null): JSON has no NaN."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(v) for v in value]
+    return value
+
+
 def write_results(rows, out_dir, metadata):
     """``results.csv`` (plain CSV, one header line) and ``results.json`` (the run, the columns'
     meaning and the bytes model) under ``out_dir``; returns the CSV's path."""
@@ -586,7 +597,7 @@ def write_results(rows, out_dir, metadata):
         writer.writerows(rows)
     sidecar = {**metadata, "bytes_model": BYTES_MODEL, "columns": {k: doc for k, (_, doc) in COLUMNS.items()}}
     with open(os.path.join(out_dir, "results.json"), "w") as handle:
-        json.dump(sidecar, handle, indent=1)
+        json.dump(strict_json(sidecar), handle, indent=1, allow_nan=False)
         handle.write("\n")
     return csv_path
 
@@ -665,7 +676,7 @@ def run(args):
         progress.advance(f"{case.series} {case.shape}")
     metadata = {
         "tool": "focal-triton bench",
-        "arguments": {k: v for k, v in vars(args).items() if k != "handler"},
+        "arguments": {k: v for k, v in vars(args).items() if k not in ("handler", "parser")},
         **environment,
         "copy_gbps": copy_gbps,
         "note": "" if on_gpu else CPU_LABEL,

@@ -41,7 +41,15 @@ def _tune(args):
 def _plot(args):
     from .bench import plot_results
 
-    for path in plot_results(args.csv, args.out):
+    if not os.path.isfile(args.csv):
+        args.parser.error(f"{args.csv}: no such file (expected a results CSV that focal-triton bench wrote)")
+    if not args.csv.endswith(".csv"):
+        args.parser.error(f"{args.csv}: expected a results CSV that focal-triton bench wrote (the .csv beside it)")
+    try:
+        paths = plot_results(args.csv, args.out)
+    except (KeyError, ValueError) as error:
+        args.parser.error(f"{args.csv}: not a results CSV of focal-triton bench ({error!r} missing or malformed)")
+    for path in paths:
         print(f"wrote {path}")
     return 0
 
@@ -50,7 +58,7 @@ def _report(args):
     _rerun_with_interpreter(False)  # AOT compilation needs compiled, not interpreted, kernels
     from .report import run
 
-    run(args.arch.split(","), args.json)
+    run(args.arch, args.json)
     return 0
 
 
@@ -100,10 +108,23 @@ def size_list(text):
     return sizes
 
 
+class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Help that shows a default where there is one to show (not None, not a flag's False, not
+    where the help already says it)."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False) or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
+ARCHS = ("sm_80", "sm_90")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="focal-triton", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    with_defaults = {"formatter_class": argparse.ArgumentDefaultsHelpFormatter}
+    with_defaults = {"formatter_class": _DefaultsFormatter}
     dtypes = comma_list(DTYPES, DTYPE_ALIASES)
 
     bench = commands.add_parser(
@@ -113,9 +134,9 @@ def build_parser():
         "--loss",
         type=comma_list(BENCH_LOSSES, {"all": BENCH_LOSSES}),
         default="all",
-        help="comma-separated; head: a RetinaNet head call (class indices, per-anchor weight, "
-        "normalizer); the family at detection-head shapes (B = 8, Q in 300 / 8400 / 100000, "
-        "C = 80; DFL 4 x 8400 x 8 rows of 16 / 17 bins)",
+        help=f"comma-separated, of {', '.join(BENCH_LOSSES)} or all; head: a RetinaNet head call "
+        "(class indices, per-anchor weight, normalizer); the family at detection-head shapes (B = 8, "
+        "Q in 300 / 8400 / 100000, C = 80; DFL 4 x 8400 x 8 rows of 16 / 17 bins)",
     )
     bench.add_argument(
         "--dtype",
@@ -125,25 +146,36 @@ def build_parser():
         "on a GPU, float32 for the CPU smoke run",
     )
     bench.add_argument(
-        "--mode", type=comma_list(MODES, {"both": MODES}), default="fwd,fwd_bwd", help="fwd (no grad), fwd_bwd, or both"
+        "--mode", type=comma_list(MODES, {"both": MODES}), default="fwd,fwd_bwd", help="fwd (no grad), fwd_bwd or both"
     )
     bench.add_argument(
-        "--sizes", type=size_list, default=None, help="comma-separated numbers of logits (default: a sweep)"
+        "--sizes",
+        type=size_list,
+        default=None,
+        help="comma-separated numbers of logits (default: a sweep of sizes per series)",
     )
     bench.add_argument(
         "--providers",
         type=comma_list(PROVIDERS, {"triton": "focal_triton"}),
         default="focal_triton,eager,compile",
-        help="what to time",
+        help="what to time, of focal_triton (alias triton), eager, compile",
     )
     bench.add_argument("--out", default="bench-out", help="folder for results.csv and the plots")
     bench.add_argument("--quick", action="store_true", help="fewer sizes and dtype pairs (implied without CUDA)")
-    bench.set_defaults(handler=_bench)
+    bench.set_defaults(handler=_bench, parser=bench)
 
     tune = commands.add_parser(
         "tune", help="autotune the kernels per size bucket and dtype; print the winners", **with_defaults
     )
-    tune.add_argument("--loss", choices=("sigmoid", "softmax", "all"), default="all")
+    tune.add_argument(
+        "--loss",
+        choices=("sigmoid", "softmax", "all"),
+        default="all",
+        help="sigmoid: the element-wise kernel's BLOCK and num_warps (same-shape targets, the varifocal "
+        "loss against dense targets); softmax: the tiles of the multiclass kernels (the softmax loss, the "
+        "sigmoid loss over class indices, which the head and the family's class-index forms run); the "
+        "soft-target kernel (label smoothing, dense targets) and DFL keep their heuristic tiles",
+    )
     tune.add_argument(
         "--dtype",
         type=dtypes,
@@ -152,7 +184,7 @@ def build_parser():
     )
     tune.add_argument("--quick", action="store_true", help="fewer size buckets")
     tune.add_argument("--save", action="store_true", help="write the table as focal_triton/configs/sm<arch>.json")
-    tune.set_defaults(handler=_tune)
+    tune.set_defaults(handler=_tune, parser=tune)
 
     plot = commands.add_parser(
         "plot", help="draw the plots of a results CSV again (e.g. the committed perf/results)", **with_defaults
@@ -164,7 +196,7 @@ def build_parser():
         help="folder for the plots (default: the CSV's folder); "
         "X-results.csv gives X-bandwidth.png, ... and results.csv bandwidth.png, ...",
     )
-    plot.set_defaults(handler=_plot)
+    plot.set_defaults(handler=_plot, parser=plot)
 
     report = commands.add_parser(
         "report",
@@ -172,14 +204,22 @@ def build_parser():
         "spills, shared memory, widest loads/stores and the bytes model",
         **with_defaults,
     )
-    report.add_argument("--arch", default="sm_80,sm_90", help="comma-separated targets")
+    report.add_argument(
+        "--arch",
+        type=comma_list(ARCHS, {"sm80": "sm_80", "sm90": "sm_90", "all": ARCHS}),
+        default="sm_80,sm_90",
+        help=f"comma-separated targets, of {', '.join(ARCHS)} (aliases sm80, sm90, all)",
+    )
     report.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
-    report.set_defaults(handler=_report)
+    report.set_defaults(handler=_report, parser=report)
     return parser
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # reported by the subcommand's own parser, with its usage
+        args.parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     return args.handler(args)
 
 

@@ -116,20 +116,24 @@ def tune_classes(dtypes, quick, on_gpu, device):
 
 
 def print_table(rows, on_gpu):
-    """The winners, one line each, columns sized to their contents."""
-    if not on_gpu:
-        print(f"*** {CPU_LABEL}: the interpreter runs one config, nothing is tuned or timed ***")
+    """The winners, one line each, columns sized to their contents; on a CPU, the entries a GPU run
+    would tune, with the one config the interpreter runs (nothing is timed)."""
+    if on_gpu:
+        columns = ("kernel", "sizes", "dtypes", "winner", "ms")
+    else:
+        print(f"*** {CPU_LABEL}: nothing is tuned or timed; on a GPU, tune times the candidates of each entry ***")
+        columns = ("kernel", "sizes", "dtypes", "config run here")
     cells = [
         {
             "kernel": row["kernel"],
             "sizes": row["sizes"],
             "dtypes": row["dtypes"],
             "winner": " ".join(f"{k}={v}" for k, v in row["config"].items()),
+            "config run here": " ".join(f"{k}={v}" for k, v in row["config"].items()),
             "ms": "-" if row["ms"] is None else f"{row['ms']:.4f}",
         }
         for row in rows
     ]
-    columns = ("kernel", "sizes", "dtypes", "winner", "ms")
     widths = {c: max(len(c), *(len(cell[c]) for cell in cells)) for c in columns}
     print("  ".join(c.ljust(widths[c]) if c != "ms" else c.rjust(widths[c]) for c in columns))
     for cell in cells:

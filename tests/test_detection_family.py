@@ -545,3 +545,13 @@ def test_reference_fallback_gives_the_kernels_result(device, monkeypatch, loss_n
         ),
     }[loss_name]
     assert_fallback_matches_kernels(monkeypatch, fn, x, t, **options)
+
+
+def test_the_family_modules_show_their_parameters():
+    assert repr(focal_triton.VarifocalLoss(0.5, detach_weight=True)) == (
+        "VarifocalLoss(alpha=0.5, gamma=2.0, reduction='mean', detach_weight=True, ignore_index=-100)"
+    )
+    assert repr(focal_triton.QualityFocalLoss(1.5, "sum")) == (
+        "QualityFocalLoss(beta=1.5, reduction='sum', activated=False, ignore_index=-100)"
+    )
+    assert repr(focal_triton.DistributionFocalLoss("none")) == "DistributionFocalLoss(reduction='none')"

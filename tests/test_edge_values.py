@@ -127,3 +127,24 @@ def test_soft_targets_outside_zero_one_give_nan(losses, target):
     (grad,) = torch.autograd.grad(loss.sum(), x)
     assert torch.isnan(loss[0]) and torch.isnan(grad[0])
     assert torch.isfinite(loss[1:]).all() and torch.isfinite(grad[1:]).all()
+
+
+def test_the_interpreter_s_numpy_warnings_stay_inside_the_library(device):
+    """Infinite logits make the interpreter's NumPy warn (inf * 0 in an unused select arm, exp
+    overflow) where a GPU computes silently; a call warns nothing, and NumPy's own setting is back
+    after it."""
+    import warnings
+
+    import numpy
+
+    inf = float("inf")
+    x = torch.tensor([[inf, -inf, 0.0, 3.0], [1.0, 2.0, -inf, inf]], device=device, requires_grad=True)
+    k = torch.tensor([0, 1], device=device)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        focal_triton.softmax_focal_loss(x, k, label_smoothing=0.1).backward()
+        focal_triton.sigmoid_focal_loss(x, k, weight=torch.ones(2, 1, device=device)).sum().backward()
+        focal_triton.distribution_focal_loss(x, torch.tensor([1.0, 2.0], device=device)).backward()
+        focal_triton.varifocal_loss(x, k, scores=torch.rand(2, device=device)).backward()
+    assert [str(w.message) for w in caught] == []
+    assert numpy.geterr()["invalid"] == "warn"

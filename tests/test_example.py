@@ -32,7 +32,7 @@ def _run_in_process(example, capsys, *args):
 
 def test_example_trains_every_loss(capsys):
     runs, _ = _run_in_process("train_retinanet_head.py", capsys)
-    assert [run.split(",")[0] for run in runs] == ["sigmoid (class indices)", "sigmoid (one-hot)", "softmax"]
+    assert [run.split(",")[0] for run in runs] == ["sigmoid_class_indices", "sigmoid_one_hot", "softmax"]
 
 
 def test_example_compiled_gives_the_eager_numbers():
