@@ -139,40 +139,38 @@ def test_kornia_binary_focal_loss_with_logits(device):
     torch.testing.assert_close(got[1].double().cpu(), want[1], rtol=2e-5, atol=2e-6)
 
 
-def smp_multiclass_focal_loss(y_pred, y_true, alpha, gamma, ignore_index):
+def smp_multiclass_focal_loss(y_pred, y_true, alpha, gamma, ignore_index, average_classes):
     """segmentation_models_pytorch FocalLoss(mode='multiclass'), transcribed: per class, the binary focal
-    loss (focal_loss_with_logits, 'mean') over the non-ignored pixels, summed over the classes."""
+    loss (focal_loss_with_logits, 'mean') over the non-ignored pixels, then averaged over the classes
+    (0.6.0: ``torch.stack(class_losses).mean()``) or summed (0.5.0 and before: ``loss += ...``)."""
     not_ignored = y_true != ignore_index
-    loss = 0
+    class_losses = []
     for cls in range(y_pred.size(1)):
         cls_y_true = (y_true == cls).long()[not_ignored].to(y_pred.dtype)
         cls_y_pred = y_pred[:, cls, ...][not_ignored]
         logpt = torch.nn.functional.binary_cross_entropy_with_logits(cls_y_pred, cls_y_true, reduction="none")
         pt = torch.exp(-logpt)
         term = (1.0 - pt).pow(gamma) * logpt * (alpha * cls_y_true + (1 - alpha) * (1 - cls_y_true))
-        loss = loss + term.mean()
-    return loss
+        class_losses.append(term.mean())
+    class_losses = torch.stack(class_losses)
+    return class_losses.mean() if average_classes else class_losses.sum()
 
 
-def test_smp_multiclass_focal_loss(device):
-    """smp's multiclass mode is the class-index sigmoid loss with ignore_index, 'mean' over the
-    non-ignored pixels: normalizer=(y != ignore_index).sum(), a device tensor."""
+@pytest.mark.parametrize("version", ["0.6", "0.5"])
+def test_smp_multiclass_focal_loss(device, version):
+    """smp's multiclass mode is the class-index sigmoid loss with ignore_index: 0.6 averages the
+    per-class means ('mean', whose denominator is C per kept pixel); 0.5 summed them
+    (normalizer=(y != ignore_index).sum(), a device tensor)."""
     generator = torch.Generator().manual_seed(1)
     pred = (torch.randn(2, 4, 3, 5, generator=generator) * 3).to(device)
     labels = torch.randint(0, 4, (2, 3, 5), generator=generator)
     labels[1, 0] = -1
     y = labels.to(device)
+    normalizer = {} if version == "0.6" else {"normalizer": (y != -1).sum()}
     got = loss_and_grad(
-        focal_triton.sigmoid_focal_loss,
-        pred,
-        y,
-        alpha=0.25,
-        gamma=2.0,
-        reduction="mean",
-        ignore_index=-1,
-        normalizer=(y != -1).sum(),
+        focal_triton.sigmoid_focal_loss, pred, y, alpha=0.25, gamma=2.0, reduction="mean", ignore_index=-1, **normalizer
     )
-    want = _loss_and_grad64(lambda z: smp_multiclass_focal_loss(z, labels, 0.25, 2.0, -1), pred)
+    want = _loss_and_grad64(lambda z: smp_multiclass_focal_loss(z, labels, 0.25, 2.0, -1, version == "0.6"), pred)
     torch.testing.assert_close(got[0].double().cpu(), want[0], rtol=2e-5, atol=2e-6)
     torch.testing.assert_close(got[1].double().cpu(), want[1], rtol=2e-5, atol=2e-6)
 
