@@ -46,48 +46,31 @@ def softmax_focal_loss(
 ) -> Tensor:
     """Multiclass focal loss over softmax probabilities, in one fused Triton kernel with its gradient.
 
-    loss_i = -weight_i * alpha_k * (1 - p_k) ** gamma * log p_k, with p = softmax(inputs, dim=1)
-    and k = targets_i.  With gamma = 0 and alpha=None this is ``F.cross_entropy``.  With
-    target probabilities q (dense targets, or label smoothing) it is the soft-target focal loss
-    loss_i = -weight_i * sum_j q_j * alpha_j * (1 - p_j) ** gamma * log p_j, which with gamma = 0
-    and alpha=None is ``F.cross_entropy`` with the same probabilities or ``label_smoothing``.
+    loss_i = -weight_i * alpha_k * (1 - p_k) ** gamma * log p_k, p = softmax(inputs, dim=1), k =
+    targets_i; with target probabilities q (dense targets or label smoothing) the sum over j of
+    q_j alpha_j (1 - p_j) ** gamma (-log p_j).  gamma = 0 and alpha=None give ``F.cross_entropy``.
+    Every option, exactly: docs/semantics.md.
 
     Args:
-        inputs: logits of shape (N, C) or (N, C, d1, ..., dk) (the layout of
-            ``F.cross_entropy``), float32, float16, bfloat16 or float64; any C >= 1.
-            Contiguous, channels_last and other layouts whose trailing dims merge
-            into one stride are read in place (no permute, no copy).
-        targets: class indices of shape (N,) or (N, d1, ..., dk), int64, int32 or
-            uint8, read in their own dtype.  A value outside [0, C) that is not
-            ``ignore_index`` is an error on the CPU; on the GPU (where checking
-            would cost a host sync) that position's loss and gradient are NaN.
-            Or target probabilities of the shape of ``inputs`` (floating: one-hot or
-            soft, MONAI's form), read in place; used as given (rows need not sum to 1).
-        alpha: ``None`` (no alpha factor), one number in [0, 1] for every class,
-            or a sequence / 1-D tensor of C weights >= 0: alpha_k = alpha[k]
-            (the usual way to up-weight rare classes).
-        gamma: focusing exponent, any finite number >= 0.  Default 2.  A number
-            (alpha or gamma) may also be a 0-d CPU tensor, read without a device sync.
-        reduction: ``'none'`` (shape (N, d1, ...), 0 at ignored positions),
-            ``'mean'`` (sum of weight * loss divided by the number of non-ignored
-            positions (all positions for dense targets), or by ``normalizer``; alpha
-            and weight not in the denominator; NaN when there are none) or ``'sum'``.
-        ignore_index: keyword-only (as in :func:`sigmoid_focal_loss`): class-index
-            positions whose target equals it contribute 0 loss and 0 gradient.  Default -100.
-        weight: keyword-only; a floating tensor broadcastable to the loss of
-            ``reduction='none'``, (N, d1, ...): one weight per position, read in place;
-            no gradient flows to it (see :func:`sigmoid_focal_loss`).  Per-class weights
-            are ``alpha``.
-        normalizer: keyword-only, 'mean' only: what the summed loss is divided by, a
-            number >= 0 or a 0-d tensor on the inputs' device, read on the device (see
-            :func:`sigmoid_focal_loss` for a normalizer of 0).
-        label_smoothing: keyword-only, in [0, 1]: the target distribution becomes
-            (1 - label_smoothing) * onehot(k) + label_smoothing / C (also applied to dense
-            targets, as ``F.cross_entropy`` does).  Default 0.
+        inputs: logits (N, C) or (N, C, d1, ...), the layout of ``F.cross_entropy``, any strides;
+            float32, float16, bfloat16 or float64.
+        targets: class indices (N,) or (N, d1, ...) (int64, int32, uint8; outside [0, C) and not
+            ``ignore_index``: an error on the CPU, a NaN row on the GPU), or target probabilities
+            of the shape of ``inputs``.
+        alpha: ``None`` (no alpha factor), one number in [0, 1], or C per-class weights >= 0.
+        gamma: focusing exponent >= 0.  Default 2.
+        reduction: ``'none'`` ((N, d1, ...)), ``'mean'`` (over the non-ignored positions, or
+            ``normalizer``) or ``'sum'``.
+        ignore_index: class-index positions equal to it give 0 loss and gradient.  Default -100.
+        weight: a floating tensor broadcastable to the 'none' loss, one weight per position, read
+            in place; no gradient flows to it.
+        normalizer: with 'mean' only, a number or a 0-d device tensor the summed loss is divided
+            by, read on the device.
+        label_smoothing: in [0, 1]; the targets become (1 - ls) * onehot(k) + ls / C.  Default 0.
 
     Returns:
-        The loss: float32 for float16 / bfloat16 inputs under ``torch.autocast``,
-        else the dtype of ``inputs``.
+        The loss: float32 for float16 / bfloat16 inputs under ``torch.autocast``, else the dtype
+        of ``inputs``.
     """
     options = check_softmax_args(
         inputs, targets, alpha, gamma, reduction, ignore_index, weight, normalizer, label_smoothing
