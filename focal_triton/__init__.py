@@ -3,9 +3,11 @@
 from ._backend import backend_for
 from .detection import (
     DistributionFocalLoss,
+    MatchabilityAwareLoss,
     QualityFocalLoss,
     VarifocalLoss,
     distribution_focal_loss,
+    matchability_aware_loss,
     quality_focal_loss,
     varifocal_loss,
 )
@@ -14,12 +16,14 @@ from .softmax import SoftmaxFocalLoss, softmax_focal_loss
 
 __all__ = [
     "DistributionFocalLoss",
+    "MatchabilityAwareLoss",
     "QualityFocalLoss",
     "SigmoidFocalLoss",
     "SoftmaxFocalLoss",
     "VarifocalLoss",
     "backend_for",
     "distribution_focal_loss",
+    "matchability_aware_loss",
     "quality_focal_loss",
     "sigmoid_focal_loss",
     "softmax_focal_loss",

@@ -8,7 +8,7 @@ import torch
 import triton.language as tl
 from torch import Tensor
 
-from focal_triton.kernels.quality_focal import FOCAL, QUALITY_FOCAL, VARIFOCAL
+from focal_triton.kernels.quality_focal import FOCAL, MATCHABILITY_AWARE, QUALITY_FOCAL, VARIFOCAL
 from focal_triton.kernels.stable_math import ANY_GAMMA
 
 from ._options import BinaryOptions
@@ -23,7 +23,12 @@ def compute_dtype(dtype: torch.dtype) -> tl.dtype:
 
 def loss_constexpr(loss: str) -> tl.constexpr:
     """The binary kernels' LOSS constexpr of ``BinaryOptions.loss`` (kernels/quality_focal.py)."""
-    return {"focal": FOCAL, "varifocal": VARIFOCAL, "quality_focal": QUALITY_FOCAL}[loss]
+    return {
+        "focal": FOCAL,
+        "varifocal": VARIFOCAL,
+        "quality_focal": QUALITY_FOCAL,
+        "matchability_aware": MATCHABILITY_AWARE,
+    }[loss]
 
 
 def float64_parts(value: float) -> tuple[float, float]:

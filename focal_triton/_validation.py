@@ -672,6 +672,46 @@ def check_varifocal_args(
     )
 
 
+def check_matchability_aware_args(
+    inputs: Tensor,
+    targets: Tensor,
+    gamma: Any,
+    alpha: Any,
+    reduction: str,
+    scores: Tensor | None,
+    ignore_index: Any,
+    weight: Any,
+    normalizer: Any,
+) -> tuple[bool, BinaryOptions]:
+    """Validates matchability_aware_loss arguments; returns (class-index form?, the options).  Its
+    targets take VFL's two forms; alpha None is a factor of 1 (DEIM's mal_alpha=None)."""
+    check_logits(inputs)
+    check_call_context(inputs, targets)
+    index_form = _check_quality_form(inputs, targets, scores)
+    check_reduction(reduction)
+    gamma = check_gamma(gamma)
+    if gamma == 0:
+        raise ValueError(
+            "gamma must be > 0 for the matchability-aware loss, got 0 (its target q ** gamma would be 1 "
+            "at every matched class whatever the IoU; DEIM's own code then makes every target 1)"
+        )
+    alpha = scalar_value("alpha", alpha)
+    normalizer, normalizer_tensor = check_normalizer(normalizer, reduction, inputs)
+    return index_form, BinaryOptions(
+        reduction=reduction,
+        weight=check_weight(weight, inputs.shape, inputs),
+        normalizer=normalizer,
+        normalizer_tensor=normalizer_tensor,
+        soft_targets=not index_form,
+        loss="matchability_aware",
+        alpha=1.0 if alpha is None else check_nonnegative("alpha", alpha),
+        gamma=gamma,
+        ignore_index=check_ignore_index(ignore_index),
+        detach_weight=True,
+        scores=scores,
+    )
+
+
 def check_quality_focal_args(
     inputs: Tensor,
     targets: Tensor,

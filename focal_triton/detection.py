@@ -1,5 +1,6 @@
-"""The focal-loss family of today's detectors: varifocal, quality focal and distribution focal loss,
-functional and nn.Module forms, each a fused kernel writing loss and gradient in one pass."""
+"""The focal-loss family of today's detectors: varifocal, matchability-aware, quality focal and
+distribution focal loss, functional and nn.Module forms, each a fused kernel writing loss and
+gradient in one pass."""
 
 import torch
 from torch import Tensor
@@ -13,8 +14,10 @@ from ._validation import (
     Reduction,
     check_bool,
     check_distribution_focal_args,
+    check_gamma,
     check_ignore_index,
     check_loss_options,
+    check_matchability_aware_args,
     check_nonnegative,
     check_quality_focal_args,
     check_reduction,
@@ -37,6 +40,26 @@ _varifocal_index = RegisteredLoss(
         options=BinaryOptions,
         launch=sigmoid_focal_index_forward,
         reference=reference.varifocal_checked,
+        empty_loss=loss_like_gradient,
+        empty_grad=gradient_like,
+    )
+)
+_matchability_aware = RegisteredLoss(
+    LossSpec(
+        name="matchability_aware_loss",
+        options=BinaryOptions,
+        launch=sigmoid_focal_forward,
+        reference=reference.matchability_aware_checked,
+        empty_loss=per_element_loss,
+        empty_grad=same_shape_grad,
+    )
+)
+_matchability_aware_index = RegisteredLoss(
+    LossSpec(
+        name="matchability_aware_index_loss",
+        options=BinaryOptions,
+        launch=sigmoid_focal_index_forward,
+        reference=reference.matchability_aware_checked,
         empty_loss=loss_like_gradient,
         empty_grad=gradient_like,
     )
@@ -115,6 +138,50 @@ def varifocal_loss(
         inputs, targets, alpha, gamma, reduction, scores, detach_weight, ignore_index, weight, normalizer
     )
     return (_varifocal_index if index_form else _varifocal)(inputs, targets, options)
+
+
+def matchability_aware_loss(
+    inputs: Tensor,
+    targets: Tensor,
+    gamma: float = 1.5,
+    alpha: float | None = None,
+    reduction: Reduction = "mean",
+    *,
+    scores: Tensor | None = None,
+    ignore_index: int = -100,
+    weight: Tensor | None = None,
+    normalizer: float | Tensor | None = None,
+) -> Tensor:
+    """Matchability-aware loss (Huang et al. 2025, DEIM ``loss_labels_mal``), in one fused kernel
+    with its gradient.
+
+    With s = sigmoid(inputs) and q the matched class's IoU: target q ** gamma and weight 1 at the
+    matched class; target 0 and weight alpha * s ** gamma (detached) elsewhere;
+    loss = BCEWithLogits(inputs, target) * weight.  DEIM's ``.mean(1).sum() * Q / num_boxes`` is
+    ``reduction="mean", normalizer=num_boxes``.
+
+    Args:
+        inputs: logits, float32 / float16 / bfloat16 (float64); (N, C, d1, ...) with class-index
+            ``targets`` (a DETR head's (B, Q, C) logits as ``logits.view(-1, C)``), any shape with
+            dense ones.
+        targets: class indices (N, d1, ...) with ``scores`` (C or outside [0, C): unmatched), or
+            dense targets q of the logits' shape (matched where q > 0).  q outside [0, 1]: NaN there.
+        gamma: exponent of the target and of the negatives' weight, > 0.  Default 1.5 (DEIM's
+            configs; its criterion's own default is 2).
+        alpha: the negatives' factor, DEIM's ``mal_alpha``; None: 1.  Default None.
+        reduction: ``'none'``, ``'mean'`` (over the elements, or ``normalizer``) or ``'sum'``.
+        scores: keyword-only; with class-index ``targets``, the IoU of each row (its shape).
+        ignore_index: keyword-only, as in :func:`varifocal_loss`.
+        weight: keyword-only, broadcastable to the 'none' loss.
+        normalizer: keyword-only, with 'mean' only (DEIM's num_boxes).
+
+    Returns:
+        The loss, dtype as :func:`varifocal_loss`.
+    """
+    index_form, options = check_matchability_aware_args(
+        inputs, targets, gamma, alpha, reduction, scores, ignore_index, weight, normalizer
+    )
+    return (_matchability_aware_index if index_form else _matchability_aware)(inputs, targets, options)
 
 
 def quality_focal_loss(
@@ -234,6 +301,45 @@ class VarifocalLoss(torch.nn.Module):
             self.reduction,
             scores=scores,
             detach_weight=self.detach_weight,
+            ignore_index=self.ignore_index,
+            weight=weight,
+            normalizer=normalizer,
+        )
+
+
+class MatchabilityAwareLoss(torch.nn.Module):
+    """Module form of :func:`matchability_aware_loss`; ``forward(inputs, targets, scores=None,
+    weight=None, normalizer=None)``."""
+
+    def __init__(
+        self, gamma: float = 1.5, alpha: float | None = None, reduction: Reduction = "mean", *, ignore_index: int = -100
+    ) -> None:
+        super().__init__()
+        check_reduction(reduction)
+        if check_gamma(gamma) == 0:
+            raise ValueError("gamma must be > 0 for the matchability-aware loss, got 0")
+        self.gamma, self.reduction = float(gamma), reduction
+        self.alpha = None if alpha is None else check_nonnegative("alpha", alpha)
+        self.ignore_index = check_ignore_index(ignore_index)
+
+    def extra_repr(self) -> str:
+        return f"gamma={self.gamma}, alpha={self.alpha}, reduction={self.reduction!r}, ignore_index={self.ignore_index}"
+
+    def forward(
+        self,
+        inputs: Tensor,
+        targets: Tensor,
+        scores: Tensor | None = None,
+        weight: Tensor | None = None,
+        normalizer: float | Tensor | None = None,
+    ) -> Tensor:
+        return matchability_aware_loss(
+            inputs,
+            targets,
+            self.gamma,
+            self.alpha,
+            self.reduction,
+            scores=scores,
             ignore_index=self.ignore_index,
             weight=weight,
             normalizer=normalizer,

@@ -25,6 +25,7 @@ from ._options import BinaryOptions, LossOptions, SoftmaxOptions
 from ._validation import (
     Reduction,
     check_distribution_focal_args,
+    check_matchability_aware_args,
     check_quality_focal_args,
     check_sigmoid_args,
     check_sigmoid_index_args,
@@ -347,6 +348,39 @@ def varifocal_checked(inputs: Tensor, targets: Tensor, options: BinaryOptions) -
     loss = torch.where(positive, q, alpha * s_pow) * bce
     loss = loss + torch.where(wrong_side & (loss > 0), float("inf"), 0.0) + _outside_unit(q, clamped)
     count = (lambda: kept.sum() * inputs.shape[1]) if scores is not None else (lambda: kept.numel())
+    return _weighted_reduce(inputs, loss, kept, options, count)
+
+
+def matchability_aware_loss(
+    inputs: Tensor,
+    targets: Tensor,
+    gamma: float = 1.5,
+    alpha: float | None = None,
+    reduction: Reduction = "mean",
+    *,
+    scores: Tensor | None = None,
+    ignore_index: int = -100,
+    weight: Tensor | None = None,
+    normalizer: float | Tensor | None = None,
+) -> Tensor:
+    """Eager matchability-aware loss; same arguments and result as focal_triton.matchability_aware_loss."""
+    _, options = check_matchability_aware_args(
+        inputs, targets, gamma, alpha, reduction, scores, ignore_index, weight, normalizer
+    )
+    return matchability_aware_checked(inputs, targets, options)
+
+
+def matchability_aware_checked(inputs: Tensor, targets: Tensor, options: BinaryOptions) -> Tensor:
+    """matchability_aware_loss, arguments already checked: target q ** gamma and weight 1 at the
+    matched class, target 0 and weight alpha * sigmoid(x) ** gamma (detached) elsewhere."""
+    alpha, gamma = options.alpha or 0.0, options.gamma
+    q, positive, kept = _soft_targets(inputs, targets, options.scores, options.ignore_index)
+    target = torch.where(positive, _power_or_limit(q.clamp(0, 1), gamma), 0.0)
+    bce, clamped, wrong_side = _bce_with_logits(_upcast(inputs), target)
+    s_pow = torch.exp(-gamma * F.softplus(-clamped)).detach()  # sigmoid(x) ** gamma
+    loss = torch.where(positive, 1.0, alpha * s_pow) * bce
+    loss = loss + torch.where(wrong_side & (loss > 0), float("inf"), 0.0) + _outside_unit(q, clamped)
+    count = (lambda: kept.sum() * inputs.shape[1]) if options.scores is not None else (lambda: kept.numel())
     return _weighted_reduce(inputs, loss, kept, options, count)
 
 

@@ -1,6 +1,7 @@
 """The element terms of the focal-loss family of today's detectors, for the binary kernels of
 ``sigmoid_focal`` (their LOSS constexpr): varifocal loss (VFL: VarifocalNet, RT-DETR, D-FINE,
-PP-YOLOE, YOLOv6) and quality focal loss (QFL: GFL, RTMDet, NanoDet, TOOD).
+PP-YOLOE, YOLOv6), quality focal loss (QFL: GFL, RTMDet, NanoDet, TOOD) and the matchability-aware
+loss (MAL: DEIM).
 
 Notation: x logit, s = sigmoid(x), q or y the soft target (an IoU at the assigned class, 0
 elsewhere), sp = softplus, BCE(x, q) = (1 - q) sp(x) + q sp(-x) with dBCE/dx = s - q.
@@ -15,6 +16,13 @@ Varifocal (Zhang et al. 2021), with "positive" the assigned class (class-index t
 
 since d(s ** gamma)/dx = gamma * s ** gamma * (1 - s); s ** gamma = exp(-gamma * sp(-x)) is formed
 without a logarithm.  ``DETACH`` drops the second term (RT-DETR / D-FINE detach the weight).
+
+Matchability-aware (Huang et al. 2025, DEIM), the weight always detached (DETACH):
+
+    t     = q ** gamma,  w = 1       (positive: the matched class, even at q = 0)
+    t     = 0,  w = alpha * s ** gamma  (negative)
+    loss  = w * BCE(x, t)
+    dL/dx = w * (s - t)
 
 Quality focal (Li et al. 2020), one formula for every element (y = 0 off the assigned class):
 
@@ -48,6 +56,7 @@ from .stable_math import (
 FOCAL = tl.constexpr(0)
 VARIFOCAL = tl.constexpr(1)
 QUALITY_FOCAL = tl.constexpr(2)
+MATCHABILITY_AWARE = tl.constexpr(3)
 
 
 @triton.jit
@@ -79,6 +88,19 @@ def varifocal_terms(x, q, positive, alpha, gamma, DETACH: tl.constexpr, GAMMA: t
     if not DETACH:  # BCE capped at 3e38: 1 - s is 0 where it is inf
         grad += tl.where(positive, 0.0, alpha * gamma * s_pow * (one_minus_s * tl.minimum(bce, BIG)))
     return tl.where(w == 0.0, 0.0, w * bce), grad
+
+
+@triton.jit
+def matchability_aware_terms(x, q, positive, alpha, gamma, GAMMA: tl.constexpr):
+    """(loss, dL/dx) of the matchability-aware loss (module docstring); q ** gamma is 0 at q = 0."""
+    t = tl.where(positive, focal_power(q, gamma, GAMMA), 0.0)
+    s, one_minus_s, bce, s_minus_t, sp_neg = _sigmoid_bce(x, t)
+    if GAMMA == ANY_GAMMA:
+        s_pow = tl.exp2(sp_neg * gamma * -LOG2E)  # s ** gamma = exp(-gamma * softplus(-x))
+    else:
+        s_pow = focal_power(s, gamma, GAMMA)
+    w = tl.where(positive, 1.0, alpha * s_pow)
+    return tl.where(w == 0.0, 0.0, w * bce), w * s_minus_t
 
 
 @triton.jit
@@ -120,7 +142,7 @@ def quality_terms(
     ACTIVATED: tl.constexpr,
     GAMMA: tl.constexpr,
 ):
-    """(loss, dL/dx) of VFL or QFL (``LOSS``) with the kernels' conventions: a loss that truly is
+    """(loss, dL/dx) of VFL, QFL or MAL (``LOSS``) with the kernels' conventions: a loss that truly is
     infinite (an infinite logit on the wrong side of its target) is inf, and a target (with
     ACTIVATED, a probability) outside [0, 1] gives NaN loss and gradient.  ``gamma`` is QFL's beta."""
     if ACTIVATED:
@@ -133,5 +155,7 @@ def quality_terms(
     q = tl.where((q < 0.0) | (q > 1.0), float("nan"), q)  # NaN from here to loss and gradient
     if LOSS == VARIFOCAL:
         return varifocal_terms(raw_x, q, positive, alpha, gamma, DETACH, GAMMA)
+    elif LOSS == MATCHABILITY_AWARE:
+        return matchability_aware_terms(raw_x, q, positive, alpha, gamma, GAMMA)
     else:
         return quality_focal_terms(raw_x, q, gamma, GAMMA, False)

@@ -51,7 +51,7 @@ from .class_walk import (
     row_starts,
 )
 from .operands import OPERAND_NONE, OPERAND_SCALAR, OPERAND_TENSOR, load_flat_operand, operand_mode
-from .quality_focal import FOCAL, QUALITY_FOCAL, VARIFOCAL, quality_terms
+from .quality_focal import FOCAL, MATCHABILITY_AWARE, QUALITY_FOCAL, VARIFOCAL, quality_terms
 from .reduce import REDUCE_CHUNK, REDUCE_GROUP, gradient_scale, lane_sums, stream_sums
 from .stable_math import (
     ANY_GAMMA,
@@ -434,8 +434,8 @@ def sigmoid_focal_fwd_kernel(
     weight_outer_stride,
     size_bucket,  # autotune key only: ceil(log2(n))
     # ---- meta-parameters: the loss and its options
-    LOSS: tl.constexpr,  # FOCAL, or VARIFOCAL / QUALITY_FOCAL on float targets (quality_focal.py)
-    DETACH: tl.constexpr,  # VARIFOCAL: no gradient through the weight alpha * s ** gamma
+    LOSS: tl.constexpr,  # FOCAL, or VARIFOCAL / QUALITY_FOCAL / MATCHABILITY_AWARE on float targets
+    DETACH: tl.constexpr,  # no gradient through the weight alpha * s ** gamma (VARIFOCAL's choice, MAL's rule)
     GAMMA: tl.constexpr,  # gamma at compile time: 0, 1, 2, or ANY_GAMMA (see stable_math.focal_power)
     ALPHA_DIMS: tl.constexpr,  # the merged dims of each flat operand
     POS_WEIGHT_DIMS: tl.constexpr,
@@ -459,7 +459,7 @@ def sigmoid_focal_fwd_kernel(
     # the launchers' combinations: VFL / QFL take float targets and none of the focal loss's options
     tl.static_assert(LOSS == FOCAL or not (HARD_LABELS or SMOOTHING or ACTIVATED or POS_WEIGHT_MODE != OPERAND_NONE))
     tl.static_assert(HARD_LABELS or not IGNORE)
-    tl.static_assert(LOSS == VARIFOCAL or not DETACH)
+    tl.static_assert(LOSS == VARIFOCAL or (LOSS == MATCHABILITY_AWARE) == DETACH)  # MAL: always detached
     tl.static_assert(not (ACTIVATED and POS_WEIGHT_MODE != OPERAND_NONE))
     tl.static_assert(LOSS == FOCAL or not POLY)
     HAS_WEIGHT: tl.constexpr = weight_ptr is not None
@@ -617,9 +617,10 @@ def _index_tile(
     every logit of an uncounted row or outside [0, C)) as -inf: a sure negative whose loss and
     gradient are exactly 0 whatever the logit was (NaN too), so one select a logit is all the labels
     cost and the tile is one formula (``_index_positives`` then writes the positives over those 0s).
-    The negative term is the same for the three losses (q = 0): the focal one with factor
-    1 - alpha (or 1), VFL's alpha * s ** gamma * sp(x) (factor alpha, gamma), QFL's s ** beta * sp(x)
-    (factor 1, beta); ``negative_factors`` = (loss factor, gradient factor) unless alpha is per class."""
+    The negative term is the same for the four losses (q = 0): the focal one with factor
+    1 - alpha (or 1), VFL's and MAL's alpha * s ** gamma * sp(x) (factor alpha, gamma; MAL's weight
+    detached), QFL's s ** beta * sp(x) (factor 1, beta); ``negative_factors`` = (loss factor,
+    gradient factor) unless alpha is per class."""
     b, s, row_mask, valid, k_class, score = rows
     x_rows, g_rows, loss_ptr, alpha_ptr, pos_weight_ptr, weight_ptr, q_ptr = pointers
     (
@@ -876,9 +877,9 @@ def sigmoid_focal_index_fwd_kernel(
     denominator_remainder,
     ignore_index: tl.int64,
     # ---- meta-parameters: the loss and its options
-    LOSS: tl.constexpr,  # FOCAL, VARIFOCAL or QUALITY_FOCAL (quality_focal.py)
+    LOSS: tl.constexpr,  # FOCAL, VARIFOCAL, QUALITY_FOCAL or MATCHABILITY_AWARE (quality_focal.py)
     TARGETS: tl.constexpr,  # TARGETS_INDEX, TARGETS_INDEX_SCORES or TARGETS_DENSE (class_walk.py)
-    DETACH: tl.constexpr,  # VARIFOCAL: no gradient through the weight alpha * s ** gamma
+    DETACH: tl.constexpr,  # no gradient through the weight alpha * s ** gamma (VARIFOCAL's choice, MAL's rule)
     ROW_LOSS: tl.constexpr,  # 'none' gives each row's sum over its classes (QFL), not each element's loss
     GAMMA: tl.constexpr,  # gamma at compile time: 0, 1, 2, or ANY_GAMMA (see stable_math.focal_power)
     SMOOTHING: tl.constexpr,
@@ -905,7 +906,7 @@ def sigmoid_focal_index_fwd_kernel(
     # targets VFL's and QFL's (QFL with one loss a row), the focal options the focal loss's
     tl.static_assert((LOSS == FOCAL) == (TARGETS == TARGETS_INDEX))
     tl.static_assert((LOSS == QUALITY_FOCAL) == ROW_LOSS)
-    tl.static_assert(LOSS == VARIFOCAL or not DETACH)
+    tl.static_assert(LOSS == VARIFOCAL or (LOSS == MATCHABILITY_AWARE) == DETACH)  # MAL: always detached
     tl.static_assert(LOSS == FOCAL or not (SMOOTHING or POS_WEIGHT_MODE != OPERAND_NONE))
     tl.static_assert(not (ACTIVATED and POS_WEIGHT_MODE != OPERAND_NONE))
     tl.static_assert(LOSS == FOCAL or not POLY)
@@ -959,7 +960,7 @@ def sigmoid_focal_index_fwd_kernel(
         scale = row_scale[:, None]
     # the negatives' factor, when it is one number not 0 and their losses are summed, multiplies
     # their row sums once instead of each loss
-    negative = (1.0 - alpha) if LOSS == FOCAL else (alpha if LOSS == VARIFOCAL else 1.0)
+    negative = (1.0 - alpha) if LOSS == FOCAL else (1.0 if LOSS == QUALITY_FOCAL else alpha)
     FACTOR_IN_SUMS: tl.constexpr = (
         NEGATIVES_FIRST and (REDUCE or ROW_LOSS) and ALPHA_MODE != OPERAND_TENSOR and not ZERO_FACTOR
     )

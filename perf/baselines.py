@@ -75,6 +75,18 @@ def eager_varifocal_loss(inputs, targets, reduction="mean", scores=None, normali
     return loss.sum() / normalizer if reduction == "mean" else _reduce(loss, reduction)
 
 
+def eager_matchability_aware_loss(inputs, targets, reduction="mean", scores=None, normalizer=None, gamma=1.5):
+    """The matchability-aware loss as DEIM computes it (the perf baseline): a one-hot of the class
+    indices, the scores to the power gamma as targets, a detached weight, BCE with that weight,
+    summed over ``normalizer``."""
+    target = _one_hot_of_classes(inputs, targets)
+    target_score = (scores.to(inputs.dtype).unsqueeze(1) * target).pow(gamma)
+    pred_score = torch.sigmoid(inputs).detach()
+    weight = pred_score.pow(gamma) * (1 - target) + target
+    loss = F.binary_cross_entropy_with_logits(inputs, target_score, weight=weight, reduction="none")
+    return loss.sum() / normalizer if reduction == "mean" else _reduce(loss, reduction)
+
+
 def eager_quality_focal_loss(inputs, targets, reduction="mean", scores=None, beta=2.0):
     """The quality focal loss as mmdet's tensor-target code computes it (the perf baseline; its
     (label, score) version indexes positives with ``nonzero()``, a host sync): per row, summed over

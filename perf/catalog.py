@@ -42,6 +42,7 @@ CASES = (
         for case in (
             "index-c80",
             "varifocal-index-c80",
+            "mal-index-c80",
             "qfl-index-c80",
             "softmax-rows-c80",
             "softmax-rows-c1000",
@@ -117,12 +118,13 @@ def over_classes(loss: Callable[..., Any], layout: str, dtype: str, **options: A
     return call
 
 
-def scored(loss: Callable[..., Any], dtype: str) -> Callable[[], Any]:
+def scored(loss: Callable[..., Any], dtype: str, **options: Any) -> Callable[[], Any]:
     """A family loss over (N, 80) rows with class indices and float32 scores (mmdet's (label, score))."""
 
     def call() -> Any:
         rows = 1 << 20
-        return loss(logits(rows, 80, dtype=dtype), class_indices(rows), scores=torch.zeros(rows), reduction="mean")
+        scores = torch.zeros(rows)
+        return loss(logits(rows, 80, dtype=dtype), class_indices(rows), scores=scores, reduction="mean", **options)
 
     return call
 
@@ -237,6 +239,14 @@ def _family_entries(dtype: str) -> Iterator[Entry]:
             scored(loss, dtype),
             "sigmoid_focal_index_fwd_kernel",
             f"{case}-c80-{short}-mean",
+        )
+    # DEIM's criterion default (gamma 2, the case) and its configs' gamma 1.5 (any gamma)
+    for gamma, case in ((2.0, f"mal-index-c80-{short}-mean"), (1.5, "")):
+        yield Entry(
+            f"sigmoid_focal_index_fwd[rows C=80, matchability aware, gamma {gamma:g}, index+scores, mean+grad]",
+            scored(ft.matchability_aware_loss, dtype, gamma=gamma),
+            "sigmoid_focal_index_fwd_kernel",
+            case,
         )
     yield Entry(
         "softmax_focal_small_c[rows C=17, distribution focal, mean+grad]",

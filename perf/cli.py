@@ -75,7 +75,15 @@ MODES = ("fwd", "fwd_bwd")
 PROVIDERS = ("focal_triton", "eager", "compile")
 
 
-BENCH_LOSSES = ("sigmoid", "softmax", "head", "varifocal", "quality_focal", "distribution_focal")
+BENCH_LOSSES = (
+    "sigmoid",
+    "softmax",
+    "head",
+    "varifocal",
+    "matchability_aware",
+    "quality_focal",
+    "distribution_focal",
+)
 
 
 def comma_list(choices, aliases=None):

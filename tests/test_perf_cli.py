@@ -107,6 +107,7 @@ def test_loss_functions_time_the_compiled_baseline():
         ("softmax", "index", (8, 5)),
         ("head", "index", (8, 80)),
         ("varifocal", "index", (8, 80)),
+        ("matchability_aware", "index", (8, 80)),
         ("quality_focal", "index", (8, 80)),
         ("distribution_focal", "distance", (8, 17)),
     )
@@ -133,10 +134,26 @@ def test_panels_follow_the_docs_order_of_the_losses():
 
     rows = [
         {"loss": loss, "shape": "8x80", "dtype": "float32", "target": "index", "mode": "fwd", "reduction": "mean"}
-        for loss in ("distribution_focal", "head", "softmax", "varifocal", "sigmoid", "quality_focal")
+        for loss in (
+            "distribution_focal",
+            "head",
+            "matchability_aware",
+            "softmax",
+            "varifocal",
+            "sigmoid",
+            "quality_focal",
+        )
     ]
     ordered = [row["loss"] for row in sorted(rows, key=series_order)]
-    assert ordered == ["sigmoid", "softmax", "head", "varifocal", "quality_focal", "distribution_focal"]
+    assert ordered == [
+        "sigmoid",
+        "softmax",
+        "head",
+        "varifocal",
+        "matchability_aware",
+        "quality_focal",
+        "distribution_focal",
+    ]
 
 
 def test_panels_sort_class_counts_as_numbers():
@@ -228,6 +245,7 @@ def test_cli_lists_take_aliases_and_refuse_unknown_names(capsys):
         "softmax",
         "head",
         "varifocal",
+        "matchability_aware",
         "quality_focal",
         "distribution_focal",
     ]
