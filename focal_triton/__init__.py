@@ -3,10 +3,12 @@
 from ._backend import backend_for
 from .detection import (
     DistributionFocalLoss,
+    IABCELoss,
     MatchabilityAwareLoss,
     QualityFocalLoss,
     VarifocalLoss,
     distribution_focal_loss,
+    ia_bce_loss,
     matchability_aware_loss,
     quality_focal_loss,
     varifocal_loss,
@@ -16,6 +18,7 @@ from .softmax import SoftmaxFocalLoss, softmax_focal_loss
 
 __all__ = [
     "DistributionFocalLoss",
+    "IABCELoss",
     "MatchabilityAwareLoss",
     "QualityFocalLoss",
     "SigmoidFocalLoss",
@@ -23,6 +26,7 @@ __all__ = [
     "VarifocalLoss",
     "backend_for",
     "distribution_focal_loss",
+    "ia_bce_loss",
     "matchability_aware_loss",
     "quality_focal_loss",
     "sigmoid_focal_loss",

@@ -8,7 +8,7 @@ import torch
 import triton.language as tl
 from torch import Tensor
 
-from focal_triton.kernels.quality_focal import FOCAL, MATCHABILITY_AWARE, QUALITY_FOCAL, VARIFOCAL
+from focal_triton.kernels.quality_focal import FOCAL, IA_BCE, MATCHABILITY_AWARE, QUALITY_FOCAL, VARIFOCAL
 from focal_triton.kernels.stable_math import ANY_GAMMA
 
 from ._options import BinaryOptions
@@ -28,6 +28,7 @@ def loss_constexpr(loss: str) -> tl.constexpr:
         "varifocal": VARIFOCAL,
         "quality_focal": QUALITY_FOCAL,
         "matchability_aware": MATCHABILITY_AWARE,
+        "ia_bce": IA_BCE,
     }[loss]
 
 

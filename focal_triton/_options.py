@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from torch import Tensor
 
-BinaryLoss = Literal["focal", "varifocal", "quality_focal", "matchability_aware"]
+BinaryLoss = Literal["focal", "varifocal", "quality_focal", "matchability_aware", "ia_bce"]
 SoftmaxLoss = Literal["focal", "distribution_focal"]
 
 
@@ -41,14 +41,14 @@ class LossOptions:
 @dataclasses.dataclass(frozen=True)
 class BinaryOptions(LossOptions):
     """The sigmoid kernels' losses (``kernels/sigmoid_focal.py``): the focal loss against targets of
-    the logits' shape or class indices, and the varifocal, quality focal and matchability-aware
-    losses.
+    the logits' shape or class indices, and the varifocal, quality focal, matchability-aware and
+    IoU-aware BCE losses.
 
     alpha: the positives' factor (None: no alpha_t); alpha_per_class: one value per class along
     dim 1, broadcastable to the logits (then alpha is None).  pos_weight / pos_weight_tensor: the
     same pair for BCE's positive term.  scores: with class-index targets, the target at each row's
-    class (VFL, QFL, MAL).  detach_weight: no gradient through VFL's or MAL's weight (MAL: always).  activated: the
-    logits are probabilities.  poly_epsilon: the focal loss's Poly-1 coefficient (0: none)."""
+    class (VFL, QFL, MAL, IA-BCE).  detach_weight: no gradient through VFL's or MAL's weight (MAL:
+    always).  activated: the logits are probabilities.  poly_epsilon: the focal loss's Poly-1 coefficient (0: none)."""
 
     loss: BinaryLoss = "focal"
     alpha: float | None = 0.25

@@ -712,6 +712,41 @@ def check_matchability_aware_args(
     )
 
 
+def check_ia_bce_args(
+    inputs: Tensor,
+    targets: Tensor,
+    alpha: Any,
+    gamma: Any,
+    reduction: str,
+    scores: Tensor | None,
+    ignore_index: Any,
+    weight: Any,
+    normalizer: Any,
+) -> tuple[bool, BinaryOptions]:
+    """Validates ia_bce_loss arguments; returns (class-index form?, the options).  Its targets take
+    VFL's two forms; alpha, the exponent of the probability in the matched target, is in [0, 1]."""
+    check_logits(inputs)
+    check_call_context(inputs, targets)
+    index_form = _check_quality_form(inputs, targets, scores)
+    check_reduction(reduction)
+    alpha = check_nonnegative("alpha", alpha)
+    if alpha > 1:
+        raise ValueError(f"alpha must be in [0, 1] (the target is p ** alpha * IoU ** (1 - alpha)), got {alpha!r}")
+    normalizer, normalizer_tensor = check_normalizer(normalizer, reduction, inputs)
+    return index_form, BinaryOptions(
+        reduction=reduction,
+        weight=check_weight(weight, inputs.shape, inputs),
+        normalizer=normalizer,
+        normalizer_tensor=normalizer_tensor,
+        soft_targets=not index_form,
+        loss="ia_bce",
+        alpha=alpha,
+        gamma=check_gamma(gamma),
+        ignore_index=check_ignore_index(ignore_index),
+        scores=scores,
+    )
+
+
 def check_quality_focal_args(
     inputs: Tensor,
     targets: Tensor,

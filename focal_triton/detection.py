@@ -1,5 +1,5 @@
-"""The focal-loss family of today's detectors: varifocal, matchability-aware, quality focal and
-distribution focal loss, functional and nn.Module forms, each a fused kernel writing loss and
+"""The focal-loss family of today's detectors: varifocal, matchability-aware, IoU-aware BCE, quality
+focal and distribution focal loss, functional and nn.Module forms, each a fused kernel writing loss and
 gradient in one pass."""
 
 import torch
@@ -15,6 +15,7 @@ from ._validation import (
     check_bool,
     check_distribution_focal_args,
     check_gamma,
+    check_ia_bce_args,
     check_ignore_index,
     check_loss_options,
     check_matchability_aware_args,
@@ -60,6 +61,26 @@ _matchability_aware_index = RegisteredLoss(
         options=BinaryOptions,
         launch=sigmoid_focal_index_forward,
         reference=reference.matchability_aware_checked,
+        empty_loss=loss_like_gradient,
+        empty_grad=gradient_like,
+    )
+)
+_ia_bce = RegisteredLoss(
+    LossSpec(
+        name="ia_bce_loss",
+        options=BinaryOptions,
+        launch=sigmoid_focal_forward,
+        reference=reference.ia_bce_checked,
+        empty_loss=per_element_loss,
+        empty_grad=same_shape_grad,
+    )
+)
+_ia_bce_index = RegisteredLoss(
+    LossSpec(
+        name="ia_bce_index_loss",
+        options=BinaryOptions,
+        launch=sigmoid_focal_index_forward,
+        reference=reference.ia_bce_checked,
         empty_loss=loss_like_gradient,
         empty_grad=gradient_like,
     )
@@ -182,6 +203,51 @@ def matchability_aware_loss(
         inputs, targets, gamma, alpha, reduction, scores, ignore_index, weight, normalizer
     )
     return (_matchability_aware_index if index_form else _matchability_aware)(inputs, targets, options)
+
+
+def ia_bce_loss(
+    inputs: Tensor,
+    targets: Tensor,
+    alpha: float = 0.25,
+    gamma: float = 2.0,
+    reduction: Reduction = "sum",
+    *,
+    scores: Tensor | None = None,
+    ignore_index: int = -100,
+    weight: Tensor | None = None,
+    normalizer: float | Tensor | None = None,
+) -> Tensor:
+    """IoU-aware BCE (RF-DETR / LW-DETR ``loss_labels`` with ``ia_bce_loss=True``), in one fused
+    kernel with its gradient.
+
+    With s = sigmoid(inputs) and q the matched class's IoU: at the matched class BCE(inputs, t),
+    t = max(s ** alpha * q ** (1 - alpha), 0.01) detached; elsewhere s ** gamma * softplus(inputs),
+    the gradient flowing through s ** gamma.  RF-DETR's ``loss.sum() / num_boxes`` is
+    ``reduction="mean", normalizer=num_boxes``.
+
+    Args:
+        inputs: logits, float32 / float16 / bfloat16 (float64); (N, C, d1, ...) with class-index
+            ``targets`` (a DETR head's (B, Q, C) logits as ``logits.view(-1, C)``), any shape with
+            dense ones.
+        targets: class indices (N, d1, ...) with ``scores`` (C or outside [0, C): unmatched), or
+            dense targets q of the logits' shape (matched where q > 0).  q outside [0, 1]: NaN there.
+        alpha: exponent of s in the matched target, in [0, 1] (RF-DETR's ``focal_alpha``).
+            Default 0.25.
+        gamma: exponent of the negatives' weight s ** gamma, >= 0.  Default 2 (RF-DETR's).
+        reduction: ``'none'``, ``'mean'`` (over the elements, or ``normalizer``) or ``'sum'``
+            (the default).
+        scores: keyword-only; with class-index ``targets``, the IoU of each row (its shape).
+        ignore_index: keyword-only, as in :func:`varifocal_loss`.
+        weight: keyword-only, broadcastable to the 'none' loss.
+        normalizer: keyword-only, with 'mean' only (RF-DETR's num_boxes).
+
+    Returns:
+        The loss, dtype as :func:`varifocal_loss`.
+    """
+    index_form, options = check_ia_bce_args(
+        inputs, targets, alpha, gamma, reduction, scores, ignore_index, weight, normalizer
+    )
+    return (_ia_bce_index if index_form else _ia_bce)(inputs, targets, options)
 
 
 def quality_focal_loss(
@@ -338,6 +404,44 @@ class MatchabilityAwareLoss(torch.nn.Module):
             targets,
             self.gamma,
             self.alpha,
+            self.reduction,
+            scores=scores,
+            ignore_index=self.ignore_index,
+            weight=weight,
+            normalizer=normalizer,
+        )
+
+
+class IABCELoss(torch.nn.Module):
+    """Module form of :func:`ia_bce_loss`; ``forward(inputs, targets, scores=None, weight=None,
+    normalizer=None)``."""
+
+    def __init__(
+        self, alpha: float = 0.25, gamma: float = 2.0, reduction: Reduction = "sum", *, ignore_index: int = -100
+    ) -> None:
+        super().__init__()
+        check_loss_options(gamma, reduction, ignore_index)
+        self.alpha = check_nonnegative("alpha", alpha)
+        if self.alpha > 1:
+            raise ValueError(f"alpha must be in [0, 1], got {alpha!r}")
+        self.gamma, self.reduction, self.ignore_index = float(gamma), reduction, ignore_index
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}, gamma={self.gamma}, reduction={self.reduction!r}, ignore_index={self.ignore_index}"
+
+    def forward(
+        self,
+        inputs: Tensor,
+        targets: Tensor,
+        scores: Tensor | None = None,
+        weight: Tensor | None = None,
+        normalizer: float | Tensor | None = None,
+    ) -> Tensor:
+        return ia_bce_loss(
+            inputs,
+            targets,
+            self.alpha,
+            self.gamma,
             self.reduction,
             scores=scores,
             ignore_index=self.ignore_index,

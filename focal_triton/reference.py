@@ -25,6 +25,7 @@ from ._options import BinaryOptions, LossOptions, SoftmaxOptions
 from ._validation import (
     Reduction,
     check_distribution_focal_args,
+    check_ia_bce_args,
     check_matchability_aware_args,
     check_quality_focal_args,
     check_sigmoid_args,
@@ -379,6 +380,42 @@ def matchability_aware_checked(inputs: Tensor, targets: Tensor, options: BinaryO
     bce, clamped, wrong_side = _bce_with_logits(_upcast(inputs), target)
     s_pow = torch.exp(-gamma * F.softplus(-clamped)).detach()  # sigmoid(x) ** gamma
     loss = torch.where(positive, 1.0, alpha * s_pow) * bce
+    loss = loss + torch.where(wrong_side & (loss > 0), float("inf"), 0.0) + _outside_unit(q, clamped)
+    count = (lambda: kept.sum() * inputs.shape[1]) if options.scores is not None else (lambda: kept.numel())
+    return _weighted_reduce(inputs, loss, kept, options, count)
+
+
+def ia_bce_loss(
+    inputs: Tensor,
+    targets: Tensor,
+    alpha: float = 0.25,
+    gamma: float = 2.0,
+    reduction: Reduction = "sum",
+    *,
+    scores: Tensor | None = None,
+    ignore_index: int = -100,
+    weight: Tensor | None = None,
+    normalizer: float | Tensor | None = None,
+) -> Tensor:
+    """Eager IoU-aware BCE; same arguments and result as focal_triton.ia_bce_loss."""
+    _, options = check_ia_bce_args(inputs, targets, alpha, gamma, reduction, scores, ignore_index, weight, normalizer)
+    return ia_bce_checked(inputs, targets, options)
+
+
+def ia_bce_checked(inputs: Tensor, targets: Tensor, options: BinaryOptions) -> Tensor:
+    """ia_bce_loss, arguments already checked: BCE(x, t) at the matched class with the detached
+    target t = max(sigmoid(x) ** alpha * q ** (1 - alpha), 0.01), sigmoid(x) ** gamma * softplus(x)
+    (the weight not detached) elsewhere."""
+    alpha, gamma = options.alpha or 0.0, options.gamma
+    q, positive, kept = _soft_targets(inputs, targets, options.scores, options.ignore_index)
+    x = _upcast(inputs)
+    s = torch.sigmoid(x.clamp(LOW_LOGIT, BIG_LOGIT)).detach()
+    target = torch.clamp(s**alpha * _power_or_limit(q.clamp(0, 1), 1.0 - alpha), min=0.01)
+    bce_t, clamped, wrong_side_t = _bce_with_logits(x, target)
+    bce_0, _, wrong_side_0 = _bce_with_logits(x, torch.zeros_like(target))
+    s_pow = torch.exp(-gamma * F.softplus(-clamped))  # sigmoid(x) ** gamma, with its gradient
+    loss = torch.where(positive, bce_t, s_pow * bce_0)
+    wrong_side = torch.where(positive, wrong_side_t, wrong_side_0)
     loss = loss + torch.where(wrong_side & (loss > 0), float("inf"), 0.0) + _outside_unit(q, clamped)
     count = (lambda: kept.sum() * inputs.shape[1]) if options.scores is not None else (lambda: kept.numel())
     return _weighted_reduce(inputs, loss, kept, options, count)

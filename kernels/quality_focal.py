@@ -1,7 +1,7 @@
 """The element terms of the focal-loss family of today's detectors, for the binary kernels of
 ``sigmoid_focal`` (their LOSS constexpr): varifocal loss (VFL: VarifocalNet, RT-DETR, D-FINE,
-PP-YOLOE, YOLOv6), quality focal loss (QFL: GFL, RTMDet, NanoDet, TOOD) and the matchability-aware
-loss (MAL: DEIM).
+PP-YOLOE, YOLOv6), quality focal loss (QFL: GFL, RTMDet, NanoDet, TOOD), the matchability-aware
+loss (MAL: DEIM) and the IoU-aware BCE (IA-BCE: RF-DETR, LW-DETR).
 
 Notation: x logit, s = sigmoid(x), q or y the soft target (an IoU at the assigned class, 0
 elsewhere), sp = softplus, BCE(x, q) = (1 - q) sp(x) + q sp(-x) with dBCE/dx = s - q.
@@ -23,6 +23,14 @@ Matchability-aware (Huang et al. 2025, DEIM), the weight always detached (DETACH
     t     = 0,  w = alpha * s ** gamma  (negative)
     loss  = w * BCE(x, t)
     dL/dx = w * (s - t)
+
+IoU-aware BCE (RF-DETR's ``ia_bce_loss``), the target detached, the negatives' weight not:
+
+    t     = max(s ** alpha * q ** (1 - alpha), 0.01)  (positive, detached)
+    loss  = BCE(x, t),             dL/dx = s - t
+    loss  = s ** gamma * sp(x),    dL/dx = s ** gamma * s + gamma * s ** gamma * (1 - s) * sp(x)  (negative)
+
+with s ** alpha = exp(-alpha * sp(-x)), formed without a logarithm.
 
 Quality focal (Li et al. 2020), one formula for every element (y = 0 off the assigned class):
 
@@ -47,6 +55,7 @@ from .stable_math import (
     BIG,
     LOG2E,
     focal_power,
+    pow_or_one,
     probability_bce,
     ratio_or_zero,
     sigmoid_parts,
@@ -57,6 +66,7 @@ FOCAL = tl.constexpr(0)
 VARIFOCAL = tl.constexpr(1)
 QUALITY_FOCAL = tl.constexpr(2)
 MATCHABILITY_AWARE = tl.constexpr(3)
+IA_BCE = tl.constexpr(4)
 
 
 @triton.jit
@@ -104,6 +114,28 @@ def matchability_aware_terms(x, q, positive, alpha, gamma, GAMMA: tl.constexpr):
 
 
 @triton.jit
+def ia_bce_terms(x, q, positive, alpha, gamma, GAMMA: tl.constexpr):
+    """(loss, dL/dx) of the IoU-aware BCE (module docstring)."""
+    e, r, log1p_e = sigmoid_parts(x, True)
+    positive_x = x >= 0.0
+    er = e * r
+    s = tl.where(positive_x, r, er)
+    one_minus_s = tl.where(positive_x, er, r)
+    sp_neg = tl.maximum(-x, 0.0) + log1p_e  # -log s
+    sp_pos = tl.maximum(x, 0.0) + log1p_e  # -log (1 - s) = BCE(x, 0)
+    t = tl.maximum(tl.exp2(sp_neg * alpha * -LOG2E) * pow_or_one(q, 1.0 - alpha), 0.01)
+    bce_t = tl.maximum((1.0 - t) * sp_pos, 0.0) + tl.maximum(t * sp_neg, 0.0)  # an inf term alone stays inf
+    if GAMMA == ANY_GAMMA:
+        s_pow = tl.exp2(sp_neg * gamma * -LOG2E)  # s ** gamma
+    else:
+        s_pow = focal_power(s, gamma, GAMMA)
+    negative_loss = tl.where(s_pow == 0.0, 0.0, s_pow * sp_pos)
+    negative_grad = s_pow * s + gamma * s_pow * (one_minus_s * tl.minimum(sp_pos, BIG))  # 1 - s is 0 where sp is inf
+    loss = tl.where(positive, bce_t, negative_loss)
+    return loss, tl.where(positive, (1.0 - t) * s - t * one_minus_s, negative_grad)
+
+
+@triton.jit
 def quality_focal_terms(x, y, beta, BETA: tl.constexpr, ACTIVATED: tl.constexpr):
     """(loss, dL/dx) of the quality focal loss (module docstring); with ACTIVATED x holds
     probabilities and the gradient is dL/dp."""
@@ -142,7 +174,7 @@ def quality_terms(
     ACTIVATED: tl.constexpr,
     GAMMA: tl.constexpr,
 ):
-    """(loss, dL/dx) of VFL, QFL or MAL (``LOSS``) with the kernels' conventions: a loss that truly is
+    """(loss, dL/dx) of VFL, QFL, MAL or IA-BCE (``LOSS``) with the kernels' conventions: a loss that truly is
     infinite (an infinite logit on the wrong side of its target) is inf, and a target (with
     ACTIVATED, a probability) outside [0, 1] gives NaN loss and gradient.  ``gamma`` is QFL's beta."""
     if ACTIVATED:
@@ -157,5 +189,7 @@ def quality_terms(
         return varifocal_terms(raw_x, q, positive, alpha, gamma, DETACH, GAMMA)
     elif LOSS == MATCHABILITY_AWARE:
         return matchability_aware_terms(raw_x, q, positive, alpha, gamma, GAMMA)
+    elif LOSS == IA_BCE:
+        return ia_bce_terms(raw_x, q, positive, alpha, gamma, GAMMA)
     else:
         return quality_focal_terms(raw_x, q, gamma, GAMMA, False)

@@ -51,7 +51,7 @@ from .class_walk import (
     row_starts,
 )
 from .operands import OPERAND_NONE, OPERAND_SCALAR, OPERAND_TENSOR, load_flat_operand, operand_mode
-from .quality_focal import FOCAL, MATCHABILITY_AWARE, QUALITY_FOCAL, VARIFOCAL, quality_terms
+from .quality_focal import FOCAL, IA_BCE, MATCHABILITY_AWARE, QUALITY_FOCAL, VARIFOCAL, quality_terms
 from .reduce import REDUCE_CHUNK, REDUCE_GROUP, gradient_scale, lane_sums, stream_sums
 from .stable_math import (
     ANY_GAMMA,
@@ -617,10 +617,10 @@ def _index_tile(
     every logit of an uncounted row or outside [0, C)) as -inf: a sure negative whose loss and
     gradient are exactly 0 whatever the logit was (NaN too), so one select a logit is all the labels
     cost and the tile is one formula (``_index_positives`` then writes the positives over those 0s).
-    The negative term is the same for the four losses (q = 0): the focal one with factor
+    The negative term is the same for the five losses (q = 0): the focal one with factor
     1 - alpha (or 1), VFL's and MAL's alpha * s ** gamma * sp(x) (factor alpha, gamma; MAL's weight
-    detached), QFL's s ** beta * sp(x) (factor 1, beta); ``negative_factors`` = (loss factor,
-    gradient factor) unless alpha is per class."""
+    detached), QFL's s ** beta * sp(x) (factor 1, beta), IA-BCE's s ** gamma * sp(x) (factor 1);
+    ``negative_factors`` = (loss factor, gradient factor) unless alpha is per class."""
     b, s, row_mask, valid, k_class, score = rows
     x_rows, g_rows, loss_ptr, alpha_ptr, pos_weight_ptr, weight_ptr, q_ptr = pointers
     (
@@ -960,7 +960,7 @@ def sigmoid_focal_index_fwd_kernel(
         scale = row_scale[:, None]
     # the negatives' factor, when it is one number not 0 and their losses are summed, multiplies
     # their row sums once instead of each loss
-    negative = (1.0 - alpha) if LOSS == FOCAL else (1.0 if LOSS == QUALITY_FOCAL else alpha)
+    negative = (1.0 - alpha) if LOSS == FOCAL else (1.0 if LOSS == QUALITY_FOCAL or LOSS == IA_BCE else alpha)
     FACTOR_IN_SUMS: tl.constexpr = (
         NEGATIVES_FIRST and (REDUCE or ROW_LOSS) and ALPHA_MODE != OPERAND_TENSOR and not ZERO_FACTOR
     )

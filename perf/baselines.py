@@ -87,6 +87,18 @@ def eager_matchability_aware_loss(inputs, targets, reduction="mean", scores=None
     return loss.sum() / normalizer if reduction == "mean" else _reduce(loss, reduction)
 
 
+def eager_ia_bce_loss(inputs, targets, reduction="mean", scores=None, normalizer=None, alpha=0.25, gamma=2.0):
+    """The IoU-aware BCE as RF-DETR computes it (the perf baseline): weights of the logits' shape, the
+    matched target written in, the loss through logsigmoid, summed over ``normalizer``."""
+    one_hot = _one_hot_of_classes(inputs, targets) > 0
+    prob = inputs.sigmoid()
+    t = torch.clamp(prob.pow(alpha) * scores.to(inputs.dtype).unsqueeze(1).pow(1 - alpha), 0.01).detach()
+    pos_weights = torch.where(one_hot, t, 0.0)
+    neg_weights = torch.where(one_hot, 1 - t, prob**gamma)
+    loss = neg_weights * inputs - F.logsigmoid(inputs) * (pos_weights + neg_weights)
+    return loss.sum() / normalizer if reduction == "mean" else _reduce(loss, reduction)
+
+
 def eager_quality_focal_loss(inputs, targets, reduction="mean", scores=None, beta=2.0):
     """The quality focal loss as mmdet's tensor-target code computes it (the perf baseline; its
     (label, score) version indexes positives with ``nonzero()``, a host sync): per row, summed over

@@ -43,6 +43,7 @@ CASES = (
             "index-c80",
             "varifocal-index-c80",
             "mal-index-c80",
+            "iabce-index-c80",
             "qfl-index-c80",
             "softmax-rows-c80",
             "softmax-rows-c1000",
@@ -248,6 +249,12 @@ def _family_entries(dtype: str) -> Iterator[Entry]:
             "sigmoid_focal_index_fwd_kernel",
             case,
         )
+    yield Entry(  # RF-DETR's call: 'mean' over num_boxes
+        "sigmoid_focal_index_fwd[rows C=80, ia-bce, index+scores, mean+grad]",
+        scored(ft.ia_bce_loss, dtype, normalizer=torch.tensor(100.0)),
+        "sigmoid_focal_index_fwd_kernel",
+        f"iabce-index-c80-{short}-mean",
+    )
     yield Entry(
         "softmax_focal_small_c[rows C=17, distribution focal, mean+grad]",
         distribution(dtype),

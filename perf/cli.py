@@ -81,6 +81,7 @@ BENCH_LOSSES = (
     "head",
     "varifocal",
     "matchability_aware",
+    "ia_bce",
     "quality_focal",
     "distribution_focal",
 )

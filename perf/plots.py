@@ -25,7 +25,16 @@ STYLES = {
     "vs eager": {"color": "tab:red", "linestyle": "--", "marker": "s", "markersize": 4},
     "vs torch.compile": {"color": "tab:blue", "linestyle": "-", "marker": "o", "markersize": 4},
 }
-LOSS_ORDER = ("sigmoid", "softmax", "head", "varifocal", "matchability_aware", "quality_focal", "distribution_focal")
+LOSS_ORDER = (
+    "sigmoid",
+    "softmax",
+    "head",
+    "varifocal",
+    "matchability_aware",
+    "ia_bce",
+    "quality_focal",
+    "distribution_focal",
+)
 DTYPE_ORDER = ("float32", "bfloat16", "float16")
 MODE_ORDER = ("fwd", "fwd_bwd")
 REDUCTION_ORDER = ("mean", "sum", "none")

@@ -108,6 +108,7 @@ def test_loss_functions_time_the_compiled_baseline():
         ("head", "index", (8, 80)),
         ("varifocal", "index", (8, 80)),
         ("matchability_aware", "index", (8, 80)),
+        ("ia_bce", "index", (8, 80)),
         ("quality_focal", "index", (8, 80)),
         ("distribution_focal", "distance", (8, 17)),
     )
@@ -246,6 +247,7 @@ def test_cli_lists_take_aliases_and_refuse_unknown_names(capsys):
         "head",
         "varifocal",
         "matchability_aware",
+        "ia_bce",
         "quality_focal",
         "distribution_focal",
     ]

@@ -1,0 +1,144 @@
+"""The IoU-aware BCE (IA-BCE) against RF-DETR's ``loss_labels`` (``ia_bce_loss=True``), transcribed
+in float64, loss and gradient (its target detached, its negatives' weight prob ** gamma not)."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from oracle import DTYPE_TOLERANCES, NO_FP16, assert_fallback_matches_kernels, assert_matches, autograd64, logits, run
+from oracle import uniform as uniform_tensor
+
+import focal_triton
+from focal_triton import reference
+
+
+def rfdetr_ia_bce(src_logits, target_classes, ious, num_boxes, alpha=0.25, gamma=2.0):
+    """rfdetr/models/lwdetr.py SetCriterion.loss_labels with ia_bce_loss, transcribed: (B, Q, C) logits,
+    target classes (B, Q) with C = unmatched, each query's IoU with its matched box."""
+    matched = target_classes < src_logits.shape[-1]
+    idx = torch.nonzero(matched, as_tuple=True)
+    target_classes_o = target_classes[matched]
+    pos_ious = ious[matched].detach()
+    prob = src_logits.sigmoid()
+    pos_weights = torch.zeros_like(src_logits)
+    neg_weights = prob**gamma
+    pos_ind = [*idx, target_classes_o]
+    t = prob[pos_ind].pow(alpha) * pos_ious.pow(1 - alpha)
+    t = torch.clamp(t, 0.01).detach()
+    pos_weights[pos_ind] = t.to(pos_weights.dtype)
+    neg_weights[pos_ind] = 1 - t.to(neg_weights.dtype)
+    loss_ce = neg_weights * src_logits - F.logsigmoid(src_logits) * (pos_weights + neg_weights)
+    return loss_ce.sum() / num_boxes
+
+
+def detr_batch(device, classes, batch=2, queries=12):
+    """Matched queries (class, IoU; two with IoU 0, still matched: t = 0.01) and unmatched (class C)."""
+    target_classes = torch.where(
+        uniform_tensor((batch, queries), device) > 0.6,
+        torch.randint(0, classes, (batch, queries), generator=torch.Generator().manual_seed(2)).to(device),
+        classes,
+    )
+    target_classes[0, :2] = 3
+    ious = uniform_tensor((batch, queries), device, seed=5) * (target_classes < classes)
+    ious[0, :2] = 0.0
+    return target_classes, ious
+
+
+@pytest.mark.parametrize("dtype,rtol,atol", DTYPE_TOLERANCES)
+@pytest.mark.parametrize("classes", [7, 91])  # 91: RF-DETR's COCO head, negatives first
+@pytest.mark.parametrize("alpha,gamma", [(0.25, 2.0), (0.5, 1.5), (0.0, 0.0)])
+def test_ia_bce_reproduces_rfdetr(device, dtype, rtol, atol, classes, alpha, gamma):
+    """RF-DETR: ia_bce_loss(logits.view(-1, C), classes.view(-1), alpha, scores=ious.view(-1),
+    reduction="mean", normalizer=num_boxes)."""
+    src_logits = logits((2, 12, classes), device, dtype)
+    target_classes, ious = detr_batch(device, classes)
+    got = run(
+        lambda x, t, **o: focal_triton.ia_bce_loss(x.view(-1, classes), t.view(-1), **o),
+        src_logits,
+        target_classes,
+        alpha=alpha,
+        gamma=gamma,
+        scores=ious.view(-1),
+        reduction="mean",
+        normalizer=torch.tensor(4.0, device=device),
+    )
+    want = autograd64(
+        lambda z: rfdetr_ia_bce(z, target_classes.cpu(), ious.cpu().double(), 4.0, alpha, gamma), src_logits
+    )
+    assert_matches(got, want, rtol, atol)
+
+
+@pytest.mark.parametrize("dtype,rtol,atol", NO_FP16)
+def test_ia_bce_dense_targets_and_reductions(device, dtype, rtol, atol):
+    x = logits((40, 6), device, dtype)
+    q = uniform_tensor((40, 6), device) * (uniform_tensor((40, 6), device, seed=3) > 0.7)
+    for reduction in ("none", "sum", "mean"):
+        got = run(focal_triton.ia_bce_loss, x, q, reduction=reduction)
+
+        def formula(z, reduction=reduction):
+            positive = q.cpu() > 0
+            p = z.sigmoid()
+            t = torch.clamp(p.detach() ** 0.25 * q.cpu().double() ** 0.75, min=0.01)
+            loss = torch.where(
+                positive, F.binary_cross_entropy_with_logits(z, t, reduction="none"), p**2 * F.softplus(z)
+            )
+            return {"none": loss, "sum": loss.sum(), "mean": loss.mean()}[reduction]
+
+        assert_matches(got, autograd64(formula, x), rtol, atol)
+
+
+def test_ia_bce_ignored_rows_and_weight(device):
+    classes = 5
+    x = logits((10, classes), device)
+    t = torch.tensor([0, 5, 2, -100, 4, 5, 1, 3, -100, 0], device=device)
+    q = uniform_tensor((10,), device, seed=7)
+    w = uniform_tensor((10, 1), device, seed=8)
+    got = run(focal_triton.ia_bce_loss, x, t, scores=q, weight=w)
+    kept = (t != -100).cpu()
+
+    def formula(z):
+        one_hot = F.one_hot(torch.where(kept, t.cpu(), classes), classes + 1)[:, :classes] > 0
+        p = z.sigmoid()
+        target = torch.clamp(p.detach() ** 0.25 * q.cpu().double().unsqueeze(1) ** 0.75, min=0.01)
+        loss = torch.where(
+            one_hot, F.binary_cross_entropy_with_logits(z, target, reduction="none"), p**2 * F.softplus(z)
+        )
+        return (loss * w.cpu().double() * kept.unsqueeze(1)).sum()
+
+    assert_matches(got, autograd64(formula, x))
+
+
+def test_ia_bce_extremes_stay_finite(device):
+    inf = float("inf")
+    x = torch.tensor([[30.0, -30.0, inf, -inf], [-inf, inf, 0.0, 1.0]], device=device)
+    t = torch.tensor([0, 1], device=device)
+    q = torch.tensor([0.7, 0.3], device=device)
+    loss, grad = run(focal_triton.ia_bce_loss, x, t, reduction="none", scores=q)
+    assert torch.isfinite(grad).all(), grad
+    assert loss[0, 2] == inf and loss[1, 1] == inf  # +inf logits: a negative, and a target below 1
+    assert loss[0, 3] == 0 and loss[1, 0] == 0  # -inf negatives: nothing
+    assert torch.isfinite(loss[0, :2]).all()
+
+
+def test_ia_bce_matches_the_reference_and_compiles(monkeypatch, device):
+    x = logits((30, 80), device)
+    t = torch.randint(0, 81, (30,), generator=torch.Generator().manual_seed(3)).to(device)
+    q = uniform_tensor((30,), device, seed=4)
+    eager = run(focal_triton.ia_bce_loss, x, t, scores=q)
+    compiled = run(focal_triton.ia_bce_loss, x, t, scores=q, use_compile=True)
+    torch.testing.assert_close(compiled[0], eager[0])
+    torch.testing.assert_close(compiled[1], eager[1])
+    assert_fallback_matches_kernels(monkeypatch, focal_triton.ia_bce_loss, x, t, scores=q)
+    torch.testing.assert_close(reference.ia_bce_loss(x, t, scores=q), eager[0].detach())
+
+
+def test_ia_bce_module_and_bad_arguments():
+    assert repr(focal_triton.IABCELoss()) == "IABCELoss(alpha=0.25, gamma=2.0, reduction='sum', ignore_index=-100)"
+    x, t = torch.randn(4, 3), torch.tensor([0, 1, 3, 2])
+    with pytest.raises(ValueError, match=r"alpha must be in \[0, 1\]"):
+        focal_triton.ia_bce_loss(x, t, alpha=1.5, scores=torch.rand(4))
+    with pytest.raises(ValueError, match="gamma must be a finite number >= 0"):
+        focal_triton.ia_bce_loss(x, t, gamma=-1.0, scores=torch.rand(4))
+    with pytest.raises(ValueError, match="class-index targets need scores="):
+        focal_triton.ia_bce_loss(x, t)
+    with pytest.raises(ValueError, match=r"alpha must be in \[0, 1\]"):
+        focal_triton.IABCELoss(alpha=2.0)
