@@ -13,6 +13,7 @@ from .detection import (
     quality_focal_loss,
     varifocal_loss,
 )
+from .matching import detr_matching_cost
 from .sigmoid import SigmoidFocalLoss, sigmoid_focal_loss
 from .softmax import SoftmaxFocalLoss, softmax_focal_loss
 
@@ -25,6 +26,7 @@ __all__ = [
     "SoftmaxFocalLoss",
     "VarifocalLoss",
     "backend_for",
+    "detr_matching_cost",
     "distribution_focal_loss",
     "ia_bce_loss",
     "matchability_aware_loss",

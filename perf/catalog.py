@@ -150,6 +150,19 @@ def distribution(dtype: str, bins: int = 17) -> Callable[[], Any]:
     return call
 
 
+def detr_matching(dtype: str) -> Any:
+    """RT-DETR's matcher on a batch of 8: 300 queries, 80 classes, 100 targets an image, with boxes."""
+
+    def call() -> Any:
+        batch, queries, targets = 8, 300, 100
+        x = torch.empty(batch, queries, 80, dtype=DTYPES[dtype])
+        labels = torch.zeros(batch * targets, dtype=torch.int64)
+        boxes, target_boxes = torch.empty(batch, queries, 4), torch.empty(batch * targets, 4)
+        return ft.detr_matching_cost(x, labels, [targets] * batch, boxes=boxes, target_boxes=target_boxes)
+
+    return call
+
+
 def ignored_labels() -> Any:
     """Hard uint8 labels with an ignore_index: 'mean' counts the kept labels first."""
     targets = torch.zeros(BINARY_ELEMENTS, dtype=torch.uint8)
@@ -272,6 +285,8 @@ def entries() -> Iterator[Entry]:
         yield from _class_entries(dtype)
         yield from _head_option_entries(dtype)
         yield from _family_entries(dtype)
+    for dtype in ("float32", "bfloat16"):
+        yield Entry("detr_matching_cost[B=8, Q=300, T=100, boxes]", detr_matching(dtype), "detr_matching_cost_kernel")
     yield Entry("count_kept", over_classes(ft.softmax_focal_loss, "rows C=80", "float32"), "count_kept_kernel")
     yield Entry("count_kept", ignored_labels, "count_kept_kernel")
     yield Entry("sum_partials", binary("float32", "float32", "mean"), "sum_partials_kernel")
@@ -309,6 +324,8 @@ BYTES_MODELS: dict[str, Callable[[dict], float]] = {
     "scale_grad_kernel": lambda a: scale_grad_bytes_per_element(_itemsize(a, "grad_ptr")),
     "count_kept_kernel": lambda a: count_kept_bytes_per_element(_itemsize(a, "t_ptr")),
     "sum_partials_kernel": lambda a: 0,  # one program over the per-program partials, not per element
+    # a cost entry: its 4-byte write (each query's logits and box and each target's are gathered from L2)
+    "detr_matching_cost_kernel": lambda a: 4,
 }
 
 
@@ -316,6 +333,8 @@ def elements_per_program(arguments: dict) -> int:
     """Logits one program handles in a pass: the rows of a class walk times the logits of a row its
     static code covers (all C where its class tiles unroll or C is compiled in, one tile where they
     loop: a loop body counts once); BLOCK for an element-wise walk; 0 otherwise."""
+    if "BLOCK_Q" in arguments:  # the matching cost: a block of queries x targets
+        return arguments["BLOCK_Q"] * arguments["BLOCK_T"]
     if "BLOCK_S" in arguments:
         classes, block_c = arguments["C"], arguments.get("BLOCK_C")
         per_row = classes if block_c is None or tiles_unroll(classes, block_c) else min(classes, block_c)

@@ -49,6 +49,7 @@ def test_report_covers_every_kernel_and_arch(report):
         "softmax_focal_small_c",
         "softmax_focal_soft",
         "sigmoid_focal_index_fwd",
+        "detr_matching_cost",
     }
     kernels = {row["kernel"] for row in report}
     assert {
@@ -108,6 +109,8 @@ NARROW_ACCESS = {
     ("softmax_focal_soft[rows C=80", "bfloat16"): (64, 64),  # 4 logits a thread: 16 warps resident
     ("sum_partials", ""): (128, 32),
     ("count_kept", ""): (128, 32),  # no store: one integer atomic a program
+    # a logit gathered per (query, target); rows of T_max = 100 costs, each row's start 4-byte aligned
+    ("detr_matching_cost", ""): (64, 32),
 }
 
 
