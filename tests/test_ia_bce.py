@@ -142,3 +142,60 @@ def test_ia_bce_module_and_bad_arguments():
         focal_triton.ia_bce_loss(x, t)
     with pytest.raises(ValueError, match=r"alpha must be in \[0, 1\]"):
         focal_triton.IABCELoss(alpha=2.0)
+
+
+def sam3_iabce_mdetr(src_logits, matched, ious, alpha, gamma, pos_weight, is_exhaustive=None):
+    """sam3/train/loss/loss_fns.py IABCEMdetr.get_loss (pos_focal=False, no presence, no padding),
+    transcribed: (B, Q) logits of one class, a matched mask and the matched queries' IoU; with
+    ``is_exhaustive`` (B,) its weak loss (negatives of non-exhaustive images left out), else the mean."""
+    prob = src_logits.sigmoid()
+    target_classes = matched.to(src_logits.dtype)
+    t = torch.clamp(prob**alpha * ious ** (1 - alpha), 0.01).detach()
+    positive_target_classes = torch.where(matched, t, target_classes)
+    loss_bce = F.binary_cross_entropy_with_logits(src_logits, positive_target_classes, reduction="none")
+    loss_bce = loss_bce * target_classes * pos_weight
+    loss_bce = loss_bce + F.binary_cross_entropy_with_logits(src_logits, target_classes, reduction="none") * (
+        1 - target_classes
+    ) * (prob**gamma)
+    if is_exhaustive is None:
+        return loss_bce.mean()
+    loss_mask = ~(~is_exhaustive[:, None].expand_as(loss_bce) & (target_classes < 0.5))
+    loss_bce = loss_bce * loss_mask
+    return loss_bce.sum() / (loss_mask.sum() + 1e-6)
+
+
+@pytest.mark.parametrize("gamma", [0.0, 2.0])  # 0: SAM3's default
+@pytest.mark.parametrize("weak", [False, True])
+def test_ia_bce_reproduces_sam3(device, gamma, weak):
+    """SAM3's IABCEMdetr: one logit a query (C = 1), class 0 for a matched query and 1 (background)
+    otherwise, its pos_weight as a per-query weight and the weak loss's mask as weight 0 with
+    normalizer=mask.sum() + 1e-6 (or 'mean' without it)."""
+    batch, queries, pos_weight = 2, 16, 5.0
+    x = logits((batch, queries), device)
+    matched = uniform_tensor((batch, queries), device) > 0.7
+    ious = uniform_tensor((batch, queries), device, seed=5) * matched
+    is_exhaustive = torch.tensor([True, False], device=device)
+    weight = torch.where(matched, pos_weight, 1.0)
+    options = {}
+    if weak:
+        mask = ~(~is_exhaustive[:, None] & ~matched)
+        weight = weight * mask
+        options["normalizer"] = mask.sum() + 1e-6
+    got = run(
+        lambda z, k, **o: focal_triton.ia_bce_loss(z.reshape(-1, 1), k.reshape(-1), **o),
+        x,
+        torch.where(matched, 0, 1),
+        alpha=0.25,
+        gamma=gamma,
+        reduction="mean",
+        scores=ious.reshape(-1),
+        weight=weight.reshape(-1, 1),
+        **options,
+    )
+    want = autograd64(
+        lambda z: sam3_iabce_mdetr(
+            z, matched.cpu(), ious.cpu().double(), 0.25, gamma, pos_weight, is_exhaustive.cpu() if weak else None
+        ),
+        x,
+    )
+    assert_matches(got, want)
