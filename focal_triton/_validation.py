@@ -639,6 +639,39 @@ def check_bool(name: str, value: object) -> bool:
     return value
 
 
+def _check_scored_form(inputs: Tensor, targets: Tensor, reduction: str, scores: Tensor | None) -> bool:
+    """The checks every loss of VFL's target forms makes first; returns True for the class-index form."""
+    check_logits(inputs)
+    check_call_context(inputs, targets)
+    index_form = _check_quality_form(inputs, targets, scores)
+    check_reduction(reduction)
+    return index_form
+
+
+def _scored_options(
+    inputs: Tensor,
+    index_form: bool,
+    reduction: str,
+    scores: Tensor | None,
+    ignore_index: Any,
+    weight: Any,
+    normalizer: Any,
+    **fields: Any,
+) -> BinaryOptions:
+    """The options record of a loss of VFL's target forms; ``fields``: its own, already checked."""
+    normalizer, normalizer_tensor = check_normalizer(normalizer, reduction, inputs)
+    return BinaryOptions(
+        reduction=reduction,
+        weight=check_weight(weight, inputs.shape, inputs),
+        normalizer=normalizer,
+        normalizer_tensor=normalizer_tensor,
+        soft_targets=not index_form,
+        ignore_index=check_ignore_index(ignore_index),
+        scores=scores,
+        **fields,
+    )
+
+
 def check_varifocal_args(
     inputs: Tensor,
     targets: Tensor,
@@ -652,23 +685,19 @@ def check_varifocal_args(
     normalizer: Any,
 ) -> tuple[bool, BinaryOptions]:
     """Validates varifocal_loss arguments; returns (class-index form?, the options)."""
-    check_logits(inputs)
-    check_call_context(inputs, targets)
-    index_form = _check_quality_form(inputs, targets, scores)
-    check_reduction(reduction)
-    normalizer, normalizer_tensor = check_normalizer(normalizer, reduction, inputs)
-    return index_form, BinaryOptions(
-        reduction=reduction,
-        weight=check_weight(weight, inputs.shape, inputs),
-        normalizer=normalizer,
-        normalizer_tensor=normalizer_tensor,
-        soft_targets=not index_form,
+    index_form = _check_scored_form(inputs, targets, reduction, scores)
+    return index_form, _scored_options(
+        inputs,
+        index_form,
+        reduction,
+        scores,
+        ignore_index,
+        weight,
+        normalizer,
         loss="varifocal",
         alpha=check_nonnegative("alpha", alpha),
         gamma=check_gamma(gamma),
-        ignore_index=check_ignore_index(ignore_index),
         detach_weight=check_bool("detach_weight", detach_weight),
-        scores=scores,
     )
 
 
@@ -685,10 +714,7 @@ def check_matchability_aware_args(
 ) -> tuple[bool, BinaryOptions]:
     """Validates matchability_aware_loss arguments; returns (class-index form?, the options).  Its
     targets take VFL's two forms; alpha None is a factor of 1 (DEIM's mal_alpha=None)."""
-    check_logits(inputs)
-    check_call_context(inputs, targets)
-    index_form = _check_quality_form(inputs, targets, scores)
-    check_reduction(reduction)
+    index_form = _check_scored_form(inputs, targets, reduction, scores)
     gamma = check_gamma(gamma)
     if gamma == 0:
         raise ValueError(
@@ -696,19 +722,18 @@ def check_matchability_aware_args(
             "at every matched class whatever the IoU; DEIM's own code then makes every target 1)"
         )
     alpha = scalar_value("alpha", alpha)
-    normalizer, normalizer_tensor = check_normalizer(normalizer, reduction, inputs)
-    return index_form, BinaryOptions(
-        reduction=reduction,
-        weight=check_weight(weight, inputs.shape, inputs),
-        normalizer=normalizer,
-        normalizer_tensor=normalizer_tensor,
-        soft_targets=not index_form,
+    return index_form, _scored_options(
+        inputs,
+        index_form,
+        reduction,
+        scores,
+        ignore_index,
+        weight,
+        normalizer,
         loss="matchability_aware",
         alpha=1.0 if alpha is None else check_nonnegative("alpha", alpha),
         gamma=gamma,
-        ignore_index=check_ignore_index(ignore_index),
         detach_weight=True,
-        scores=scores,
     )
 
 
@@ -725,25 +750,21 @@ def check_ia_bce_args(
 ) -> tuple[bool, BinaryOptions]:
     """Validates ia_bce_loss arguments; returns (class-index form?, the options).  Its targets take
     VFL's two forms; alpha, the exponent of the probability in the matched target, is in [0, 1]."""
-    check_logits(inputs)
-    check_call_context(inputs, targets)
-    index_form = _check_quality_form(inputs, targets, scores)
-    check_reduction(reduction)
+    index_form = _check_scored_form(inputs, targets, reduction, scores)
     alpha = check_nonnegative("alpha", alpha)
     if alpha > 1:
         raise ValueError(f"alpha must be in [0, 1] (the target is p ** alpha * IoU ** (1 - alpha)), got {alpha!r}")
-    normalizer, normalizer_tensor = check_normalizer(normalizer, reduction, inputs)
-    return index_form, BinaryOptions(
-        reduction=reduction,
-        weight=check_weight(weight, inputs.shape, inputs),
-        normalizer=normalizer,
-        normalizer_tensor=normalizer_tensor,
-        soft_targets=not index_form,
+    return index_form, _scored_options(
+        inputs,
+        index_form,
+        reduction,
+        scores,
+        ignore_index,
+        weight,
+        normalizer,
         loss="ia_bce",
         alpha=alpha,
         gamma=check_gamma(gamma),
-        ignore_index=check_ignore_index(ignore_index),
-        scores=scores,
     )
 
 

@@ -17,6 +17,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.ticker import FuncFormatter
 
+from .cli import BENCH_LOSSES
+
 # Each provider its colour, line style and marker, so lines that coincide stay visible.
 STYLES = {
     "focal_triton": {"color": "tab:green", "linestyle": "-", "marker": "o", "markersize": 5},
@@ -25,16 +27,7 @@ STYLES = {
     "vs eager": {"color": "tab:red", "linestyle": "--", "marker": "s", "markersize": 4},
     "vs torch.compile": {"color": "tab:blue", "linestyle": "-", "marker": "o", "markersize": 4},
 }
-LOSS_ORDER = (
-    "sigmoid",
-    "softmax",
-    "head",
-    "varifocal",
-    "matchability_aware",
-    "ia_bce",
-    "quality_focal",
-    "distribution_focal",
-)
+LOSS_ORDER = BENCH_LOSSES  # the docs' order of the losses, as the command lists them
 DTYPE_ORDER = ("float32", "bfloat16", "float16")
 MODE_ORDER = ("fwd", "fwd_bwd")
 REDUCTION_ORDER = ("mean", "sum", "none")

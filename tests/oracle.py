@@ -146,6 +146,20 @@ def autograd64(formula, x, grad_output=None):
     return loss.detach(), grad
 
 
+def detr_batch(device, classes, batch=2, queries=12):
+    """DETR targets of (batch, queries) rows: matched queries (a class and an IoU; the first two
+    matched with IoU 0) and unmatched ones (class C)."""
+    target_classes = torch.where(
+        uniform((batch, queries), device) > 0.6,
+        torch.randint(0, classes, (batch, queries), generator=torch.Generator().manual_seed(2)).to(device),
+        classes,
+    )
+    target_classes[0, :2] = 3
+    ious = uniform((batch, queries), device, seed=5) * (target_classes < classes)
+    ious[0, :2] = 0.0
+    return target_classes, ious
+
+
 # ----------------------------------------------------------------------------- running a loss
 def assert_fallback_matches_kernels(monkeypatch, loss_fn, x, t, **options):
     """The eager reference (CPU tensors without TRITON_INTERPRET) gives the kernels' loss and gradient."""

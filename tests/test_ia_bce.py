@@ -4,8 +4,17 @@ in float64, loss and gradient (its target detached, its negatives' weight prob *
 import pytest
 import torch
 import torch.nn.functional as F
-from oracle import DTYPE_TOLERANCES, NO_FP16, assert_fallback_matches_kernels, assert_matches, autograd64, logits, run
-from oracle import uniform as uniform_tensor
+from oracle import (
+    DTYPE_TOLERANCES,
+    NO_FP16,
+    assert_fallback_matches_kernels,
+    assert_matches,
+    autograd64,
+    detr_batch,
+    logits,
+    run,
+    uniform,
+)
 
 import focal_triton
 from focal_triton import reference
@@ -21,26 +30,13 @@ def rfdetr_ia_bce(src_logits, target_classes, ious, num_boxes, alpha=0.25, gamma
     prob = src_logits.sigmoid()
     pos_weights = torch.zeros_like(src_logits)
     neg_weights = prob**gamma
-    pos_ind = [*idx, target_classes_o]
+    pos_ind = (*idx, target_classes_o)  # RF-DETR indexes with a list of them (a tuple in torch >= 2.9)
     t = prob[pos_ind].pow(alpha) * pos_ious.pow(1 - alpha)
     t = torch.clamp(t, 0.01).detach()
     pos_weights[pos_ind] = t.to(pos_weights.dtype)
     neg_weights[pos_ind] = 1 - t.to(neg_weights.dtype)
     loss_ce = neg_weights * src_logits - F.logsigmoid(src_logits) * (pos_weights + neg_weights)
     return loss_ce.sum() / num_boxes
-
-
-def detr_batch(device, classes, batch=2, queries=12):
-    """Matched queries (class, IoU; two with IoU 0, still matched: t = 0.01) and unmatched (class C)."""
-    target_classes = torch.where(
-        uniform_tensor((batch, queries), device) > 0.6,
-        torch.randint(0, classes, (batch, queries), generator=torch.Generator().manual_seed(2)).to(device),
-        classes,
-    )
-    target_classes[0, :2] = 3
-    ious = uniform_tensor((batch, queries), device, seed=5) * (target_classes < classes)
-    ious[0, :2] = 0.0
-    return target_classes, ious
 
 
 @pytest.mark.parametrize("dtype,rtol,atol", DTYPE_TOLERANCES)
@@ -70,7 +66,7 @@ def test_ia_bce_reproduces_rfdetr(device, dtype, rtol, atol, classes, alpha, gam
 @pytest.mark.parametrize("dtype,rtol,atol", NO_FP16)
 def test_ia_bce_dense_targets_and_reductions(device, dtype, rtol, atol):
     x = logits((40, 6), device, dtype)
-    q = uniform_tensor((40, 6), device) * (uniform_tensor((40, 6), device, seed=3) > 0.7)
+    q = uniform((40, 6), device) * (uniform((40, 6), device, seed=3) > 0.7)
     for reduction in ("none", "sum", "mean"):
         got = run(focal_triton.ia_bce_loss, x, q, reduction=reduction)
 
@@ -90,8 +86,8 @@ def test_ia_bce_ignored_rows_and_weight(device):
     classes = 5
     x = logits((10, classes), device)
     t = torch.tensor([0, 5, 2, -100, 4, 5, 1, 3, -100, 0], device=device)
-    q = uniform_tensor((10,), device, seed=7)
-    w = uniform_tensor((10, 1), device, seed=8)
+    q = uniform((10,), device, seed=7)
+    w = uniform((10, 1), device, seed=8)
     got = run(focal_triton.ia_bce_loss, x, t, scores=q, weight=w)
     kept = (t != -100).cpu()
 
@@ -122,7 +118,7 @@ def test_ia_bce_extremes_stay_finite(device):
 def test_ia_bce_matches_the_reference_and_compiles(monkeypatch, device):
     x = logits((30, 80), device)
     t = torch.randint(0, 81, (30,), generator=torch.Generator().manual_seed(3)).to(device)
-    q = uniform_tensor((30,), device, seed=4)
+    q = uniform((30,), device, seed=4)
     eager = run(focal_triton.ia_bce_loss, x, t, scores=q)
     compiled = run(focal_triton.ia_bce_loss, x, t, scores=q, use_compile=True)
     torch.testing.assert_close(compiled[0], eager[0])
@@ -172,8 +168,8 @@ def test_ia_bce_reproduces_sam3(device, gamma, weak):
     normalizer=mask.sum() + 1e-6 (or 'mean' without it)."""
     batch, queries, pos_weight = 2, 16, 5.0
     x = logits((batch, queries), device)
-    matched = uniform_tensor((batch, queries), device) > 0.7
-    ious = uniform_tensor((batch, queries), device, seed=5) * matched
+    matched = uniform((batch, queries), device) > 0.7
+    ious = uniform((batch, queries), device, seed=5) * matched
     is_exhaustive = torch.tensor([True, False], device=device)
     weight = torch.where(matched, pos_weight, 1.0)
     options = {}

@@ -4,8 +4,17 @@ loss and gradient (the weight detached, as DEIM's ``pred_score.detach()``)."""
 import pytest
 import torch
 import torch.nn.functional as F
-from oracle import DTYPE_TOLERANCES, NO_FP16, assert_fallback_matches_kernels, assert_matches, autograd64, logits, run
-from oracle import uniform as uniform_tensor
+from oracle import (
+    DTYPE_TOLERANCES,
+    NO_FP16,
+    assert_fallback_matches_kernels,
+    assert_matches,
+    autograd64,
+    detr_batch,
+    logits,
+    run,
+    uniform,
+)
 
 import focal_triton
 from focal_triton import reference
@@ -25,19 +34,6 @@ def deim_loss_labels_mal(src_logits, target_classes, ious, num_boxes, gamma=1.5,
         weight = pred_score.pow(gamma) * (1 - target) + target
     loss = F.binary_cross_entropy_with_logits(src_logits, target_score, weight=weight, reduction="none")
     return loss.mean(1).sum() * src_logits.shape[1] / num_boxes
-
-
-def detr_batch(device, classes, batch=2, queries=12):
-    """Matched queries (class, IoU; two with IoU 0, still matched) and unmatched ones (class C)."""
-    target_classes = torch.where(
-        uniform_tensor((batch, queries), device) > 0.6,
-        torch.randint(0, classes, (batch, queries), generator=torch.Generator().manual_seed(2)).to(device),
-        classes,
-    )
-    target_classes[0, :2] = 3
-    ious = uniform_tensor((batch, queries), device, seed=5) * (target_classes < classes)
-    ious[0, :2] = 0.0
-    return target_classes, ious
 
 
 def mal_call(classes):
@@ -80,7 +76,7 @@ def deim_dense_mal(x, q, gamma, mal_alpha):
 @pytest.mark.parametrize("gamma", [1.5, 2.0])
 def test_mal_dense_targets(device, dtype, rtol, atol, gamma):
     x = logits((40, 6), device, dtype)
-    q = uniform_tensor((40, 6), device) * (uniform_tensor((40, 6), device, seed=3) > 0.7)
+    q = uniform((40, 6), device) * (uniform((40, 6), device, seed=3) > 0.7)
     got = run(focal_triton.matchability_aware_loss, x, q, gamma=gamma, alpha=0.5, reduction="sum")
     want = autograd64(lambda z: deim_dense_mal(z, q.cpu().double(), gamma, 0.5), x)
     assert_matches(got, want, rtol, atol)
@@ -91,8 +87,8 @@ def test_mal_reductions_weight_and_ignored_rows(device, reduction):
     classes = 5
     x = logits((10, classes), device)
     t = torch.tensor([0, 5, 2, -100, 4, 5, 1, 3, -100, 0], device=device)
-    q = uniform_tensor((10,), device, seed=7)
-    w = uniform_tensor((10, 1), device, seed=8)
+    q = uniform((10,), device, seed=7)
+    w = uniform((10, 1), device, seed=8)
     got = run(focal_triton.matchability_aware_loss, x, t, reduction=reduction, scores=q, weight=w)
     kept = (t != -100).cpu()
 
@@ -124,7 +120,7 @@ def test_mal_extremes_stay_finite(device):
 def test_mal_matches_the_reference_and_compiles(monkeypatch, device):
     x = logits((30, 80), device)
     t = torch.randint(0, 81, (30,), generator=torch.Generator().manual_seed(3)).to(device)
-    q = uniform_tensor((30,), device, seed=4)
+    q = uniform((30,), device, seed=4)
     eager = run(focal_triton.matchability_aware_loss, x, t, scores=q, alpha=0.8)
     compiled = run(focal_triton.matchability_aware_loss, x, t, scores=q, alpha=0.8, use_compile=True)
     torch.testing.assert_close(compiled[0], eager[0])
