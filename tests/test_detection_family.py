@@ -1,4 +1,4 @@
-"""Varifocal, quality focal and distribution focal loss (issue 14) against float64 transcriptions of
+"""Varifocal, quality focal and distribution focal loss against float64 transcriptions of
 the code they replace — mmdet (VarifocalLoss, QualityFocalLoss, DistributionFocalLoss and
 weight_reduce_loss), RT-DETR / D-FINE (loss_labels_vfl) and ultralytics (VarifocalLoss, DFLoss) —
 written here from those libraries' formulas, loss and gradient."""

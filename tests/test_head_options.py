@@ -1,4 +1,4 @@
-"""The options detection and segmentation heads pass (issue 13): weight, normalizer, label_smoothing,
+"""The options detection and segmentation heads pass: weight, normalizer, label_smoothing,
 pos_weight, activated, integer labels, per-class sigmoid alpha and dense softmax targets, on every
 loss, against float64 formulas written here, and against the formulas of the libraries they
 replace (mmdet, DETR, F.cross_entropy, F.binary_cross_entropy(_with_logits), MONAI), transcribed."""

@@ -171,7 +171,7 @@ def test_no_host_sync_on_the_launch_path(device, host_sync_forbidden, reduction)
         ),
         focal_triton.softmax_focal_loss(x, index, reduction=reduction, weight=soft[:, 0], label_smoothing=0.1, **mean),
         focal_triton.softmax_focal_loss(x, torch.softmax(soft, 1), reduction=reduction, **mean),
-        # the focal family (issue 14)
+        # the focal family
         focal_triton.varifocal_loss(x, index, reduction=reduction, scores=soft[:, 0], detach_weight=True, **mean),
         focal_triton.varifocal_loss(x, soft * (soft > 0.5), reduction=reduction, weight=soft[:, :1], **mean),
         focal_triton.quality_focal_loss(x, index, reduction=reduction, scores=soft[:, 0], weight=soft[:, 1], **mean),
