@@ -701,6 +701,25 @@ def check_varifocal_args(
     )
 
 
+def check_matchability_gamma(gamma: Any) -> float:
+    """The matchability-aware loss's gamma: > 0 (it is the exponent of its target too)."""
+    gamma = check_gamma(gamma)
+    if gamma == 0:
+        raise ValueError(
+            "gamma must be > 0 for the matchability-aware loss, got 0 (its target q ** gamma would be 1 "
+            "at every matched class whatever the IoU; DEIM's own code then makes every target 1)"
+        )
+    return gamma
+
+
+def check_ia_bce_alpha(alpha: Any) -> float:
+    """The IoU-aware BCE's alpha: the exponent of the probability in its target, in [0, 1]."""
+    alpha = check_nonnegative("alpha", alpha)
+    if alpha > 1:
+        raise ValueError(f"alpha must be in [0, 1] (the target is p ** alpha * IoU ** (1 - alpha)), got {alpha!r}")
+    return alpha
+
+
 def check_matchability_aware_args(
     inputs: Tensor,
     targets: Tensor,
@@ -715,12 +734,7 @@ def check_matchability_aware_args(
     """Validates matchability_aware_loss arguments; returns (class-index form?, the options).  Its
     targets take VFL's two forms; alpha None is a factor of 1 (DEIM's mal_alpha=None)."""
     index_form = _check_scored_form(inputs, targets, reduction, scores)
-    gamma = check_gamma(gamma)
-    if gamma == 0:
-        raise ValueError(
-            "gamma must be > 0 for the matchability-aware loss, got 0 (its target q ** gamma would be 1 "
-            "at every matched class whatever the IoU; DEIM's own code then makes every target 1)"
-        )
+    gamma = check_matchability_gamma(gamma)
     alpha = scalar_value("alpha", alpha)
     return index_form, _scored_options(
         inputs,
@@ -751,9 +765,7 @@ def check_ia_bce_args(
     """Validates ia_bce_loss arguments; returns (class-index form?, the options).  Its targets take
     VFL's two forms; alpha, the exponent of the probability in the matched target, is in [0, 1]."""
     index_form = _check_scored_form(inputs, targets, reduction, scores)
-    alpha = check_nonnegative("alpha", alpha)
-    if alpha > 1:
-        raise ValueError(f"alpha must be in [0, 1] (the target is p ** alpha * IoU ** (1 - alpha)), got {alpha!r}")
+    alpha = check_ia_bce_alpha(alpha)
     return index_form, _scored_options(
         inputs,
         index_form,

@@ -2,6 +2,8 @@
 focal and distribution focal loss, functional and nn.Module forms, each a fused kernel writing loss and
 gradient in one pass."""
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
 
@@ -14,77 +16,51 @@ from ._validation import (
     Reduction,
     check_bool,
     check_distribution_focal_args,
-    check_gamma,
+    check_ia_bce_alpha,
     check_ia_bce_args,
     check_ignore_index,
     check_loss_options,
     check_matchability_aware_args,
+    check_matchability_gamma,
     check_nonnegative,
     check_quality_focal_args,
     check_reduction,
     check_varifocal_args,
 )
 
-_varifocal = RegisteredLoss(
-    LossSpec(
-        name="varifocal_loss",
-        options=BinaryOptions,
-        launch=sigmoid_focal_forward,
-        reference=reference.varifocal_checked,
-        empty_loss=per_element_loss,
-        empty_grad=same_shape_grad,
+
+def _scored_losses(name: str, reference_checked: Callable) -> tuple[RegisteredLoss, RegisteredLoss]:
+    """The two registrations of a loss of VFL's target forms: against soft targets of the logits'
+    shape (the element-wise kernel) and against class indices with scores (the class walk)."""
+    return (
+        RegisteredLoss(
+            LossSpec(
+                name=name,
+                options=BinaryOptions,
+                launch=sigmoid_focal_forward,
+                reference=reference_checked,
+                empty_loss=per_element_loss,
+                empty_grad=same_shape_grad,
+            )
+        ),
+        RegisteredLoss(
+            LossSpec(
+                name=name.replace("_loss", "_index_loss"),
+                options=BinaryOptions,
+                launch=sigmoid_focal_index_forward,
+                reference=reference_checked,
+                empty_loss=loss_like_gradient,
+                empty_grad=gradient_like,
+            )
+        ),
     )
+
+
+_varifocal, _varifocal_index = _scored_losses("varifocal_loss", reference.varifocal_checked)
+_matchability_aware, _matchability_aware_index = _scored_losses(
+    "matchability_aware_loss", reference.matchability_aware_checked
 )
-_varifocal_index = RegisteredLoss(
-    LossSpec(
-        name="varifocal_index_loss",
-        options=BinaryOptions,
-        launch=sigmoid_focal_index_forward,
-        reference=reference.varifocal_checked,
-        empty_loss=loss_like_gradient,
-        empty_grad=gradient_like,
-    )
-)
-_matchability_aware = RegisteredLoss(
-    LossSpec(
-        name="matchability_aware_loss",
-        options=BinaryOptions,
-        launch=sigmoid_focal_forward,
-        reference=reference.matchability_aware_checked,
-        empty_loss=per_element_loss,
-        empty_grad=same_shape_grad,
-    )
-)
-_matchability_aware_index = RegisteredLoss(
-    LossSpec(
-        name="matchability_aware_index_loss",
-        options=BinaryOptions,
-        launch=sigmoid_focal_index_forward,
-        reference=reference.matchability_aware_checked,
-        empty_loss=loss_like_gradient,
-        empty_grad=gradient_like,
-    )
-)
-_ia_bce = RegisteredLoss(
-    LossSpec(
-        name="ia_bce_loss",
-        options=BinaryOptions,
-        launch=sigmoid_focal_forward,
-        reference=reference.ia_bce_checked,
-        empty_loss=per_element_loss,
-        empty_grad=same_shape_grad,
-    )
-)
-_ia_bce_index = RegisteredLoss(
-    LossSpec(
-        name="ia_bce_index_loss",
-        options=BinaryOptions,
-        launch=sigmoid_focal_index_forward,
-        reference=reference.ia_bce_checked,
-        empty_loss=loss_like_gradient,
-        empty_grad=gradient_like,
-    )
-)
+_ia_bce, _ia_bce_index = _scored_losses("ia_bce_loss", reference.ia_bce_checked)
 _quality_focal = RegisteredLoss(
     LossSpec(
         name="quality_focal_loss",
@@ -382,9 +358,7 @@ class MatchabilityAwareLoss(torch.nn.Module):
     ) -> None:
         super().__init__()
         check_reduction(reduction)
-        if check_gamma(gamma) == 0:
-            raise ValueError("gamma must be > 0 for the matchability-aware loss, got 0")
-        self.gamma, self.reduction = float(gamma), reduction
+        self.gamma, self.reduction = check_matchability_gamma(gamma), reduction
         self.alpha = None if alpha is None else check_nonnegative("alpha", alpha)
         self.ignore_index = check_ignore_index(ignore_index)
 
@@ -421,9 +395,7 @@ class IABCELoss(torch.nn.Module):
     ) -> None:
         super().__init__()
         check_loss_options(gamma, reduction, ignore_index)
-        self.alpha = check_nonnegative("alpha", alpha)
-        if self.alpha > 1:
-            raise ValueError(f"alpha must be in [0, 1], got {alpha!r}")
+        self.alpha = check_ia_bce_alpha(alpha)
         self.gamma, self.reduction, self.ignore_index = float(gamma), reduction, ignore_index
 
     def extra_repr(self) -> str:

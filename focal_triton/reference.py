@@ -338,18 +338,33 @@ def _bce_with_logits(x: Tensor, q: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     return bce, clamped, wrong_side
 
 
+def _scored_reduce(
+    inputs: Tensor,
+    loss: Tensor,
+    wrong_side: Tensor,
+    q: Tensor,
+    clamped: Tensor,
+    kept: Tensor,
+    options: BinaryOptions,
+) -> Tensor:
+    """The reduced loss of VFL's target forms (VFL, MAL, IA-BCE), with the kernels' conventions: inf
+    where an infinite logit is on the wrong side of a nonzero loss's target, NaN where the score q is
+    outside [0, 1]; 'mean' over C per kept row with class indices, else over every element."""
+    loss = loss + torch.where(wrong_side & (loss > 0), float("inf"), 0.0) + _outside_unit(q, clamped)
+    count = (lambda: kept.sum() * inputs.shape[1]) if options.scores is not None else (lambda: kept.numel())
+    return _weighted_reduce(inputs, loss, kept, options, count)
+
+
 def varifocal_checked(inputs: Tensor, targets: Tensor, options: BinaryOptions) -> Tensor:
     """varifocal_loss, arguments already checked."""
-    scores, alpha, gamma = options.scores, options.alpha or 0.0, options.gamma
-    q, positive, kept = _soft_targets(inputs, targets, scores, options.ignore_index)
+    alpha, gamma = options.alpha or 0.0, options.gamma
+    q, positive, kept = _soft_targets(inputs, targets, options.scores, options.ignore_index)
     bce, clamped, wrong_side = _bce_with_logits(_upcast(inputs), q)
     s_pow = torch.exp(-gamma * F.softplus(-clamped))  # sigmoid(x) ** gamma
     if options.detach_weight:
         s_pow = s_pow.detach()
     loss = torch.where(positive, q, alpha * s_pow) * bce
-    loss = loss + torch.where(wrong_side & (loss > 0), float("inf"), 0.0) + _outside_unit(q, clamped)
-    count = (lambda: kept.sum() * inputs.shape[1]) if scores is not None else (lambda: kept.numel())
-    return _weighted_reduce(inputs, loss, kept, options, count)
+    return _scored_reduce(inputs, loss, wrong_side, q, clamped, kept, options)
 
 
 def matchability_aware_loss(
@@ -380,9 +395,7 @@ def matchability_aware_checked(inputs: Tensor, targets: Tensor, options: BinaryO
     bce, clamped, wrong_side = _bce_with_logits(_upcast(inputs), target)
     s_pow = torch.exp(-gamma * F.softplus(-clamped)).detach()  # sigmoid(x) ** gamma
     loss = torch.where(positive, 1.0, alpha * s_pow) * bce
-    loss = loss + torch.where(wrong_side & (loss > 0), float("inf"), 0.0) + _outside_unit(q, clamped)
-    count = (lambda: kept.sum() * inputs.shape[1]) if options.scores is not None else (lambda: kept.numel())
-    return _weighted_reduce(inputs, loss, kept, options, count)
+    return _scored_reduce(inputs, loss, wrong_side, q, clamped, kept, options)
 
 
 def ia_bce_loss(
@@ -416,9 +429,7 @@ def ia_bce_checked(inputs: Tensor, targets: Tensor, options: BinaryOptions) -> T
     s_pow = torch.exp(-gamma * F.softplus(-clamped))  # sigmoid(x) ** gamma, with its gradient
     loss = torch.where(positive, bce_t, s_pow * bce_0)
     wrong_side = torch.where(positive, wrong_side_t, wrong_side_0)
-    loss = loss + torch.where(wrong_side & (loss > 0), float("inf"), 0.0) + _outside_unit(q, clamped)
-    count = (lambda: kept.sum() * inputs.shape[1]) if options.scores is not None else (lambda: kept.numel())
-    return _weighted_reduce(inputs, loss, kept, options, count)
+    return _scored_reduce(inputs, loss, wrong_side, q, clamped, kept, options)
 
 
 class _QualityFocal(torch.autograd.Function):
