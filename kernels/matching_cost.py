@@ -4,7 +4,7 @@
 Math (x = the logit of query q at target t's class, p = sigmoid(x), sp = softplus; Deformable
 DETR's FocalLossCost without its + 1e-8 inside the logarithms):
 
-    -log p = sp(-x),  -log(1 - p) = sp(x)                     (``stable_math.sigmoid_parts``)
+    -log p = sp(-x),  -log(1 - p) = sp(x)                     (``stable_math.sigmoid_softplus``)
     class  = alpha (1 - p) ** gamma sp(-x) - (1 - alpha) p ** gamma sp(x)
     bbox   = |cx - cx'| + |cy - cy'| + |w - w'| + |h - h'|    (L1 between cxcywh boxes)
     giou   = -GIoU(xyxy, xyxy')
@@ -18,7 +18,7 @@ logits and boxes are gathered from L2 (each query's row is read by every target 
 import triton
 import triton.language as tl
 
-from .stable_math import LOG2E, sigmoid_parts
+from .stable_math import LOG2E, sigmoid_softplus
 
 
 @triton.jit
@@ -68,9 +68,7 @@ def detr_matching_cost_kernel(
     x = tl.load(
         x_ptr + b * stride_xb + q[:, None].to(tl.int64) * stride_xq + label[None, :] * stride_xc, mask=mask, other=0.0
     ).to(tl.float32)
-    e, r, log1p_e = sigmoid_parts(x, True)
-    sp_pos = tl.maximum(x, 0.0) + log1p_e  # -log(1 - p)
-    sp_neg = tl.maximum(-x, 0.0) + log1p_e  # -log p
+    _, _, sp_pos, sp_neg = sigmoid_softplus(x)  # -log(1 - p), -log p
     positive = alpha * tl.exp2(sp_pos * (gamma * -LOG2E)) * sp_neg  # alpha (1 - p) ** gamma (-log p)
     negative = (1.0 - alpha) * tl.exp2(sp_neg * (gamma * -LOG2E)) * sp_pos  # (1 - alpha) p ** gamma (-log(1 - p))
     cost = cost_class * (positive - negative)

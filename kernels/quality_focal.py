@@ -58,7 +58,7 @@ from .stable_math import (
     pow_or_one,
     probability_bce,
     ratio_or_zero,
-    sigmoid_parts,
+    sigmoid_softplus,
 )
 
 # LOSS, the binary kernels' loss constexpr
@@ -75,24 +75,25 @@ def _sigmoid_bce(x, q):
     cancellation.  An infinite logit makes one softplus inf: each BCE term is taken as max(term, 0),
     whose NaN (0 * inf, a target of exactly 0 or 1) is 0 (IEEE maxNum), and an inf left is the true
     BCE; a NaN logit stays NaN through s."""
-    e, r, log1p_e = sigmoid_parts(x, True)
-    positive_x = x >= 0.0
-    er = e * r
-    s = tl.where(positive_x, r, er)
-    one_minus_s = tl.where(positive_x, er, r)
-    sp_neg = tl.maximum(-x, 0.0) + log1p_e  # softplus(-x) = -log s
-    bce = tl.maximum((1.0 - q) * (tl.maximum(x, 0.0) + log1p_e), 0.0) + tl.maximum(q * sp_neg, 0.0)
+    s, one_minus_s, sp_pos, sp_neg = sigmoid_softplus(x)
+    bce = tl.maximum((1.0 - q) * sp_pos, 0.0) + tl.maximum(q * sp_neg, 0.0)
     return s, one_minus_s, bce, (1.0 - q) * s - q * one_minus_s, sp_neg
+
+
+@triton.jit
+def _sigmoid_power(s, sp_neg, gamma, GAMMA: tl.constexpr):
+    """s ** gamma: by multiplication for GAMMA 0, 1, 2, else exp(-gamma * softplus(-x)) (one ex2)."""
+    if GAMMA == ANY_GAMMA:
+        return tl.exp2(sp_neg * gamma * -LOG2E)
+    else:
+        return focal_power(s, gamma, GAMMA)
 
 
 @triton.jit
 def varifocal_terms(x, q, positive, alpha, gamma, DETACH: tl.constexpr, GAMMA: tl.constexpr):
     """(loss, dL/dx) of the varifocal loss (module docstring)."""
     s, one_minus_s, bce, s_minus_q, sp_neg = _sigmoid_bce(x, q)
-    if GAMMA == ANY_GAMMA:
-        s_pow = tl.exp2(sp_neg * gamma * -LOG2E)  # s ** gamma = exp(-gamma * softplus(-x))
-    else:
-        s_pow = focal_power(s, gamma, GAMMA)
+    s_pow = _sigmoid_power(s, sp_neg, gamma, GAMMA)
     w = tl.where(positive, q, alpha * s_pow)
     grad = w * s_minus_q
     if not DETACH:  # BCE capped at 3e38: 1 - s is 0 where it is inf
@@ -105,10 +106,7 @@ def matchability_aware_terms(x, q, positive, alpha, gamma, GAMMA: tl.constexpr):
     """(loss, dL/dx) of the matchability-aware loss (module docstring); q ** gamma is 0 at q = 0."""
     t = tl.where(positive, focal_power(q, gamma, GAMMA), 0.0)
     s, one_minus_s, bce, s_minus_t, sp_neg = _sigmoid_bce(x, t)
-    if GAMMA == ANY_GAMMA:
-        s_pow = tl.exp2(sp_neg * gamma * -LOG2E)  # s ** gamma = exp(-gamma * softplus(-x))
-    else:
-        s_pow = focal_power(s, gamma, GAMMA)
+    s_pow = _sigmoid_power(s, sp_neg, gamma, GAMMA)
     w = tl.where(positive, 1.0, alpha * s_pow)
     return tl.where(w == 0.0, 0.0, w * bce), w * s_minus_t
 
@@ -116,19 +114,10 @@ def matchability_aware_terms(x, q, positive, alpha, gamma, GAMMA: tl.constexpr):
 @triton.jit
 def ia_bce_terms(x, q, positive, alpha, gamma, GAMMA: tl.constexpr):
     """(loss, dL/dx) of the IoU-aware BCE (module docstring)."""
-    e, r, log1p_e = sigmoid_parts(x, True)
-    positive_x = x >= 0.0
-    er = e * r
-    s = tl.where(positive_x, r, er)
-    one_minus_s = tl.where(positive_x, er, r)
-    sp_neg = tl.maximum(-x, 0.0) + log1p_e  # -log s
-    sp_pos = tl.maximum(x, 0.0) + log1p_e  # -log (1 - s) = BCE(x, 0)
+    s, one_minus_s, sp_pos, sp_neg = sigmoid_softplus(x)  # sp_pos = BCE(x, 0)
     t = tl.maximum(tl.exp2(sp_neg * alpha * -LOG2E) * pow_or_one(q, 1.0 - alpha), 0.01)
     bce_t = tl.maximum((1.0 - t) * sp_pos, 0.0) + tl.maximum(t * sp_neg, 0.0)  # an inf term alone stays inf
-    if GAMMA == ANY_GAMMA:
-        s_pow = tl.exp2(sp_neg * gamma * -LOG2E)  # s ** gamma
-    else:
-        s_pow = focal_power(s, gamma, GAMMA)
+    s_pow = _sigmoid_power(s, sp_neg, gamma, GAMMA)
     negative_loss = tl.where(s_pow == 0.0, 0.0, s_pow * sp_pos)
     negative_grad = s_pow * s + gamma * s_pow * (one_minus_s * tl.minimum(sp_pos, BIG))  # 1 - s is 0 where sp is inf
     loss = tl.where(positive, bce_t, negative_loss)

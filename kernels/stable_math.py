@@ -165,6 +165,22 @@ def sigmoid_parts(x, SUBNORMAL_E: tl.constexpr):
 
 
 @triton.jit
+def sigmoid_softplus(x):
+    """(s, 1 - s, softplus(x), softplus(-x)) of a logit x (+-inf too), s = sigmoid(x), from
+    ``sigmoid_parts``: neither probability is formed as 1 - the other, and -log(1 - s) = sp(x),
+    -log s = sp(-x) without a logarithm of s."""
+    e, r, log1p_e = sigmoid_parts(x, True)
+    positive_x = x >= 0.0
+    er = e * r
+    return (
+        tl.where(positive_x, r, er),
+        tl.where(positive_x, er, r),
+        tl.maximum(x, 0.0) + log1p_e,
+        tl.maximum(-x, 0.0) + log1p_e,
+    )
+
+
+@triton.jit
 def pow_or_one(base, gamma):
     # base ** gamma for base >= 0 (NaN stays NaN), with 0 ** gamma = 0 for
     # gamma > 0 and 0 ** 0 = 1; log2(0) is never formed, so exp2(0 * -inf) = NaN cannot occur.
