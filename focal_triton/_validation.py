@@ -841,3 +841,46 @@ def check_distribution_focal_args(
         loss="distribution_focal",
         gamma=0.0,
     )
+
+
+def check_matching_cost_args(
+    logits: Tensor,
+    target_labels: Tensor,
+    sizes: Sequence[int],
+    alpha: float,
+    gamma: float,
+    boxes: Tensor | None,
+    target_boxes: Tensor | None,
+) -> list[int]:
+    """Validates detr_matching_cost arguments; returns the sizes as host ints."""
+    if not isinstance(logits, Tensor) or logits.dim() != 3 or not logits.is_floating_point():
+        raise ValueError(f"logits must be a floating (B, Q, C) tensor, got {getattr(logits, 'shape', type(logits))}")
+    counts = [int(size) for size in sizes]
+    if len(counts) != logits.shape[0] or min(counts, default=0) < 0:
+        raise ValueError(f"sizes must give B = {logits.shape[0]} target counts >= 0, got {list(sizes)}")
+    if (
+        not isinstance(target_labels, Tensor)
+        or target_labels.dim() != 1
+        or target_labels.is_floating_point()
+        or target_labels.numel() != sum(counts)
+    ):
+        raise ValueError(
+            f"target_labels must be a 1-D integer tensor of sum(sizes) = {sum(counts)} classes, image after image, "
+            f"got {getattr(target_labels, 'dtype', type(target_labels))} of shape "
+            f"{tuple(getattr(target_labels, 'shape', ()))}"
+        )
+    if target_labels.device != logits.device:
+        raise ValueError(f"target_labels must be on the device of logits ({logits.device}), got {target_labels.device}")
+    if not 0.0 <= alpha <= 1.0 or not gamma >= 0.0:
+        raise ValueError(f"alpha must be in [0, 1] and gamma >= 0, got alpha={alpha!r}, gamma={gamma!r}")
+    if (boxes is None) != (target_boxes is None):
+        raise ValueError("boxes and target_boxes go together: pass both (cxcywh) or neither")
+    if boxes is not None and target_boxes is not None:
+        if boxes.shape != (*logits.shape[:2], 4) or target_boxes.shape != (sum(counts), 4):
+            raise ValueError(
+                f"boxes must be (B, Q, 4) = {(*logits.shape[:2], 4)} and target_boxes (sum(sizes), 4) = "
+                f"{(sum(counts), 4)}, got {tuple(boxes.shape)} and {tuple(target_boxes.shape)}"
+            )
+        if boxes.device != logits.device or target_boxes.device != logits.device:
+            raise ValueError("boxes and target_boxes must be on the device of logits")
+    return counts

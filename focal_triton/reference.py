@@ -27,6 +27,7 @@ from ._validation import (
     check_distribution_focal_args,
     check_ia_bce_args,
     check_matchability_aware_args,
+    check_matching_cost_args,
     check_quality_focal_args,
     check_sigmoid_args,
     check_sigmoid_index_args,
@@ -526,3 +527,71 @@ def distribution_focal_checked(inputs: Tensor, targets: Tensor, options: Softmax
     loss = loss + _nan_where(~inside, x.sum(1))  # NaN in the row's loss and in its whole gradient
     kept = torch.ones_like(loss, dtype=torch.bool)
     return _weighted_reduce(inputs, loss, kept, options, lambda: kept.numel())
+
+
+def _cxcywh_to_xyxy(boxes: Tensor) -> Tensor:
+    cx, cy, w, h = boxes.unbind(-1)
+    return torch.stack([cx - 0.5 * w, cy - 0.5 * h, cx + 0.5 * w, cy + 0.5 * h], dim=-1)
+
+
+def _giou(a: Tensor, b: Tensor) -> Tensor:
+    """GIoU of every xyxy box of ``a`` (Q, 4) with every one of ``b`` (T, 4)."""
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    inter = (
+        (torch.min(a[:, None, 2:], b[None, :, 2:]) - torch.max(a[:, None, :2], b[None, :, :2])).clamp(min=0).prod(-1)
+    )
+    union = area_a[:, None] + area_b[None, :] - inter
+    enclose = (torch.max(a[:, None, 2:], b[None, :, 2:]) - torch.min(a[:, None, :2], b[None, :, :2])).prod(-1)
+    return inter / union - (enclose - union) / enclose
+
+
+def detr_matching_cost(
+    logits: Tensor,
+    target_labels: Tensor,
+    sizes: Sequence[int],
+    alpha: float = 0.25,
+    gamma: float = 2.0,
+    *,
+    boxes: Tensor | None = None,
+    target_boxes: Tensor | None = None,
+    cost_class: float = 2.0,
+    cost_bbox: float = 5.0,
+    cost_giou: float = 2.0,
+) -> Tensor:
+    """Eager matching cost; same arguments and result as focal_triton.detr_matching_cost."""
+    counts = check_matching_cost_args(logits, target_labels, sizes, alpha, gamma, boxes, target_boxes)
+    weights = (float(cost_class), float(cost_bbox), float(cost_giou))
+    return detr_matching_cost_checked(logits, target_labels, counts, alpha, gamma, boxes, target_boxes, weights)
+
+
+def detr_matching_cost_checked(
+    logits: Tensor,
+    target_labels: Tensor,
+    counts: list[int],
+    alpha: float,
+    gamma: float,
+    boxes: Tensor | None,
+    target_boxes: Tensor | None,
+    weights: tuple[float, float, float],
+) -> Tensor:
+    """detr_matching_cost's blocks in float64 eager PyTorch (the fallback where Triton cannot run a
+    tensor), arguments already checked: ``counts`` the host target counts, ``weights`` (cost_class,
+    cost_bbox, cost_giou)."""
+    cost_class, cost_bbox, cost_giou = weights
+    batch, queries = logits.shape[:2]
+    out = torch.full((batch, queries, max(counts, default=0)), float("inf"), dtype=torch.float64, device=logits.device)
+    start = 0
+    for b, count in enumerate(counts):
+        labels = target_labels[start : start + count]
+        x = logits[b].double()[:, labels]
+        positive = alpha * torch.exp(-gamma * torch.nn.functional.softplus(x)) * torch.nn.functional.softplus(-x)
+        negative = (1 - alpha) * torch.exp(-gamma * torch.nn.functional.softplus(-x)) * torch.nn.functional.softplus(x)
+        cost = cost_class * (positive - negative)
+        if boxes is not None and target_boxes is not None:
+            out_boxes, tgt = boxes[b].double(), target_boxes[start : start + count].double()
+            cost = cost + cost_bbox * torch.cdist(out_boxes, tgt, p=1)
+            cost = cost - cost_giou * _giou(_cxcywh_to_xyxy(out_boxes), _cxcywh_to_xyxy(tgt))
+        out[b, :, :count] = cost
+        start += count
+    return out.float()

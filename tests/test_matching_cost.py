@@ -6,7 +6,7 @@ import torch
 from oracle import logits as make_logits
 
 import focal_triton
-from focal_triton.matching import matching_cost_reference
+from focal_triton import reference
 
 
 def box_cxcywh_to_xyxy(x):
@@ -110,7 +110,9 @@ def test_extreme_logits_give_the_exact_limits(device):
     """At |x| = 30 the matchers' + 1e-8 floors -log p at 18.4; the stable forms give the exact cost."""
     x = torch.tensor([[[-30.0, 30.0]]], device=device)
     got = focal_triton.detr_matching_cost(x, torch.tensor([0, 1], device=device), [2], cost_class=1.0)
-    exact = matching_cost_reference(x.cpu().double(), torch.tensor([0, 1]), [2], 0.25, 2.0, None, None, (1.0, 0.0, 0.0))
+    exact = reference.detr_matching_cost_checked(
+        x.cpu().double(), torch.tensor([0, 1]), [2], 0.25, 2.0, None, None, (1.0, 0.0, 0.0)
+    )
     torch.testing.assert_close(got.cpu(), exact)
     assert got[0, 0, 0] == pytest.approx(0.25 * 30.0, rel=1e-5)  # alpha (1 - p) ** 2 (-log p), p = sigmoid(-30)
 
