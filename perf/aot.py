@@ -37,13 +37,13 @@ class KernelVariant:
     """One kernel with concrete argument types, ready to compile (perf/catalog.py records them
     from the launches).
 
-    pointers: pointer argument -> element dtype name (a key of POINTER_TYPES); ints / floats:
-    names of the integer and float scalar arguments, ``int_values`` the integers' values at the
-    launch; every other argument is a constexpr given in ``constexprs`` (None for a missing
-    operand, 1 for an integer equal to 1, as Triton specialises them).  Pointers are compiled as
-    16-byte aligned (the specialisation Triton makes at run time for torch's allocations); an
-    integer as 16-divisible when its value is (unless the kernel says ``do_not_specialize``),
-    64-bit when it does not fit in 32 bits or is annotated so, as Triton specialises it, so a row
+    pointers: pointer argument -> element dtype name (a key of POINTER_TYPES); ints: integer
+    argument -> its value at the launch; floats: the names of the float scalar arguments; every
+    other argument is a constexpr given in ``constexprs`` (None for a missing operand, 1 for an
+    integer equal to 1, as Triton specialises them).  Pointers are compiled as 16-byte aligned
+    (the specialisation Triton makes at run time for torch's allocations); an integer as
+    16-divisible when its value is (unless the kernel says ``do_not_specialize``), 64-bit when it
+    does not fit in 32 bits or is annotated so, as Triton specialises it, so a row
     of C = 1000 classes or a stride of 2 compiles to the code it runs.
     """
 
@@ -51,14 +51,13 @@ class KernelVariant:
     fn: object
     pointers: dict
     constexprs: dict
-    ints: tuple = ()
+    ints: dict = field(default_factory=dict)
     floats: tuple = ()
     dtype: str = ""
     bytes_per_element: float = 0
     elements_per_program: int = 0  # logits one program handles per pass (0: not an element-wise walk)
     grid_stride: bool = False  # the program loops over its passes: count the loop body (per_element)
     case: str = ""  # the id under which tests/test_compiled_code.py holds its ceilings, if any
-    int_values: dict = field(default_factory=dict)  # values of ``ints`` at the launch
 
     def source(self):
         signature, attrs, constexprs = {}, {}, dict(self.constexprs)
@@ -67,7 +66,7 @@ class KernelVariant:
                 signature[arg] = "*" + POINTER_TYPES[self.pointers[arg]]
                 attrs[(index,)] = [["tt.divisibility", 16]]
             elif arg in self.ints:
-                value = self.int_values[arg]
+                value = self.ints[arg]
                 wide = not -(2**31) <= value < 2**31
                 signature[arg] = self.fn.params[index].annotation_type or ("i64" if wide else "i32")
                 if value % 16 == 0 and not self.fn.params[index].do_not_specialize:  # as Triton specialises it

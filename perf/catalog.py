@@ -377,14 +377,13 @@ def variant(entry: Entry, launch: Launch, config: Config) -> KernelVariant:
             ints[param.name] = value
         else:
             floats.append(param.name)
-    headline = (len(launch.configs) == 1 or is_headline(config)) and entry.case in CASES
+    headline = is_headline(launch, config) and entry.case in CASES
     return KernelVariant(
         name=entry.label,
         fn=launch.kernel,
         pointers=pointers,
         constexprs=constexprs,
-        ints=tuple(ints),
-        int_values=ints,
+        ints=ints,
         floats=tuple(floats),
         dtype=_dtype_label(arguments),
         bytes_per_element=BYTES_MODELS[launch.name](arguments),
@@ -394,8 +393,9 @@ def variant(entry: Entry, launch: Launch, config: Config) -> KernelVariant:
     )
 
 
-def is_headline(config: Config) -> bool:
-    return (config.meta["BLOCK"], config.num_warps) == HEADLINE_CONFIG
+def is_headline(launch: Launch, config: Config) -> bool:
+    """The launch's one config, or HEADLINE_CONFIG among the autotuner's candidates."""
+    return len(launch.configs) == 1 or (config.meta["BLOCK"], config.num_warps) == HEADLINE_CONFIG
 
 
 def recorded(entry: Entry) -> Launch:
@@ -414,5 +414,5 @@ def variants() -> Iterator[tuple[KernelVariant, int]]:
     for entry in entries():
         launch = recorded(entry)
         for config in launch.configs:
-            if entry.every_config or len(launch.configs) == 1 or is_headline(config):
+            if entry.every_config or is_headline(launch, config):
                 yield variant(entry, launch, config), config.num_warps
