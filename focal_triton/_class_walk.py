@@ -46,6 +46,7 @@ class ClassLaunch:
     tile: tuple  # (BLOCK_S, BLOCK_C, num_warps)
     reduction: str
     loss_dtype: torch.dtype
+    sets: int | None = None  # L stacked sets (the B batches), reduced apart; None: one loss
 
     @property
     def n_s_blocks(self) -> int:
@@ -110,9 +111,11 @@ def gradient_like(logits: Tensor, dtype: torch.dtype) -> Tensor:
     return torch.empty_like(walkable(logits), dtype=dtype)
 
 
-def loss_like_gradient(logits: Tensor, targets: Tensor, reduction: str, dtype: torch.dtype) -> Tensor:
-    """The fake of a 'none' loss of the logits' shape, laid out as the gradient (else 0-d)."""
-    return gradient_like(logits, dtype) if reduction == "none" else logits.new_empty((), dtype=dtype)
+def loss_like_gradient(logits: Tensor, targets: Tensor, options: LossOptions, dtype: torch.dtype) -> Tensor:
+    """The fake of a 'none' loss of the logits' shape, laid out as the gradient (else reduced)."""
+    if options.reduce:
+        return logits.new_empty(options.reduced_shape(logits), dtype=dtype)
+    return gradient_like(logits, dtype)
 
 
 def row_operand(tensor: Tensor, targets_shape: Sequence[int]) -> Tensor:
@@ -131,16 +134,20 @@ def prepare_class_launch(
     per_element: bool,
     loss_dtype: torch.dtype,
     operands: dict[str, Tensor | None],
+    sets: int | None = None,
 ) -> ClassLaunch:
     """Buffers, layout and tile of a multiclass launch; ``per_element``: the 'none' loss has the
     logits' shape (else one value per row); ``mean_denominator(flat targets)``: the Denominator of
     'mean' without a normalizer; ``operands``: name -> (N, C or 1, *) views read in place (copied
-    only when their trailing dims do not merge into one stride)."""
+    only when their trailing dims do not merge into one stride); ``sets``: the N batches are
+    stacked sets, each reduced on its own (focal_triton/_stacked.py)."""
     x = walkable(inputs)
     given = {name: rows_walkable(view) for name, view in operands.items() if view is not None}
     grad = gradient_like(x, grad_buffer_dtype(x.dtype)) if need_grad else None
     out = torch.empty_like(x, dtype=loss_dtype) if per_element and not options.reduce else None
-    layout = rows_layout(x, next(b for b in (grad, out, x) if b is not None), tuple(given.values()))
+    layout = rows_layout(
+        x, next(b for b in (grad, out, x) if b is not None), tuple(given.values()), keep_batches=sets is not None
+    )
     assert layout is not None  # walkable logits and rows_walkable operands always merge
     # one target per row, flat; soft targets (of the logits' shape) are read as an operand, in place
     t = targets if options.soft_targets else targets.contiguous().reshape(-1)
@@ -150,7 +157,7 @@ def prepare_class_launch(
     denominator = loss_denominator(
         options.reduction, options.normalizer, options.normalizer_tensor, lambda: mean_denominator(t)
     )
-    launch = ClassLaunch(x, t, grad, out, None, denominator, given, layout, tile, options.reduction, loss_dtype)
+    launch = ClassLaunch(x, t, grad, out, None, denominator, given, layout, tile, options.reduction, loss_dtype, sets)
     if options.reduce:
         launch.partials = torch.empty(launch.grid[0], dtype=accumulator_dtype(x.dtype), device=x.device)
     return launch
@@ -165,9 +172,10 @@ def finish_class_launch(
         assert out is not None
         return (out if per_element else out.reshape(rows_shape)), launch.grad
     if x.numel() == 0:
-        return empty_reduction(launch.reduction, loss_dtype, x.device, launch.denominator), launch.grad
+        return empty_reduction(launch.reduction, loss_dtype, x.device, launch.denominator, launch.sets), launch.grad
     assert partials is not None
-    return finish_reduction(partials, launch.grid[0], launch.denominator, loss_dtype), launch.grad
+    n_partials = launch.grid[0] if launch.sets is None else launch.n_s_blocks  # a set's programs: its n_s_blocks
+    return finish_reduction(partials, n_partials, launch.denominator, loss_dtype, launch.sets), launch.grad
 
 
 def softmax_focal_forward(
@@ -227,9 +235,10 @@ def _every_row(rows: int, per_row: float) -> Callable[[Tensor], Denominator]:
     return lambda flat_targets: Denominator(rows * per_row)
 
 
-def _kept_rows(ignore_index: int, per_row: float) -> Callable[[Tensor], Denominator]:
-    """The 'mean' denominator of class indices: the rows whose index is not ignore_index, times per_row."""
-    return lambda flat_targets: non_ignored_count(flat_targets, ignore_index, per_position=per_row)
+def _kept_rows(ignore_index: int, per_row: float, sets: int | None = None) -> Callable[[Tensor], Denominator]:
+    """The 'mean' denominator of class indices: the rows whose index is not ignore_index, times
+    per_row (with ``sets``, one count a set)."""
+    return lambda flat_targets: non_ignored_count(flat_targets, ignore_index, per_row, sets)
 
 
 def sigmoid_focal_index_forward(
@@ -240,15 +249,17 @@ def sigmoid_focal_index_forward(
     non-ignored elements (C per non-ignored row); result as sigmoid_focal_forward.  VFL / QFL read
     ``options.scores``, one per row, as the target at the row's class, or soft targets of the
     logits' shape; QFL's loss is one value a row (its sum over the classes): 'none' per row and
-    'mean' over rows.  A VFL row's class is positive even where its score is 0."""
+    'mean' over rows.  A VFL row's class is positive even where its score is 0.  With
+    ``options.stacked`` each of the N batches is reduced on its own: an (N,) loss."""
     num_classes = inputs.shape[1]
+    sets = inputs.shape[0] if options.stacked else None
     dense = options.soft_targets
     row_loss = options.loss == "quality_focal"
     per_position = 1.0 if row_loss else float(num_classes)
     if dense:
         mean_denominator = _every_row(targets.numel() // num_classes, per_position)
     else:
-        mean_denominator = _kept_rows(options.ignore_index, per_position)
+        mean_denominator = _kept_rows(options.ignore_index, per_position, sets)
     loss_shape = (inputs.shape[0], *inputs.shape[2:]) if row_loss else inputs.shape
     # a per-row weight is read at every class of its row: class stride 0
     weight, pos_weight = options.weight, options.pos_weight_tensor
@@ -267,6 +278,7 @@ def sigmoid_focal_index_forward(
         not row_loss,
         loss_dtype,
         operands,
+        sets,
     )
     if launch.logits.numel():
         if dense:
@@ -276,6 +288,7 @@ def sigmoid_focal_index_forward(
         alpha_per_class = options.alpha_per_class
         sigmoid_focal_index_fwd_kernel[launch.grid](
             **launch.kernel_arguments(),
+            DENOMINATOR_PER_SET=launch.denominator.per_set,
             **launch.operand_arguments("q", ("stride_qb", "stride_qc", "stride_qs")),
             score_ptr=None if options.scores is None else options.scores.contiguous(),
             **binary_loss_arguments(options),

@@ -47,9 +47,12 @@ def scale_grad_in_place(grad: Tensor, grad_output: Tensor) -> Tensor:
 def times_grad_output(grad: Tensor, grad_output: Tensor, row_broadcast: bool, out_dtype: torch.dtype) -> Tensor:
     """grad * grad_output out of place, multiplied in the accumulator dtype and rounded once to
     ``out_dtype``; with ``row_broadcast`` a per-row grad_output (N, *) broadcasts over the
-    classes of a (N, C, *) gradient."""
+    classes of a (N, C, *) gradient; the (N,) grad_output of stacked sets over each set's
+    (C, *) gradient."""
     if row_broadcast and grad_output.dim() == grad.dim() - 1:
         grad_output = grad_output.unsqueeze(1)
+    elif grad_output.dim() == 1 and grad.dim() > 1:  # one a stacked set
+        grad_output = grad_output.reshape(-1, *(1,) * (grad.dim() - 1))
     compute = accumulator_dtype(grad.dtype)
     return (grad.to(compute) * grad_output.to(compute)).to(out_dtype)
 

@@ -33,10 +33,13 @@ def _bcs_strides(tensor: Tensor) -> tuple[int, int, int] | None:
     return tensor.stride(0), tensor.stride(1), stride_s
 
 
-def rows_layout(logits: Tensor, grad: Tensor, operands: tuple[Tensor, ...] = ()) -> RowsLayout | None:
+def rows_layout(
+    logits: Tensor, grad: Tensor, operands: tuple[Tensor, ...] = (), keep_batches: bool = False
+) -> RowsLayout | None:
     """The (B, C, S) view of ``logits``, of ``grad`` (same shape) and of each of ``operands``
     ((N, C or 1, *) views, e.g. a weight broadcast to the logits); None when the trailing dims
-    of one of them do not merge into one stride (the caller copies)."""
+    of one of them do not merge into one stride (the caller copies).  ``keep_batches``: B = N
+    always (stacked sets, reduced apart: no program's rows span two of them)."""
     n, spatial = logits.shape[0], math.prod(logits.shape[2:])
     tensors = (logits, grad, *operands)
     if n * spatial == 0:  # no rows: nothing is read, any strides do
@@ -44,6 +47,9 @@ def rows_layout(logits: Tensor, grad: Tensor, operands: tuple[Tensor, ...] = ())
     strides = [s for s in map(_bcs_strides, tensors) if s is not None]
     if len(strides) < len(tensors):
         return None
+    if keep_batches:  # one row a batch: any row stride does; C times the class stride keeps rows of C
+        row_strides = [(sb, sc, ss if spatial > 1 else logits.shape[1] * sc) for sb, sc, ss in strides]
+        return _layout(n, spatial, row_strides)
     if spatial == 1:  # (N, C) rows: the batch dim is the row dim
         return _layout(1, n, [(0, sc, sb) for sb, sc, _ in strides])
     mergeable = all(sb == spatial * ss for sb, _, ss in strides)

@@ -37,6 +37,10 @@ class LossOptions:
         """'mean' / 'sum': the kernel writes partial sums, not a loss per element."""
         return self.reduction != "none"
 
+    def reduced_shape(self, inputs: Tensor) -> tuple[int, ...]:
+        """The shape of the 'mean' / 'sum' loss of ``inputs``: one number."""
+        return ()
+
 
 @dataclasses.dataclass(frozen=True)
 class BinaryOptions(LossOptions):
@@ -48,7 +52,9 @@ class BinaryOptions(LossOptions):
     dim 1, broadcastable to the logits (then alpha is None).  pos_weight / pos_weight_tensor: the
     same pair for BCE's positive term.  scores: with class-index targets, the target at each row's
     class (VFL, QFL, MAL, IA-BCE).  detach_weight: no gradient through VFL's or MAL's weight (MAL:
-    always).  activated: the logits are probabilities.  poly_epsilon: the focal loss's Poly-1 coefficient (0: none)."""
+    always).  activated: the logits are probabilities.  poly_epsilon: the focal loss's Poly-1 coefficient (0: none).
+    stacked: the class walk's N batches are stacked sets (L decoder layers), each reduced on its own
+    (focal_triton/_stacked.py): 'mean' / 'sum' give (N,) losses; the normalizer tensor may be (N,)."""
 
     loss: BinaryLoss = "focal"
     alpha: float | None = 0.25
@@ -63,6 +69,11 @@ class BinaryOptions(LossOptions):
     detach_weight: bool = False
     scores: Tensor | None = None
     poly_epsilon: float = 0.0
+    stacked: bool = False
+
+    def reduced_shape(self, inputs: Tensor) -> tuple[int, ...]:
+        """One number, or one a stacked set: (N,) for (N, C, *) logits."""
+        return (inputs.shape[0],) if self.stacked else ()
 
     @property
     def exponent(self) -> float:

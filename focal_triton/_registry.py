@@ -40,7 +40,7 @@ class LossSpec:
         follow inputs and targets in the op's schema.
     launch: ``launch(inputs, targets, options, need_grad, loss_dtype) -> (loss, grad | None)``.
     reference: ``reference(inputs, targets, options) -> loss``, the eager fallback.
-    empty_loss: ``empty_loss(inputs, targets, reduction, dtype)``, an empty tensor shaped and
+    empty_loss: ``empty_loss(inputs, targets, options, dtype)``, an empty tensor shaped and
         laid out as the launcher's loss (the op's fake).
     empty_grad: ``empty_grad(inputs, dtype)``, the same for the gradient buffer.
     row_broadcast: a 'none' loss has one value per (N, *) row while the gradient is (N, C, *).
@@ -61,14 +61,15 @@ class LossSpec:
         )
 
 
-def per_element_loss(inputs: Tensor, targets: Tensor, reduction: str, dtype: torch.dtype) -> Tensor:
-    """The fake of a loss with the logits' shape for 'none' (contiguous), else 0-d."""
-    return inputs.new_empty(inputs.shape if reduction == "none" else (), dtype=dtype)
+def per_element_loss(inputs: Tensor, targets: Tensor, options: LossOptions, dtype: torch.dtype) -> Tensor:
+    """The fake of a loss with the logits' shape for 'none' (contiguous), else reduced."""
+    return inputs.new_empty(options.reduced_shape(inputs) if options.reduce else inputs.shape, dtype=dtype)
 
 
-def per_row_loss(inputs: Tensor, targets: Tensor, reduction: str, dtype: torch.dtype) -> Tensor:
-    """The fake of a loss with one value per (N, *) row of (N, C, *) logits for 'none', else 0-d."""
-    return inputs.new_empty((inputs.shape[0], *inputs.shape[2:]) if reduction == "none" else (), dtype=dtype)
+def per_row_loss(inputs: Tensor, targets: Tensor, options: LossOptions, dtype: torch.dtype) -> Tensor:
+    """The fake of a loss with one value per (N, *) row of (N, C, *) logits for 'none', else reduced."""
+    shape = options.reduced_shape(inputs) if options.reduce else (inputs.shape[0], *inputs.shape[2:])
+    return inputs.new_empty(shape, dtype=dtype)
 
 
 def same_shape_grad(inputs: Tensor, dtype: torch.dtype) -> Tensor:
@@ -160,8 +161,7 @@ class RegisteredLoss:
 
     def _op_fake(self, inputs: Tensor, targets: Tensor, *fields_need_grad_loss_dtype: Any) -> tuple[Tensor, Tensor]:
         *values, need_grad, loss_dtype = fields_need_grad_loss_dtype
-        reduction = values[self.fields.index("reduction")]
-        loss = self.spec.empty_loss(inputs, targets, reduction, loss_dtype)
+        loss = self.spec.empty_loss(inputs, targets, self.spec.options(*values), loss_dtype)
         grad = self.spec.empty_grad(inputs, grad_buffer_dtype(inputs.dtype)) if need_grad else inputs.new_empty(0)
         return loss, grad
 

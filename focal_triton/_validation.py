@@ -199,11 +199,12 @@ def _sigmoid_options(
     pos_weight: Any,
     activated: Any,
     poly_epsilon: Any,
+    stacked: bool = False,
 ) -> BinaryOptions:
     check_reduction(reduction)
     activated = check_activated(activated)
     alpha, alpha_per_class = check_sigmoid_alpha(alpha, inputs)
-    normalizer, normalizer_tensor = check_normalizer(normalizer, reduction, inputs)
+    normalizer, normalizer_tensor = check_normalizer(normalizer, reduction, inputs, stacked)
     pos_weight, pos_weight_tensor = check_pos_weight(pos_weight, inputs, activated)
     poly_epsilon = check_poly_epsilon(poly_epsilon, pos_weight is not None or pos_weight_tensor is not None)
     return BinaryOptions(
@@ -221,6 +222,7 @@ def _sigmoid_options(
         pos_weight_tensor=pos_weight_tensor,
         activated=activated,
         poly_epsilon=poly_epsilon,
+        stacked=stacked,
     )
 
 
@@ -405,8 +407,10 @@ def check_sigmoid_index_args(
     pos_weight: Any = None,
     activated: Any = False,
     poly_epsilon: Any = 0.0,
+    stacked: bool = False,
 ) -> BinaryOptions:
-    """Validates sigmoid_focal_loss arguments with class-index targets."""
+    """Validates sigmoid_focal_loss arguments with class-index targets (``stacked``: the (L, C, R)
+    view of stacked sets, focal_triton/_stacked.py)."""
     check_class_logits(inputs)
     check_call_context(inputs, targets)
     if inputs.shape[1] == 1:
@@ -429,6 +433,7 @@ def check_sigmoid_index_args(
         pos_weight,
         activated,
         poly_epsilon,
+        stacked,
     )
 
 
@@ -450,6 +455,26 @@ def check_call_context(inputs: Tensor, targets: object) -> None:
     if torch.jit.is_tracing():
         raise RuntimeError("focal_triton does not support torch.jit.trace; use torch.compile (or call it eagerly)")
     check_untransformed("inputs", inputs)
+
+
+def check_stacked_sets(inputs: Tensor, targets: Tensor, operands: dict[str, object]) -> None:
+    """stacked=True: (L, R, C) logits, (L, R) integer class indices, and each tensor operand
+    (weight, pos_weight) broadcastable to the logits."""
+    check_logits(inputs)
+    if inputs.dim() != 3:
+        raise ValueError(
+            "stacked=True takes the logits of L sets of R rows of C classes, (L, R, C) (decoder outputs "
+            f"(L, B, Q, C) as .flatten(1, 2)), got shape {tuple(inputs.shape)}"
+        )
+    check_tensor("targets", targets)
+    if targets.is_floating_point() or targets.dtype == torch.bool or targets.shape != inputs.shape[:2]:
+        raise ValueError(
+            f"stacked=True takes class indices (L, R) = {tuple(inputs.shape[:2])} (with scores= where the loss "
+            f"takes them), got a {targets.dtype} tensor of shape {tuple(targets.shape)}"
+        )
+    for name, value in operands.items():
+        if isinstance(value, torch.Tensor):
+            _check_operand_tensor(name, value, inputs.shape, inputs, "the stacked logits")
 
 
 # ----------------------------------------------------------------------------- the options of detection heads
@@ -482,10 +507,13 @@ def check_weight(weight: Any, loss_shape: Sequence[int], inputs: Tensor) -> Tens
     return _check_operand_tensor("weight", weight, loss_shape, inputs, "the loss of reduction='none'")
 
 
-def check_normalizer(normalizer: Any, reduction: str, inputs: Tensor) -> tuple[float | None, Tensor | None]:
+def check_normalizer(
+    normalizer: Any, reduction: str, inputs: Tensor, stacked: bool = False
+) -> tuple[float | None, Tensor | None]:
     """normalizer: None, a number >= 0, or a 0-d tensor (floating or integer) on the device of inputs
-    (a 0-d CPU tensor beside GPU inputs is read as a number: no sync).  Returns (number or None,
-    tensor or None); only with reduction='mean'."""
+    (a 0-d CPU tensor beside GPU inputs is read as a number: no sync); for ``stacked`` sets also an
+    (L,) tensor on the device, one a set.  Returns (number or None, tensor or None); only with
+    reduction='mean'."""
     if normalizer is None:
         return None, None
     if reduction != "mean":
@@ -494,15 +522,17 @@ def check_normalizer(normalizer: Any, reduction: str, inputs: Tensor) -> tuple[f
             f"got normalizer with reduction={reduction!r}"
         )
     if isinstance(normalizer, torch.Tensor):
-        if normalizer.dim() != 0 or normalizer.dtype == torch.bool or normalizer.is_complex():
+        one_a_set = stacked and normalizer.shape == inputs.shape[:1]
+        if not (normalizer.dim() == 0 or one_a_set) or normalizer.dtype == torch.bool or normalizer.is_complex():
+            sets = f", or of shape {tuple(inputs.shape[:1])} (one a stacked set)" if stacked else ""
             raise ValueError(
-                f"normalizer must be a number or a 0-d real tensor, got a {normalizer.dtype} tensor of shape "
+                f"normalizer must be a number or a 0-d real tensor{sets}, got a {normalizer.dtype} tensor of shape "
                 f"{tuple(normalizer.shape)}"
             )
         check_untransformed("normalizer", normalizer)
         check_no_grad_needed("normalizer", normalizer)
         if normalizer.device != inputs.device:
-            if normalizer.device.type != "cpu":
+            if normalizer.device.type != "cpu" or normalizer.dim():
                 raise ValueError(
                     f"normalizer must be on the device of inputs ({inputs.device}), got {normalizer.device}"
                 )
@@ -656,10 +686,11 @@ def _scored_options(
     ignore_index: Any,
     weight: Any,
     normalizer: Any,
+    stacked: bool,
     **fields: Any,
 ) -> BinaryOptions:
     """The options record of a loss of VFL's target forms; ``fields``: its own, already checked."""
-    normalizer, normalizer_tensor = check_normalizer(normalizer, reduction, inputs)
+    normalizer, normalizer_tensor = check_normalizer(normalizer, reduction, inputs, stacked)
     return BinaryOptions(
         reduction=reduction,
         weight=check_weight(weight, inputs.shape, inputs),
@@ -668,6 +699,7 @@ def _scored_options(
         soft_targets=not index_form,
         ignore_index=check_ignore_index(ignore_index),
         scores=scores,
+        stacked=stacked,
         **fields,
     )
 
@@ -683,6 +715,7 @@ def check_varifocal_args(
     ignore_index: Any,
     weight: Any,
     normalizer: Any,
+    stacked: bool = False,
 ) -> tuple[bool, BinaryOptions]:
     """Validates varifocal_loss arguments; returns (class-index form?, the options)."""
     index_form = _check_scored_form(inputs, targets, reduction, scores)
@@ -694,6 +727,7 @@ def check_varifocal_args(
         ignore_index,
         weight,
         normalizer,
+        stacked,
         loss="varifocal",
         alpha=check_nonnegative("alpha", alpha),
         gamma=check_gamma(gamma),
@@ -730,6 +764,7 @@ def check_matchability_aware_args(
     ignore_index: Any,
     weight: Any,
     normalizer: Any,
+    stacked: bool = False,
 ) -> tuple[bool, BinaryOptions]:
     """Validates matchability_aware_loss arguments; returns (class-index form?, the options).  Its
     targets take VFL's two forms; alpha None is a factor of 1 (DEIM's mal_alpha=None)."""
@@ -744,6 +779,7 @@ def check_matchability_aware_args(
         ignore_index,
         weight,
         normalizer,
+        stacked,
         loss="matchability_aware",
         alpha=1.0 if alpha is None else check_nonnegative("alpha", alpha),
         gamma=gamma,
@@ -761,6 +797,7 @@ def check_ia_bce_args(
     ignore_index: Any,
     weight: Any,
     normalizer: Any,
+    stacked: bool = False,
 ) -> tuple[bool, BinaryOptions]:
     """Validates ia_bce_loss arguments; returns (class-index form?, the options).  Its targets take
     VFL's two forms; alpha, the exponent of the probability in the matched target, is in [0, 1]."""
@@ -774,6 +811,7 @@ def check_ia_bce_args(
         ignore_index,
         weight,
         normalizer,
+        stacked,
         loss="ia_bce",
         alpha=alpha,
         gamma=check_gamma(gamma),

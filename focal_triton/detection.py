@@ -12,6 +12,7 @@ from ._class_walk import gradient_like, loss_like_gradient, sigmoid_focal_index_
 from ._elementwise import sigmoid_focal_forward
 from ._options import BinaryOptions, SoftmaxOptions
 from ._registry import LossSpec, RegisteredLoss, per_element_loss, per_row_loss, same_shape_grad
+from ._stacked import stacked_inputs, stacked_result
 from ._validation import (
     Reduction,
     check_bool,
@@ -97,6 +98,7 @@ def varifocal_loss(
     ignore_index: int = -100,
     weight: Tensor | None = None,
     normalizer: float | Tensor | None = None,
+    stacked: bool = False,
 ) -> Tensor:
     """Varifocal loss (Zhang et al. 2021, VarifocalNet), as mmdet, RT-DETR / D-FINE and ultralytics
     compute it, in one fused kernel with its gradient.
@@ -126,15 +128,19 @@ def varifocal_loss(
         ignore_index: keyword-only, as in :func:`sigmoid_focal_loss`.
         weight: keyword-only, broadcastable to the 'none' loss.
         normalizer: keyword-only, with 'mean' only (e.g. DETR's num_boxes).
+        stacked: keyword-only; (L, R, C) logits of L stacked sets with (L, R) class indices and
+            scores: the (L,) losses from one launch (see :func:`sigmoid_focal_loss`).
 
     Returns:
         The loss: float32 for float16 / bfloat16 inputs under ``torch.autocast``, else the dtype
         of ``inputs``.
     """
+    inputs, weight = stacked_inputs(stacked, inputs, targets, weight=weight)
     index_form, options = check_varifocal_args(
-        inputs, targets, alpha, gamma, reduction, scores, detach_weight, ignore_index, weight, normalizer
+        inputs, targets, alpha, gamma, reduction, scores, detach_weight, ignore_index, weight, normalizer, stacked
     )
-    return (_varifocal_index if index_form else _varifocal)(inputs, targets, options)
+    loss = (_varifocal_index if index_form else _varifocal)(inputs, targets, options)
+    return stacked_result(loss, stacked, reduction)
 
 
 def matchability_aware_loss(
@@ -148,6 +154,7 @@ def matchability_aware_loss(
     ignore_index: int = -100,
     weight: Tensor | None = None,
     normalizer: float | Tensor | None = None,
+    stacked: bool = False,
 ) -> Tensor:
     """Matchability-aware loss (Huang et al. 2025, DEIM ``loss_labels_mal``), in one fused kernel
     with its gradient.
@@ -171,14 +178,17 @@ def matchability_aware_loss(
         ignore_index: keyword-only, as in :func:`varifocal_loss`.
         weight: keyword-only, broadcastable to the 'none' loss.
         normalizer: keyword-only, with 'mean' only (DEIM's num_boxes).
+        stacked: keyword-only, as in :func:`varifocal_loss`.
 
     Returns:
         The loss, dtype as :func:`varifocal_loss`.
     """
+    inputs, weight = stacked_inputs(stacked, inputs, targets, weight=weight)
     index_form, options = check_matchability_aware_args(
-        inputs, targets, gamma, alpha, reduction, scores, ignore_index, weight, normalizer
+        inputs, targets, gamma, alpha, reduction, scores, ignore_index, weight, normalizer, stacked
     )
-    return (_matchability_aware_index if index_form else _matchability_aware)(inputs, targets, options)
+    loss = (_matchability_aware_index if index_form else _matchability_aware)(inputs, targets, options)
+    return stacked_result(loss, stacked, reduction)
 
 
 def ia_bce_loss(
@@ -192,6 +202,7 @@ def ia_bce_loss(
     ignore_index: int = -100,
     weight: Tensor | None = None,
     normalizer: float | Tensor | None = None,
+    stacked: bool = False,
 ) -> Tensor:
     """IoU-aware BCE (RF-DETR / LW-DETR ``loss_labels`` with ``ia_bce_loss=True``), in one fused
     kernel with its gradient.
@@ -216,14 +227,17 @@ def ia_bce_loss(
         ignore_index: keyword-only, as in :func:`varifocal_loss`.
         weight: keyword-only, broadcastable to the 'none' loss.
         normalizer: keyword-only, with 'mean' only (RF-DETR's num_boxes).
+        stacked: keyword-only, as in :func:`varifocal_loss`.
 
     Returns:
         The loss, dtype as :func:`varifocal_loss`.
     """
+    inputs, weight = stacked_inputs(stacked, inputs, targets, weight=weight)
     index_form, options = check_ia_bce_args(
-        inputs, targets, alpha, gamma, reduction, scores, ignore_index, weight, normalizer
+        inputs, targets, alpha, gamma, reduction, scores, ignore_index, weight, normalizer, stacked
     )
-    return (_ia_bce_index if index_form else _ia_bce)(inputs, targets, options)
+    loss = (_ia_bce_index if index_form else _ia_bce)(inputs, targets, options)
+    return stacked_result(loss, stacked, reduction)
 
 
 def quality_focal_loss(
@@ -315,16 +329,18 @@ class VarifocalLoss(torch.nn.Module):
         *,
         detach_weight: bool = False,
         ignore_index: int = -100,
+        stacked: bool = False,
     ) -> None:
         super().__init__()
         check_loss_options(gamma, reduction, ignore_index)
         self.alpha, self.gamma, self.reduction = check_nonnegative("alpha", alpha), gamma, reduction
         self.detach_weight, self.ignore_index = check_bool("detach_weight", detach_weight), ignore_index
+        self.stacked = check_bool("stacked", stacked)
 
     def extra_repr(self) -> str:
         return (
             f"alpha={self.alpha}, gamma={self.gamma}, reduction={self.reduction!r}, "
-            f"detach_weight={self.detach_weight}, ignore_index={self.ignore_index}"
+            f"detach_weight={self.detach_weight}, ignore_index={self.ignore_index}, stacked={self.stacked}"
         )
 
     def forward(
@@ -346,6 +362,7 @@ class VarifocalLoss(torch.nn.Module):
             ignore_index=self.ignore_index,
             weight=weight,
             normalizer=normalizer,
+            stacked=self.stacked,
         )
 
 
@@ -354,16 +371,25 @@ class MatchabilityAwareLoss(torch.nn.Module):
     weight=None, normalizer=None)``."""
 
     def __init__(
-        self, gamma: float = 1.5, alpha: float | None = None, reduction: Reduction = "mean", *, ignore_index: int = -100
+        self,
+        gamma: float = 1.5,
+        alpha: float | None = None,
+        reduction: Reduction = "mean",
+        *,
+        ignore_index: int = -100,
+        stacked: bool = False,
     ) -> None:
         super().__init__()
         check_reduction(reduction)
         self.gamma, self.reduction = check_matchability_gamma(gamma), reduction
         self.alpha = None if alpha is None else check_nonnegative("alpha", alpha)
-        self.ignore_index = check_ignore_index(ignore_index)
+        self.ignore_index, self.stacked = check_ignore_index(ignore_index), check_bool("stacked", stacked)
 
     def extra_repr(self) -> str:
-        return f"gamma={self.gamma}, alpha={self.alpha}, reduction={self.reduction!r}, ignore_index={self.ignore_index}"
+        return (
+            f"gamma={self.gamma}, alpha={self.alpha}, reduction={self.reduction!r}, ignore_index={self.ignore_index}, "
+            f"stacked={self.stacked}"
+        )
 
     def forward(
         self,
@@ -383,6 +409,7 @@ class MatchabilityAwareLoss(torch.nn.Module):
             ignore_index=self.ignore_index,
             weight=weight,
             normalizer=normalizer,
+            stacked=self.stacked,
         )
 
 
@@ -391,15 +418,25 @@ class IABCELoss(torch.nn.Module):
     normalizer=None)``."""
 
     def __init__(
-        self, alpha: float = 0.25, gamma: float = 2.0, reduction: Reduction = "sum", *, ignore_index: int = -100
+        self,
+        alpha: float = 0.25,
+        gamma: float = 2.0,
+        reduction: Reduction = "sum",
+        *,
+        ignore_index: int = -100,
+        stacked: bool = False,
     ) -> None:
         super().__init__()
         check_loss_options(gamma, reduction, ignore_index)
         self.alpha = check_ia_bce_alpha(alpha)
         self.gamma, self.reduction, self.ignore_index = float(gamma), reduction, ignore_index
+        self.stacked = check_bool("stacked", stacked)
 
     def extra_repr(self) -> str:
-        return f"alpha={self.alpha}, gamma={self.gamma}, reduction={self.reduction!r}, ignore_index={self.ignore_index}"
+        return (
+            f"alpha={self.alpha}, gamma={self.gamma}, reduction={self.reduction!r}, ignore_index={self.ignore_index}, "
+            f"stacked={self.stacked}"
+        )
 
     def forward(
         self,
@@ -419,6 +456,7 @@ class IABCELoss(torch.nn.Module):
             ignore_index=self.ignore_index,
             weight=weight,
             normalizer=normalizer,
+            stacked=self.stacked,
         )
 
 

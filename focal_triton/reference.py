@@ -22,6 +22,7 @@ from focal_triton.kernels.limits import BIG, CLAMPED_LOG_P
 
 from ._dtypes import ignore_index_applies, loss_dtype_for
 from ._options import BinaryOptions, LossOptions, SoftmaxOptions
+from ._stacked import stacked_inputs, stacked_result
 from ._validation import (
     Reduction,
     check_distribution_focal_args,
@@ -40,14 +41,6 @@ from ._validation import (
 # term has reached its limit long before it (the kernels take the infinite logit as it is).
 BIG_LOGIT = BIG
 LOW_LOGIT = -BIG_LOGIT  # a constant of its own: negated inside a traced function it would be a graph node
-
-
-def _reduce(loss: Tensor, reduction: str) -> Tensor:
-    if reduction == "mean":
-        return loss.mean()
-    if reduction == "sum":
-        return loss.sum()
-    return loss
 
 
 def _upcast(inputs: Tensor) -> Tensor:
@@ -90,8 +83,10 @@ def sigmoid_focal_loss(
     pos_weight: float | Tensor | None = None,
     activated: bool = False,
     poly_epsilon: float = 0.0,
+    stacked: bool = False,
 ) -> Tensor:
     """Eager sigmoid focal loss; same arguments and result as focal_triton.sigmoid_focal_loss."""
+    inputs, weight, pos_weight = stacked_inputs(stacked, inputs, targets, weight=weight, pos_weight=pos_weight)
     options = (
         alpha,
         gamma,
@@ -104,8 +99,9 @@ def sigmoid_focal_loss(
         activated,
         poly_epsilon,
     )
-    if is_class_index_form(inputs, targets):
-        return sigmoid_focal_index_checked(inputs, targets, check_sigmoid_index_args(inputs, targets, *options))
+    if stacked or is_class_index_form(inputs, targets):
+        checked = check_sigmoid_index_args(inputs, targets, *options, stacked=stacked)
+        return stacked_result(sigmoid_focal_index_checked(inputs, targets, checked), stacked, reduction)
     return sigmoid_focal_checked(inputs, targets, check_sigmoid_args(inputs, targets, *options))
 
 
@@ -128,14 +124,14 @@ def sigmoid_focal_checked(inputs: Tensor, targets: Tensor, options: BinaryOption
     labels = not options.soft_targets
     t = (targets != 0).to(x.dtype) if labels else targets.to(x.dtype)
     kept = _labels_kept(targets, options.ignore_index) if labels else torch.ones_like(t, dtype=torch.bool)
-    return _weighted_reduce(inputs, _binary_elementwise(x, t, options), kept, options, lambda: kept.sum())
+    return _weighted_reduce(inputs, _binary_elementwise(x, t, options), kept, options, lambda total: total(kept))
 
 
 def sigmoid_focal_index_checked(inputs: Tensor, targets: Tensor, options: BinaryOptions) -> Tensor:
     """sigmoid_focal_loss with class-index targets, arguments already checked."""
     t, kept = _implicit_one_hot(inputs, targets, options.ignore_index)
     loss = _binary_elementwise(_upcast(inputs), t, options)
-    return _weighted_reduce(inputs, loss, kept, options, lambda: kept.sum() * inputs.shape[1])
+    return _weighted_reduce(inputs, loss, kept, options, lambda total: total(kept) * inputs.shape[1])
 
 
 def _labels_kept(labels: Tensor, ignore_index: int) -> Tensor:
@@ -158,22 +154,35 @@ def _alpha_or(number: float | None, tensor: Tensor | None) -> float | Tensor | N
 
 
 def _weighted_reduce(
-    inputs: Tensor, loss: Tensor, kept: Tensor, options: LossOptions, count: Callable[[], Tensor | int]
+    inputs: Tensor,
+    loss: Tensor,
+    kept: Tensor,
+    options: LossOptions,
+    count: Callable[[Callable[[Tensor], Tensor]], Tensor | int],
 ) -> Tensor:
     """weight * loss (0 where not kept, whatever the weight or loss is there), reduced: 'mean' over
-    the normalizer or ``count()``."""
+    the normalizer or ``count(total)``, ``total`` the sum the loss is reduced by (of everything, or
+    of each stacked set: dim 0)."""
     loss = torch.where(kept, loss, 0.0)
     if options.weight is not None:
         loss = loss * torch.where(kept, options.weight.double(), 0.0)
     loss_dtype = loss_dtype_for(inputs)
-    if options.reduction == "mean":
-        denominator: torch.Tensor | float
-        if options.normalizer_tensor is not None:
-            denominator = options.normalizer_tensor.double()
-        else:
-            denominator = count() if options.normalizer is None else options.normalizer
-        return (loss.sum() / denominator).to(loss_dtype)
-    return _reduce(loss, options.reduction).to(loss_dtype)
+    if not options.reduce:
+        return loss.to(loss_dtype)
+    total = _set_sums if options.reduced_shape(inputs) else torch.sum
+    if options.reduction == "sum":
+        return total(loss).to(loss_dtype)
+    denominator: torch.Tensor | float | int
+    if options.normalizer_tensor is not None:
+        denominator = options.normalizer_tensor.double()
+    else:
+        denominator = count(total) if options.normalizer is None else options.normalizer
+    return (total(loss) / denominator).to(loss_dtype)
+
+
+def _set_sums(values: Tensor) -> Tensor:
+    """The sum of each stacked set: over every dim but the first."""
+    return values.flatten(1).sum(1)
 
 
 class _ProbabilityBCE(torch.autograd.Function):
@@ -286,7 +295,7 @@ def softmax_focal_checked(inputs: Tensor, targets: Tensor, options: SoftmaxOptio
     elif alpha is not None:
         terms = alpha * terms
     loss = torch.where(q == 0, 0.0, q * terms).sum(1) + infinite
-    return _weighted_reduce(inputs, loss, kept, options, lambda: kept.sum())
+    return _weighted_reduce(inputs, loss, kept, options, lambda total: total(kept))
 
 
 def varifocal_loss(
@@ -301,12 +310,14 @@ def varifocal_loss(
     ignore_index: int = -100,
     weight: Tensor | None = None,
     normalizer: float | Tensor | None = None,
+    stacked: bool = False,
 ) -> Tensor:
     """Eager varifocal loss; same arguments and result as focal_triton.varifocal_loss."""
+    inputs, weight = stacked_inputs(stacked, inputs, targets, weight=weight)
     _, options = check_varifocal_args(
-        inputs, targets, alpha, gamma, reduction, scores, detach_weight, ignore_index, weight, normalizer
+        inputs, targets, alpha, gamma, reduction, scores, detach_weight, ignore_index, weight, normalizer, stacked
     )
-    return varifocal_checked(inputs, targets, options)
+    return stacked_result(varifocal_checked(inputs, targets, options), stacked, reduction)
 
 
 def _soft_targets(
@@ -352,8 +363,9 @@ def _scored_reduce(
     where an infinite logit is on the wrong side of a nonzero loss's target, NaN where the score q is
     outside [0, 1]; 'mean' over C per kept row with class indices, else over every element."""
     loss = loss + torch.where(wrong_side & (loss > 0), float("inf"), 0.0) + _outside_unit(q, clamped)
-    count = (lambda: kept.sum() * inputs.shape[1]) if options.scores is not None else (lambda: kept.numel())
-    return _weighted_reduce(inputs, loss, kept, options, count)
+    if options.scores is not None:
+        return _weighted_reduce(inputs, loss, kept, options, lambda total: total(kept) * inputs.shape[1])
+    return _weighted_reduce(inputs, loss, kept, options, lambda total: kept.numel())
 
 
 def varifocal_checked(inputs: Tensor, targets: Tensor, options: BinaryOptions) -> Tensor:
@@ -379,12 +391,14 @@ def matchability_aware_loss(
     ignore_index: int = -100,
     weight: Tensor | None = None,
     normalizer: float | Tensor | None = None,
+    stacked: bool = False,
 ) -> Tensor:
     """Eager matchability-aware loss; same arguments and result as focal_triton.matchability_aware_loss."""
+    inputs, weight = stacked_inputs(stacked, inputs, targets, weight=weight)
     _, options = check_matchability_aware_args(
-        inputs, targets, gamma, alpha, reduction, scores, ignore_index, weight, normalizer
+        inputs, targets, gamma, alpha, reduction, scores, ignore_index, weight, normalizer, stacked
     )
-    return matchability_aware_checked(inputs, targets, options)
+    return stacked_result(matchability_aware_checked(inputs, targets, options), stacked, reduction)
 
 
 def matchability_aware_checked(inputs: Tensor, targets: Tensor, options: BinaryOptions) -> Tensor:
@@ -410,10 +424,14 @@ def ia_bce_loss(
     ignore_index: int = -100,
     weight: Tensor | None = None,
     normalizer: float | Tensor | None = None,
+    stacked: bool = False,
 ) -> Tensor:
     """Eager IoU-aware BCE; same arguments and result as focal_triton.ia_bce_loss."""
-    _, options = check_ia_bce_args(inputs, targets, alpha, gamma, reduction, scores, ignore_index, weight, normalizer)
-    return ia_bce_checked(inputs, targets, options)
+    inputs, weight = stacked_inputs(stacked, inputs, targets, weight=weight)
+    _, options = check_ia_bce_args(
+        inputs, targets, alpha, gamma, reduction, scores, ignore_index, weight, normalizer, stacked
+    )
+    return stacked_result(ia_bce_checked(inputs, targets, options), stacked, reduction)
 
 
 def ia_bce_checked(inputs: Tensor, targets: Tensor, options: BinaryOptions) -> Tensor:
@@ -492,7 +510,7 @@ def quality_focal_checked(inputs: Tensor, targets: Tensor, options: BinaryOption
         loss = loss + torch.where(wrong_side & (loss > 0), float("inf"), 0.0)
     loss = torch.where(kept, loss + _outside_unit(y, x), 0.0).sum(1)
     rows = kept.any(1) if scores is not None else torch.ones_like(loss, dtype=torch.bool)
-    return _weighted_reduce(inputs, loss, rows, options, lambda: rows.sum())
+    return _weighted_reduce(inputs, loss, rows, options, lambda total: total(rows))
 
 
 def distribution_focal_loss(
@@ -526,7 +544,7 @@ def distribution_focal_checked(inputs: Tensor, targets: Tensor, options: Softmax
     )
     loss = loss + _nan_where(~inside, x.sum(1))  # NaN in the row's loss and in its whole gradient
     kept = torch.ones_like(loss, dtype=torch.bool)
-    return _weighted_reduce(inputs, loss, kept, options, lambda: kept.numel())
+    return _weighted_reduce(inputs, loss, kept, options, lambda total: kept.numel())
 
 
 def _cxcywh_to_xyxy(boxes: Tensor) -> Tensor:

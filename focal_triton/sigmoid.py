@@ -10,10 +10,12 @@ from ._class_walk import gradient_like, loss_like_gradient, sigmoid_focal_index_
 from ._elementwise import sigmoid_focal_forward
 from ._options import BinaryOptions
 from ._registry import LossSpec, RegisteredLoss, per_element_loss, same_shape_grad
+from ._stacked import stacked_inputs, stacked_result
 from ._validation import (
     Reduction,
     check_activated,
     check_binary_alpha,
+    check_bool,
     check_label_smoothing,
     check_loss_options,
     check_poly_epsilon,
@@ -61,6 +63,7 @@ def sigmoid_focal_loss(
     pos_weight: float | Tensor | None = None,
     activated: bool = False,
     poly_epsilon: float = 0.0,
+    stacked: bool = False,
 ) -> Tensor:
     """Focal loss of Lin et al. (2017) for binary (sigmoid) classification, with its gradient in
     the same fused kernel: a drop-in for ``torchvision.ops.sigmoid_focal_loss``.
@@ -92,11 +95,16 @@ def sigmoid_focal_loss(
             (mmdet's ``activated=True``).  Default False.
         poly_epsilon: the Poly-1 coefficient (Leng et al. 2022): the BCE becomes
             BCE + eps * (1 - p_t), timm's ``PolyBinaryCrossEntropy``.  Default 0.
+        stacked: ``inputs`` are L sets of R rows stacked as (L, R, C) (a DETR's decoder layers)
+            with class indices (L, R); 'mean' / 'sum' give the (L,) losses of the sets from one
+            launch, each equal to the call on its set; ``normalizer`` may be (L,), one a set;
+            ``weight`` / ``pos_weight`` broadcast to (L, R, C).  Default False.
 
     Returns:
         The loss: float32 for float16 / bfloat16 inputs under ``torch.autocast``, else the dtype
         of ``inputs``.
     """
+    inputs, weight, pos_weight = stacked_inputs(stacked, inputs, targets, weight=weight, pos_weight=pos_weight)
     options = (
         alpha,
         gamma,
@@ -109,8 +117,9 @@ def sigmoid_focal_loss(
         activated,
         poly_epsilon,
     )
-    if is_class_index_form(inputs, targets):
-        return _class_index(inputs, targets, check_sigmoid_index_args(inputs, targets, *options))
+    if stacked or is_class_index_form(inputs, targets):
+        loss = _class_index(inputs, targets, check_sigmoid_index_args(inputs, targets, *options, stacked=stacked))
+        return stacked_result(loss, stacked, reduction)
     return _same_shape(inputs, targets, check_sigmoid_args(inputs, targets, *options))
 
 
@@ -131,6 +140,7 @@ class SigmoidFocalLoss(torch.nn.Module):
         pos_weight: float | Tensor | None = None,
         activated: bool = False,
         poly_epsilon: float = 0.0,
+        stacked: bool = False,
     ) -> None:
         super().__init__()
         check_loss_options(gamma, reduction, ignore_index)
@@ -149,6 +159,7 @@ class SigmoidFocalLoss(torch.nn.Module):
             self.pos_weight = pos_weight
         self.gamma, self.reduction, self.ignore_index = gamma, reduction, ignore_index
         self.poly_epsilon = check_poly_epsilon(poly_epsilon, pos_weight is not None)
+        self.stacked = check_bool("stacked", stacked)
 
     def forward(
         self, inputs: Tensor, targets: Tensor, weight: Tensor | None = None, normalizer: float | Tensor | None = None
@@ -166,11 +177,13 @@ class SigmoidFocalLoss(torch.nn.Module):
             pos_weight=self.pos_weight,
             activated=self.activated,
             poly_epsilon=self.poly_epsilon,
+            stacked=self.stacked,
         )
 
     def extra_repr(self) -> str:
         alpha = "per-class" if isinstance(self.alpha, torch.Tensor) else self.alpha
         return (
             f"alpha={alpha}, gamma={self.gamma}, reduction={self.reduction!r}, ignore_index={self.ignore_index}, "
-            f"label_smoothing={self.label_smoothing}, activated={self.activated}, poly_epsilon={self.poly_epsilon}"
+            f"label_smoothing={self.label_smoothing}, activated={self.activated}, poly_epsilon={self.poly_epsilon}, "
+            f"stacked={self.stacked}"
         )

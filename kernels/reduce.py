@@ -56,8 +56,9 @@ def stream_sums(lanes, BLOCK: tl.constexpr):
 # How a kernel finds what it divides by (its DENOMINATOR constexpr); the launcher picks
 # (focal_triton/_reduction.py, Denominator):
 DENOMINATOR_NUMBER = tl.constexpr(0)  # the float argument: n for 'mean', 1 for 'sum' / 'none', or a normalizer number
-DENOMINATOR_COUNT = tl.constexpr(1)  # the float (1, or C) times a 0-d count on the device: 'mean' over kept positions
-DENOMINATOR_TENSOR = tl.constexpr(2)  # a 0-d tensor on the device, as given: normalizer=tensor
+DENOMINATOR_COUNT = tl.constexpr(1)  # the float (1, or C) times a count on the device: 'mean' over kept positions
+DENOMINATOR_TENSOR = tl.constexpr(2)  # a tensor on the device, as given: normalizer=tensor
+# (a count or a tensor is 0-d, or holds one value a set where the losses of stacked sets are reduced apart)
 
 
 @triton.jit
@@ -86,43 +87,51 @@ def gradient_scale(
 
 @triton.jit
 def sum_partials_kernel(
-    partial_ptr,
-    out_ptr,
+    partial_ptr,  # n_partials partial sums a set, the sets one after the other
+    out_ptr,  # out: one loss a set
     n_partials,
     denominator,  # see load_denominator
     denominator_remainder,  # its float64 remainder (see stable_math.float64_scalar)
-    denominator_ptr,  # DENOMINATOR_COUNT / DENOMINATOR_TENSOR: the 0-d device tensor
+    denominator_ptr,  # DENOMINATOR_COUNT / DENOMINATOR_TENSOR: the device tensor
     DENOMINATOR: tl.constexpr,
+    DENOMINATOR_PER_SET: tl.constexpr,  # one denominator a set, at denominator_ptr + set (else one for all)
     BLOCK: tl.constexpr,
     BLOCK_LEVELS: tl.constexpr,  # log2(BLOCK)
 ):
-    """out[0] = sum(partials[:n_partials]) / denominator in one program, in a fixed order: each
-    BLOCK of partials (zeros past the end) a pairwise tree, the trees added left to right (a count
-    of 0: 0 / 0 = NaN, the mean of nothing)."""
+    """out[set] = sum(the set's partials) / its denominator, one program a set (one set unless the
+    losses of stacked sets are reduced apart), in a fixed order: each BLOCK of partials (zeros past
+    the end) a pairwise tree, the trees added left to right (a count of 0: 0 / 0 = NaN, the mean of
+    nothing)."""
+    set_index = tl.program_id(0).to(tl.int64)
+    partial_ptr += set_index * n_partials
+    if DENOMINATOR_PER_SET:
+        denominator_ptr += set_index
     total = tl.zeros((1,), dtype=partial_ptr.dtype.element_ty)
     for start in range(0, n_partials, BLOCK):
         offs = start + tl.arange(0, BLOCK)
         total += pairwise_sums(tl.load(partial_ptr + offs, mask=offs < n_partials, other=0.0), 1, BLOCK, BLOCK_LEVELS)
     denominator = load_denominator(denominator_ptr, denominator, denominator_remainder, DENOMINATOR, total.dtype)
-    tl.store(out_ptr + tl.arange(0, 1), (total / denominator).to(out_ptr.dtype.element_ty))
+    tl.store(out_ptr + set_index + tl.arange(0, 1), (total / denominator).to(out_ptr.dtype.element_ty))
 
 
 @triton.jit
 def count_kept_kernel(
-    t_ptr,  # targets, n of them, flat (any integer dtype)
-    count_ptr,  # out: one int64, zeroed by the launcher, that each program adds its count to
+    t_ptr,  # targets, n a set, the sets one after the other (any integer dtype)
+    count_ptr,  # out: one int64 a set, zeroed by the launcher, that each program adds its count to
     n,
     ignore_index: tl.int64,
     BLOCK: tl.constexpr,
 ):
     """The number of targets other than ignore_index (compared as integers, as ``t != ignore_index``
-    in PyTorch), the denominator of 'mean' that ignores positions: one read of the targets, each
-    program's count added by an integer atomic (exact whatever the order)."""
+    in PyTorch) in each set (grid axis 1; one set unless stacked sets are reduced apart), the
+    denominator of 'mean' that ignores positions: one read of the targets, each program's count
+    added by an integer atomic (exact whatever the order)."""
+    set_index = tl.program_id(1).to(tl.int64)
     offsets = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     in_bounds = offsets < n
-    t = tl.load(t_ptr + offsets, mask=in_bounds, other=0).to(tl.int64)
+    t = tl.load(t_ptr + set_index * n + offsets, mask=in_bounds, other=0).to(tl.int64)
     kept = tl.sum(tl.where(in_bounds & (t != ignore_index), 1, 0).to(tl.int64), axis=0)
-    tl.atomic_add(count_ptr, kept)
+    tl.atomic_add(count_ptr + set_index, kept)
 
 
 def count_kept_bytes_per_element(target_bytes):

@@ -837,7 +837,7 @@ def sigmoid_focal_index_fwd_kernel(
     loss_ptr,  # out: loss per element, laid out as the gradient (REDUCE False)
     partial_ptr,  # out: one partial sum per program (REDUCE True)
     grad_ptr,  # out: dL/dx (WRITE_GRAD)
-    denominator_ptr,  # DENOMINATOR COUNT / TENSOR: the 0-d device tensor (see reduce.load_denominator)
+    denominator_ptr,  # DENOMINATOR COUNT / TENSOR: the device tensor, 0-d or one a b (see reduce.load_denominator)
     alpha_ptr,  # ALPHA_MODE == OPERAND_TENSOR: C per-class alpha values, contiguous
     pos_weight_ptr,  # POS_WEIGHT_MODE == OPERAND_TENSOR: pos_weight broadcast to the logits, (b, c, s) strides
     weight_ptr,  # weight broadcast to the logits, (b, c, s) strides; None: no weight
@@ -888,6 +888,7 @@ def sigmoid_focal_index_fwd_kernel(
     POLY: tl.constexpr,  # the focal loss with the Poly-1 term (poly_epsilon != 0)
     # ---- meta-parameters: outputs, precision, layout, tile
     DENOMINATOR: tl.constexpr,  # reduce.DENOMINATOR_*
+    DENOMINATOR_PER_SET: tl.constexpr,  # stacked sets, the batches b: one denominator a b, at denominator_ptr + b
     REDUCE: tl.constexpr,
     WRITE_GRAD: tl.constexpr,
     COMPUTE: tl.constexpr,
@@ -954,6 +955,8 @@ def sigmoid_focal_index_fwd_kernel(
     )
     # 'mean' / 'sum' over whole class tiles: uncounted rows masked once a row (_index_tile)
     ROW_MASKED: tl.constexpr = (LOSS == FOCAL or NEGATIVES_FIRST) and REDUCE and C % BLOCK_C == 0
+    if DENOMINATOR_PER_SET:
+        denominator_ptr += b
     scale = gradient_scale(denominator_ptr, denominator, denominator_remainder, DENOMINATOR, COMPUTE)
     row_scale = tl.where(valid, scale, 0.0)
     if ROW_MASKED or NEGATIVES_FIRST:

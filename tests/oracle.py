@@ -160,6 +160,54 @@ def detr_batch(device, classes, batch=2, queries=12):
     return target_classes, ious
 
 
+# ----------------------------------------------------------------------------- DETR criteria, transcribed
+def rtdetr_loss_labels_vfl(src_logits, target_classes, ious, num_boxes, alpha=0.75, gamma=2.0):
+    """RT-DETR v2 / D-FINE loss_labels_vfl, transcribed: (B, Q, C) logits, target classes (B, Q) with
+    num_classes = background, each query's IoU with its matched box."""
+    num_classes = src_logits.shape[-1]
+    target = F.one_hot(target_classes, num_classes=num_classes + 1)[..., :-1]
+    target_score = ious.unsqueeze(-1) * target
+    pred_score = F.sigmoid(src_logits).detach()
+    weight = alpha * pred_score.pow(gamma) * (1 - target) + target_score
+    loss = F.binary_cross_entropy_with_logits(src_logits, target_score, weight=weight, reduction="none")
+    return loss.mean(1).sum() * src_logits.shape[1] / num_boxes
+
+
+def deim_loss_labels_mal(src_logits, target_classes, ious, num_boxes, gamma=1.5, mal_alpha=None):
+    """DEIM engine/deim/deim_criterion.py DEIMCriterion.loss_labels_mal, transcribed: (B, Q, C)
+    logits, target classes (B, Q) with num_classes = unmatched, each query's IoU with its box."""
+    num_classes = src_logits.shape[-1]
+    target = F.one_hot(target_classes, num_classes=num_classes + 1)[..., :-1]
+    target_score = ious.unsqueeze(-1) * target
+    pred_score = F.sigmoid(src_logits).detach()
+    target_score = target_score.pow(gamma)
+    if mal_alpha is not None:
+        weight = mal_alpha * pred_score.pow(gamma) * (1 - target) + target
+    else:
+        weight = pred_score.pow(gamma) * (1 - target) + target
+    loss = F.binary_cross_entropy_with_logits(src_logits, target_score, weight=weight, reduction="none")
+    return loss.mean(1).sum() * src_logits.shape[1] / num_boxes
+
+
+def rfdetr_ia_bce(src_logits, target_classes, ious, num_boxes, alpha=0.25, gamma=2.0):
+    """rfdetr/models/lwdetr.py SetCriterion.loss_labels with ia_bce_loss, transcribed: (B, Q, C) logits,
+    target classes (B, Q) with C = unmatched, each query's IoU with its matched box."""
+    matched = target_classes < src_logits.shape[-1]
+    idx = torch.nonzero(matched, as_tuple=True)
+    target_classes_o = target_classes[matched]
+    pos_ious = ious[matched].detach()
+    prob = src_logits.sigmoid()
+    pos_weights = torch.zeros_like(src_logits)
+    neg_weights = prob**gamma
+    pos_ind = (*idx, target_classes_o)  # RF-DETR indexes with a list of them (a tuple in torch >= 2.9)
+    t = prob[pos_ind].pow(alpha) * pos_ious.pow(1 - alpha)
+    t = torch.clamp(t, 0.01).detach()
+    pos_weights[pos_ind] = t.to(pos_weights.dtype)
+    neg_weights[pos_ind] = 1 - t.to(neg_weights.dtype)
+    loss_ce = neg_weights * src_logits - F.logsigmoid(src_logits) * (pos_weights + neg_weights)
+    return loss_ce.sum() / num_boxes
+
+
 # ----------------------------------------------------------------------------- running a loss
 def assert_fallback_matches_kernels(monkeypatch, loss_fn, x, t, **options):
     """The eager reference (CPU tensors without TRITON_INTERPRET) gives the kernels' loss and gradient."""

@@ -17,6 +17,7 @@ from oracle import (
     autograd64,
     logits,
     op_arguments,
+    rtdetr_loss_labels_vfl,
     run,
     uniform,
 )
@@ -71,18 +72,6 @@ def test_varifocal_matches_mmdet(device, dtype, rtol, atol, gamma, avg_factor):
         pred,
     )
     assert_matches(got, want, rtol, atol)
-
-
-def rtdetr_loss_labels_vfl(src_logits, target_classes, ious, num_boxes, alpha=0.75, gamma=2.0):
-    """RT-DETR v2 / D-FINE loss_labels_vfl, transcribed: (B, Q, C) logits, target classes (B, Q) with
-    num_classes = background, each query's IoU with its matched box."""
-    num_classes = src_logits.shape[-1]
-    target = F.one_hot(target_classes, num_classes=num_classes + 1)[..., :-1]
-    target_score = ious.unsqueeze(-1) * target
-    pred_score = F.sigmoid(src_logits).detach()
-    weight = alpha * pred_score.pow(gamma) * (1 - target) + target_score
-    loss = F.binary_cross_entropy_with_logits(src_logits, target_score, weight=weight, reduction="none")
-    return loss.mean(1).sum() * src_logits.shape[1] / num_boxes
 
 
 @pytest.mark.parametrize("dtype,rtol,atol", DTYPE_TOLERANCES[:2])
@@ -549,7 +538,7 @@ def test_reference_fallback_gives_the_kernels_result(device, monkeypatch, loss_n
 
 def test_the_family_modules_show_their_parameters():
     assert repr(focal_triton.VarifocalLoss(0.5, detach_weight=True)) == (
-        "VarifocalLoss(alpha=0.5, gamma=2.0, reduction='mean', detach_weight=True, ignore_index=-100)"
+        "VarifocalLoss(alpha=0.5, gamma=2.0, reduction='mean', detach_weight=True, ignore_index=-100, stacked=False)"
     )
     assert repr(focal_triton.QualityFocalLoss(1.5, "sum")) == (
         "QualityFocalLoss(beta=1.5, reduction='sum', activated=False, ignore_index=-100)"

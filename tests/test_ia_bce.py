@@ -12,31 +12,13 @@ from oracle import (
     autograd64,
     detr_batch,
     logits,
+    rfdetr_ia_bce,
     run,
     uniform,
 )
 
 import focal_triton
 from focal_triton import reference
-
-
-def rfdetr_ia_bce(src_logits, target_classes, ious, num_boxes, alpha=0.25, gamma=2.0):
-    """rfdetr/models/lwdetr.py SetCriterion.loss_labels with ia_bce_loss, transcribed: (B, Q, C) logits,
-    target classes (B, Q) with C = unmatched, each query's IoU with its matched box."""
-    matched = target_classes < src_logits.shape[-1]
-    idx = torch.nonzero(matched, as_tuple=True)
-    target_classes_o = target_classes[matched]
-    pos_ious = ious[matched].detach()
-    prob = src_logits.sigmoid()
-    pos_weights = torch.zeros_like(src_logits)
-    neg_weights = prob**gamma
-    pos_ind = (*idx, target_classes_o)  # RF-DETR indexes with a list of them (a tuple in torch >= 2.9)
-    t = prob[pos_ind].pow(alpha) * pos_ious.pow(1 - alpha)
-    t = torch.clamp(t, 0.01).detach()
-    pos_weights[pos_ind] = t.to(pos_weights.dtype)
-    neg_weights[pos_ind] = 1 - t.to(neg_weights.dtype)
-    loss_ce = neg_weights * src_logits - F.logsigmoid(src_logits) * (pos_weights + neg_weights)
-    return loss_ce.sum() / num_boxes
 
 
 @pytest.mark.parametrize("dtype,rtol,atol", DTYPE_TOLERANCES)
@@ -128,7 +110,9 @@ def test_ia_bce_matches_the_reference_and_compiles(monkeypatch, device):
 
 
 def test_ia_bce_module_and_bad_arguments():
-    assert repr(focal_triton.IABCELoss()) == "IABCELoss(alpha=0.25, gamma=2.0, reduction='sum', ignore_index=-100)"
+    assert repr(focal_triton.IABCELoss()) == (
+        "IABCELoss(alpha=0.25, gamma=2.0, reduction='sum', ignore_index=-100, stacked=False)"
+    )
     x, t = torch.randn(4, 3), torch.tensor([0, 1, 3, 2])
     with pytest.raises(ValueError, match=r"alpha must be in \[0, 1\]"):
         focal_triton.ia_bce_loss(x, t, alpha=1.5, scores=torch.rand(4))

@@ -10,6 +10,7 @@ from oracle import (
     assert_fallback_matches_kernels,
     assert_matches,
     autograd64,
+    deim_loss_labels_mal,
     detr_batch,
     logits,
     run,
@@ -18,22 +19,6 @@ from oracle import (
 
 import focal_triton
 from focal_triton import reference
-
-
-def deim_loss_labels_mal(src_logits, target_classes, ious, num_boxes, gamma=1.5, mal_alpha=None):
-    """DEIM engine/deim/deim_criterion.py DEIMCriterion.loss_labels_mal, transcribed: (B, Q, C)
-    logits, target classes (B, Q) with num_classes = unmatched, each query's IoU with its box."""
-    num_classes = src_logits.shape[-1]
-    target = F.one_hot(target_classes, num_classes=num_classes + 1)[..., :-1]
-    target_score = ious.unsqueeze(-1) * target
-    pred_score = F.sigmoid(src_logits).detach()
-    target_score = target_score.pow(gamma)
-    if mal_alpha is not None:
-        weight = mal_alpha * pred_score.pow(gamma) * (1 - target) + target
-    else:
-        weight = pred_score.pow(gamma) * (1 - target) + target
-    loss = F.binary_cross_entropy_with_logits(src_logits, target_score, weight=weight, reduction="none")
-    return loss.mean(1).sum() * src_logits.shape[1] / num_boxes
 
 
 def mal_call(classes):
@@ -131,7 +116,9 @@ def test_mal_matches_the_reference_and_compiles(monkeypatch, device):
 
 def test_mal_module_and_bad_arguments():
     module = focal_triton.MatchabilityAwareLoss(gamma=2.0, alpha=0.5)
-    assert repr(module) == "MatchabilityAwareLoss(gamma=2.0, alpha=0.5, reduction='mean', ignore_index=-100)"
+    assert repr(module) == (
+        "MatchabilityAwareLoss(gamma=2.0, alpha=0.5, reduction='mean', ignore_index=-100, stacked=False)"
+    )
     x, t = torch.randn(4, 3), torch.tensor([0, 1, 3, 2])
     with pytest.raises(ValueError, match="gamma must be > 0"):
         focal_triton.matchability_aware_loss(x, t, gamma=0.0, scores=torch.rand(4))

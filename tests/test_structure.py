@@ -10,7 +10,7 @@ import focal_triton
 
 PACKAGE = Path(focal_triton.__file__).resolve().parent
 # Modules of the input contract and the eager reference: they must run without Triton.
-TRITON_FREE = ("_backend.py", "_dtypes.py", "_options.py", "_validation.py", "reference.py")
+TRITON_FREE = ("_backend.py", "_dtypes.py", "_options.py", "_stacked.py", "_validation.py", "reference.py")
 TRITON_FREE_IMPORTS = {
     "torch",
     "numbers",
