@@ -44,6 +44,7 @@ CASES = (
             "varifocal-index-c80",
             "mal-index-c80",
             "iabce-index-c80",
+            "vfl-stacked-c80",
             "qfl-index-c80",
             "softmax-rows-c80",
             "softmax-rows-c1000",
@@ -126,6 +127,21 @@ def scored(loss: Callable[..., Any], dtype: str, **options: Any) -> Callable[[],
         rows = 1 << 20
         scores = torch.zeros(rows)
         return loss(logits(rows, 80, dtype=dtype), class_indices(rows), scores=scores, reduction="mean", **options)
+
+    return call
+
+
+def stacked_varifocal(dtype: str) -> Callable[[], Any]:
+    """RT-DETR / D-FINE's VFL over its 6 + 1 decoder layers in one launch: (7, 8 x 500, 80) logits
+    (batch 8, 300 queries + 200 denoising), one normalizer a layer."""
+
+    def call() -> Any:
+        layers, rows = 7, 8 * 500
+        x = logits(layers, rows, 80, dtype=dtype)
+        targets, scores = class_indices(layers, rows), torch.zeros(layers, rows)
+        return ft.varifocal_loss(
+            x, targets, scores=scores, reduction="mean", normalizer=torch.ones(layers), stacked=True
+        )
 
     return call
 
@@ -254,6 +270,12 @@ def _family_entries(dtype: str) -> Iterator[Entry]:
             "sigmoid_focal_index_fwd_kernel",
             f"{case}-c80-{short}-mean",
         )
+    yield Entry(
+        "sigmoid_focal_index_fwd[stacked 7 x 4000 C=80, varifocal, index+scores, normalizer a set, mean+grad]",
+        stacked_varifocal(dtype),
+        "sigmoid_focal_index_fwd_kernel",
+        f"vfl-stacked-c80-{short}-mean",
+    )
     # DEIM's criterion default (gamma 2, the case) and its configs' gamma 1.5 (any gamma)
     for gamma, case in ((2.0, f"mal-index-c80-{short}-mean"), (1.5, "")):
         yield Entry(

@@ -162,6 +162,8 @@ CASE_CEILINGS = {  # case -> (most SASS per element, most MUFU per element)
     "mal-index-c80-bf16-mean": (34, 3.6),
     "iabce-index-c80-fp32-mean": (57, 7),
     "iabce-index-c80-bf16-mean": (34, 3.6),
+    "vfl-stacked-c80-fp32-mean": (57, 7),
+    "vfl-stacked-c80-bf16-mean": (34, 3.6),
     "qfl-index-c80-fp32-mean": (57, 7),
     "qfl-index-c80-bf16-mean": (34, 3.6),
     "softmax-rows-c80-fp32-mean": (56, 7),
