@@ -99,7 +99,7 @@ def sigmoid_focal_loss(
         activated,
         poly_epsilon,
     )
-    if stacked or is_class_index_form(inputs, targets):
+    if is_class_index_form(inputs, targets):  # stacked sets always are (their (L, C, R) view)
         checked = check_sigmoid_index_args(inputs, targets, *options, stacked=stacked)
         return stacked_result(sigmoid_focal_index_checked(inputs, targets, checked), stacked, reduction)
     return sigmoid_focal_checked(inputs, targets, check_sigmoid_args(inputs, targets, *options))

@@ -117,7 +117,7 @@ def sigmoid_focal_loss(
         activated,
         poly_epsilon,
     )
-    if stacked or is_class_index_form(inputs, targets):
+    if is_class_index_form(inputs, targets):  # stacked sets always are (their (L, C, R) view)
         loss = _class_index(inputs, targets, check_sigmoid_index_args(inputs, targets, *options, stacked=stacked))
         return stacked_result(loss, stacked, reduction)
     return _same_shape(inputs, targets, check_sigmoid_args(inputs, targets, *options))
